@@ -1,0 +1,45 @@
+# Two commands set everything up on a fresh machine with Python 3.11+ and make:
+#   make run   — create .venv, install stig, start the main job
+#   make test  — create .venv with test extras, run lint, types and the whole suite
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP_RUN  := $(VENV)/.installed-run
+STAMP_TEST := $(VENV)/.installed-test
+
+.PHONY: run test lint types unit bench clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(STAMP_RUN): pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e .
+	touch $@
+
+$(STAMP_TEST): pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	touch $@ $(STAMP_RUN)
+
+run: $(STAMP_RUN)
+	$(BIN)/stig init --quiet
+	$(BIN)/stig feed
+
+test: $(STAMP_TEST) lint types unit
+
+lint: $(STAMP_TEST)
+	$(BIN)/ruff check stig tests benchmarks
+	$(BIN)/ruff format --check stig tests benchmarks
+
+types: $(STAMP_TEST)
+	$(BIN)/mypy
+
+unit: $(STAMP_TEST)
+	$(BIN)/pytest -q
+
+bench: $(STAMP_TEST)
+	$(BIN)/python benchmarks/ingest.py --n 20000
+	$(BIN)/python benchmarks/feed.py --n 1000000
+
+clean:
+	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache .hypothesis

@@ -1,0 +1,1 @@
+"""stig: signed, expiring traces on a serverless mesh."""

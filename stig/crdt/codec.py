@@ -1,0 +1,130 @@
+"""The canonical codec: one trace, one byte form (docs/protocol.md §2–§3).
+
+A trace is a msgpack array of 11 elements in a fixed order, with minimal integer encodings,
+``str`` for text and ``bin`` for keys, ids and the signature. Decoding re-encodes what it read and
+compares: any other byte form of the same values (a longer integer, a str8 where a fixstr fits,
+a map, trailing bytes) is refused, so the id of a trace is the id of its meaning.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgpack
+
+from stig.crdt.bounds import MAX_TRACE_BYTES
+from stig.crdt.trace import Trace
+from stig.errors import InvalidTrace, Reason
+
+FIELD_COUNT = 11
+
+# msgpack's own limits, set so a hostile input cannot make the unpacker allocate more than
+# the trace bound allows, whatever its length prefixes claim.
+_UNPACK_LIMITS: dict[str, Any] = {
+    "max_str_len": MAX_TRACE_BYTES,
+    "max_bin_len": MAX_TRACE_BYTES,
+    "max_array_len": 64,
+    "max_map_len": 0,
+    "max_ext_len": 0,
+}
+
+
+def unsigned_fields(trace: Trace) -> list[Any]:
+    """Fields 0..9 in wire order: everything the signature and the proof of work cover."""
+    return [
+        trace.version,
+        trace.kind,
+        trace.author,
+        trace.created,
+        trace.expires,
+        list(trace.tags),
+        trace.place,
+        list(trace.refs),
+        trace.body,
+        trace.nonce,
+    ]
+
+
+def unsigned_bytes(trace: Trace) -> bytes:
+    """The 10-element array without the signature (what is signed, after the context)."""
+    return _pack(unsigned_fields(trace))
+
+
+def encode(trace: Trace) -> bytes:
+    """The canonical bytes of a trace (the 11-element array)."""
+    return _pack([*unsigned_fields(trace), trace.signature])
+
+
+def _pack(value: list[Any]) -> bytes:
+    packed = msgpack.packb(value, use_bin_type=True)
+    assert isinstance(packed, bytes)
+    return packed
+
+
+def decode(raw: bytes) -> Trace:
+    """Parse canonical bytes into a Trace: size, msgpack, shape and canonical form only.
+
+    Bounds and the signature are checked by ``stig.crdt.validate``; use ``validate()`` on
+    anything that came from outside.
+    """
+    if len(raw) > MAX_TRACE_BYTES:
+        raise InvalidTrace(Reason.TOO_LARGE, f"{len(raw)} bytes, the limit is {MAX_TRACE_BYTES}")
+    try:
+        value = msgpack.unpackb(raw, raw=False, use_list=True, **_UNPACK_LIMITS)
+    except UnicodeDecodeError as exc:
+        raise InvalidTrace(Reason.BAD_ENCODING, f"text is not UTF-8: {exc.reason}") from exc
+    except (ValueError, msgpack.UnpackException) as exc:  # ExtraData, FormatError, StackError,
+        # limits exceeded, truncated input: each means "not one msgpack value within bounds"
+        raise InvalidTrace(
+            Reason.BAD_ENCODING, f"not a msgpack value: {exc or type(exc).__name__}"
+        ) from exc
+    trace = _from_value(value)
+    if encode(trace) != raw:
+        raise InvalidTrace(Reason.NON_CANONICAL, "decodes, but is not the one canonical byte form")
+    # The bytes are the canonical form: keep them rather than encoding again.
+    trace.__dict__["encoded"] = raw
+    return trace
+
+
+def _from_value(value: object) -> Trace:
+    if not isinstance(value, list) or len(value) != FIELD_COUNT:
+        raise InvalidTrace(Reason.BAD_SHAPE, f"not an array of {FIELD_COUNT} fields")
+    version, kind, author, created, expires, tags, place, refs, body, nonce, signature = value
+    return Trace(
+        version=_int(version, "version"),
+        kind=_str(kind, "kind"),
+        author=_bin(author, "author"),
+        created=_int(created, "created"),
+        expires=_int(expires, "expires"),
+        tags=tuple(_str(tag, "tag") for tag in _array(tags, "tags")),
+        place=_str(place, "place"),
+        refs=tuple(_bin(ref, "ref") for ref in _array(refs, "refs")),
+        body=_str(body, "body"),
+        nonce=_int(nonce, "nonce"),
+        signature=_bin(signature, "signature"),
+    )
+
+
+# `type(x) is int` and not isinstance: msgpack's booleans are ints to isinstance.
+def _int(value: object, name: str) -> int:
+    if type(value) is not int:
+        raise InvalidTrace(Reason.BAD_SHAPE, f"{name} is {type(value).__name__}, not an integer")
+    return value
+
+
+def _str(value: object, name: str) -> str:
+    if type(value) is not str:
+        raise InvalidTrace(Reason.BAD_SHAPE, f"{name} is {type(value).__name__}, not text")
+    return value
+
+
+def _bin(value: object, name: str) -> bytes:
+    if type(value) is not bytes:
+        raise InvalidTrace(Reason.BAD_SHAPE, f"{name} is {type(value).__name__}, not binary")
+    return value
+
+
+def _array(value: object, name: str) -> list[object]:
+    if type(value) is not list:
+        raise InvalidTrace(Reason.BAD_SHAPE, f"{name} is {type(value).__name__}, not an array")
+    return value

@@ -1,0 +1,33 @@
+"""Trace kinds and the roles they play in the derived views (DESIGN.md §2).
+
+Kinds are open: any string of 1..MAX_KIND_CHARS lower-case characters is a valid kind, so traces
+from newer versions are kept, relayed and shown plainly. Only the kinds below have a meaning in
+the views.
+"""
+
+from __future__ import annotations
+
+CALLOUT = "callout"
+ACTION = "action"
+REPORT = "report"
+NOTE = "note"
+ECHO = "echo"
+CONFIRM = "confirm"
+DISPUTE = "dispute"
+RETRACT = "retract"
+BURN = "burn"
+
+KNOWN_KINDS = (CALLOUT, ACTION, REPORT, NOTE, ECHO, CONFIRM, DISPUTE, RETRACT, BURN)
+
+SUPPORT_KINDS = frozenset({ECHO, ACTION, CONFIRM})
+"""A trace of these kinds by another author supports each trace it references: it adds to its
+intensity and extends its life (up to LIFE_CAP)."""
+
+REF_REQUIRED_KINDS = frozenset({ECHO, CONFIRM, DISPUTE, RETRACT})
+"""These kinds only make sense about another trace: at least one ref is required."""
+
+PINNED_LIFE_KINDS = frozenset({RETRACT, BURN})
+"""These must live exactly LIFE_CAP, so they outlive every trace they hide (see views.py)."""
+
+META_KINDS = frozenset({ECHO, CONFIRM, DISPUTE, RETRACT, BURN})
+"""Traces about traces: counted in threads, not listed in the feed unless asked for by kind."""

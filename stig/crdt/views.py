@@ -1,0 +1,234 @@
+"""Merge rules and derived views (DESIGN.md §2 "Merge rules"; docs/protocol.md §6).
+
+The replicated state is a set of valid traces; merge is set union. Everything a node shows at
+time ``now`` is a pure function of (set, now), defined here and nowhere else: the store computes
+its indexed columns by calling these functions on the neighbourhood of a trace, so the SQLite
+feed and this module cannot drift apart (tests/store checks they agree).
+
+The rules, and why each is safe to garbage-collect (``TraceSet.collect``):
+
+* **hidden** — T is hidden if a ``retract`` by T's author references T and was created no
+  earlier than T, or a ``burn`` by T's author was created no earlier than T. Retract and burn
+  live exactly LIFE_CAP, so they outlive every trace they hide: collecting an expired one never
+  un-hides anything.
+* **effective expiry** — min(T.created + LIFE_CAP, max(T.expires, R.expires for every
+  non-hidden supporter R of T by another author)). Supporters are traces of SUPPORT_KINDS that
+  reference T. Only supporters' *own* ``expires`` counts, so an expired supporter contributes a
+  time in the past and collecting it changes nothing.
+* **visible** — not hidden and effective expiry > now.
+* **intensity** — sum over distinct supporting authors of 2^((t_i − now)/H): T's author with
+  t = T.created, and each other author with their latest live (own expires > now), non-hidden
+  supporting trace. Terms are added in a fixed order, so every node gets the same float.
+* **heat** — log2 of sum 2^(t_i/H) over the same terms: intensity = 2^(heat − now/H), so heat
+  orders traces exactly as intensity does at every ``now`` and can be stored and indexed.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+
+from stig.crdt import kinds
+from stig.crdt.bounds import INTENSITY_HALF_LIFE, LIFE_CAP
+from stig.crdt.trace import Trace
+
+
+@dataclass(frozen=True)
+class Counts:
+    """How a trace has been answered: distinct authors for echo/confirm/dispute (the trace's own
+    author excluded), every visible answering trace for answers."""
+
+    answers: int = 0
+    echoes: int = 0
+    confirms: int = 0
+    disputes: int = 0
+
+
+@dataclass(frozen=True)
+class Ranked:
+    """A visible trace as the feed shows it."""
+
+    trace: Trace
+    intensity: float
+    effective_expiry: int
+    counts: Counts
+
+
+@dataclass(frozen=True)
+class FeedFilter:
+    """What the feed shows. ``kinds`` empty means every kind but the meta kinds; tags must all
+    be present; place matches as a geohash prefix (``u0`` includes ``u09t``)."""
+
+    kinds: frozenset[str] = frozenset()
+    tags: frozenset[str] = frozenset()
+    place: str = ""
+    author: bytes | None = None
+
+    def admits(self, trace: Trace) -> bool:
+        if self.kinds:
+            if trace.kind not in self.kinds:
+                return False
+        elif trace.kind in kinds.META_KINDS:
+            return False
+        if self.author is not None and trace.author != self.author:
+            return False
+        if self.place and not trace.place.startswith(self.place):
+            return False
+        return self.tags.issubset(trace.tags)
+
+
+class TraceSet:
+    """An immutable set of valid traces with the indexes the views need."""
+
+    __slots__ = ("_burned_until", "_by_id", "_referrers")
+
+    def __init__(self, traces: Iterable[Trace] = ()) -> None:
+        self._by_id: dict[bytes, Trace] = {}
+        self._referrers: dict[bytes, list[Trace]] = defaultdict(list)
+        # author -> latest burn time: a burn hides everything its author created up to then.
+        self._burned_until: dict[bytes, int] = {}
+        for trace in traces:
+            self._add(trace)
+
+    def _add(self, trace: Trace) -> None:
+        if trace.id in self._by_id:
+            return
+        self._by_id[trace.id] = trace
+        for ref in trace.refs:
+            self._referrers[ref].append(trace)
+        if trace.kind == kinds.BURN:
+            previous = self._burned_until.get(trace.author, -1)
+            self._burned_until[trace.author] = max(previous, trace.created)
+
+    # -- the set ---------------------------------------------------------------------------
+
+    def __len__(self) -> int:
+        return len(self._by_id)
+
+    def __iter__(self) -> Iterator[Trace]:
+        return iter(self._by_id.values())
+
+    def __contains__(self, trace_id: object) -> bool:
+        return trace_id in self._by_id
+
+    def get(self, trace_id: bytes) -> Trace | None:
+        return self._by_id.get(trace_id)
+
+    def ids(self) -> frozenset[bytes]:
+        return frozenset(self._by_id)
+
+    def merge(self, other: Iterable[Trace]) -> TraceSet:
+        """Set union: commutative, associative, idempotent (tests/crdt/test_views_laws.py)."""
+        return TraceSet([*self, *other])
+
+    def referrers(self, trace_id: bytes) -> Sequence[Trace]:
+        return self._referrers.get(trace_id, ())
+
+    # -- hiding ----------------------------------------------------------------------------
+
+    def is_hidden(self, trace: Trace) -> bool:
+        """Retracted or burned by its own author (module docstring)."""
+        burned = self._burned_until.get(trace.author)
+        if burned is not None and trace.created <= burned:
+            return True
+        return any(
+            r.kind == kinds.RETRACT and r.author == trace.author and r.created >= trace.created
+            for r in self.referrers(trace.id)
+        )
+
+    # -- life ------------------------------------------------------------------------------
+
+    def _supporters(self, trace: Trace) -> Iterator[Trace]:
+        for r in self.referrers(trace.id):
+            if r.kind in kinds.SUPPORT_KINDS and r.author != trace.author and not self.is_hidden(r):
+                yield r
+
+    def effective_expiry(self, trace: Trace) -> int:
+        reinforced = max((r.expires for r in self._supporters(trace)), default=trace.expires)
+        return min(trace.created + LIFE_CAP, max(trace.expires, reinforced))
+
+    def is_visible(self, trace: Trace, now: int) -> bool:
+        return not self.is_hidden(trace) and self.effective_expiry(trace) > now
+
+    def visible(self, now: int) -> list[Trace]:
+        """Every visible trace, sorted by id (a canonical order for comparing nodes)."""
+        return sorted((t for t in self if self.is_visible(t, now)), key=lambda t: t.id)
+
+    def collect(self, now: int) -> TraceSet:
+        """Garbage collection: drop what can never be visible again. Never changes any view at
+        ``now`` or later (module docstring)."""
+        return TraceSet(t for t in self if self.effective_expiry(t) > now)
+
+    # -- intensity -------------------------------------------------------------------------
+
+    def support_times(self, trace: Trace, now: int) -> list[int]:
+        """One time per distinct supporting author, the author's own first, sorted."""
+        latest: dict[bytes, int] = {}
+        for r in self._supporters(trace):
+            if r.expires > now and r.created > latest.get(r.author, -1):
+                latest[r.author] = r.created
+        return sorted([trace.created, *latest.values()])
+
+    def intensity(self, trace: Trace, now: int) -> float:
+        if not self.is_visible(trace, now):
+            return 0.0
+        return intensity_of(self.support_times(trace, now), now)
+
+    def heat(self, trace: Trace, now: int) -> float:
+        return heat_of(self.support_times(trace, now))
+
+    # -- threads and the feed --------------------------------------------------------------
+
+    def answers(self, trace: Trace, now: int) -> list[Trace]:
+        """Visible traces that answer this one (any kind but the meta kinds), oldest first."""
+        found = [
+            r
+            for r in self.referrers(trace.id)
+            if r.kind not in kinds.META_KINDS and self.is_visible(r, now)
+        ]
+        return sorted(found, key=lambda r: (r.created, r.id))
+
+    def counts(self, trace: Trace, now: int) -> Counts:
+        authors: dict[str, set[bytes]] = defaultdict(set)
+        for r in self.referrers(trace.id):
+            if r.author != trace.author and self.is_visible(r, now):
+                authors[r.kind].add(r.author)
+        return Counts(
+            answers=len(self.answers(trace, now)),
+            echoes=len(authors[kinds.ECHO]),
+            confirms=len(authors[kinds.CONFIRM]),
+            disputes=len(authors[kinds.DISPUTE]),
+        )
+
+    def rank(self, trace: Trace, now: int) -> Ranked:
+        return Ranked(
+            trace=trace,
+            intensity=self.intensity(trace, now),
+            effective_expiry=self.effective_expiry(trace),
+            counts=self.counts(trace, now),
+        )
+
+    def feed(self, now: int, where: FeedFilter = FeedFilter(), limit: int = 50) -> list[Ranked]:
+        """Visible traces that pass the filter, most intense first (feed_order)."""
+        ranked = [self.rank(t, now) for t in self if where.admits(t) and self.is_visible(t, now)]
+        ranked.sort(key=feed_order)
+        return ranked[:limit]
+
+
+def feed_order(item: Ranked) -> tuple[float, int, bytes]:
+    """Most intense first; ties by newest, then by id, so the order is total."""
+    return (-item.intensity, -item.trace.created, item.trace.id)
+
+
+def intensity_of(support_times: Sequence[int], now: int) -> float:
+    """sum 2^((t_i − now)/H), added in the order given (sorted by the caller)."""
+    return math.fsum(2.0 ** ((t - now) / INTENSITY_HALF_LIFE) for t in support_times)
+
+
+def heat_of(support_times: Sequence[int]) -> float:
+    """log2 sum 2^(t_i/H), computed around the largest term so it never overflows."""
+    top = max(support_times) / INTENSITY_HALF_LIFE
+    total = math.fsum(2.0 ** (t / INTENSITY_HALF_LIFE - top) for t in support_times)
+    return top + math.log2(total)
