@@ -54,9 +54,9 @@ import unicodedata
 from dataclasses import dataclass
 from typing import Final
 
-import nacl.pwhash.argon2id as argon2id
 import nacl.utils
 from nacl.exceptions import CryptoError
+from nacl.pwhash import argon2id
 from nacl.secret import SecretBox
 
 from stig.crypto.persona import PUBLIC_KEY_BYTES, SEED_BYTES, Persona, valid_persona_name
@@ -76,6 +76,7 @@ _SALT_BYTES: Final[int] = argon2id.SALTBYTES
 _NONCE_BYTES: Final[int] = SecretBox.NONCE_SIZE
 _BOX_BYTES: Final[int] = _NONCE_BYTES + SecretBox.MACBYTES + SEED_BYTES
 
+_HEX_DIGITS: Final = frozenset("0123456789abcdefABCDEF")
 _PLAIN_FIELDS: Final = ("format", "name", "public", "kdf", "seed")
 _LOCKED_FIELDS: Final = ("format", "name", "public", "kdf", "salt", "opslimit", "memlimit", "box")
 
@@ -275,13 +276,12 @@ def _hex_field(fields: dict[str, object], key: str, size: int, label: str) -> by
     value = fields[key]
     if not isinstance(value, str):
         raise _damaged(label, f"field {key!r} is not a hex string")
-    try:
-        raw = bytes.fromhex(value)
-    except ValueError as exc:
-        raise _damaged(label, f"field {key!r} is not valid hex") from exc
-    if len(raw) != size:
-        raise _damaged(label, f"field {key!r} holds {len(raw)} bytes, not {size}")
-    return raw
+    # Checked by hand because bytes.fromhex would also accept spaces between the digits.
+    if not all(c in _HEX_DIGITS for c in value):
+        raise _damaged(label, f"field {key!r} is not valid hex")
+    if len(value) != 2 * size:
+        raise _damaged(label, f"field {key!r} holds {len(value) / 2:g} bytes, not {size}")
+    return bytes.fromhex(value)
 
 
 def _int_field(fields: dict[str, object], key: str, low: int, high: int, label: str) -> int:

@@ -19,6 +19,8 @@ from typing import Final
 
 from stig.crypto.keyfile import (
     MAX_KEYFILE_BYTES,
+    MEMLIMIT_DEFAULT,
+    OPSLIMIT_DEFAULT,
     decode_keyfile,
     encode_keyfile,
     keyfile_is_locked,
@@ -35,10 +37,22 @@ _KEY_MODE: Final = 0o600
 
 
 class Keyring:
-    """Create, list, load and erase the personas stored in ``directory``."""
+    """Create, list, load and erase the personas stored in ``directory``.
 
-    def __init__(self, directory: Path) -> None:
+    ``opslimit`` and ``memlimit`` are the argon2id costs used for new passphrase-protected
+    key files (existing files carry their own); tests lower them to libsodium's minimum.
+    """
+
+    def __init__(
+        self,
+        directory: Path,
+        *,
+        opslimit: int = OPSLIMIT_DEFAULT,
+        memlimit: int = MEMLIMIT_DEFAULT,
+    ) -> None:
         self.directory = directory
+        self._opslimit = opslimit
+        self._memlimit = memlimit
 
     def names(self) -> list[str]:
         """The names of the stored personas, sorted."""
@@ -66,7 +80,7 @@ class Keyring:
         if path.exists():
             raise UsageError(f"a persona named {name!r} already exists; `stig id` lists them")
         persona = Persona.generate(name)
-        data = encode_keyfile(persona, passphrase)
+        data = encode_keyfile(persona, passphrase, opslimit=self._opslimit, memlimit=self._memlimit)
         self._ensure_directory()
         try:
             # O_EXCL so that two concurrent creates cannot overwrite each other's key; the mode
@@ -80,6 +94,8 @@ class Keyring:
             raise PersonaError(f"cannot write key file {path}: {exc.strerror}") from exc
         try:
             try:
+                # The creation mode passes through the umask; the key must end up exactly 0600.
+                os.fchmod(fd, _KEY_MODE)
                 _write_all(fd, data)
                 os.fsync(fd)
             finally:
@@ -154,7 +170,9 @@ class Keyring:
         except FileNotFoundError:
             return
         except OSError as exc:
-            raise PersonaError(f"cannot erase personas in {self.directory}: {exc.strerror}") from exc
+            raise PersonaError(
+                f"cannot erase personas in {self.directory}: {exc.strerror}"
+            ) from exc
         try:
             for entry in entries:
                 if entry.name.endswith(KEY_SUFFIX):
@@ -163,7 +181,9 @@ class Keyring:
                 (self.directory / leftover).unlink(missing_ok=True)
             _fsync_directory(self.directory)
         except OSError as exc:
-            raise PersonaError(f"cannot erase personas in {self.directory}: {exc.strerror}") from exc
+            raise PersonaError(
+                f"cannot erase personas in {self.directory}: {exc.strerror}"
+            ) from exc
         try:
             self.directory.rmdir()
         except OSError as exc:

@@ -1,0 +1,108 @@
+"""The in-memory twin of the store port: the pure views over a TraceSet, nothing else.
+
+For fast tests and large simulations. It answers like SqliteStore because both are the views of
+stig.crdt.views; tests/store/test_store_agrees.py holds them to it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Sequence
+
+from stig.crdt import kinds
+from stig.crdt.trace import Trace
+from stig.crdt.views import FeedFilter, Ranked, TraceSet, feed_order
+from stig.store.port import Added, Collected, ExportFilter, Hidden, Thread
+
+
+class MemoryStore:
+    def __init__(self) -> None:
+        self._set = TraceSet()
+
+    async def add(self, traces: Sequence[Trace], now: int) -> Added:
+        fresh: dict[bytes, Trace] = {}
+        for t in traces:
+            if t.id not in self._set:
+                fresh.setdefault(t.id, t)
+        self._set = self._set.merge(fresh.values())
+        return Added(list(fresh), len(traces) - len(fresh))
+
+    async def add_durable(self, trace: Trace, now: int) -> Added:
+        return await self.add([trace], now)
+
+    def _readable(self, trace: Trace) -> bool:
+        """What SqliteStore keeps the bytes of: all but hidden traces (pinned kinds stay)."""
+        return trace.kind in kinds.PINNED_LIFE_KINDS or not self._set.is_hidden(trace)
+
+    async def get(self, trace_id: bytes) -> Trace | None:
+        trace = self._set.get(trace_id)
+        return trace if trace is not None and self._readable(trace) else None
+
+    async def resolve(self, prefix: str) -> list[bytes]:
+        text = prefix.strip().lower()
+        return sorted(tid for tid in self._set.ids() if tid.hex().startswith(text))[:10]
+
+    async def reinforced_until(self, targets: Sequence[Trace]) -> dict[bytes, int]:
+        until: dict[bytes, int] = {}
+        for target in targets:
+            for r in self._set.referrers(target.id):
+                if (
+                    r.kind in kinds.SUPPORT_KINDS
+                    and r.author != target.author
+                    and not self._set.is_hidden(r)
+                ):
+                    until[target.id] = max(until.get(target.id, 0), r.expires)
+        return until
+
+    async def feed(self, now: int, where: FeedFilter, limit: int) -> list[Ranked]:
+        return self._set.feed(now, where, limit)
+
+    async def search(self, query: str, now: int, limit: int) -> list[Ranked]:
+        words = query.casefold().split()
+        found = [
+            self._set.rank(t, now)
+            for t in self._set
+            if self._set.is_visible(t, now)
+            and all(w in f"{t.body} {' '.join(t.tags)}".casefold() for w in words)
+        ]
+        return sorted(found, key=feed_order)[:limit]
+
+    async def thread(self, trace_id: bytes, now: int) -> Thread | Hidden | None:
+        trace = self._set.get(trace_id)
+        if trace is None:
+            return None
+        if self._set.is_hidden(trace):
+            return Hidden(trace.id, trace.kind, trace.author, trace.created)
+        answers_to: list[tuple[bytes, Ranked | None]] = []
+        for ref in trace.refs:
+            target = self._set.get(ref)
+            shown = target is not None and self._set.is_visible(target, now)
+            answers_to.append((ref, self._set.rank(target, now) if target and shown else None))
+        return Thread(
+            ranked=self._set.rank(trace, now),
+            answers_to=answers_to,
+            answers=[self._set.rank(a, now) for a in self._set.answers(trace, now)],
+        )
+
+    async def export(self, now: int, where: ExportFilter) -> AsyncIterator[bytes]:
+        chosen = [
+            t
+            for t in self._set
+            if self._readable(t)
+            and self._set.effective_expiry(t) > now
+            and t.created >= where.since
+            and (not where.kinds or t.kind in where.kinds)
+            and where.tags.issubset(t.tags)
+        ]
+        for t in sorted(chosen, key=lambda t: (t.created, t.id)):
+            yield t.encoded
+
+    async def collect(self, now: int) -> Collected:
+        before = len(self._set)
+        self._set = self._set.collect(now)
+        return Collected(expired=before - len(self._set))
+
+    async def count(self) -> int:
+        return len(self._set)
+
+    async def close(self) -> None:
+        return None

@@ -1,0 +1,91 @@
+"""The store port: what the node needs from local storage (STYLE.md: ports with in-memory twins).
+
+Two adapters implement it: ``SqliteStore`` (the real one, aiosqlite) and ``MemoryStore`` (a
+twin over the pure ``TraceSet``, for fast tests). Both answer every read with the views of
+``stig.crdt.views``, so they agree by construction; tests/store checks that they do.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from stig.crdt.trace import Trace
+from stig.crdt.views import FeedFilter, Ranked
+
+
+@dataclass(frozen=True)
+class Added:
+    """What an ingest did: ids newly stored, and how many were already there."""
+
+    accepted: list[bytes] = field(default_factory=list)
+    duplicates: int = 0
+
+
+@dataclass(frozen=True)
+class Hidden:
+    """What is left of a trace its author retracted or burned: the body is purged."""
+
+    id: bytes
+    kind: str
+    author: bytes
+    created: int
+
+
+@dataclass(frozen=True)
+class Thread:
+    """A visible trace in its context, for ``stig show``."""
+
+    ranked: Ranked
+    answers_to: list[tuple[bytes, Ranked | None]]  # each ref, and the trace if visible here
+    answers: list[Ranked]
+
+
+@dataclass(frozen=True)
+class ExportFilter:
+    kinds: frozenset[str] = frozenset()
+    tags: frozenset[str] = frozenset()
+    since: int = 0
+
+
+@dataclass(frozen=True)
+class Collected:
+    """What garbage collection removed."""
+
+    expired: int = 0
+
+
+class Store(Protocol):
+    async def add(self, traces: Sequence[Trace], now: int) -> Added:
+        """Store valid traces in one transaction (the batched ingest path)."""
+
+    async def add_durable(self, trace: Trace, now: int) -> Added:
+        """Store one trace and make it durable before returning (the local post path)."""
+
+    async def get(self, trace_id: bytes) -> Trace | None:
+        """The trace if stored with its bytes (not purged)."""
+
+    async def resolve(self, prefix: str) -> list[bytes]:
+        """Ids starting with a hex prefix (for ``stig show 3fa9c1``)."""
+
+    async def reinforced_until(self, targets: Sequence[Trace]) -> dict[bytes, int]:
+        """For each target, the latest ``expires`` of stored, non-hidden supporters by other
+        authors (validate's ``extended_until``); targets without support are absent."""
+
+    async def feed(self, now: int, where: FeedFilter, limit: int) -> list[Ranked]: ...
+
+    async def thread(self, trace_id: bytes, now: int) -> Thread | Hidden | None:
+        """The trace and its thread; Hidden if retracted; None if not stored here."""
+
+    async def search(self, query: str, now: int, limit: int) -> list[Ranked]: ...
+
+    def export(self, now: int, where: ExportFilter) -> AsyncIterator[bytes]:
+        """Canonical bytes of every live trace that passes the filter, oldest first."""
+
+    async def collect(self, now: int) -> Collected:
+        """Garbage-collect what can never be visible again."""
+
+    async def count(self) -> int: ...
+
+    async def close(self) -> None: ...
