@@ -69,7 +69,10 @@ def check_fields(trace: Trace) -> None:
     if not is_valid_place(trace.place):
         raise InvalidTrace(Reason.BAD_PLACE, f"place {trace.place!r} is not a short geohash")
     _check_refs(trace)
-    body_bytes = len(trace.body.encode("utf-8"))
+    try:
+        body_bytes = len(trace.body.encode("utf-8"))
+    except UnicodeEncodeError as exc:  # a lone surrogate, e.g. from surrogateescape'd input
+        raise InvalidTrace(Reason.BAD_ENCODING, f"body is not UTF-8 text: {exc.reason}") from exc
     if body_bytes > MAX_BODY_BYTES:
         raise InvalidTrace(
             Reason.BODY_TOO_LARGE, f"body is {body_bytes} bytes, the limit is {MAX_BODY_BYTES}"

@@ -1,0 +1,120 @@
+"""Option types and small shared pieces of the CLI: durations, times, the home, personas."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+import sys
+from collections.abc import Coroutine
+from datetime import UTC, datetime
+from typing import Any, TypeVar
+
+import click
+
+from stig.crypto.persona import Persona
+from stig.errors import PersonaError
+from stig.node.home import Home
+from stig.node.keyring import Keyring
+
+T = TypeVar("T")
+
+PASSPHRASE_ENV = "STIG_PASSPHRASE"  # noqa: S105 - the name of a variable, not a secret
+
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
+_DURATION = re.compile(r"^\s*(\d+)\s*([smhdw]?)\s*$")
+
+
+def parse_duration(text: str) -> int:
+    """``90m``, ``12h``, ``3d``, ``2w``, or plain seconds."""
+    match = _DURATION.match(text.lower())
+    if not match:
+        raise ValueError(f"{text!r} is not a duration; write e.g. 90m, 12h, 3d or 2w")
+    return int(match.group(1)) * _UNITS[match.group(2) or "s"]
+
+
+class Duration(click.ParamType[int]):
+    name = "duration"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> int:
+        if isinstance(value, int):
+            return value
+        try:
+            return parse_duration(str(value))
+        except ValueError as exc:
+            self.fail(str(exc), param, ctx)
+
+
+class Since(click.ParamType[int]):
+    """A point in time: a duration back from now (``3d``), a date (``2026-11-20``), or unix
+    seconds with an ``@`` (``@1790000000``)."""
+
+    name = "since"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> int:
+        text = str(value).strip()
+        if text.startswith("@") and text[1:].isdigit():
+            return int(text[1:])
+        try:
+            return int(datetime.now(UTC).timestamp()) - parse_duration(text)
+        except ValueError:
+            pass
+        try:
+            moment = datetime.fromisoformat(text)
+        except ValueError:
+            self.fail(
+                f"{text!r} is not a time; write a duration back from now (3d), "
+                "a date (2026-11-20) or @unix-seconds",
+                param,
+                ctx,
+            )
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=UTC)
+        return int(moment.timestamp())
+
+
+def run(coroutine: Coroutine[Any, Any, T]) -> T:
+    return asyncio.run(coroutine)
+
+
+def home_of(ctx: click.Context) -> Home:
+    home = ctx.find_root().obj
+    assert isinstance(home, Home)
+    return home
+
+
+def load_persona(keyring: Keyring, name: str | None) -> Persona:
+    """The persona to sign with, asking for its passphrase if its key file is locked."""
+    chosen = name or keyring.default
+    if chosen is None:
+        return keyring.load(None)  # raises with the right advice
+    if not keyring.is_locked(chosen):
+        return keyring.load(chosen)
+    passphrase = os.environ.get(PASSPHRASE_ENV)
+    if passphrase is None:
+        if not sys.stdin.isatty():
+            raise PersonaError(
+                f"persona {chosen!r} is protected by a passphrase; set {PASSPHRASE_ENV} "
+                "or run this in a terminal to type it"
+            )
+        passphrase = click.prompt(f"passphrase for {chosen}", hide_input=True, err=True)
+    return keyring.load(chosen, passphrase)
+
+
+def ask_new_passphrase() -> str:
+    passphrase = os.environ.get(PASSPHRASE_ENV)
+    if passphrase is not None:
+        return passphrase
+    if not sys.stdin.isatty():
+        raise PersonaError(f"to protect a persona with a passphrase, set {PASSPHRASE_ENV}")
+    text: str = click.prompt("new passphrase", hide_input=True, confirmation_prompt=True, err=True)
+    return text
+
+
+def confirm(question: str, yes: bool) -> None:
+    """Ask before something irreversible; ``--yes`` answers for scripts."""
+    if yes:
+        return
+    if not sys.stdin.isatty():
+        raise click.UsageError(f"{question} needs confirmation: add --yes")
+    click.confirm(question, abort=True, err=True)

@@ -1,0 +1,146 @@
+"""Commands that leave a trace: post, answer, echo, confirm, dispute, retract, burn."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from typing import Any
+
+import click
+
+from stig.cli.options import Duration, confirm, home_of, load_persona, run
+from stig.cli.render import SHORT_ID
+from stig.crdt import kinds
+from stig.crdt.trace import Trace
+from stig.errors import UsageError
+from stig.node.local import Draft, LocalNode
+
+_persona = click.option("--persona", "-p", default=None, help="Sign as this persona.")
+_ttl = click.option("--ttl", type=Duration(), default=None, help="Life, e.g. 12h, 3d (max 30d).")
+_tags = click.option("--tag", "-t", "tags", multiple=True, help="A tag (repeatable).")
+_place = click.option("--place", default="", help="Coarse place: a geohash of <= 4 characters.")
+_pow = click.option(
+    "--pow", "pow_bits", type=click.IntRange(0, 28), default=0, help="Proof-of-work bits."
+)
+
+
+def _body(text: str | None) -> str:
+    if text is None:
+        if sys.stdin.isatty():
+            raise UsageError("give the text as an argument, or pipe it on standard input")
+        text = sys.stdin.read()
+    if not text.strip():
+        raise UsageError("nothing to post: the text is empty")
+    return text.strip()
+
+
+def _post(ctx: click.Context, persona: str | None, act: Callable[[LocalNode, Any], Any]) -> Trace:
+    async def go() -> Trace:
+        async with LocalNode.open(home_of(ctx)) as node:
+            signer = load_persona(node.keyring, persona)
+            result: Trace = await act(node, signer)
+            return result
+
+    return run(go())
+
+
+@click.command()
+@click.argument("text", required=False)
+@click.option("--kind", "-k", default=kinds.NOTE, show_default=True, help="callout, report, ...")
+@_tags
+@_place
+@_ttl
+@click.option("--ref", "refs", multiple=True, help="Id (or prefix) of a trace this answers.")
+@_persona
+@_pow
+@click.pass_context
+def post(
+    ctx: click.Context,
+    text: str | None,
+    kind: str,
+    tags: tuple[str, ...],
+    place: str,
+    ttl: int | None,
+    refs: tuple[str, ...],
+    persona: str | None,
+    pow_bits: int,
+) -> None:
+    """Leave a trace. TEXT, or standard input. Prints the new trace's id."""
+    body = _body(text)
+
+    async def act(node: LocalNode, signer: Any) -> Trace:
+        resolved = tuple([await node.resolve(ref) for ref in refs])
+        draft = Draft(kind, body, tags, place, ttl, resolved, pow_bits)
+        return await node.post(draft, signer)
+
+    click.echo(_post(ctx, persona, act).hex_id)
+
+
+def _responder(name: str, kind: str | None, summary: str, takes_text: bool) -> click.Command:
+    """One command per way of responding to a trace; they differ only in kind and text."""
+
+    @click.pass_context
+    def respond(ctx: click.Context, /, trace_id: str, persona: str | None, **extra: Any) -> None:
+        chosen: str = extra.pop("kind", None) or kind or kinds.ACTION
+        body = _body(extra.pop("text", None)) if takes_text else ""
+
+        async def act(node: LocalNode, signer: Any) -> Trace:
+            target = await node.resolve(trace_id)
+            draft = Draft(
+                chosen,
+                body,
+                extra.get("tags", ()),
+                extra.get("place", ""),
+                extra.get("ttl"),
+                pow_bits=extra.get("pow_bits", 0),
+            )
+            return await node.respond(target, draft, signer)
+
+        click.echo(_post(ctx, persona, act).hex_id)
+
+    params: list[click.Parameter] = [click.Argument(["trace_id"], metavar="ID")]
+    command = click.Command(name, callback=respond, help=summary, params=params)
+    if takes_text:
+        command.params.append(click.Argument(["text"], required=False))
+    if kind is None:
+        click.option(
+            "--kind", "-k", default=kinds.ACTION, show_default=True, help="action, report, ..."
+        )(command)
+        for option in (_tags, _place):
+            option(command)
+    if kind != kinds.RETRACT:
+        _ttl(command)
+        _pow(command)
+    _persona(command)
+    return command
+
+
+answer = _responder(
+    "answer", None, "Answer trace ID, e.g. with the action that answers a call-out.", True
+)
+echo = _responder(
+    "echo", kinds.ECHO, "Reinforce trace ID: it lives longer and shows higher.", False
+)
+confirm_command = _responder("confirm", kinds.CONFIRM, "Say trace ID is true.", False)
+dispute = _responder("dispute", kinds.DISPUTE, "Say trace ID is false or misleading.", False)
+retract = _responder(
+    "retract", kinds.RETRACT, "Withdraw your trace ID: its text is purged everywhere.", False
+)
+
+
+@click.command()
+@_persona
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@click.pass_context
+def burn(ctx: click.Context, persona: str | None, yes: bool) -> None:
+    """Retract every trace this persona has posted so far (the panic button)."""
+
+    async def act(node: LocalNode, signer: Any) -> Trace:
+        confirm(f"retract every trace persona {signer.name!r} has posted, everywhere?", yes)
+        return await node.burn(signer)
+
+    trace = _post(ctx, persona, act)
+    click.echo(f"burned: {trace.hex_id[:SHORT_ID]} retracts everything before it")
+
+
+COMMANDS = [post, answer, echo, confirm_command, dispute, retract, burn]

@@ -1,0 +1,176 @@
+"""How traces look on a terminal and in ``--json`` (the JSON field names are an interface:
+scripts depend on them, so they only ever grow)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import click
+
+from stig.crdt import kinds
+from stig.crdt.trace import Trace
+from stig.crdt.views import Ranked
+from stig.node.ingest import IngestReport
+from stig.store.port import Hidden, Thread
+
+SHORT_ID = 12
+_BAR = " ▁▂▃▄▅▆▇█"
+
+
+def trace_json(trace: Trace) -> dict[str, Any]:
+    return {
+        "id": trace.hex_id,
+        "kind": trace.kind,
+        "author": trace.author.hex(),
+        "created": trace.created,
+        "expires": trace.expires,
+        "tags": list(trace.tags),
+        "place": trace.place,
+        "refs": [ref.hex() for ref in trace.refs],
+        "body": trace.body,
+    }
+
+
+def ranked_json(item: Ranked) -> dict[str, Any]:
+    return {
+        **trace_json(item.trace),
+        "effective_expires": item.effective_expiry,
+        "intensity": item.intensity,
+        "answers": item.counts.answers,
+        "echoes": item.counts.echoes,
+        "confirms": item.counts.confirms,
+        "disputes": item.counts.disputes,
+    }
+
+
+def thread_json(found: Thread | Hidden) -> dict[str, Any]:
+    if isinstance(found, Hidden):
+        return {
+            "id": found.id.hex(),
+            "hidden": True,
+            "kind": found.kind,
+            "author": found.author.hex(),
+            "created": found.created,
+        }
+    return {
+        **ranked_json(found.ranked),
+        "hidden": False,
+        "answers_to": [
+            {"id": ref.hex(), "trace": ranked_json(item) if item else None}
+            for ref, item in found.answers_to
+        ],
+        "answered_by": [ranked_json(item) for item in found.answers],
+    }
+
+
+def report_json(report: IngestReport) -> dict[str, Any]:
+    return {
+        "accepted": report.accepted,
+        "duplicates": report.duplicates,
+        "rejected": dict(sorted(report.rejected.items())),
+        "rejections": [
+            {"at": r.at, "reason": r.reason.value, "detail": r.detail} for r in report.rejections
+        ],
+    }
+
+
+def echo_json(value: Any) -> None:
+    click.echo(json.dumps(value, ensure_ascii=False, indent=2))
+
+
+def span(seconds: int) -> str:
+    """A short human duration: 45s, 12m, 5h, 3d."""
+    seconds = max(0, seconds)
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size:
+            return f"{seconds // size}{unit}"
+    return f"{seconds}s"
+
+
+def bar(intensity: float, top: float) -> str:
+    """Intensity as a small bar, relative to the strongest trace shown."""
+    if top <= 0:
+        return ""
+    filled = intensity / top * 5
+    full = int(filled)
+    rest = _BAR[round((filled - full) * (len(_BAR) - 1))] if full < 5 else ""
+    return ("█" * full + rest).ljust(5)
+
+
+def ranked_lines(item: Ranked, now: int, top: float) -> list[str]:
+    t = item.trace
+    known = "" if t.kind in kinds.KNOWN_KINDS else " (unknown kind)"
+    where = f"  @{t.place}" if t.place else ""
+    tags = "  " + " ".join(f"#{tag}" for tag in t.tags) if t.tags else ""
+    counts = item.counts
+    marks = [
+        f"{n} {label}"
+        for n, label in (
+            (counts.answers, "answer"),
+            (counts.echoes, "echo"),
+            (counts.confirms, "confirm"),
+            (counts.disputes, "dispute"),
+        )
+        if n
+    ]
+    marks = [
+        m + ("es" if m.endswith("echo") else "s") if not m.startswith("1 ") else m for m in marks
+    ]
+    head = (
+        f"{t.hex_id[:SHORT_ID]}  {t.kind}{known}{tags}{where}  "
+        f"{span(now - t.created)} ago, fades in {span(item.effective_expiry - now)}  "
+        f"{bar(item.intensity, top)} {item.intensity:.2f}"
+    )
+    lines = [head + ("  " + ", ".join(marks) if marks else "")]
+    lines.extend("    " + line for line in (t.body or "").splitlines() or [""] if line or t.body)
+    return lines
+
+
+def echo_ranked(items: list[Ranked], now: int) -> None:
+    top = max((item.intensity for item in items), default=0.0)
+    for item in items:
+        for line in ranked_lines(item, now, top):
+            click.echo(line)
+
+
+def echo_thread(found: Thread | Hidden, now: int) -> None:
+    if isinstance(found, Hidden):
+        click.echo(
+            f"{found.id.hex()[:SHORT_ID]}  {found.kind}  retracted by its author "
+            f"{found.author.hex()[:SHORT_ID]}; its text is gone from this node"
+        )
+        return
+    t = found.ranked.trace
+    top = max([found.ranked.intensity, *(a.intensity for a in found.answers)])
+    if found.answers_to:
+        click.echo("answers:")
+        for ref, target in found.answers_to:
+            if target is None:
+                click.echo(f"  {ref.hex()[:SHORT_ID]}  (not here, expired or retracted)")
+            else:
+                for line in ranked_lines(target, now, top):
+                    click.echo("  " + line)
+        click.echo("")
+    for line in ranked_lines(found.ranked, now, top):
+        click.echo(line)
+    click.echo(f"    id {t.hex_id}  by {t.author.hex()[:SHORT_ID]}")
+    if found.answers:
+        click.echo("")
+        click.echo("answered by:")
+        for answer in found.answers:
+            for line in ranked_lines(answer, now, top):
+                click.echo("  " + line)
+
+
+def echo_report(report: IngestReport, shown: int = 20) -> None:
+    reasons = ", ".join(f"{reason} {n}" for reason, n in sorted(report.rejected.items()))
+    rejected = sum(report.rejected.values())
+    click.echo(
+        f"accepted {report.accepted}, duplicate {report.duplicates}, rejected {rejected}"
+        + (f" ({reasons})" if reasons else "")
+    )
+    for r in report.rejections[:shown]:
+        click.echo(f"  rejected {r.at}: {r.reason.value}: {r.detail}", err=True)
+    if len(report.rejections) > shown:
+        click.echo(f"  ... and {len(report.rejections) - shown} more (see --json)", err=True)

@@ -1,0 +1,32 @@
+"""The root command group: chooses the home, then hands over to a command."""
+
+from __future__ import annotations
+
+import click
+
+from stig.cli import carrying, identity, posting, reading
+from stig.node.home import HOME_ENV, Home
+
+
+@click.group(
+    context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
+)
+@click.option(
+    "--home",
+    type=click.Path(file_okay=False),
+    default=None,
+    help=f"Data directory of this node (default: ${HOME_ENV}, else the user data directory).",
+)
+@click.version_option(package_name="stig")
+@click.pass_context
+def cli(ctx: click.Context, home: str | None) -> None:
+    """stig: leave signed, expiring traces; read them offline; carry them to other nodes.
+
+    Start with `stig init`, then `stig post "..."` and `stig feed`.
+    """
+    ctx.obj = Home.choose(home)
+
+
+for module in (identity, posting, reading, carrying):
+    for command in module.COMMANDS:
+        cli.add_command(command)

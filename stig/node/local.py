@@ -1,0 +1,246 @@
+"""The node's public API for one home, offline: what the CLI (and later the TUI) calls.
+
+It owns the store and the keyring and reads the clock — the only place above the pure core that
+does, so tests pass a fixed ``clock``.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import time
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator
+from contextlib import asynccontextmanager, contextmanager, suppress
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO
+
+from stig.crdt import kinds
+from stig.crdt.bundle import read_records, write_header, write_record
+from stig.crdt.compose import compose
+from stig.crdt.trace import Trace
+from stig.crdt.views import FeedFilter, Ranked
+from stig.crypto.persona import Persona
+from stig.errors import PersonaError, StigError, UsageError
+from stig.node.home import Home
+from stig.node.ingest import Ingest, IngestReport
+from stig.node.keyring import Keyring
+from stig.store.port import Collected, ExportFilter, Hidden, Store, Thread
+from stig.store.sqlite import SqliteStore
+
+INGEST_BATCH = 2000
+"""Traces per store transaction on import: big enough to amortise a commit, small enough to
+show progress and bound memory."""
+
+ID_PREFIX_MIN = 6
+
+
+def wall_clock() -> int:
+    return int(time.time())
+
+
+@dataclass(frozen=True)
+class Draft:
+    """What a person asks to post, before it is signed."""
+
+    kind: str
+    body: str = ""
+    tags: tuple[str, ...] = ()
+    place: str = ""
+    ttl: int | None = None
+    refs: tuple[bytes, ...] = ()
+    pow_bits: int = 0
+
+
+class LocalNode:
+    def __init__(
+        self, home: Home, store: Store, keyring: Keyring, clock: Callable[[], int] = wall_clock
+    ) -> None:
+        self.home = home
+        self.store = store
+        self.keyring = keyring
+        self.clock = clock
+
+    @classmethod
+    @asynccontextmanager
+    async def open(
+        cls, home: Home, *, clock: Callable[[], int] = wall_clock, keyring: Keyring | None = None
+    ) -> AsyncIterator[LocalNode]:
+        """Open an initialised home (``stig init`` makes one)."""
+        if not home.exists():
+            raise UsageError(f"no stig home at {home.root}; run `stig init` first")
+        store = await SqliteStore.open(home.store)
+        try:
+            yield cls(home, store, keyring or Keyring(home.personas), clock)
+        finally:
+            await store.close()
+
+    # -- posting ---------------------------------------------------------------------------
+
+    async def post(self, draft: Draft, persona: Persona) -> Trace:
+        now = self.clock()
+        options = {} if draft.ttl is None else {"ttl": draft.ttl}
+        trace = compose(
+            persona,
+            draft.kind,
+            draft.body,
+            now=now,
+            tags=draft.tags,
+            place=draft.place,
+            refs=draft.refs,
+            pow_bits=draft.pow_bits,
+            **options,
+        )
+        await self.store.add_durable(trace, now)
+        return trace
+
+    async def respond(self, target: bytes, draft: Draft, persona: Persona) -> Trace:
+        """Answer, echo, confirm, dispute or retract a trace that reached this node."""
+        found = await self.store.thread(target, self.clock())
+        if found is None:
+            raise UsageError(f"trace {target.hex()[:12]} is not here (or has expired)")
+        if isinstance(found, Hidden):
+            raise UsageError(f"trace {target.hex()[:12]} was retracted by its author")
+        if draft.kind == kinds.RETRACT and found.ranked.trace.author != persona.public_key:
+            raise UsageError(
+                "only the author of a trace can retract it; this one was posted by "
+                f"{found.ranked.trace.author.hex()[:12]}, not by persona {persona.name!r}"
+            )
+        return await self.post(Draft(**{**draft.__dict__, "refs": (target,)}), persona)
+
+    async def burn(self, persona: Persona) -> Trace:
+        """Retract everything this persona posted so far, everywhere the burn reaches."""
+        return await self.post(Draft(kind=kinds.BURN), persona)
+
+    # -- reading ---------------------------------------------------------------------------
+
+    async def feed(self, where: FeedFilter | None = None, limit: int = 50) -> list[Ranked]:
+        return await self.store.feed(self.clock(), where or FeedFilter(), limit)
+
+    async def thread(self, trace_id: bytes) -> Thread | Hidden:
+        found = await self.store.thread(trace_id, self.clock())
+        if found is None:
+            raise UsageError(f"trace {trace_id.hex()[:12]} is not here (or has expired)")
+        return found
+
+    async def search(self, query: str, limit: int = 50) -> list[Ranked]:
+        if not query.strip():
+            raise UsageError("search for what? give some words, e.g. `stig search eviction`")
+        return await self.store.search(query, self.clock(), limit)
+
+    async def resolve(self, text: str) -> bytes:
+        """A full id from what a person typed: 64 hex characters, or a unique prefix."""
+        prefix = text.strip().lower()
+        if len(prefix) < ID_PREFIX_MIN or any(c not in "0123456789abcdef" for c in prefix):
+            raise UsageError(
+                f"{text!r} is not a trace id: give its hex id, or at least its first "
+                f"{ID_PREFIX_MIN} characters (as `stig feed` shows them)"
+            )
+        if len(prefix) > 64:
+            raise UsageError(f"{text!r} is longer than a trace id (64 hex characters)")
+        matches = await self.store.resolve(prefix)
+        if not matches:
+            raise UsageError(f"no trace here starts with {prefix}; `stig feed` lists them")
+        if len(matches) > 1:
+            raise UsageError(f"{prefix} matches {len(matches)} traces; give more characters")
+        return matches[0]
+
+    # -- carrying traces by hand -----------------------------------------------------------
+
+    async def export(
+        self, path: Path, where: ExportFilter, progress: Callable[[int], None] = lambda _: None
+    ) -> int:
+        """Write a bundle atomically (a temporary file renamed into place)."""
+        count = 0
+        try:
+            with _atomic_file(path) as out:
+                write_header(out)
+                async for raw in self.store.export(self.clock(), where):
+                    write_record(out, raw)
+                    count += 1
+                    progress(1)
+        except OSError as exc:
+            raise UsageError(f"cannot write {path}: {exc.strerror}") from exc
+        return count
+
+    async def import_bundle(
+        self, path: Path, progress: Callable[[int], None] = lambda _: None
+    ) -> IngestReport:
+        """Validate every record as if it came from the network; store the valid ones."""
+        ingest = Ingest(self.store, self.clock())
+        try:
+            with path.open("rb") as stream:
+                batch: list[tuple[str, bytes]] = []
+                for record in read_records(stream):
+                    progress(4 + len(record.raw) if record.error is None else 4)
+                    at = f"byte {record.offset}"
+                    if record.error is not None:
+                        ingest.report.reject(at, record.error)
+                        continue
+                    batch.append((at, record.raw))
+                    if len(batch) >= INGEST_BATCH:
+                        await ingest.add(batch)
+                        batch = []
+                await ingest.add(batch)
+        except OSError as exc:
+            raise UsageError(f"cannot read {path}: {exc.strerror}") from exc
+        return await ingest.finish()
+
+    async def ingest(self, records: Iterable[tuple[str, bytes]]) -> IngestReport:
+        ingest = Ingest(self.store, self.clock())
+        await ingest.add(records)
+        return await ingest.finish()
+
+    async def collect(self) -> Collected:
+        return await self.store.collect(self.clock())
+
+
+def initialise(home: Home, persona_name: str = "me", passphrase: str | None = None) -> bool:
+    """Create the home and a first persona if there is none; True if anything was created."""
+    home.create()
+    keyring = Keyring(home.personas)
+    created = False
+    if not keyring.names():
+        keyring.create(persona_name, passphrase)
+        created = True
+    if not home.exists():
+        created = True
+    return created
+
+
+async def create_store(home: Home) -> None:
+    store = await SqliteStore.open(home.store)
+    await store.close()
+
+
+def wipe(home: Home) -> None:
+    """Erase keys (overwritten first) and the store."""
+    errors: list[str] = []
+    try:
+        Keyring(home.personas).erase()
+    except PersonaError as exc:
+        errors.append(str(exc))
+    for path in home.store_files:
+        try:
+            path.unlink(missing_ok=True)
+        except OSError as exc:
+            errors.append(f"cannot delete {path}: {exc.strerror}")
+    if errors:
+        raise StigError("; ".join(errors))
+
+
+@contextmanager
+def _atomic_file(path: Path) -> Iterator[BinaryIO]:
+    """A file written beside its destination and renamed into place on success, so a reader
+    never sees half a bundle."""
+    fd, name = tempfile.mkstemp(dir=path.parent, prefix=".stig-", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as out:
+            yield out
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(name, path)
+    except BaseException:
+        with suppress(FileNotFoundError):
+            os.unlink(name)
+        raise
