@@ -105,17 +105,14 @@ def ranked_lines(item: Ranked, now: int, top: float) -> list[str]:
     tags = "  " + " ".join(f"#{tag}" for tag in t.tags) if t.tags else ""
     counts = item.counts
     marks = [
-        f"{n} {label}"
-        for n, label in (
-            (counts.answers, "answer"),
-            (counts.echoes, "echo"),
-            (counts.confirms, "confirm"),
-            (counts.disputes, "dispute"),
+        f"{n} {one if n == 1 else many}"
+        for n, one, many in (
+            (counts.answers, "answer", "answers"),
+            (counts.echoes, "echo", "echoes"),
+            (counts.confirms, "confirm", "confirms"),
+            (counts.disputes, "dispute", "disputes"),
         )
         if n
-    ]
-    marks = [
-        m + ("es" if m.endswith("echo") else "s") if not m.startswith("1 ") else m for m in marks
     ]
     head = (
         f"{t.hex_id[:SHORT_ID]}  {t.kind}{known}{tags}{where}  "
