@@ -11,7 +11,7 @@ import tempfile
 import time
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator
 from contextlib import asynccontextmanager, contextmanager, suppress
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import BinaryIO
 
@@ -106,7 +106,7 @@ class LocalNode:
                 "only the author of a trace can retract it; this one was posted by "
                 f"{found.ranked.trace.author.hex()[:12]}, not by persona {persona.name!r}"
             )
-        return await self.post(Draft(**{**draft.__dict__, "refs": (target,)}), persona)
+        return await self.post(replace(draft, refs=(target,)), persona)
 
     async def burn(self, persona: Persona) -> Trace:
         """Retract everything this persona posted so far, everywhere the burn reaches."""

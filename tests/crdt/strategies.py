@@ -45,6 +45,9 @@ UNKNOWN_KIND = "vote2"
 
 SET_KINDS = (*kinds.KNOWN_KINDS, UNKNOWN_KIND)
 
+_WEIGHTED_KINDS = (*SET_KINDS, kinds.ECHO, kinds.ECHO, kinds.ACTION, kinds.CONFIRM, kinds.CALLOUT)
+"""Supporting kinds more often than the rest, so several authors back the same trace."""
+
 DANGLING_REF = bytes([0xEE]) * 32
 """The id of a trace nobody has: refs may point outside the set."""
 
@@ -178,7 +181,7 @@ def histories(draw: st.DrawFn, max_size: int = 12, personas: int = 4) -> list[Tr
     pool = PERSONAS[:personas]
     out: list[Trace] = []
     for _ in range(draw(st.integers(0, max_size))):
-        kind = draw(st.sampled_from(SET_KINDS))
+        kind = draw(st.sampled_from(_WEIGHTED_KINDS))
         refs: list[Trace] = []
         if out:
             picked = draw(
