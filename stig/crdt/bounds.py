@@ -51,7 +51,6 @@ MAX_TIMESTAMP = 2**40 - 1
 """Upper bound of ``created`` and ``expires`` (year 36812): keeps every integer in 6 bytes."""
 
 MAX_NONCE = 2**64 - 1
-MAX_POW_BITS = 32
 
 INTENSITY_HALF_LIFE = DAY
 """A supporter's contribution to intensity halves every this many seconds."""

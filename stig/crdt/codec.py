@@ -23,7 +23,9 @@ FIELD_COUNT = 11
 _UNPACK_LIMITS: dict[str, Any] = {
     "max_str_len": MAX_TRACE_BYTES,
     "max_bin_len": MAX_TRACE_BYTES,
-    "max_array_len": 64,
+    # An array cannot hold more elements than the trace has bytes; the real counts are
+    # checked by validate, so too many tags or refs get their own reason.
+    "max_array_len": MAX_TRACE_BYTES,
     "max_map_len": 0,
     "max_ext_len": 0,
 }

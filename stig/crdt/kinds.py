@@ -1,6 +1,7 @@
 """Trace kinds and the roles they play in the derived views (DESIGN.md §2).
 
-Kinds are open: any string of 1..MAX_KIND_CHARS lower-case characters is a valid kind, so traces
+Kinds are open: any 1..MAX_KIND_CHARS characters of ``[a-z0-9_-]`` starting with a letter is a
+valid kind, so traces
 from newer versions are kept, relayed and shown plainly. Only the kinds below have a meaning in
 the views.
 """

@@ -12,6 +12,20 @@ from stig.crdt.bounds import GEOHASH_ALPHABET, MAX_PLACE_CHARS, MAX_TAG_CHARS
 from stig.errors import InvalidTrace, Reason
 
 _TAG_PUNCTUATION = frozenset("-_")
+_ASCII_TAG_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789-_")
+# Non-ASCII code points never allowed in a tag: C1 controls, spaces, zero-width and
+# direction marks, separators, the byte-order mark and specials. A fixed list, on purpose.
+_NOT_IN_TAGS = (
+    ("\x80", "\xa0"),
+    ("\u1680", "\u1680"),
+    ("\u180e", "\u180e"),
+    ("\u2000", "\u200f"),
+    ("\u2028", "\u202f"),
+    ("\u205f", "\u206f"),
+    ("\u3000", "\u3000"),
+    ("\ufeff", "\ufeff"),
+    ("\ufff0", "\uffff"),
+)
 
 
 def normalize_tag(text: str) -> str:
@@ -26,19 +40,30 @@ def normalize_tag(text: str) -> str:
     if not is_valid_tag(tag):
         raise InvalidTrace(
             Reason.BAD_TAG,
-            f"tag {text!r} is not 1..{MAX_TAG_CHARS} letters, digits, '-' or '_'",
+            f"tag {text!r} is not 1..{MAX_TAG_CHARS} letters, digits, '-' or '_' "
+            "(no spaces or other punctuation)",
         )
     return tag
 
 
 def is_valid_tag(tag: str) -> bool:
-    """A tag in normal form: 1..MAX_TAG_CHARS letters, digits, ``-``, ``_``, starting with a
-    letter or digit, and unchanged by case-folding and NFKC."""
-    if not 1 <= len(tag) <= MAX_TAG_CHARS or not tag[0].isalnum():
+    """The validity rule for a tag, the same under every Unicode version (docs/protocol.md
+    §4.2): 1..MAX_TAG_CHARS code points, each an ASCII lower-case letter, digit, ``-`` or
+    ``_``, or any non-ASCII code point but controls and spaces; not starting with ``-``/``_``.
+
+    Normalising (NFKC, case-folding) is the composing client's job and is *not* checked here:
+    Unicode tables change between versions, and a check that used them would let two nodes
+    disagree on which traces are valid. At worst a new character gets two spellings.
+    """
+    if not 1 <= len(tag) <= MAX_TAG_CHARS or tag[0] in _TAG_PUNCTUATION:
         return False
-    if not all(c.isalnum() or c in _TAG_PUNCTUATION for c in tag):
-        return False
-    return unicodedata.normalize("NFKC", unicodedata.normalize("NFKC", tag).casefold()) == tag
+    for char in tag:
+        if char < "\x80":
+            if char not in _ASCII_TAG_CHARS:
+                return False
+        elif any(low <= char <= high for low, high in _NOT_IN_TAGS):
+            return False
+    return True
 
 
 def normalize_place(text: str) -> str:

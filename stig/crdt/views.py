@@ -18,7 +18,9 @@ The rules, and why each is safe to garbage-collect (``TraceSet.collect``):
 * **visible** — not hidden and effective expiry > now.
 * **intensity** — sum over distinct supporting authors of 2^((t_i − now)/H): T's author with
   t = T.created, and each other author with their latest live (own expires > now), non-hidden
-  supporting trace. Terms are added in a fixed order, so every node gets the same float.
+  supporting trace. The sum is ``math.fsum`` (correctly rounded, so term order cannot
+  matter); each term is ``2.0 ** x``, so two nodes agree to the last bit wherever ``pow`` is
+  correctly rounded, and within an ulp elsewhere (docs/protocol.md §6).
 * **heat** — log2 of sum 2^(t_i/H) over the same terms: intensity = 2^(heat − now/H), so heat
   orders traces exactly as intensity does at every ``now`` and can be stored and indexed.
 """
@@ -223,7 +225,7 @@ def feed_order(item: Ranked) -> tuple[float, int, bytes]:
 
 
 def intensity_of(support_times: Sequence[int], now: int) -> float:
-    """sum 2^((t_i − now)/H), added in the order given (sorted by the caller)."""
+    """sum 2^((t_i − now)/H), correctly rounded (fsum)."""
     return math.fsum(2.0 ** ((t - now) / INTENSITY_HALF_LIFE) for t in support_times)
 
 
