@@ -23,6 +23,7 @@ _NOT_IN_TAGS = (
     ("\u2028", "\u202f"),
     ("\u205f", "\u206f"),
     ("\u3000", "\u3000"),
+    ("\ud800", "\udfff"),  # surrogates: not text at all, and not encodable as UTF-8
     ("\ufeff", "\ufeff"),
     ("\ufff0", "\uffff"),
 )

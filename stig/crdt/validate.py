@@ -77,7 +77,10 @@ def check_fields(trace: Trace) -> None:
         raise InvalidTrace(
             Reason.BODY_TOO_LARGE, f"body is {body_bytes} bytes, the limit is {MAX_BODY_BYTES}"
         )
-    size = len(trace.encoded)
+    try:
+        size = len(trace.encoded)
+    except UnicodeEncodeError as exc:  # a lone surrogate in a tag (is_valid_tag allows them)
+        raise InvalidTrace(Reason.BAD_ENCODING, f"text is not UTF-8: {exc.reason}") from exc
     if size > MAX_TRACE_BYTES:
         raise InvalidTrace(Reason.TOO_LARGE, f"{size} bytes, the limit is {MAX_TRACE_BYTES}")
 

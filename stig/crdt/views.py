@@ -22,7 +22,8 @@ The rules, and why each is safe to garbage-collect (``TraceSet.collect``):
   matter); each term is ``2.0 ** x``, so two nodes agree to the last bit wherever ``pow`` is
   correctly rounded, and within an ulp elsewhere (docs/protocol.md §6).
 * **heat** — log2 of sum 2^(t_i/H) over the same terms: intensity = 2^(heat − now/H), so heat
-  orders traces exactly as intensity does at every ``now`` and can be stored and indexed.
+  orders traces as intensity does at every ``now`` (up to float rounding at exact ties) and can
+  be stored and indexed. Stores fetch by heat and sort what they return by exact intensity.
 """
 
 from __future__ import annotations
@@ -122,7 +123,7 @@ class TraceSet:
         return frozenset(self._by_id)
 
     def merge(self, other: Iterable[Trace]) -> TraceSet:
-        """Set union: commutative, associative, idempotent (tests/crdt/test_views_laws.py)."""
+        """Set union: commutative, associative, idempotent (tests/crdt/test_crdt_views_laws.py)."""
         return TraceSet([*self, *other])
 
     def referrers(self, trace_id: bytes) -> Sequence[Trace]:

@@ -45,8 +45,12 @@ UNKNOWN_KIND = "vote2"
 
 SET_KINDS = (*kinds.KNOWN_KINDS, UNKNOWN_KIND)
 
-_WEIGHTED_KINDS = (*SET_KINDS, kinds.ECHO, kinds.ECHO, kinds.ACTION, kinds.CONFIRM, kinds.CALLOUT)
-"""Supporting kinds more often than the rest, so several authors back the same trace."""
+_WEIGHTED_KINDS = (
+    *SET_KINDS,
+    *(kinds.ECHO, kinds.ECHO, kinds.ACTION, kinds.CONFIRM, kinds.CALLOUT, kinds.BURN),
+)
+"""Supporting kinds (and burns) more often than the rest, so several authors back the same
+trace and burns overlap."""
 
 DANGLING_REF = bytes([0xEE]) * 32
 """The id of a trace nobody has: refs may point outside the set."""
@@ -130,7 +134,7 @@ def valid_traces(draw: st.DrawFn, *, max_body: int = 300) -> Trace:
     ttl = draw(st.integers(1, max(1, min(MAX_TTL, life_left))))
     if kind in kinds.PINNED_LIFE_KINDS and life_left < LIFE_CAP:
         created = MAX_TIMESTAMP - LIFE_CAP
-    tags = draw(st.lists(valid_tags, max_size=MAX_TAGS, unique=True))
+    tags = draw(st.lists(typed_tags, max_size=MAX_TAGS))
     trace = compose(
         persona,
         kind,
@@ -196,12 +200,13 @@ def histories(draw: st.DrawFn, max_size: int = 12, personas: int = 4) -> list[Tr
         ref_ids = [r.id for r in refs]
         if kind in kinds.REF_REQUIRED_KINDS and not ref_ids:
             ref_ids = [DANGLING_REF]
-        if refs and draw(st.booleans()):
-            # Often about one's own trace: that is what makes retracts (and self-echoes) bite.
-            persona = BY_KEY[refs[0].author]
-        else:
-            persona = draw(st.sampled_from(pool))
-        if refs and draw(st.booleans()):
+        # Often about one's own trace: that is what makes retracts (and self-echoes) bite.
+        about_own: bool = draw(
+            st.sampled_from((True, True, False)) if kind == kinds.RETRACT else st.booleans()
+        )
+        persona = BY_KEY[refs[0].author] if refs and about_own else draw(st.sampled_from(pool))
+        relative: bool = draw(st.booleans())
+        if refs and relative:
             created = refs[0].created + draw(st.sampled_from(_DELTAS))
         elif out and draw(st.integers(0, 3)) == 0:
             created = draw(st.sampled_from(out)).created  # a tie

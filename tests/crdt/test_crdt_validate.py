@@ -109,7 +109,8 @@ EXAMPLES: list[tuple[str, Reason, bytes, int]] = [
     ("tag with a hash", Reason.BAD_TAG, forge(tags=("#housing",)).encoded, T0),
     ("empty tag", Reason.BAD_TAG, forge(tags=("",)).encoded, T0),
     ("tag too long", Reason.BAD_TAG, forge(tags=("t" * (MAX_TAG_CHARS + 1),)).encoded, T0),
-    ("tag not NFKC", Reason.BAD_TAG, forge(tags=("ｆｕｌｌ",)).encoded, T0),
+    ("tag with a space", Reason.BAD_TAG, forge(tags=("a b",)).encoded, T0),
+    ("tag with a zero-width space", Reason.BAD_TAG, forge(tags=("a\u200bb",)).encoded, T0),
     (
         "too many tags",
         Reason.TOO_MANY_TAGS,

@@ -1,0 +1,189 @@
+"""The CRDT laws of TraceSet (DESIGN.md §2 "Merge rules"), as properties over generated sets.
+
+Merge is set union, and every view is a pure function of (set, now): so merge is commutative,
+associative and idempotent, the order and repetition of delivery never matter, and garbage
+collection never changes anything visible at or after the time it was run for.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from stig.crdt.trace import Trace
+from stig.crdt.validate import validate
+from stig.crdt.views import FeedFilter, TraceSet
+from tests.crdt.strategies import SET_KINDS, histories, interesting_nows
+
+ALL_KINDS = FeedFilter(kinds=frozenset(SET_KINDS))
+
+
+def views(ts: TraceSet, now: int) -> dict[str, Any]:
+    """Everything a node can show at ``now``, in comparable form."""
+    per_trace = {
+        t.id: (
+            ts.is_hidden(t),
+            ts.is_visible(t, now),
+            ts.effective_expiry(t),
+            ts.intensity(t, now),
+            ts.heat(t, now),
+            tuple(ts.support_times(t, now)),
+            ts.counts(t, now),
+            tuple(a.id for a in ts.answers(t, now)),
+        )
+        for t in ts
+    }
+    return {
+        "visible": [t.id for t in ts.visible(now)],
+        "per_trace": per_trace,
+        "feed": ts.feed(now),
+        "feed_all_kinds": ts.feed(now, ALL_KINDS),
+        "feed_top3": ts.feed(now, limit=3),
+    }
+
+
+def visible_views(ts: TraceSet, now: int) -> dict[str, Any]:
+    """What GC promises to keep: the visible traces with their numbers, and the feed."""
+    visible = ts.visible(now)
+    return {
+        "visible": [t.id for t in visible],
+        "per_trace": {
+            t.id: (ts.intensity(t, now), ts.effective_expiry(t), ts.counts(t, now)) for t in visible
+        },
+        "feed": ts.feed(now),
+        "feed_all_kinds": ts.feed(now, ALL_KINDS),
+    }
+
+
+def same_views(one: TraceSet, two: TraceSet, nows: list[int]) -> None:
+    assert one.ids() == two.ids()
+    assert len(one) == len(two)
+    for now in nows:
+        assert views(one, now) == views(two, now), f"views differ at now={now}"
+
+
+@st.composite
+def history_and_nows(draw: st.DrawFn, max_nows: int = 6) -> tuple[list[Trace], list[int]]:
+    traces = draw(histories())
+    candidates = interesting_nows(traces)
+    nows = draw(st.lists(st.sampled_from(candidates), min_size=1, max_size=max_nows, unique=True))
+    return traces, sorted(nows)
+
+
+@st.composite
+def subsets(draw: st.DrawFn, traces: list[Trace]) -> list[Trace]:
+    """A random sub-list (overlapping with other draws), in a random order."""
+    mask = draw(st.lists(st.booleans(), min_size=len(traces), max_size=len(traces)))
+    return draw(st.permutations([t for t, keep in zip(traces, mask, strict=True) if keep]))
+
+
+@settings(max_examples=60, deadline=None)
+@given(histories())
+def test_generated_histories_are_valid_traces(traces: list[Trace]) -> None:
+    for t in traces:
+        assert validate(t.encoded, t.created) == t
+
+
+@settings(max_examples=80, deadline=None)
+@given(history_and_nows(max_nows=4), st.data())
+def test_merge_is_commutative_associative_idempotent(
+    case: tuple[list[Trace], list[int]], data: st.DataObject
+) -> None:
+    traces, nows = case
+    a, b, c = (TraceSet(data.draw(subsets(traces), label=name)) for name in "abc")
+
+    assert a.merge(b).ids() == b.merge(a).ids() == a.ids() | b.ids()
+    same_views(a.merge(b), b.merge(a), nows)
+
+    left, right = a.merge(b).merge(c), a.merge(b.merge(c))
+    assert left.ids() == right.ids() == a.ids() | b.ids() | c.ids()
+    same_views(left, right, nows)
+
+    same_views(a.merge(a), a, nows)
+    same_views(a.merge(a.merge(b)), a.merge(b), nows)
+    same_views(a.merge([]), a, nows)
+    same_views(TraceSet().merge(a), a, nows)
+
+
+@settings(max_examples=80, deadline=None)
+@given(history_and_nows(), st.data())
+def test_any_delivery_order_with_duplicates_gives_the_same_views(
+    case: tuple[list[Trace], list[int]], data: st.DataObject
+) -> None:
+    traces, nows = case
+    reference = TraceSet(traces)
+    if traces:
+        repeats = data.draw(st.lists(st.sampled_from(traces), max_size=2 * len(traces)))
+    else:
+        repeats = []
+    deliveries = data.draw(st.permutations([*traces, *repeats]), label="order")
+
+    one_by_one = TraceSet()
+    for t in deliveries:
+        one_by_one = one_by_one.merge([t])
+    same_views(one_by_one, reference, nows)
+
+    # In batches, merged into whichever side: still the same state.
+    cuts = sorted(data.draw(st.lists(st.integers(0, len(deliveries)), max_size=4), label="cuts"))
+    batched = TraceSet()
+    for start, end in zip([0, *cuts], [*cuts, len(deliveries)], strict=True):
+        batch = TraceSet(deliveries[start:end])
+        batched = batch.merge(batched) if data.draw(st.booleans()) else batched.merge(batch)
+    same_views(batched, reference, nows)
+
+    same_views(TraceSet(deliveries), reference, nows)
+
+
+@settings(max_examples=80, deadline=None)
+@given(histories(), st.data())
+def test_collection_never_changes_what_is_shown(traces: list[Trace], data: st.DataObject) -> None:
+    full = TraceSet(traces)
+    nows = interesting_nows(traces)
+    t0 = data.draw(st.sampled_from(nows), label="t0")
+    collected = full.collect(t0)
+    assert collected.ids() <= full.ids()
+    later = [t for t in nows if t >= t0]
+    for now in data.draw(st.lists(st.sampled_from(later), min_size=1, max_size=8, unique=True)):
+        assert visible_views(collected, now) == visible_views(full, now), f"t0={t0} now={now}"
+    # Only what can never show again is dropped, and collecting twice is collecting once.
+    for t in traces:
+        if t.id not in collected:
+            assert not any(full.is_visible(t, now) for now in later)
+    t1 = data.draw(st.sampled_from(later), label="t1")
+    assert collected.collect(t1).ids() == full.collect(t1).ids()
+    assert collected.collect(t0).ids() == collected.ids()
+
+
+@settings(max_examples=80, deadline=None)
+@given(histories(), st.data())
+def test_collection_on_partial_replicas_never_reveals(
+    traces: list[Trace], data: st.DataObject
+) -> None:
+    """Replicas that each collected what *they* knew to be expired, then merged, may lack a
+    trace that a supporter they had not seen yet kept alive (it comes back by sync), but they
+    never show anything the full set does not: a retract or burn is never undone by collection,
+    and no trace lives longer or counts more."""
+    full = TraceSet(traces)
+    nows = interesting_nows(traces)
+    t0 = data.draw(st.sampled_from(nows), label="t0")
+    # Every trace reaches at least one of three replicas.
+    homes = [data.draw(st.sets(st.integers(0, 2), min_size=1), label="replicas") for _ in traces]
+    replicas = [TraceSet(t for t, h in zip(traces, homes, strict=True) if i in h) for i in range(3)]
+    merged = TraceSet()
+    for replica in replicas:
+        merged = merged.merge(replica.collect(t0))
+    assert merged.ids() <= full.ids()
+    for t in merged:
+        if merged.is_hidden(t):
+            assert full.is_hidden(t)
+        elif full.is_hidden(t):
+            assert merged.effective_expiry(t) <= t0  # its hider went only after it expired
+        assert merged.effective_expiry(t) <= max(full.effective_expiry(t), t0)
+    for now in (t for t in nows if t >= t0):
+        shown = {t.id for t in merged.visible(now)}
+        assert shown <= {t.id for t in full.visible(now)}, f"t0={t0} now={now}"
+        for t in merged.visible(now):
+            assert merged.counts(t, now).echoes <= full.counts(t, now).echoes
+            assert merged.intensity(t, now) <= full.intensity(t, now)
