@@ -18,10 +18,11 @@ from stig.node.local import create_store, initialise, wipe
 def init(ctx: click.Context, persona: str, passphrase: bool, quiet: bool) -> None:
     """Create the data directory and a first persona (safe to run again)."""
     home = home_of(ctx)
-    secret = ask_new_passphrase() if passphrase else None
+    keyring = Keyring(home.personas)
+    # Only a first persona is created here; asking for its passphrase otherwise would be a lie.
+    secret = ask_new_passphrase() if passphrase and not keyring.names() else None
     created = initialise(home, persona, secret)
     run(create_store(home))
-    keyring = Keyring(home.personas)
     if created or not quiet:
         click.echo(f"home     {home.root}")
         default = keyring.default

@@ -29,6 +29,7 @@ from stig.store.port import Added, Collected, ExportFilter, Hidden, Thread
 from stig.store.schema import MIGRATIONS, SCHEMA_VERSION
 
 _CHUNK = 500  # ids per IN (...) list: far below SQLite's parameter limit
+_HEAT_SLACK = 1e-6  # far above the rounding error of heat (~1e-11) and of intensity
 
 # How far out a neighbourhood reaches, as kind filters per level of referrers (None: any kind).
 # Derived columns need the referrers and the retracts that may hide them; ranking also needs
@@ -206,6 +207,7 @@ class SqliteStore:
 
     async def _purge(self, traces: Iterable[Trace]) -> None:
         """Drop the body and bytes of retracted traces; keep the row so the id stays known."""
+        purged = False
         for trace in traces:
             row = await self._rows("SELECT rowid, body, tags FROM traces WHERE id = ?", (trace.id,))
             for rowid, body, tags in row:
@@ -216,6 +218,11 @@ class SqliteStore:
                 await self._db.execute(
                     "UPDATE traces SET body = NULL, raw = NULL WHERE rowid = ?", (rowid,)
                 )
+                purged = True
+        if purged:
+            # An FTS5 'delete' only adds a tombstone: the body's words stay in the index
+            # segments until they are merged. Merge them now, so the words leave the file.
+            await self._db.execute("INSERT INTO search (search) VALUES ('optimize')")
 
     async def _neighbourhood(
         self,
@@ -343,12 +350,19 @@ class SqliteStore:
             for tag in sorted(where.tags):
                 clauses.append("rowid IN (SELECT trace FROM tags WHERE tag = ?)")
                 params.append(tag)
+            select = f"SELECT id, heat FROM traces WHERE {' AND '.join(clauses)}"
             rows = await self._rows(
-                f"SELECT id FROM traces WHERE {' AND '.join(clauses)} "
-                "ORDER BY heat DESC, created DESC, id LIMIT ?",
-                [*params, limit],
+                f"{select} ORDER BY heat DESC, created DESC, id LIMIT ?", [*params, limit]
             )
-            return await self._ranked([row[0] for row in rows], now, feed_order)
+            if rows and len(rows) == limit:
+                # Heat and intensity round differently, so traces of (nearly) equal intensity
+                # may come out of the index in another order than feed_order: rank every one
+                # near the cut, so the page is the one the pure views give.
+                rows = await self._rows(
+                    f"{select} AND heat >= ?", [*params, rows[-1][1] - _HEAT_SLACK]
+                )
+            ranked = await self._ranked([row[0] for row in rows], now, feed_order)
+            return ranked[:limit]
 
     async def _ranked(self, ids: list[bytes], now: int, order: Any = None) -> list[Ranked]:
         around = await self._neighbourhood(ids, _FOR_RANKING)

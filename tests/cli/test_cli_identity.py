@@ -1,0 +1,126 @@
+"""The real ``stig`` command, run as a subprocess: init, personas (``id``), passphrases, wipe."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+_BESIDE = Path(sys.executable).parent / "stig"
+STIG = str(_BESIDE) if _BESIDE.exists() else shutil.which("stig")
+HEX64 = re.compile(r"^[0-9a-f]{64}$")
+
+
+def stig(
+    home: Path, *args: str, stdin: str = "", code: int = 0, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """Run ``stig --home HOME ARGS`` with stdin from a pipe (never a terminal), no STIG_HOME
+    and no STIG_PASSPHRASE unless ``env`` sets them; check the exit code and that no traceback
+    leaked out."""
+    assert STIG is not None, "the stig console script is not installed"
+    clean = {k: v for k, v in os.environ.items() if k not in ("STIG_HOME", "STIG_PASSPHRASE")}
+    done = subprocess.run(
+        [STIG, "--home", str(home), *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        env={**clean, **(env or {})},
+        timeout=60,
+        check=False,
+    )
+    assert "Traceback" not in done.stdout + done.stderr, done.stderr
+    assert done.returncode == code, (args, done.returncode, done.stdout, done.stderr)
+    return done
+
+
+def fails(home: Path, *args: str, env: dict[str, str] | None = None) -> str:
+    """A user error: exit 1, nothing on stdout, one line on stderr starting with ``stig:``."""
+    done = stig(home, *args, code=1, env=env)
+    assert done.stdout == ""
+    assert done.stderr.startswith("stig: ") and done.stderr.count("\n") == 1, done.stderr
+    return done.stderr
+
+
+def as_json(home: Path, *args: str) -> Any:
+    return json.loads(stig(home, *args, "--json").stdout)
+
+
+def init_key(output: str) -> str:
+    """The public key from ``stig init``'s ``persona  NAME  KEY`` line."""
+    found = re.search(r"^persona +\S+ +([0-9a-f]{64})$", output, re.MULTILINE)
+    assert found, output
+    return found.group(1)
+
+
+@pytest.fixture
+def home(tmp_path: Path) -> tuple[Path, str]:
+    """An initialised home, and the public key of its first persona ``me``."""
+    root = tmp_path / "home"
+    done = stig(root, "init")
+    assert f"home     {root}" in done.stdout
+    return root, init_key(done.stdout)
+
+
+def test_init_is_idempotent_and_id_manages_personas(home: tuple[Path, str]) -> None:
+    root, key = home
+    again = stig(root, "init")
+    assert init_key(again.stdout) == key
+    assert stig(root, "init", "--quiet").stdout == ""
+    assert as_json(root, "id") == [
+        {"name": "me", "public_key": key, "default": True, "passphrase": False}
+    ]
+
+    made = stig(root, "id", "new", "ana").stdout.split()
+    assert made[0] == "ana" and HEX64.match(made[1]) and made[1] != key
+    assert "already exists" in fails(root, "id", "new", "ana")
+    assert stig(root, "id", "default", "ana").stdout == "default persona is now ana\n"
+    assert "no persona named 'nobody'" in fails(root, "id", "default", "nobody")
+
+    listed = stig(root, "id").stdout.splitlines()
+    assert listed == [f"{'ana':<16} {made[1]} (default)", f"{'me':<16} {key}"]
+
+    # The default persona signs unless --persona says otherwise.
+    first = stig(root, "post", "by the default").stdout.strip()
+    second = stig(root, "post", "by me", "--persona", "me").stdout.strip()
+    authors = {item["id"]: item["author"] for item in as_json(root, "feed")}
+    assert authors == {first: made[1], second: key}
+
+
+def test_a_passphrase_protected_persona(home: tuple[Path, str]) -> None:
+    root, _ = home
+    right, wrong = {"STIG_PASSPHRASE": "correct horse"}, {"STIG_PASSPHRASE": "wrong horse"}
+    key = stig(root, "id", "new", "locked", "--passphrase", env=right).stdout.split()[1]
+    rows = {row["name"]: row for row in as_json(root, "id")}
+    assert rows["locked"] == {
+        "name": "locked", "public_key": key, "default": False, "passphrase": True,
+    }  # fmt: skip
+
+    posted = stig(root, "post", "signed behind a passphrase", "-p", "locked", env=right)
+    trace_id = posted.stdout.strip()
+    assert HEX64.match(trace_id)
+    assert "passphrase" in fails(root, "post", "not signed", "-p", "locked", env=wrong)
+    assert "protected by a passphrase; set STIG_PASSPHRASE" in fails(
+        root, "post", "not signed", "-p", "locked"
+    )
+    assert [(t["id"], t["author"]) for t in as_json(root, "feed")] == [(trace_id, key)]
+
+
+def test_wipe(home: tuple[Path, str]) -> None:
+    root, key = home
+    stig(root, "post", "something to lose")
+    refused = stig(root, "wipe", code=2)
+    assert "needs confirmation: add --yes" in refused.stderr
+    assert (root / "personas").is_dir() and (root / "store.db").is_file()
+
+    assert stig(root, "wipe", "--yes").stdout == f"wiped {root}\n"
+    assert not (root / "personas").exists()
+    assert not any((root / name).exists() for name in ("store.db", "store.db-wal"))
+    assert "run `stig init` first" in fails(root, "feed")
+    assert init_key(stig(root, "init").stdout) != key  # a fresh start, a new key

@@ -1,0 +1,200 @@
+"""The real ``stig`` command, run as a subprocess: post, feed, show, search, the responses
+(answer, echo, confirm, dispute, retract, burn), export, import and gc."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import struct
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+_BESIDE = Path(sys.executable).parent / "stig"
+STIG = str(_BESIDE) if _BESIDE.exists() else shutil.which("stig")
+HEX64 = re.compile(r"^[0-9a-f]{64}$")
+
+FEED_FIELDS = {
+    "id", "kind", "author", "created", "expires", "tags", "place", "refs", "body",
+    "effective_expires", "intensity", "answers", "echoes", "confirms", "disputes",
+}  # fmt: skip
+
+
+def stig(
+    home: Path, *args: str, stdin: str = "", code: int = 0
+) -> subprocess.CompletedProcess[str]:
+    """Run ``stig --home HOME ARGS`` with stdin from a pipe (never a terminal) and no STIG_HOME;
+    check the exit code and that no traceback leaked out."""
+    assert STIG is not None, "the stig console script is not installed"
+    clean = {k: v for k, v in os.environ.items() if k not in ("STIG_HOME", "STIG_PASSPHRASE")}
+    done = subprocess.run(
+        [STIG, "--home", str(home), *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        env=clean,
+        timeout=60,
+        check=False,
+    )
+    assert "Traceback" not in done.stdout + done.stderr, done.stderr
+    assert done.returncode == code, (args, done.returncode, done.stdout, done.stderr)
+    return done
+
+
+def fails(home: Path, *args: str) -> str:
+    """A user error: exit 1, nothing on stdout, one line on stderr starting with ``stig:``."""
+    done = stig(home, *args, code=1)
+    assert done.stdout == ""
+    assert done.stderr.startswith("stig: ") and done.stderr.count("\n") == 1, done.stderr
+    return done.stderr
+
+
+def as_json(home: Path, *args: str) -> Any:
+    return json.loads(stig(home, *args, "--json").stdout)
+
+
+def post(home: Path, *args: str, stdin: str = "") -> str:
+    """Run a command that leaves a trace; return the id it prints."""
+    printed = stig(home, *args, stdin=stdin).stdout.strip()
+    assert HEX64.match(printed), printed
+    return printed
+
+
+def ids(items: list[dict[str, Any]]) -> list[str]:
+    return [item["id"] for item in items]
+
+
+@pytest.fixture
+def home(tmp_path: Path) -> Path:
+    root = tmp_path / "home"
+    stig(root, "init")
+    return root
+
+
+def test_post_read_respond_retract(home: Path) -> None:
+    callout = post(
+        home, "post", "Eviction at rue X, 7am", "-k", "callout", "-t", "Housing", "-t", "#J20",
+        "--place", "U09T",
+    )  # fmt: skip
+    letter = post(home, "post", "-t", "prison", "--ttl", "3d", stdin="a letter\nfrom prison\n")
+    ben = stig(home, "id", "new", "ben").stdout.split()[1]
+    cy = stig(home, "id", "new", "cy").stdout.split()[1]
+    action = post(home, "answer", callout[:8], "we are on our way", "-p", "ben")
+    post(home, "echo", callout, "-p", "cy")
+    post(home, "confirm", callout, "-p", "ben")
+    post(home, "dispute", callout, "-p", "cy")
+
+    feed = as_json(home, "feed")
+    assert ids(feed) == [callout, action, letter]  # most reinforced first; no meta kinds
+    assert all(set(item) == FEED_FIELDS for item in feed)
+    top, answer, note = feed
+    assert (top["kind"], top["tags"], top["place"], top["refs"]) == (
+        "callout", ["housing", "j20"], "u09t", [],
+    )  # fmt: skip
+    assert top["body"] == "Eviction at rue X, 7am"
+    assert (top["answers"], top["echoes"], top["confirms"], top["disputes"]) == (1, 1, 1, 1)
+    assert 2.9 < top["intensity"] <= 3.0  # its author, ben (action + confirm) and cy's echo
+    assert top["expires"] == top["created"] + 7 * 86400
+    assert top["effective_expires"] > top["expires"]  # reinforced by later supporters
+    assert (answer["kind"], answer["refs"], answer["author"]) == ("action", [callout], ben)
+    assert note["body"] == "a letter\nfrom prison"
+    assert note["expires"] - note["created"] == 3 * 86400
+    assert 0.99 < note["intensity"] <= 1.0
+
+    meta = as_json(home, "feed", "--kind", "echo", "--kind", "dispute", "--author", cy)
+    assert sorted(item["kind"] for item in meta) == ["dispute", "echo"]
+    where = ("--tag", "#HOUSING", "--tag", "j20", "--place", "u0", "--kind", "callout")
+    assert ids(as_json(home, "feed", *where)) == [callout]
+    assert ids(as_json(home, "feed", "--author", "ben")) == [action]
+
+    shown = as_json(home, "show", callout[:10])
+    assert (shown["id"], shown["hidden"], shown["answers_to"]) == (callout, False, [])
+    assert ids(shown["answered_by"]) == [action]
+    shown = as_json(home, "show", action)
+    assert [ref["id"] for ref in shown["answers_to"]] == [callout]
+    assert shown["answers_to"][0]["trace"]["body"] == "Eviction at rue X, 7am"
+    assert shown["answered_by"] == []
+    text = stig(home, "show", callout).stdout
+    assert f"id {callout}" in text and "answered by:" in text and action[:12] in text
+    assert "1 answer, 1 echo, 1 confirm, 1 dispute" in text
+
+    assert ids(as_json(home, "search", "eviction")) == [callout]
+
+    assert "only the author of a trace can retract it" in fails(
+        home, "retract", callout, "-p", "ben"
+    )
+    post(home, "retract", callout)
+    hidden = as_json(home, "show", callout)
+    assert hidden == {
+        "id": callout, "hidden": True, "kind": "callout", "author": top["author"],
+        "created": top["created"],
+    }  # fmt: skip
+    assert ids(as_json(home, "feed")) == [action, letter]
+    assert as_json(home, "show", action)["answers_to"] == [{"id": callout, "trace": None}]
+    assert "retracted by its author" in fails(home, "echo", callout, "-p", "cy")
+    assert stig(home, "search", "eviction").stdout == "no live trace matches\n"
+
+
+def test_burn(home: Path) -> None:
+    mine = [post(home, "post", "first"), post(home, "post", "second", "-k", "callout")]
+    stig(home, "id", "new", "ben")
+    theirs = post(home, "post", "not mine", "-p", "ben")
+
+    refused = stig(home, "burn", code=2)
+    assert "needs confirmation: add --yes" in refused.stderr
+    assert sorted(ids(as_json(home, "feed"))) == sorted([*mine, theirs])
+
+    assert stig(home, "burn", "--yes").stdout.startswith("burned: ")
+    assert ids(as_json(home, "feed")) == [theirs]
+    assert as_json(home, "show", mine[0])["hidden"] is True
+
+
+def test_export_import_gc(home: Path, tmp_path: Path) -> None:
+    fading = post(home, "post", "gone in a second", "--ttl", "1s")
+    posted = time.monotonic()
+    kept = [
+        post(home, "post", "call-out", "-k", "callout", "-t", "housing"),
+        post(home, "post", "report", "-k", "report"),
+    ]
+    echo = post(home, "echo", kept[0])
+    other = tmp_path / "other"
+    stig(other, "init", "--quiet")
+    bundle = tmp_path / "carry.stig"
+
+    time.sleep(max(0.0, 1.5 - (time.monotonic() - posted)))  # let ``fading`` expire
+    assert stig(home, "export", str(bundle)).stdout == f"exported 3 traces to {bundle}\n"
+    small = tmp_path / "housing.stig"
+    assert stig(home, "export", str(small), "-t", "housing").stdout.startswith("exported 1 ")
+
+    report = as_json(other, "import", str(bundle))
+    assert report == {"accepted": 3, "duplicates": 0, "rejected": {}, "rejections": []}
+    feed = as_json(other, "feed", "--kind", "callout", "--kind", "report", "--kind", "echo")
+    assert sorted(ids(feed)) == sorted([*kept, echo])
+    assert next(item for item in feed if item["id"] == kept[0])["echoes"] == 0  # own echo
+
+    # A bundle with junk in it: the valid trace before the junk is still counted.
+    damaged = tmp_path / "damaged.stig"
+    raw = small.read_bytes()
+    junk = b"\xc1 not a trace"
+    damaged.write_bytes(raw + struct.pack(">I", len(junk)) + junk)
+    report = as_json(other, "import", str(damaged))
+    [rejection] = report["rejections"]
+    assert rejection["detail"].startswith("not a msgpack value")
+    assert report == {
+        "accepted": 0,
+        "duplicates": 1,
+        "rejected": {"bad_encoding": 1},
+        "rejections": [{**rejection, "at": f"byte {len(raw)}", "reason": "bad_encoding"}],
+    }
+    done = stig(other, "import", str(damaged))
+    assert done.stdout.startswith("accepted 0, duplicate 1, rejected 1 (bad_encoding 1)")
+    assert f"rejected byte {len(raw)}: bad_encoding:" in done.stderr
+
+    assert stig(home, "gc").stdout == "removed 1 expired traces\n"
+    assert "no trace here starts with" in fails(home, "show", fading)
