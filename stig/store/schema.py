@@ -65,6 +65,9 @@ MIGRATIONS: tuple[str, ...] = (
 
     CREATE TABLE meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID;
     INSERT INTO meta VALUES ('refreshed_until', 0);
+    -- Rowids only ever grow (never reused after collection), so a rowid is a cursor over
+    -- what was stored: the node publishes what other processes stored after its cursor.
+    INSERT INTO meta VALUES ('last_rowid', 0);
     """,
 )
 

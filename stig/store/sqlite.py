@@ -118,8 +118,11 @@ class SqliteStore:
         duplicates = len(traces) - len(new)
         if not new:
             return Added([], duplicates)
-        (top,) = await self._one("SELECT coalesce(max(rowid), 0) FROM traces")
+        (top,) = await self._one("SELECT value FROM meta WHERE key = 'last_rowid'")
         rowid = {t.id: top + 1 + i for i, t in enumerate(new)}
+        await self._db.execute(
+            "UPDATE meta SET value = ? WHERE key = 'last_rowid'", (top + len(new),)
+        )
         db = self._db
         await db.executemany(
             "INSERT INTO traces VALUES (?,?,?,?,?,?,?,?,?,?,?,0,?,?,?)",
@@ -278,25 +281,34 @@ class SqliteStore:
         with _mapped(self.path, "collect expired traces"):
             await self._refresh(now)
             async with self._transaction():
-                db = self._db
-                doomed = "SELECT rowid FROM traces WHERE eff_expires <= ?"
-                rows = await self._rows(
-                    "SELECT rowid, body, tags FROM traces "
-                    "WHERE eff_expires <= ? AND body IS NOT NULL",
-                    (now,),
+                removed = await self._delete(
+                    "SELECT rowid FROM traces WHERE eff_expires <= ?", (now,)
                 )
-                await db.executemany(
-                    "INSERT INTO search (search, rowid, body, tags) VALUES ('delete', ?, ?, ?)",
-                    rows,
-                )
-                await db.execute(f"DELETE FROM tags WHERE trace IN ({doomed})", (now,))
-                await db.execute(f"DELETE FROM refs WHERE source IN ({doomed})", (now,))
-                cursor = await db.execute("DELETE FROM traces WHERE eff_expires <= ?", (now,))
-                removed = cursor.rowcount
             for bid, burn in list(self._burns.items()):
                 if burn.expires <= now:
                     del self._burns[bid]
             return Collected(expired=removed)
+
+    async def _delete(self, chosen: str, params: Sequence[Any]) -> int:
+        """Delete the rows that the query ``chosen`` (selecting rowids) picks, with their refs,
+        tags and full-text entries. Inside a transaction."""
+        db = self._db
+        doomed = [row[0] for row in await self._rows(chosen, params)]
+        for start in range(0, len(doomed), _CHUNK):
+            chunk = doomed[start : start + _CHUNK]
+            marks = _marks(chunk)
+            rows = await self._rows(
+                "SELECT rowid, body, tags FROM traces "
+                f"WHERE body IS NOT NULL AND rowid IN ({marks})",
+                chunk,
+            )
+            await db.executemany(
+                "INSERT INTO search (search, rowid, body, tags) VALUES ('delete', ?, ?, ?)", rows
+            )
+            await db.execute(f"DELETE FROM tags WHERE trace IN ({marks})", chunk)
+            await db.execute(f"DELETE FROM refs WHERE source IN ({marks})", chunk)
+            await db.execute(f"DELETE FROM traces WHERE rowid IN ({marks})", chunk)
+        return len(doomed)
 
     # -- reading ---------------------------------------------------------------------------
 
@@ -433,6 +445,77 @@ class SqliteStore:
         with _mapped(self.path, "count traces"):
             (n,) = await self._one("SELECT count(*) FROM traces")
             return int(n)
+
+    # -- for the mesh ------------------------------------------------------------------------
+
+    async def live_items(self, now: int) -> list[tuple[int, bytes]]:
+        """(created, id) of every live trace whose bytes we hold: what sync reconciles."""
+        with _mapped(self.path, "list traces for sync"):
+            rows = await self._rows(
+                "SELECT created, id FROM traces WHERE raw IS NOT NULL AND eff_expires > ?",
+                (now,),
+            )
+            return [(created, tid) for created, tid in rows]
+
+    async def fetch(self, keys: Sequence[bytes], now: int) -> list[bytes]:
+        """Bytes of live traces whose id is, or starts with, one of ``keys`` (sync may ask by
+        id prefix: every match is sent, and the receiver validates each)."""
+        found: dict[bytes, bytes] = {}
+        with _mapped(self.path, "read traces for a peer"):
+            for key in keys:
+                low, high = key + bytes(32 - len(key)), key + b"\xff" * (32 - len(key))
+                rows = await self._rows(
+                    "SELECT id, raw FROM traces WHERE id BETWEEN ? AND ? "
+                    "AND raw IS NOT NULL AND eff_expires > ? LIMIT 16",
+                    (low, high, now),
+                )
+                found.update((tid, raw) for tid, raw in rows)
+        return list(found.values())
+
+    async def stored_after(self, cursor: int, limit: int) -> tuple[int, list[bytes]]:
+        """Traces stored after ``cursor`` (by this or another process), oldest first, and the
+        cursor to pass next time. Start from ``await store.cursor()``."""
+        with _mapped(self.path, "read new traces"):
+            rows = await self._rows(
+                "SELECT rowid, raw FROM traces WHERE rowid > ? ORDER BY rowid LIMIT ?",
+                (cursor, limit),
+            )
+        if not rows:
+            return cursor, []
+        return rows[-1][0], [raw for _, raw in rows if raw is not None]
+
+    async def cursor(self) -> int:
+        with _mapped(self.path, "read the store cursor"):
+            (value,) = await self._one("SELECT value FROM meta WHERE key = 'last_rowid'")
+            return int(value)
+
+    async def evict(self, keep: int, now: int) -> int:
+        """Relay policy: drop the coldest listed traces until at most ``keep`` remain."""
+        with _mapped(self.path, "evict traces"):
+            (count,) = await self._one("SELECT count(*) FROM traces")
+            excess = count - keep
+            if excess <= 0:
+                return 0
+            chosen = (
+                "SELECT rowid FROM traces WHERE kind NOT IN ('retract', 'burn') "
+                "ORDER BY hidden DESC, heat ASC LIMIT ?"
+            )
+            async with self._transaction():
+                # Unlike expired traces, evicted ones may still support live ones: those lose
+                # the support here, so their derived columns are recomputed.
+                supported = await self._rows(
+                    f"SELECT DISTINCT target FROM refs WHERE source IN ({chosen})", (excess,)
+                )
+                removed = await self._delete(chosen, (excess,))
+                await self._recompute({row[0] for row in supported}, now, {})
+                return removed
+
+    async def author_live_count(self, author: bytes, now: int) -> int:
+        with _mapped(self.path, "count an author's traces"):
+            (count,) = await self._one(
+                "SELECT count(*) FROM traces WHERE author = ? AND eff_expires > ?", (author, now)
+            )
+            return int(count)
 
     async def _rows(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
         return list(await self._db.execute_fetchall(sql, params))

@@ -1,0 +1,138 @@
+"""The node's config file, ``<home>/config.toml``: listen addresses, bootstrap peers, discovery,
+and the relay policy. Command-line options add to it (``--listen``, ``--bootstrap``) or override
+it (``--lan``, ``--psk-file``).
+
+Unknown keys and wrong types are errors that name the key and the file: a typo in a relay's
+policy must not silently turn the policy off.
+
+Example (docs/relay.md has the full story)::
+
+    [network]
+    listen = ["/ip4/0.0.0.0/tcp/4737"]
+    bootstrap = ["/ip4/198.51.100.7/tcp/4737/p2p/12D3KooW..."]
+    lan = false                 # mDNS on the LAN: it announces you, so it is opt-in
+    psk_file = ""               # a 64-hex-character pre-shared key: a closed mesh
+
+    [relay]
+    carry_tags = []             # if set, only traces with one of these tags are carried
+    refuse_tags = []            # traces with any of these tags are refused
+    max_traces = 0              # 0 = no limit; above it the coldest traces are evicted
+    author_quota = 0            # 0 = no limit; most live traces kept per author
+    min_pow_bits = 0            # proof of work a trace must carry to be accepted
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+from stig.crdt.normal_form import normalize_tag
+from stig.errors import InvalidTrace, UsageError
+
+DEFAULT_LISTEN = "/ip4/0.0.0.0/tcp/0"
+
+
+@dataclass(frozen=True)
+class RelayPolicy:
+    carry_tags: frozenset[str] = frozenset()
+    refuse_tags: frozenset[str] = frozenset()
+    max_traces: int = 0
+    author_quota: int = 0
+    min_pow_bits: int = 0
+
+    def admits_tags(self, tags: tuple[str, ...]) -> bool:
+        if self.refuse_tags.intersection(tags):
+            return False
+        return not self.carry_tags or bool(self.carry_tags.intersection(tags))
+
+
+@dataclass(frozen=True)
+class NetworkConfig:
+    listen: tuple[str, ...] = ()
+    bootstrap: tuple[str, ...] = ()
+    lan: bool = False
+    psk_file: str = ""
+
+
+@dataclass(frozen=True)
+class Config:
+    network: NetworkConfig = field(default_factory=NetworkConfig)
+    relay: RelayPolicy = field(default_factory=RelayPolicy)
+
+
+def load_config(path: Path) -> Config:
+    """The config at ``path``; defaults if there is no file."""
+    if not path.exists():
+        return Config()
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UsageError(f"cannot read {path}: {exc}") from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise UsageError(f"{path} is not valid TOML: {exc}") from exc
+    _only(raw, {"network", "relay"}, path, "")
+    network = _section(raw, "network", path)
+    relay = _section(raw, "relay", path)
+    _only(network, {f.name for f in fields(NetworkConfig)}, path, "network.")
+    _only(relay, {f.name for f in fields(RelayPolicy)}, path, "relay.")
+    return Config(
+        network=NetworkConfig(
+            listen=tuple(_strings(network, "listen", path, "network")),
+            bootstrap=tuple(_strings(network, "bootstrap", path, "network")),
+            lan=_typed(network, "lan", bool, False, path, "network"),
+            psk_file=_typed(network, "psk_file", str, "", path, "network"),
+        ),
+        relay=RelayPolicy(
+            carry_tags=_tags(relay, "carry_tags", path),
+            refuse_tags=_tags(relay, "refuse_tags", path),
+            max_traces=_count(relay, "max_traces", path),
+            author_quota=_count(relay, "author_quota", path),
+            min_pow_bits=_count(relay, "min_pow_bits", path),
+        ),
+    )
+
+
+def _section(raw: dict[str, Any], name: str, path: Path) -> dict[str, Any]:
+    value = raw.get(name, {})
+    if not isinstance(value, dict):
+        raise UsageError(f"{path}: [{name}] must be a table")
+    return value
+
+
+def _only(table: dict[str, Any], known: set[str], path: Path, prefix: str) -> None:
+    unknown = sorted(set(table) - known)
+    if unknown:
+        raise UsageError(
+            f"{path}: unknown key {prefix}{unknown[0]}; known keys: "
+            + ", ".join(prefix + k for k in sorted(known))
+        )
+
+
+def _typed(table: dict[str, Any], key: str, kind: type, default: Any, path: Path, sec: str) -> Any:
+    value = table.get(key, default)
+    if type(value) is not kind:
+        raise UsageError(f"{path}: {sec}.{key} must be a {kind.__name__}")
+    return value
+
+
+def _strings(table: dict[str, Any], key: str, path: Path, sec: str) -> list[str]:
+    value = table.get(key, [])
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise UsageError(f"{path}: {sec}.{key} must be a list of strings")
+    return value
+
+
+def _count(table: dict[str, Any], key: str, path: Path) -> int:
+    value = _typed(table, key, int, 0, path, "relay")
+    if value < 0:
+        raise UsageError(f"{path}: relay.{key} must be 0 or more")
+    return int(value)
+
+
+def _tags(table: dict[str, Any], key: str, path: Path) -> frozenset[str]:
+    try:
+        return frozenset(normalize_tag(tag) for tag in _strings(table, key, path, "relay"))
+    except InvalidTrace as exc:
+        raise UsageError(f"{path}: relay.{key}: {exc.detail}") from exc

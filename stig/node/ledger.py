@@ -1,0 +1,132 @@
+"""What the node knows about each peer: traffic, rejects by reason, penalties; and the rate
+limits that keep one peer or one author from flooding it.
+
+"Peer sent garbage" is counted here, never raised: a peer that keeps sending invalid input is cut
+off for a while (``PENALTY_THRESHOLD`` rejects within ``PENALTY_WINDOW``) and the node carries on.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import Counter, deque
+from dataclasses import dataclass, field
+
+from stig.node.network import PeerId
+
+PENALTY_THRESHOLD = 20
+"""Rejected messages within PENALTY_WINDOW that get a peer cut off."""
+
+PENALTY_WINDOW = 60.0
+BAN_SECONDS = 600.0
+"""How long a cut-off peer is refused (its pushes dropped, its dials not returned)."""
+
+PEER_RATE = 200.0
+PEER_BURST = 2000.0
+"""Pushes per second a peer may send us on average, and in a burst."""
+
+AUTHOR_RATE = 2.0
+AUTHOR_BURST = 200.0
+"""Traces per second one author may get stored through us, on average and in a burst."""
+
+
+@dataclass
+class TokenBucket:
+    rate: float
+    burst: float
+    tokens: float = -1.0
+    stamp: float = 0.0
+
+    def take(self, now: float, amount: float = 1.0) -> bool:
+        if self.tokens < 0:
+            self.tokens, self.stamp = self.burst, now
+        self.tokens = min(self.burst, self.tokens + (now - self.stamp) * self.rate)
+        self.stamp = now
+        if self.tokens >= amount:
+            self.tokens -= amount
+            return True
+        return False
+
+
+@dataclass
+class PeerRecord:
+    peer: PeerId
+    connected: bool = False
+    address: str = ""
+    bytes_in: int = 0
+    bytes_out: int = 0
+    accepted: int = 0
+    rejected: Counter[str] = field(default_factory=Counter)
+    last_sync: float = 0.0
+    last_sync_result: str = ""
+    banned_until: float = 0.0
+    ban_reason: str = ""
+    recent_rejects: deque[float] = field(default_factory=deque)
+    bucket: TokenBucket = field(default_factory=lambda: TokenBucket(PEER_RATE, PEER_BURST))
+
+
+class Ledger:
+    """Thread-safe: the libp2p validator calls ``reject`` from the network thread."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._peers: dict[PeerId, PeerRecord] = {}
+        self._authors: dict[bytes, TokenBucket] = {}
+
+    def record(self, peer: PeerId) -> PeerRecord:
+        with self._lock:
+            return self._record(peer)
+
+    def _record(self, peer: PeerId) -> PeerRecord:
+        found = self._peers.get(peer)
+        if found is None:
+            found = self._peers[peer] = PeerRecord(peer)
+        return found
+
+    def records(self) -> list[PeerRecord]:
+        with self._lock:
+            return sorted(self._peers.values(), key=lambda r: (not r.connected, r.peer))
+
+    def reject(self, peer: PeerId, reason: str, now: float) -> bool:
+        """Count a rejected message; True if the peer just crossed the penalty threshold."""
+        with self._lock:
+            record = self._record(peer)
+            record.rejected[reason] += 1
+            record.recent_rejects.append(now)
+            while record.recent_rejects and record.recent_rejects[0] < now - PENALTY_WINDOW:
+                record.recent_rejects.popleft()
+            if len(record.recent_rejects) >= PENALTY_THRESHOLD and not self._banned(record, now):
+                self._ban(record, now, f"{len(record.recent_rejects)} invalid messages")
+                return True
+            return False
+
+    def ban(self, peer: PeerId, now: float, reason: str) -> None:
+        with self._lock:
+            self._ban(self._record(peer), now, reason)
+
+    @staticmethod
+    def _ban(record: PeerRecord, now: float, reason: str) -> None:
+        record.banned_until = now + BAN_SECONDS
+        record.ban_reason = reason
+
+    def is_banned(self, peer: PeerId, now: float) -> bool:
+        with self._lock:
+            record = self._peers.get(peer)
+            return record is not None and self._banned(record, now)
+
+    @staticmethod
+    def _banned(record: PeerRecord, now: float) -> bool:
+        return record.banned_until > now
+
+    def admit_push(self, peer: PeerId, size: int, now: float) -> bool:
+        """Rate limit per peer; counts bytes received either way."""
+        with self._lock:
+            record = self._record(peer)
+            record.bytes_in += size
+            return not self._banned(record, now) and record.bucket.take(now)
+
+    def admit_author(self, author: bytes, now: float) -> bool:
+        with self._lock:
+            bucket = self._authors.get(author)
+            if bucket is None:
+                bucket = self._authors[author] = TokenBucket(AUTHOR_RATE, AUTHOR_BURST)
+            return bucket.take(now)

@@ -1,0 +1,243 @@
+"""The in-memory adapter of the network port: many nodes in one process, for fast tests and
+large simulations (hundreds to thousands of nodes). It ships in the package (STYLE.md: ports
+with in-memory twins) and is used *in addition to* real libp2p tests, never instead of them.
+
+It behaves like GossipSub where the node can tell: pushes travel a bounded mesh (each node
+forwards to at most ``mesh_degree`` peers per topic, never back to the sender, each message
+once — deduplicated by a hash of its bytes), the validator runs before delivery and forwarding,
+links have latency and loss. Streams are pairs of in-memory frame queues with the same latency.
+Addresses look like ``/memory/<name>/p2p/<peer id>``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import random
+from collections import deque
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+
+from stig.node.network import (
+    MAX_STREAM_FRAME,
+    NetEvent,
+    NetworkError,
+    PeerDown,
+    PeerId,
+    PeerUp,
+    Pushed,
+    StreamHandler,
+    Validator,
+)
+
+DEFAULT_MESH_DEGREE = 4
+SEEN_CACHE = 50_000  # message ids remembered per node, for deduplication
+
+
+@dataclass
+class Link:
+    latency: float = 0.0  # seconds, one way
+    loss: float = 0.0  # probability that one push is lost (streams are reliable, like TCP)
+
+
+@dataclass
+class MemoryHub:
+    """The shared fabric: every MemoryNetwork of a simulation registers here."""
+
+    default_link: Link = field(default_factory=Link)
+    mesh_degree: int = DEFAULT_MESH_DEGREE
+    seed: int = 0
+    nodes: dict[PeerId, MemoryNetwork] = field(default_factory=dict)
+    links: dict[frozenset[PeerId], Link] = field(default_factory=dict)
+    pushes_sent: int = 0
+
+    def __post_init__(self) -> None:
+        self.random = random.Random(self.seed)
+
+    def link(self, a: PeerId, b: PeerId) -> Link:
+        return self.links.get(frozenset((a, b)), self.default_link)
+
+    def set_link(self, a: PeerId, b: PeerId, link: Link) -> None:
+        self.links[frozenset((a, b))] = link
+
+    def network(self, name: str) -> MemoryNetwork:
+        return MemoryNetwork(self, name)
+
+
+class MemoryStream:
+    def __init__(self, peer: PeerId, latency: float) -> None:
+        self.peer = peer
+        self._latency = latency
+        self._inbox: asyncio.Queue[bytes | None] = asyncio.Queue()
+        self.other: MemoryStream | None = None
+        self._closed = False
+
+    async def send(self, frame: bytes) -> None:
+        if self._closed or self.other is None:
+            raise NetworkError("closed", "stream is closed")
+        other = self.other
+        loop = asyncio.get_running_loop()
+        loop.call_later(self._latency, other._inbox.put_nowait, frame)
+
+    async def receive(self, limit: int = MAX_STREAM_FRAME) -> bytes | None:
+        frame = await self._inbox.get()
+        if frame is not None and len(frame) > limit:
+            await self.reset()
+            raise NetworkError("frame_too_large", f"{len(frame)} bytes, the limit is {limit}")
+        return frame
+
+    async def close(self) -> None:
+        if not self._closed and self.other is not None:
+            self._closed = True
+            loop = asyncio.get_running_loop()
+            loop.call_later(self._latency, self.other._inbox.put_nowait, None)
+
+    async def reset(self) -> None:
+        await self.close()
+
+
+class MemoryNetwork:
+    def __init__(self, hub: MemoryHub, name: str) -> None:
+        self._hub = hub
+        self._name = name
+        self._peer_id: PeerId = "mem" + hashlib.blake2b(name.encode(), digest_size=8).hexdigest()
+        self._peers: set[PeerId] = set()
+        self._topics: set[str] = set()
+        self._validators: dict[str, Validator] = {}
+        self._handlers: dict[str, StreamHandler] = {}
+        self._events: asyncio.Queue[NetEvent] = asyncio.Queue()
+        self._seen: set[bytes] = set()
+        self._seen_order: deque[bytes] = deque()
+        self._running = False
+        self._handler_tasks: set[asyncio.Task[None]] = set()
+        self.copies_received = 0
+
+    @property
+    def peer_id(self) -> PeerId:
+        return self._peer_id
+
+    async def start(self) -> list[str]:
+        self._running = True
+        self._hub.nodes[self._peer_id] = self
+        return self.addresses()
+
+    async def stop(self) -> None:
+        self._running = False
+        for peer in list(self._peers):
+            await self.hang_up(peer)
+        self._hub.nodes.pop(self._peer_id, None)
+
+    def addresses(self) -> list[str]:
+        return [f"/memory/{self._name}/p2p/{self._peer_id}"]
+
+    def peers(self) -> list[PeerId]:
+        return sorted(self._peers)
+
+    async def dial(self, address: str, within: float) -> PeerId:
+        peer = address.rsplit("/p2p/", 1)[-1]
+        other = self._hub.nodes.get(peer)
+        if other is None or not other._running:
+            raise NetworkError("refused", f"nothing listens at {address}")
+        if peer not in self._peers and peer != self._peer_id:
+            self._peers.add(peer)
+            other._peers.add(self._peer_id)
+            self._events.put_nowait(PeerUp(peer))
+            other._events.put_nowait(PeerUp(self._peer_id))
+        return peer
+
+    async def hang_up(self, peer: PeerId) -> None:
+        if peer in self._peers:
+            self._peers.discard(peer)
+            self._events.put_nowait(PeerDown(peer))
+            other = self._hub.nodes.get(peer)
+            if other is not None and self._peer_id in other._peers:
+                other._peers.discard(self._peer_id)
+                other._events.put_nowait(PeerDown(self._peer_id))
+
+    def set_validator(self, topic: str, validator: Validator) -> None:
+        self._validators[topic] = validator
+
+    async def subscribe(self, topic: str) -> None:
+        self._topics.add(topic)
+
+    async def publish(self, topic: str, data: bytes) -> None:
+        self._remember(_message_id(data))
+        self._forward(topic, data, exclude=None)
+
+    def _mesh(self, topic: str, exclude: PeerId | None) -> list[PeerId]:
+        """Up to mesh_degree subscribed peers, chosen at random per message (GossipSub keeps a
+        stable mesh; for delivery and copy counts a fresh sample behaves the same)."""
+        candidates = [
+            p
+            for p in self._peers
+            if p != exclude and (n := self._hub.nodes.get(p)) is not None and topic in n._topics
+        ]
+        if len(candidates) <= self._hub.mesh_degree:
+            return candidates
+        return self._hub.random.sample(candidates, self._hub.mesh_degree)
+
+    def _forward(self, topic: str, data: bytes, exclude: PeerId | None) -> None:
+        loop = asyncio.get_running_loop()
+        for peer in self._mesh(topic, exclude):
+            link = self._hub.link(self._peer_id, peer)
+            self._hub.pushes_sent += 1
+            if link.loss and self._hub.random.random() < link.loss:
+                continue
+            other = self._hub.nodes[peer]
+            loop.call_later(link.latency, other._arrive, topic, data, self._peer_id)
+
+    def _arrive(self, topic: str, data: bytes, via: PeerId) -> None:
+        if not self._running or topic not in self._topics or via not in self._peers:
+            return
+        self.copies_received += 1
+        message_id = _message_id(data)
+        if message_id in self._seen:
+            return
+        self._remember(message_id)
+        validator = self._validators.get(topic)
+        if validator is not None and not validator(via, data):
+            return  # not delivered, not forwarded: junk never travels a second hop
+        self._events.put_nowait(Pushed(topic, data, via))
+        self._forward(topic, data, exclude=via)
+
+    def _remember(self, message_id: bytes) -> None:
+        self._seen.add(message_id)
+        self._seen_order.append(message_id)
+        if len(self._seen_order) > SEEN_CACHE:
+            self._seen.discard(self._seen_order.popleft())
+
+    def set_stream_handler(self, protocol: str, handler: StreamHandler) -> None:
+        self._handlers[protocol] = handler
+
+    async def open_stream(self, peer: PeerId, protocol: str, within: float) -> MemoryStream:
+        other = self._hub.nodes.get(peer)
+        if other is None or peer not in self._peers:
+            raise NetworkError("refused", f"not connected to {peer}")
+        handler = other._handlers.get(protocol)
+        if handler is None:
+            raise NetworkError("unsupported", f"{peer} does not speak {protocol}")
+        latency = self._hub.link(self._peer_id, peer).latency
+        ours, theirs = MemoryStream(peer, latency), MemoryStream(self._peer_id, latency)
+        ours.other, theirs.other = theirs, ours
+        other._spawn_handler(handler, theirs)
+        return ours
+
+    def _spawn_handler(self, handler: StreamHandler, stream: MemoryStream) -> None:
+        async def guarded() -> None:
+            # Like the libp2p adapter: a handler's failure resets its stream, never the node.
+            try:
+                await handler(stream.peer, stream)
+            except Exception:
+                await stream.reset()
+
+        task = asyncio.get_running_loop().create_task(guarded())
+        self._handler_tasks.add(task)
+        task.add_done_callback(self._handler_tasks.discard)
+
+    async def events(self) -> AsyncIterator[NetEvent]:
+        while True:
+            yield await self._events.get()
+
+
+def _message_id(data: bytes) -> bytes:
+    return hashlib.blake2b(data, digest_size=16).digest()
