@@ -96,7 +96,7 @@ class LocalNode:
 
     async def respond(self, target: bytes, draft: Draft, persona: Persona) -> Trace:
         """Answer, echo, confirm, dispute or retract a trace that reached this node."""
-        found = await self._thread(target)
+        found = await self.store.thread(target, self.clock())
         if found is None:
             raise UsageError(f"trace {target.hex()[:12]} is not here (or has expired)")
         if isinstance(found, Hidden):
@@ -118,18 +118,9 @@ class LocalNode:
         return await self.store.feed(self.clock(), where or FeedFilter(), limit)
 
     async def thread(self, trace_id: bytes) -> Thread | Hidden:
-        found = await self._thread(trace_id)
+        found = await self.store.thread(trace_id, self.clock())
         if found is None:
             raise UsageError(f"trace {trace_id.hex()[:12]} is not here (or has expired)")
-        return found
-
-    async def _thread(self, trace_id: bytes) -> Thread | Hidden | None:
-        """The store's thread, or None once the trace has expired: expired traces are invisible
-        at once (DESIGN.md §2), not only after ``collect`` has removed them."""
-        now = self.clock()
-        found = await self.store.thread(trace_id, now)
-        if isinstance(found, Thread) and found.ranked.effective_expiry <= now:
-            return None
         return found
 
     async def search(self, query: str, limit: int = 50) -> list[Ranked]:

@@ -68,7 +68,7 @@ class MemoryStore:
 
     async def thread(self, trace_id: bytes, now: int) -> Thread | Hidden | None:
         trace = self._set.get(trace_id)
-        if trace is None:
+        if trace is None or self._set.effective_expiry(trace) <= now:
             return None
         if self._set.is_hidden(trace):
             return Hidden(trace.id, trace.kind, trace.author, trace.created)

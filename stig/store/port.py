@@ -76,7 +76,7 @@ class Store(Protocol):
     async def feed(self, now: int, where: FeedFilter, limit: int) -> list[Ranked]: ...
 
     async def thread(self, trace_id: bytes, now: int) -> Thread | Hidden | None:
-        """The trace and its thread; Hidden if retracted; None if not stored here."""
+        """The trace and its thread; Hidden if retracted; None if not stored here or expired."""
 
     async def search(self, query: str, now: int, limit: int) -> list[Ranked]: ...
 

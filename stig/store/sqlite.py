@@ -209,7 +209,9 @@ class SqliteStore:
         return flags
 
     async def _purge(self, traces: Iterable[Trace]) -> None:
-        """Drop the body and bytes of retracted traces; keep the row so the id stays known."""
+        """Drop everything a retracted trace said — body, bytes, tags, place — and keep only
+        its id, kind, author and times, so it is never accepted again and its retract still
+        applies."""
         purged = False
         for trace in traces:
             row = await self._rows("SELECT rowid, body, tags FROM traces WHERE id = ?", (trace.id,))
@@ -219,8 +221,11 @@ class SqliteStore:
                     (rowid, body, tags),
                 )
                 await self._db.execute(
-                    "UPDATE traces SET body = NULL, raw = NULL WHERE rowid = ?", (rowid,)
+                    "UPDATE traces SET body = NULL, raw = NULL, tags = '', place = '' "
+                    "WHERE rowid = ?",
+                    (rowid,),
                 )
+                await self._db.execute("DELETE FROM tags WHERE trace = ?", (rowid,))
                 purged = True
         if purged:
             # An FTS5 'delete' only adds a tombstone: the body's words stay in the index
@@ -402,10 +407,12 @@ class SqliteStore:
         with _mapped(self.path, "read a thread"):
             await self._refresh(now)
             rows = await self._rows(
-                "SELECT kind, author, created, hidden, raw FROM traces WHERE id = ?", (trace_id,)
+                "SELECT kind, author, created, hidden, raw FROM traces "
+                "WHERE id = ? AND eff_expires > ?",
+                (trace_id, now),
             )
             if not rows:
-                return None
+                return None  # not here, or expired: invisible at once, not only after collect
             kind, author, created, hidden, raw = rows[0]
             if hidden:
                 return Hidden(trace_id, kind, author, created)

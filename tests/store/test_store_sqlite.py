@@ -1,0 +1,506 @@
+"""SqliteStore on real files: what the pure views cannot say about it (stig/store/sqlite.py).
+
+The file format (WAL, schema version, migrations), errors mapped to StoreError, the feed as one
+index scan, full-text search, purging retracted bodies from the file, burns, duplicates,
+durability, id prefixes, and garbage collection of every table. Where a number is checked, the
+expected value comes from ``TraceSet`` over the same traces.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import AsyncIterator, Iterator
+from contextlib import closing, contextmanager
+from pathlib import Path
+
+import pytest
+
+from stig.crdt import kinds
+from stig.crdt.bounds import DAY, HOUR, MINUTE
+from stig.crdt.trace import Trace
+from stig.crdt.views import FeedFilter, TraceSet
+from stig.errors import StoreError
+from stig.store import Added, Collected, ExportFilter, Hidden, MemoryStore, SqliteStore, Thread
+from stig.store.schema import SCHEMA_VERSION
+from tests.crdt.strategies import ANA, BEN, CY, DEE, T0, post
+
+# -- helpers -------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def path(tmp_path: Path) -> Path:
+    return tmp_path / "stig.db"
+
+
+@pytest.fixture
+async def store(path: Path) -> AsyncIterator[SqliteStore]:
+    opened = await SqliteStore.open(path)
+    try:
+        yield opened
+    finally:
+        await opened.close()
+
+
+@contextmanager
+def raw_db(path: Path) -> Iterator[sqlite3.Connection]:
+    """The store file through the standard library, as a person with the file would see it."""
+    with closing(sqlite3.connect(path, isolation_level=None)) as con:
+        yield con
+
+
+def file_bytes(*paths: Path) -> bytes:
+    return b"".join(p.read_bytes() for p in paths)
+
+
+def one(con: sqlite3.Connection, sql: str, params: tuple[object, ...] = ()) -> object:
+    return con.execute(sql, params).fetchone()[0]
+
+
+def ids(items: list) -> list[bytes]:  # type: ignore[type-arg]
+    return [r.trace.id for r in items]
+
+
+async def exported(store: SqliteStore, now: int) -> list[bytes]:
+    return [raw async for raw in store.export(now, ExportFilter())]
+
+
+# -- the file ------------------------------------------------------------------------------
+
+
+async def test_open_turns_on_wal_and_sets_the_schema_version(path: Path) -> None:
+    opened = await SqliteStore.open(path)
+    await opened.close()
+    with raw_db(path) as con:
+        assert one(con, "PRAGMA journal_mode") == "wal"
+        assert one(con, "PRAGMA user_version") == SCHEMA_VERSION
+        tables = {row[0] for row in con.execute("SELECT name FROM sqlite_master")}
+    assert {"traces", "refs", "tags", "search", "meta", "traces_feed"} <= tables
+
+
+async def test_reopening_keeps_everything_and_does_not_migrate_again(path: Path) -> None:
+    note = post(ANA, kinds.NOTE, 0, body="kept across restarts")
+    burn = post(BEN, kinds.BURN, 0)
+    first = await SqliteStore.open(path)
+    try:
+        await first.add([note, burn], T0)
+    finally:
+        await first.close()
+    with raw_db(path) as con:
+        schema = sorted(con.execute("SELECT type, name, sql FROM sqlite_master"))
+
+    late = post(BEN, kinds.NOTE, -HOUR, body="from before the burn")
+    for round_ in range(3):  # a migration that ran again would fail on CREATE TABLE
+        again = await SqliteStore.open(path)
+        try:
+            assert await again.count() == (2 if round_ == 0 else 3)
+            assert await again.get(note.id) == note
+            assert [r.trace for r in await again.feed(T0, FeedFilter(), 10)] == [note]
+            # Burns are reloaded on open: a late trace from before BEN's burn is hidden.
+            await again.add([late], T0)
+            assert await again.thread(late.id, T0) == Hidden(
+                late.id, late.kind, BEN.public_key, late.created
+            )
+        finally:
+            await again.close()
+        with raw_db(path) as con:
+            assert one(con, "PRAGMA user_version") == SCHEMA_VERSION
+            assert sorted(con.execute("SELECT type, name, sql FROM sqlite_master")) == schema
+
+
+async def test_a_store_from_a_newer_stig_is_refused(path: Path) -> None:
+    opened = await SqliteStore.open(path)
+    await opened.close()
+    with raw_db(path) as con:
+        con.execute("PRAGMA user_version = 99")
+
+    with pytest.raises(StoreError, match="newer") as caught:
+        await SqliteStore.open(path)
+    assert "99" in str(caught.value)
+    with raw_db(path) as con:  # refused, not touched
+        assert one(con, "PRAGMA user_version") == 99
+
+
+@pytest.mark.parametrize(
+    "garbage",
+    [b"this is not a database, just some text\n" * 200, bytes(range(256)) * 64],
+    ids=["text", "binary"],
+)
+async def test_a_file_that_is_not_a_store_is_a_store_error(path: Path, garbage: bytes) -> None:
+    with path.open("wb") as out:
+        out.write(garbage)
+    with pytest.raises(StoreError, match="damaged or not a stig store") as caught:
+        await SqliteStore.open(path)
+    assert not isinstance(caught.value, sqlite3.Error)
+    assert isinstance(caught.value.__cause__, sqlite3.DatabaseError)
+    assert str(path) in str(caught.value)
+    assert file_bytes(path) == garbage  # never overwritten
+
+
+# -- the feed ------------------------------------------------------------------------------
+
+
+async def test_the_feed_is_a_scan_of_the_feed_index(store: SqliteStore, path: Path) -> None:
+    traces: list[Trace] = []
+    for i in range(40):
+        persona = (ANA, BEN, CY, DEE)[i % 4]
+        target = post(persona, kinds.CALLOUT, i * MINUTE, body=f"callout {i}", tags=("food",))
+        traces.append(target)
+        if i % 3 == 0:
+            echoer = (BEN, CY, DEE, ANA)[i % 4]
+            traces.append(post(echoer, kinds.ECHO, i * MINUTE + 1, refs=(target,)))
+    await store.add(traces, T0)
+
+    statements: list[str] = []
+    await store._db.set_trace_callback(statements.append)
+    try:
+        page = await store.feed(T0 + HOUR, FeedFilter(), 5)
+    finally:
+        await store._db.set_trace_callback(None)  # type: ignore[arg-type]
+    assert page == TraceSet(traces).feed(T0 + HOUR, FeedFilter(), 5)
+
+    feed_queries = [s for s in statements if s.lstrip().startswith("SELECT") and "heat" in s]
+    assert any("ORDER BY heat DESC" in s for s in feed_queries), statements
+    with raw_db(path) as con:
+        for sql in feed_queries:
+            plan = " | ".join(row[3] for row in con.execute(f"EXPLAIN QUERY PLAN {sql}"))
+            assert "USING INDEX traces_feed" in plan, (sql, plan)
+            assert "TEMP B-TREE" not in plan, (sql, plan)
+
+
+async def test_equal_intensities_at_the_cut_are_ordered_as_the_pure_views_order_them(
+    store: SqliteStore,
+) -> None:
+    """1 support at t + half-life and 2 supports at t have the same intensity in exact
+    arithmetic; heat and intensity round it differently. The page must still be the one that
+    feed_order picks (found by tests/store/test_store_agrees.py)."""
+    now = T0 + 2 * DAY + 10 * MINUTE + 17
+    for i in range(20):
+        one = post(ANA, kinds.CALLOUT, 0, body=f"one {i}")
+        two = post(ANA, kinds.CALLOUT, 0, body=f"two {i}")
+        traces = [
+            one,
+            two,
+            post(BEN, kinds.ECHO, 2 * DAY, refs=(one,)),
+            post(CY, kinds.ECHO, DAY, refs=(two,)),
+            post(DEE, kinds.ECHO, DAY, refs=(two,)),
+        ]
+        await store.add(traces, now)
+    full = TraceSet(await _all(store))
+    for limit in (1, 2, 3, 7, 20, 39, 40, 41):
+        assert await store.feed(now, FeedFilter(), limit) == full.feed(now, FeedFilter(), limit)
+
+
+async def _all(store: SqliteStore) -> list[Trace]:
+    from stig.crdt.codec import decode
+
+    return [decode(raw) async for raw in store.export(0, ExportFilter())]
+
+
+# -- search --------------------------------------------------------------------------------
+
+
+async def test_search_finds_words_in_bodies_and_tags_whatever_the_accents(
+    store: SqliteStore,
+) -> None:
+    cafe = post(ANA, kinds.CALLOUT, 0, body="Soup kitchen at the café tonight", tags=("housing",))
+    plain = post(BEN, kinds.NOTE, 0, body="the cafe on the corner is closed", tags=("j20",))
+    other = post(CY, kinds.REPORT, 0, body="nothing to see here", tags=("food",))
+    await store.add([cafe, plain, other], T0)
+    now = T0 + MINUTE
+
+    async def found(query: str) -> set[bytes]:
+        return {r.trace.id for r in await store.search(query, now, 10)}
+
+    assert await found("kitchen") == {cafe.id}
+    assert await found("housing") == {cafe.id}  # a tag
+    assert await found("j20") == {plain.id}
+    assert await found("cafe") == {cafe.id, plain.id}
+    assert await found("café") == {cafe.id, plain.id}
+    assert await found("CAFÉ") == {cafe.id, plain.id}
+    assert await found("soup café") == {cafe.id}
+    assert await found("elephant") == set()
+    ranked = await store.search("kitchen", now, 10)
+    assert ranked == [TraceSet([cafe, plain, other]).rank(cafe, now)]
+
+
+@pytest.mark.parametrize(
+    "query",
+    ['"unbalanced', "foo -", "-", '"', "(", "NEAR(", "*", "a OR", "AND", "body:", "^", "x AND ("],
+)
+async def test_a_query_in_broken_search_syntax_does_not_raise(
+    store: SqliteStore, query: str
+) -> None:
+    note = post(ANA, kinds.NOTE, 0, body="an unbalanced budget, foo bar")
+    await store.add([note], T0)
+    found = await store.search(query, T0 + 1, 10)
+    assert all(r.trace == note for r in found)
+    if query == '"unbalanced':
+        assert ids(found) == [note.id]  # searched as the words typed
+
+
+async def test_search_forgets_retracted_and_collected_traces(
+    store: SqliteStore, path: Path
+) -> None:
+    secret = post(ANA, kinds.CALLOUT, 0, body="meet at the zeppelin hangar", ttl=7 * DAY)
+    brief = post(BEN, kinds.NOTE, 0, body="a fleeting walrus sighting", ttl=HOUR)
+    kept = post(CY, kinds.NOTE, 0, body="walrus and zeppelin, still here", ttl=7 * DAY)
+    await store.add([secret, brief, kept], T0)
+    assert {r.trace.id for r in await store.search("zeppelin", T0 + 1, 10)} == {
+        secret.id,
+        kept.id,
+    }
+    assert {r.trace.id for r in await store.search("walrus", T0 + 1, 10)} == {brief.id, kept.id}
+
+    await store.add([post(ANA, kinds.RETRACT, MINUTE, refs=(secret,))], T0 + MINUTE)
+    assert ids(await store.search("zeppelin", T0 + 2 * MINUTE, 10)) == [kept.id]
+    assert ids(await store.search("hangar", T0 + 2 * MINUTE, 10)) == []
+
+    assert await store.collect(T0 + 2 * HOUR) == Collected(expired=1)
+    assert ids(await store.search("walrus", T0 + 2 * HOUR, 10)) == [kept.id]
+    assert ids(await store.search("fleeting", T0 + 2 * HOUR, 10)) == []
+
+    with raw_db(path) as con:
+        con.execute("INSERT INTO search (search) VALUES ('integrity-check')")  # raises if not
+        con.execute("CREATE VIRTUAL TABLE temp.words USING fts5vocab(main, 'search', 'row')")
+        words = {row[0] for row in con.execute("SELECT term FROM temp.words")}
+    assert {"walrus", "zeppelin", "still"} <= words
+    assert not words & {"hangar", "meet", "fleeting", "sighting"}
+
+
+# -- retraction and burning ----------------------------------------------------------------
+
+
+async def test_a_retract_purges_the_body_and_bytes_from_the_file(
+    store: SqliteStore, path: Path
+) -> None:
+    body = "qwertzuiopx: the secret meeting is behind the old mill"
+    secret = post(ANA, kinds.CALLOUT, 0, body=body, tags=("food",), ttl=7 * DAY)
+    other = post(BEN, kinds.NOTE, 0, body="plain bread for everyone")
+    echo = post(CY, kinds.ECHO, MINUTE, refs=(secret,))
+    await store.add([secret, other, echo], T0)
+    retract = post(ANA, kinds.RETRACT, HOUR, refs=(secret,))
+    await store.add([retract], T0 + HOUR)
+    now = T0 + 2 * HOUR
+
+    with raw_db(path) as con:
+        assert con.execute(
+            "SELECT body, raw, hidden FROM traces WHERE id = ?", (secret.id,)
+        ).fetchall() == [(None, None, 1)]
+        assert one(con, "SELECT count(*) FROM traces WHERE raw IS NOT NULL") == 3
+    assert await store.get(secret.id) is None
+    assert await store.get(retract.id) == retract  # the retract itself is kept and relayed
+    assert await store.thread(secret.id, now) == Hidden(
+        secret.id, kinds.CALLOUT, ANA.public_key, secret.created
+    )
+    assert secret.encoded not in await exported(store, now)
+    assert retract.encoded in await exported(store, now)
+    assert secret.id not in ids(await store.feed(now, FeedFilter(), 10))
+
+    with raw_db(path) as con:
+        con.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        con.execute("VACUUM")
+    data = file_bytes(*(p for p in path.parent.glob(f"{path.name}*")))
+    assert b"plain bread" in data  # what was not retracted is there, so the check can fail
+    for leak in (body, "qwertzuiopx", "secret meeting", "old mill"):
+        assert leak.encode() not in data, leak
+    assert secret.signature not in data
+    assert secret.encoded not in data
+
+
+async def test_a_burn_hides_everything_its_author_posted_before_it_and_nothing_after(
+    store: SqliteStore,
+) -> None:
+    a1 = post(ANA, kinds.NOTE, 0, body="ana one")
+    a2 = post(ANA, kinds.CALLOUT, HOUR, body="ana two", tags=("food",))
+    b1 = post(BEN, kinds.CALLOUT, 0, body="ben one", ttl=DAY)
+    support = post(ANA, kinds.ECHO, 2 * HOUR, refs=(b1,), ttl=7 * DAY)
+    burn = post(ANA, kinds.BURN, 3 * HOUR)
+    a3 = post(ANA, kinds.NOTE, 4 * HOUR, body="ana after the burn")
+    await store.add([a1, a2, b1, support], T0 + 3 * HOUR)
+    now = T0 + 5 * HOUR
+    before = await store.feed(now, FeedFilter(), 10)
+    assert set(ids(before)) == {a1.id, a2.id, b1.id}
+
+    await store.add([burn], T0 + 3 * HOUR)
+    await store.add([a3], T0 + 4 * HOUR)
+    late = post(ANA, kinds.NOTE, 2 * HOUR, body="arrives late, made before the burn")
+    await store.add([late], T0 + 4 * HOUR)
+
+    full = TraceSet([a1, a2, b1, support, burn, a3, late])
+    page = await store.feed(now, FeedFilter(), 10)
+    assert page == full.feed(now, FeedFilter(), 10)
+    assert set(ids(page)) == {b1.id, a3.id}
+    for gone in (a1, a2, support, late):
+        assert await store.thread(gone.id, now) == Hidden(
+            gone.id, gone.kind, ANA.public_key, gone.created
+        )
+        assert await store.get(gone.id) is None
+    # ANA's echo no longer keeps BEN's callout alive or warm.
+    ranked_b1 = next(r for r in page if r.trace.id == b1.id)
+    assert ranked_b1.effective_expiry == b1.expires
+    assert ranked_b1.counts.echoes == 0
+    assert await store.reinforced_until([b1]) == {}
+    assert ids(await store.feed(T0 + DAY + 1, FeedFilter(), 10)) == [a3.id]
+    assert await store.get(burn.id) == burn  # kept and relayed, though it hides itself too
+    assert burn.encoded in await exported(store, now)
+
+
+# -- writing -------------------------------------------------------------------------------
+
+
+async def test_add_counts_duplicates_within_and_across_batches(store: SqliteStore) -> None:
+    a, b, c = (post(p, kinds.NOTE, 0, body=p.name) for p in (ANA, BEN, CY))
+    assert await store.add([a, a, b], T0) == Added([a.id, b.id], 1)
+    assert await store.add([a, c, c, b], T0) == Added([c.id], 3)
+    assert await store.add([], T0) == Added([], 0)
+    assert await store.add([b, b, b], T0) == Added([], 3)
+    assert await store.count() == 3
+    assert set(await exported(store, T0)) == {a.encoded, b.encoded, c.encoded}
+
+
+async def test_add_durable_stores_one_trace_and_commits_it(store: SqliteStore, path: Path) -> None:
+    mine = post(ANA, kinds.CALLOUT, 0, body="posted here")
+    assert await store.add_durable(mine, T0) == Added([mine.id], 0)
+    assert await store.add_durable(mine, T0) == Added([], 1)
+    assert await store.get(mine.id) == mine
+    with raw_db(path) as con:  # visible to another connection: committed
+        assert one(con, "SELECT count(*) FROM traces WHERE id = ?", (mine.id,)) == 1
+    # The store is still usable for batches afterwards.
+    other = post(BEN, kinds.NOTE, 0)
+    assert await store.add([other, mine], T0) == Added([other.id], 1)
+
+
+async def test_resolve_finds_ids_by_any_hex_prefix(store: SqliteStore) -> None:
+    traces = [post(ANA, kinds.NOTE, i, body=f"note {i}") for i in range(60)]
+    await store.add(traces, T0)
+    all_ids = sorted(t.id for t in traces)
+    for tid in all_ids[::7]:
+        text = tid.hex()
+        for length in (1, 2, 3, 5, 7, 8, 63, 64):
+            prefix = text[:length]
+            expected = [i for i in all_ids if i.hex().startswith(prefix)][:10]
+            assert await store.resolve(prefix) == expected, prefix
+            assert tid in await store.resolve(prefix) or len(expected) == 10
+        assert await store.resolve(f"  {text[:5].upper()} ") == await store.resolve(text[:5])
+    assert await store.resolve("") == all_ids[:10]
+    unused = next(
+        p
+        for p in (f"{n:03x}" for n in range(4096))
+        if not any(i.hex().startswith(p) for i in all_ids)
+    )
+    assert await store.resolve(unused) == []
+    memory = MemoryStore()
+    await memory.add(traces, T0)
+    for prefix in ("a", "b3", "c0f", "7", "ff", unused):
+        assert await store.resolve(prefix) == await memory.resolve(prefix)
+
+
+async def test_reinforced_until_counts_only_visible_supporters_by_other_authors(
+    store: SqliteStore,
+) -> None:
+    target = post(ANA, kinds.CALLOUT, 0, ttl=DAY)
+    unsupported = post(ANA, kinds.NOTE, 0, ttl=DAY)
+    echo = post(BEN, kinds.ECHO, HOUR, refs=(target,), ttl=3 * DAY)
+    action = post(CY, kinds.ACTION, HOUR, refs=(target,), ttl=5 * DAY)
+    own_echo = post(ANA, kinds.ECHO, HOUR, refs=(target,), ttl=30 * DAY)
+    confirm = post(DEE, kinds.CONFIRM, HOUR, refs=(target,), ttl=20 * DAY)
+    retract_confirm = post(DEE, kinds.RETRACT, 2 * HOUR, refs=(confirm,))
+    dispute = post(BEN, kinds.DISPUTE, HOUR, refs=(target, unsupported), ttl=25 * DAY)
+    note = post(CY, kinds.NOTE, HOUR, refs=(target, unsupported), ttl=29 * DAY)
+    traces = [target, unsupported, echo, action, own_echo, confirm, dispute, note]
+    await store.add(traces, T0)
+    assert await store.reinforced_until([target, unsupported]) == {
+        target.id: max(confirm.expires, action.expires)
+    }
+    await store.add([retract_confirm], T0 + 2 * HOUR)
+    until = await store.reinforced_until([target, unsupported])
+    assert until == {target.id: action.expires}
+
+    memory = MemoryStore()
+    await memory.add([*traces, retract_confirm], T0)
+    assert until == await memory.reinforced_until([target, unsupported])
+    full = TraceSet([*traces, retract_confirm])
+    assert full.effective_expiry(target) == action.expires
+    (ranked,) = await store.feed(
+        T0 + 3 * HOUR, FeedFilter(author=ANA.public_key, tags=frozenset()), 1
+    )
+    assert ranked.trace == target
+    assert ranked.effective_expiry == action.expires
+
+
+async def test_a_trace_whose_echoes_arrived_first_gets_their_life_and_warmth(
+    store: SqliteStore,
+) -> None:
+    trace = post(BEN, kinds.CALLOUT, 0, body="needs hands", ttl=DAY)
+    echo_ana = post(ANA, kinds.ECHO, HOUR, refs=(trace,), ttl=7 * DAY)
+    echo_cy = post(CY, kinds.ECHO, 2 * HOUR, refs=(trace,), ttl=3 * DAY)
+    full = TraceSet([trace, echo_ana, echo_cy])
+
+    await store.add([echo_ana], T0 + HOUR)
+    await store.add([echo_cy], T0 + 2 * HOUR)
+    assert await store.feed(T0 + 2 * HOUR, FeedFilter(), 10) == []
+    await store.add([trace], T0 + 3 * HOUR)
+
+    for now in (T0 + 3 * HOUR, T0 + 2 * DAY, T0 + 3 * DAY + 3 * HOUR, T0 + 6 * DAY):
+        (ranked,) = await store.feed(now, FeedFilter(), 10)
+        assert ranked == full.rank(trace, now)
+        assert ranked.effective_expiry == echo_ana.expires
+        assert ranked.intensity == full.intensity(trace, now) > 0
+    # Before CY's echo expires, three authors warm it; after, two.
+    assert full.rank(trace, T0 + 3 * HOUR).counts.echoes == 2
+    assert len(full.support_times(trace, T0 + 3 * DAY + 3 * HOUR)) == 2
+    assert await store.feed(echo_ana.expires, FeedFilter(), 10) == []
+
+
+async def test_collect_removes_expired_rows_from_every_table(
+    store: SqliteStore, path: Path
+) -> None:
+    long = post(BEN, kinds.CALLOUT, 0, body="durable giraffe", tags=("housing",), ttl=7 * DAY)
+    short = post(
+        ANA, kinds.NOTE, 0, body="ephemeral zebra", tags=("food", "j20"), refs=(long,), ttl=HOUR
+    )
+    echo = post(CY, kinds.ECHO, 0, refs=(short,), ttl=2 * HOUR)
+    await store.add([long, short, echo], T0)
+    assert await store.collect(T0 + HOUR) == Collected(expired=0)  # the echo keeps it alive
+    assert set(ids(await store.feed(T0 + HOUR, FeedFilter(), 10))) == {long.id, short.id}
+
+    assert await store.collect(T0 + 2 * HOUR) == Collected(expired=2)
+    assert await store.count() == 1
+    assert await store.thread(short.id, T0 + 2 * HOUR) is None
+    assert ids(await store.search("zebra", T0 + 2 * HOUR, 10)) == []
+    with raw_db(path) as con:
+        assert [r[0] for r in con.execute("SELECT id FROM traces")] == [long.id]
+        assert one(con, "SELECT count(*) FROM refs") == 0
+        assert [r[0] for r in con.execute("SELECT tag FROM tags")] == ["housing"]
+        con.execute("INSERT INTO search (search) VALUES ('integrity-check')")  # raises if not
+        con.execute("CREATE VIRTUAL TABLE temp.words USING fts5vocab(main, 'search', 'row')")
+        words = {row[0] for row in con.execute("SELECT term FROM temp.words")}
+    assert words == {"durable", "giraffe", "housing"}
+    assert await store.collect(T0 + 2 * HOUR) == Collected(expired=0)
+    # Collection did not change what is visible.
+    assert await store.feed(T0 + 2 * HOUR, FeedFilter(), 10) == TraceSet([long]).feed(
+        T0 + 2 * HOUR, FeedFilter(), 10
+    )
+
+
+async def test_thread_of_a_stored_trace_matches_the_memory_twin(store: SqliteStore) -> None:
+    root = post(ANA, kinds.CALLOUT, 0, body="root", ttl=DAY)
+    reply = post(BEN, kinds.NOTE, HOUR, refs=(root,), body="reply")
+    confirm = post(CY, kinds.CONFIRM, HOUR, refs=(root,))
+    dispute = post(DEE, kinds.DISPUTE, HOUR, refs=(reply,))
+    traces = [root, reply, confirm, dispute]
+    await store.add(traces, T0)
+    memory = MemoryStore()
+    await memory.add(traces, T0)
+    now = T0 + 2 * HOUR
+    for trace in traces:
+        got = await store.thread(trace.id, now)
+        assert isinstance(got, Thread)
+        assert got == await memory.thread(trace.id, now)
+    root_thread = await store.thread(root.id, now)
+    assert isinstance(root_thread, Thread)
+    assert ids(root_thread.answers) == [reply.id]
+    assert root_thread.ranked.counts.confirms == 1
+    reply_thread = await store.thread(reply.id, now)
+    assert isinstance(reply_thread, Thread)
+    assert reply_thread.answers_to == [(root.id, root_thread.ranked)]
