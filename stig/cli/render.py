@@ -70,7 +70,7 @@ def report_json(report: IngestReport) -> dict[str, Any]:
         "duplicates": report.duplicates,
         "rejected": dict(sorted(report.rejected.items())),
         "rejections": [
-            {"at": r.at, "reason": r.reason.value, "detail": r.detail} for r in report.rejections
+            {"at": r.at, "reason": r.reason, "detail": r.detail} for r in report.rejections
         ],
     }
 
@@ -168,6 +168,6 @@ def echo_report(report: IngestReport, shown: int = 20) -> None:
         + (f" ({reasons})" if reasons else "")
     )
     for r in report.rejections[:shown]:
-        click.echo(f"  rejected {r.at}: {r.reason.value}: {r.detail}", err=True)
+        click.echo(f"  rejected {r.at}: {r.reason}: {r.detail}", err=True)
     if len(report.rejections) > shown:
         click.echo(f"  ... and {len(report.rejections) - shown} more (see --json)", err=True)

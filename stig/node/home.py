@@ -5,6 +5,10 @@ Layout::
     <home>/              mode 0700
       personas/          key files (stig.node.keyring)
       store.db           the SQLite store (+ -wal, -shm)
+      config.toml        listen addresses, bootstrap peers, relay policy (stig.node.config)
+      transport.key      the libp2p identity of this node (not a persona), mode 0600
+      addrs              a running node's full multiaddrs, one per line
+      control.sock       a running node's control socket (stig peers)
 
 The home is chosen by ``--home DIR``, else ``$STIG_HOME``, else the platform's user data
 directory (platformdirs), so several nodes can run side by side on one machine.
@@ -40,6 +44,24 @@ class Home:
     @property
     def store(self) -> Path:
         return self.root / "store.db"
+
+    @property
+    def addresses_file(self) -> Path:
+        """The running node's full multiaddrs, one per line (``stig addr``)."""
+        return self.root / "addrs"
+
+    @property
+    def control_socket(self) -> Path:
+        return self.root / "control.sock"
+
+    @property
+    def config_file(self) -> Path:
+        return self.root / "config.toml"
+
+    @property
+    def transport_key(self) -> Path:
+        """The libp2p identity's seed: a transport key, never a persona (DESIGN.md §1.4)."""
+        return self.root / "transport.key"
 
     @property
     def store_files(self) -> list[Path]:

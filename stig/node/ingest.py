@@ -10,7 +10,7 @@ reason and never stops the pipeline.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 
 from stig.crdt.codec import decode
@@ -22,11 +22,17 @@ from stig.store.port import Store
 
 @dataclass(frozen=True)
 class Rejection:
-    """One refused record: where it was (``at``: a byte offset, a peer, ...) and why."""
+    """One refused record: where it was (``at``: a byte offset, a peer, ...) and why: a
+    ``Reason`` for invalid traces, or a policy's own reason (``refused_tag``, ...)."""
 
     at: str
-    reason: Reason
+    reason: str
     detail: str
+
+
+Policy = Callable[[Trace], Awaitable[tuple[str, str] | None]]
+"""A node's own rules on top of validity (a relay's tags, proof of work, quotas): returns
+(reason, detail) to refuse a valid trace, None to take it."""
 
 
 @dataclass
@@ -37,8 +43,11 @@ class IngestReport:
     rejections: list[Rejection] = field(default_factory=list)
 
     def reject(self, at: str, error: InvalidTrace) -> None:
-        self.rejected[error.reason.value] += 1
-        self.rejections.append(Rejection(at, error.reason, error.detail))
+        self.refuse(at, error.reason.value, error.detail)
+
+    def refuse(self, at: str, reason: str, detail: str) -> None:
+        self.rejected[reason] += 1
+        self.rejections.append(Rejection(at, reason, detail))
 
     @property
     def seen(self) -> int:
@@ -48,9 +57,10 @@ class IngestReport:
 class Ingest:
     """Feed batches with ``add``, then call ``finish`` once; read ``report``."""
 
-    def __init__(self, store: Store, now: int) -> None:
+    def __init__(self, store: Store, now: int, policy: Policy | None = None) -> None:
         self._store = store
         self._now = now
+        self._policy = policy
         self._held: list[tuple[str, Trace, InvalidTrace]] = []
         self.report = IngestReport()
 
@@ -64,6 +74,10 @@ class Ingest:
                 check_signature(trace)
             except InvalidTrace as error:
                 self.report.reject(at, error)
+                continue
+            refused = await self._policy(trace) if self._policy else None
+            if refused is not None:
+                self.report.refuse(at, *refused)
                 continue
             try:
                 check_times(trace, self._now)

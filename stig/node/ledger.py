@@ -24,9 +24,11 @@ PEER_RATE = 200.0
 PEER_BURST = 2000.0
 """Pushes per second a peer may send us on average, and in a burst."""
 
-AUTHOR_RATE = 2.0
-AUTHOR_BURST = 200.0
-"""Traces per second one author may get stored through us, on average and in a burst."""
+AUTHOR_RATE = 20.0
+AUTHOR_BURST = 2000.0
+"""Pushed traces per second one author may get stored through us, on average and in a burst.
+It bounds gossip only: what is refused here is counted and comes later by pull (sync), which
+has no author limit — the node asked for those traces."""
 
 
 @dataclass

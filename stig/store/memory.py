@@ -17,6 +17,7 @@ from stig.store.port import Added, Collected, ExportFilter, Hidden, Thread
 class MemoryStore:
     def __init__(self) -> None:
         self._set = TraceSet()
+        self._log: list[Trace] = []  # in storing order: the cursor is an index into it
 
     async def add(self, traces: Sequence[Trace], now: int) -> Added:
         fresh: dict[bytes, Trace] = {}
@@ -24,6 +25,7 @@ class MemoryStore:
             if t.id not in self._set:
                 fresh.setdefault(t.id, t)
         self._set = self._set.merge(fresh.values())
+        self._log.extend(fresh.values())
         return Added(list(fresh), len(traces) - len(fresh))
 
     async def add_durable(self, trace: Trace, now: int) -> Added:
@@ -103,6 +105,46 @@ class MemoryStore:
 
     async def count(self) -> int:
         return len(self._set)
+
+    async def live_items(self, now: int) -> list[tuple[int, bytes]]:
+        return [
+            (t.created, t.id)
+            for t in self._set
+            if self._readable(t) and self._set.effective_expiry(t) > now
+        ]
+
+    async def fetch(self, keys: Sequence[bytes], now: int) -> list[bytes]:
+        return [
+            t.encoded
+            for t in self._set
+            if any(t.id.startswith(key) for key in keys)
+            and self._readable(t)
+            and self._set.effective_expiry(t) > now
+        ]
+
+    async def cursor(self) -> int:
+        return len(self._log)
+
+    async def stored_after(self, cursor: int, limit: int) -> tuple[int, list[bytes]]:
+        chosen = self._log[cursor : cursor + limit]
+        return cursor + len(chosen), [t.encoded for t in chosen if t.id in self._set]
+
+    async def evict(self, keep: int, now: int) -> int:
+        excess = len(self._set) - keep
+        if excess <= 0:
+            return 0
+        coldest = sorted(
+            (t for t in self._set if t.kind not in kinds.PINNED_LIFE_KINDS),
+            key=lambda t: (not self._set.is_hidden(t), self._set.heat(t, now)),
+        )[:excess]
+        doomed = {t.id for t in coldest}
+        self._set = TraceSet(t for t in self._set if t.id not in doomed)
+        return len(doomed)
+
+    async def author_live_count(self, author: bytes, now: int) -> int:
+        return sum(
+            1 for t in self._set if t.author == author and self._set.effective_expiry(t) > now
+        )
 
     async def close(self) -> None:
         return None

@@ -88,4 +88,23 @@ class Store(Protocol):
 
     async def count(self) -> int: ...
 
+    # -- for the mesh ----------------------------------------------------------------------
+
+    async def live_items(self, now: int) -> list[tuple[int, bytes]]:
+        """(created, id) of every live trace whose bytes are held: what sync reconciles."""
+
+    async def fetch(self, keys: Sequence[bytes], now: int) -> list[bytes]:
+        """Bytes of live traces whose id is, or starts with, one of ``keys``."""
+
+    async def cursor(self) -> int:
+        """A position after everything stored so far (see ``stored_after``)."""
+
+    async def stored_after(self, cursor: int, limit: int) -> tuple[int, list[bytes]]:
+        """Traces stored after ``cursor`` — by this process or another — and the next cursor."""
+
+    async def evict(self, keep: int, now: int) -> int:
+        """Drop the coldest traces until at most ``keep`` remain; how many went."""
+
+    async def author_live_count(self, author: bytes, now: int) -> int: ...
+
     async def close(self) -> None: ...

@@ -1,0 +1,430 @@
+"""The mesh node: the asyncio service that puts a home's store on the network
+(DESIGN.md §3; docs/protocol.md §8).
+
+* **Push** — every stored trace is published on the public topic; pushes that arrive pass the
+  validator (full validation, per-peer rate limit and penalties, relay policy) before they are
+  forwarded or delivered, then the ingest pipeline before they are stored.
+* **Pull** — on every new connection (the peer with the smaller id starts) and every
+  SYNC_INTERVAL, a sync session reconciles the two stores and fetches what each lacks.
+* **Posts from other processes** — ``stig post`` writes to the store; the node notices new rows
+  (``store.stored_after``, every PUBLISH_POLL) and publishes them. A trace the node itself took
+  from the network is not published again: gossip already carries it.
+* **Reach** — bootstrap addresses are redialled until connected; peer exchange
+  (``/stig/peers/1``) shares addresses so a mesh started from one bootstrap peer does not stay a
+  tree; every dial is bounded in time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import logging
+import random
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import msgpack
+
+from stig.crdt.codec import unsigned_bytes
+from stig.crdt.reconcile import SyncError
+from stig.crdt.trace import Trace
+from stig.crdt.validate import validate
+from stig.crypto.pow import work_bits
+from stig.errors import InvalidTrace, StigError
+from stig.node import control, sync
+from stig.node.config import Config, RelayPolicy
+from stig.node.home import Home
+from stig.node.ingest import Ingest, IngestReport
+from stig.node.ledger import Ledger
+from stig.node.network import Network, NetworkError, PeerDown, PeerId, PeerUp, Pushed, Stream
+from stig.node.topics import PUBLIC_TOPIC
+from stig.store.port import Store
+
+log = logging.getLogger("stig.node")
+
+SYNC_INTERVAL = 30.0
+PUBLISH_POLL = 0.1
+PUBLISH_BATCH = 500
+REDIAL_INTERVAL = 5.0
+GC_INTERVAL = 600.0
+DIAL_WITHIN = 5.0
+STREAM_WITHIN = 5.0
+SYNC_WITHIN = 60.0
+"""A whole sync session, fetch included, must end within this; a stalling peer is cut off."""
+PUSH_BATCH_DELAY = 0.02
+"""Pushes are ingested in small batches: one store transaction per batch, not per trace."""
+MAX_PEERS = 8
+"""Peer exchange dials new peers only while fewer than this are connected."""
+PEERS_PROTOCOL = "/stig/peers/1"
+_POLICY_REASONS = frozenset({"refused_tag", "low_pow", "author_rate", "author_quota"})
+MAX_SHARED_ADDRESSES = 32
+
+
+class MeshNode:
+    def __init__(
+        self,
+        home: Home,
+        store: Store,
+        network: Network,
+        config: Config,
+        *,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.home = home
+        self.store = store
+        self.network = network
+        self.config = config
+        self.policy: RelayPolicy = config.relay
+        self.clock = clock
+        self.ledger = Ledger()
+        self.addresses: list[str] = []
+        self._known: dict[PeerId, list[str]] = {}  # addresses peers told us, for peer exchange
+        self._taken: set[bytes] = set()  # ids stored from the network: not to publish again
+        self._pushes: asyncio.Queue[tuple[PeerId, bytes]] = asyncio.Queue()
+        self._syncing: set[PeerId] = set()
+        self._sync_turn = asyncio.Lock()
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self.started = asyncio.Event()
+
+    # -- life --------------------------------------------------------------------------------
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Run until ``stop`` is set; then stop the network and return."""
+        self._loop = asyncio.get_running_loop()
+        self.network.set_validator(PUBLIC_TOPIC, self._validate_push)
+        self.network.set_stream_handler(sync.SYNC_PROTOCOL, self._serve_sync)
+        self.network.set_stream_handler(PEERS_PROTOCOL, self._serve_peers)
+        await self.network.subscribe(PUBLIC_TOPIC)
+        self.addresses = await self.network.start()
+        server = await control.serve(self.home.control_socket, self.status)
+        try:
+            self._write_addresses()
+            cursor = await self.store.cursor()
+            for job in (
+                self._events(),
+                self._ingest_pushes(),
+                self._publish_from(cursor),
+                self._sync_periodically(),
+                self._redial(),
+                self._collect_periodically(),
+            ):
+                self._spawn(job)
+            self.started.set()
+            await stop.wait()
+        finally:
+            server.close()
+            for task in self._tasks:
+                task.cancel()
+            await asyncio.gather(*self._tasks, return_exceptions=True)
+            await self.network.stop()
+            with contextlib.suppress(FileNotFoundError):
+                self.home.addresses_file.unlink()
+            with contextlib.suppress(FileNotFoundError):
+                self.home.control_socket.unlink()
+
+    def _spawn(self, job: Any) -> None:
+        task = asyncio.get_running_loop().create_task(job)
+        self._tasks.add(task)
+        task.add_done_callback(self._finished)
+
+    def _finished(self, task: asyncio.Task[Any]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("node task failed", exc_info=task.exception())
+
+    def _write_addresses(self) -> None:
+        path = self.home.addresses_file
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text("".join(a + "\n" for a in self.addresses), encoding="utf-8")
+        tmp.replace(path)
+
+    # -- push ----------------------------------------------------------------------------------
+
+    def _validate_push(self, peer: PeerId, data: bytes) -> bool:
+        """The gossip validator: runs on the network's thread, before a push is forwarded."""
+        now = self.clock()
+        if not self.ledger.admit_push(peer, len(data), now):
+            self._reject(peer, "rate_limited", now)
+            return False
+        try:
+            trace = validate(data, int(now))
+        except InvalidTrace as exc:
+            self._reject(peer, exc.reason.value, now)
+            return False
+        # A trace this node does not carry is not junk: refused without a penalty.
+        return self._carries(trace) is None
+
+    def _reject(self, peer: PeerId, reason: str, now: float) -> None:
+        if self.ledger.reject(peer, reason, now) and self._loop is not None:
+            # Crossed the penalty threshold: cut the peer off (from the network thread).
+            self._loop.call_soon_threadsafe(self._spawn, self.network.hang_up(peer))
+
+    def _carries(self, trace: Trace) -> tuple[str, str] | None:
+        """The relay policy's static rules: tags and proof of work."""
+        policy = self.policy
+        if not policy.admits_tags(trace.tags):
+            return ("refused_tag", "this relay does not carry these tags")
+        if policy.min_pow_bits and work_bits(unsigned_bytes(trace)) < policy.min_pow_bits:
+            return ("low_pow", f"less than {policy.min_pow_bits} bits of proof of work")
+        return None
+
+    async def _admits_pushed(self, trace: Trace) -> tuple[str, str] | None:
+        if not self.ledger.admit_author(trace.author, self.clock()):
+            return ("author_rate", "this author posts faster than this node takes by push")
+        return await self._admits(trace)
+
+    async def _admits(self, trace: Trace) -> tuple[str, str] | None:
+        """Everything the node asks of a valid trace before storing it."""
+        refused = self._carries(trace)
+        if refused is not None:
+            return refused
+        now = self.clock()
+        quota = self.policy.author_quota
+        if quota and await self.store.author_live_count(trace.author, int(now)) >= quota:
+            return ("author_quota", f"this relay keeps at most {quota} traces per author")
+        return None
+
+    async def _ingest_pushes(self) -> None:
+        while True:
+            batch = [await self._pushes.get()]
+            await asyncio.sleep(PUSH_BATCH_DELAY)
+            while not self._pushes.empty():
+                batch.append(self._pushes.get_nowait())
+            by_peer: dict[PeerId, list[bytes]] = {}
+            for peer, data in batch:
+                by_peer.setdefault(peer, []).append(data)
+            for peer, raws in by_peer.items():
+                await self.ingest(peer, raws, pushed=True)
+
+    async def ingest(self, peer: PeerId, raws: list[bytes], *, pushed: bool) -> IngestReport:
+        """Validate, apply policy, store; count per peer. Never raises for bad input."""
+        now = self.clock()
+        ingest = Ingest(self.store, int(now), self._admits_pushed if pushed else self._admits)
+        for raw in raws:
+            self._taken.add(hashlib.blake2b(raw, digest_size=32).digest())
+        await ingest.add((peer, raw) for raw in raws)
+        report = await ingest.finish()
+        record = self.ledger.record(peer)
+        record.accepted += report.accepted
+        for rejection in report.rejections:
+            if rejection.reason in _POLICY_REASONS:
+                record.rejected[rejection.reason] += 1  # counted, but not junk: no penalty
+            else:
+                self._reject(peer, rejection.reason, now)
+        if self.policy.max_traces:
+            await self.store.evict(self.policy.max_traces, int(now))
+        return report
+
+    async def _publish_from(self, cursor: int) -> None:
+        while True:
+            cursor, raws = await self.store.stored_after(cursor, PUBLISH_BATCH)
+            for raw in raws:
+                tid = hashlib.blake2b(raw, digest_size=32).digest()
+                if tid in self._taken:
+                    self._taken.discard(tid)
+                    continue
+                try:
+                    await self.network.publish(PUBLIC_TOPIC, raw)
+                except NetworkError as exc:
+                    log.warning("publish failed: %s", exc)
+            if not raws:
+                await asyncio.sleep(PUBLISH_POLL)
+
+    # -- events ----------------------------------------------------------------------------------
+
+    async def _events(self) -> None:
+        async for event in self.network.events():
+            if isinstance(event, Pushed):
+                self._pushes.put_nowait((event.via, event.data))
+            elif isinstance(event, PeerUp):
+                record = self.ledger.record(event.peer)
+                record.connected = True
+                if self.ledger.is_banned(event.peer, self.clock()):
+                    self._spawn(self.network.hang_up(event.peer))
+                    continue
+                self._spawn(self._exchange_peers(event.peer))
+                if self.network.peer_id < event.peer:
+                    self._spawn(self.sync_with(event.peer))
+            elif isinstance(event, PeerDown):
+                self.ledger.record(event.peer).connected = False
+
+    # -- pull ------------------------------------------------------------------------------------
+
+    async def sync_with(self, peer: PeerId) -> sync.SyncStats | None:
+        """One sync session with ``peer``, as initiator. Errors are recorded, never raised."""
+        if peer in self._syncing:
+            return None
+        self._syncing.add(peer)
+        record = self.ledger.record(peer)
+        # One outgoing session at a time: after a reconnect, the first peer brings most of
+        # what was missed and later sessions only the rest, instead of all fetching it all.
+        await self._sync_turn.acquire()
+        try:
+            stream = await self.network.open_stream(peer, sync.SYNC_PROTOCOL, STREAM_WITHIN)
+            try:
+                async with asyncio.timeout(SYNC_WITHIN):
+                    stats = await sync.initiate(
+                        stream, self.store, self._ingest_from(peer), int(self.clock())
+                    )
+            finally:
+                await stream.close()
+        except SyncError as exc:
+            await self._cut_off(peer, f"sync:{exc.reason.value}", str(exc))
+            return None
+        except (NetworkError, TimeoutError) as exc:
+            record.last_sync_result = f"failed: {exc or 'timeout'}"
+            return None
+        finally:
+            self._sync_turn.release()
+            self._syncing.discard(peer)
+        self._account(peer, stats)
+        return stats
+
+    async def _serve_sync(self, peer: PeerId, stream: Stream) -> None:
+        try:
+            async with asyncio.timeout(SYNC_WITHIN):
+                stats = await sync.respond(
+                    stream, self.store, self._ingest_from(peer), int(self.clock())
+                )
+        except SyncError as exc:
+            await stream.reset()
+            await self._cut_off(peer, f"sync:{exc.reason.value}", str(exc))
+            return
+        except (NetworkError, TimeoutError):
+            await stream.reset()
+            return
+        await stream.close()
+        self._account(peer, stats)
+
+    def _ingest_from(self, peer: PeerId) -> sync.Ingest:
+        async def ingest(raws: list[bytes]) -> None:
+            await self.ingest(peer, raws, pushed=False)
+
+        return ingest
+
+    def _account(self, peer: PeerId, stats: sync.SyncStats) -> None:
+        record = self.ledger.record(peer)
+        record.last_sync = self.clock()
+        record.bytes_in += stats.bytes_received
+        record.bytes_out += stats.bytes_sent
+        record.last_sync_result = (
+            f"ok: {stats.received_traces} in, {stats.sent_traces} out, "
+            f"{stats.round_trips} round trips"
+        )
+
+    async def _cut_off(self, peer: PeerId, reason: str, detail: str) -> None:
+        """A peer that broke the protocol: counted, banned for a while, disconnected."""
+        now = self.clock()
+        self.ledger.reject(peer, reason, now)
+        self.ledger.ban(peer, now, detail)
+        log.warning("cut off %s: %s", peer, detail)
+        with contextlib.suppress(StigError):
+            await self.network.hang_up(peer)
+
+    async def _sync_periodically(self) -> None:
+        while True:
+            await asyncio.sleep(SYNC_INTERVAL * random.uniform(0.8, 1.2))
+            peers = self.network.peers()
+            if peers:
+                await self.sync_with(random.choice(peers))
+
+    # -- reach -----------------------------------------------------------------------------------
+
+    async def _redial(self) -> None:
+        """Dial every bootstrap address that is not connected, again and again."""
+        while True:
+            connected = set(self.network.peers())
+            for address in self.config.network.bootstrap:
+                peer = address.rsplit("/p2p/", 1)[-1]
+                if peer not in connected and not self.ledger.is_banned(peer, self.clock()):
+                    await self.dial(address)
+            await asyncio.sleep(REDIAL_INTERVAL)
+
+    async def dial(self, address: str) -> PeerId | None:
+        try:
+            return await self.network.dial(address, DIAL_WITHIN)
+        except NetworkError as exc:
+            log.info("dial %s failed: %s", address, exc)
+            return None
+
+    async def _exchange_peers(self, peer: PeerId) -> None:
+        """Ask a new peer whom it knows; dial some of them while we have few peers."""
+        try:
+            stream = await self.network.open_stream(peer, PEERS_PROTOCOL, STREAM_WITHIN)
+            try:
+                frame = await stream.receive(64 * 1024)
+            finally:
+                await stream.close()
+        except NetworkError:
+            return
+        shared = _decode_addresses(frame or b"")
+        if shared is None:
+            self.ledger.reject(peer, "peers:bad_frame", self.clock())
+            return
+        if shared:
+            self._known[peer] = [a for a in shared if a.endswith("/p2p/" + peer)]
+        for address in shared:
+            if len(self.network.peers()) >= MAX_PEERS:
+                break
+            other = address.rsplit("/p2p/", 1)[-1]
+            if other != self.network.peer_id and other not in self.network.peers():
+                await self.dial(address)
+
+    async def _serve_peers(self, peer: PeerId, stream: Stream) -> None:
+        connected = set(self.network.peers())
+        shared = list(self.addresses)
+        for other, addresses in self._known.items():
+            if other in connected and other != peer:
+                shared.extend(addresses)
+        packed = msgpack.packb(shared[:MAX_SHARED_ADDRESSES], use_bin_type=True)
+        await stream.send(packed)
+        await stream.close()
+
+    # -- housekeeping ----------------------------------------------------------------------------
+
+    async def _collect_periodically(self) -> None:
+        while True:
+            await asyncio.sleep(GC_INTERVAL)
+            await self.store.collect(int(self.clock()))
+
+    def status(self) -> dict[str, Any]:
+        return {
+            "peer_id": self.network.peer_id,
+            "addresses": self.addresses,
+            "peers": [
+                {
+                    "peer": r.peer,
+                    "connected": r.connected,
+                    "last_sync": r.last_sync or None,
+                    "last_sync_result": r.last_sync_result,
+                    "bytes_in": r.bytes_in,
+                    "bytes_out": r.bytes_out,
+                    "accepted": r.accepted,
+                    "rejected": dict(r.rejected),
+                    "banned": r.banned_until > self.clock(),
+                    "ban_reason": r.ban_reason,
+                }
+                for r in self.ledger.records()
+            ],
+        }
+
+
+def _decode_addresses(frame: bytes) -> list[str] | None:
+    try:
+        value = msgpack.unpackb(frame, raw=False, max_array_len=MAX_SHARED_ADDRESSES)
+    except (ValueError, msgpack.UnpackException):
+        return None
+    if type(value) is not list or not all(type(a) is str and len(a) < 512 for a in value):
+        return None
+    return value
+
+
+def read_addresses(path: Path) -> list[str]:
+    try:
+        return [line for line in path.read_text(encoding="utf-8").splitlines() if line]
+    except FileNotFoundError:
+        return []

@@ -1,0 +1,185 @@
+"""Sync sessions over the stream protocol ``/stig/sync/1`` (docs/protocol.md §8).
+
+A session has two phases on one stream:
+
+1. **Reconcile** — the initiator and the responder exchange reconciliation frames
+   (stig.crdt.reconcile; their first byte is the protocol version, 0x01) until the initiator
+   knows what each side lacks.
+2. **Fetch** — framed messages whose first byte says what they are (never 0x01):
+
+   * ``WANT`` (0x10) + msgpack array of ids or id prefixes: the initiator asks; the responder
+     answers with ``TRACES`` frames then ``DONE``. Repeated while the initiator needs more.
+   * ``TRACES`` (0x11) + msgpack array of canonical traces (bin), at most MAX_FRAME bytes.
+   * ``DONE`` (0x12), alone: the end of an answer, or of the initiator's pushes.
+
+   The initiator then pushes what the responder lacks as ``TRACES`` frames and ``DONE``; the
+   responder acknowledges with ``DONE`` once it has stored them, and both close.
+
+The phases are strictly alternating — one side writes while the other reads — so neither side
+can fill the stream's window while the other is also writing (no flow-control deadlock).
+
+Every received trace goes through the node's ingest pipeline (validated as if pushed); a frame
+that does not decode raises SyncError, which ends the session and gets the peer cut off.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Iterable, Iterator
+from dataclasses import dataclass
+
+import msgpack
+
+from stig.crdt.reconcile import PROTOCOL_VERSION, Item, Reconciler, SyncError, SyncReason
+from stig.node.network import Stream
+from stig.store.port import Store
+
+SYNC_PROTOCOL = "/stig/sync/1"
+
+WANT = 0x10
+TRACES = 0x11
+DONE = 0x12
+
+MAX_FRAME = 256 * 1024
+"""Largest fetch-phase frame, and the reconciliation frame limit."""
+
+MAX_WANT_KEYS = 4096
+"""Keys per WANT frame: a request stays small and its answer bounded."""
+
+Ingest = Callable[[list[bytes]], Awaitable[None]]
+"""Validate and store traces received from the peer (the node counts rejects per peer)."""
+
+
+@dataclass
+class SyncStats:
+    bytes_sent: int = 0
+    bytes_received: int = 0
+    round_trips: int = 0
+    sent_traces: int = 0
+    received_traces: int = 0
+
+
+class _Framed:
+    """A stream that counts bytes and refuses what is not a frame of the session."""
+
+    def __init__(self, stream: Stream, stats: SyncStats) -> None:
+        self._stream = stream
+        self._stats = stats
+
+    async def send(self, frame: bytes) -> None:
+        self._stats.bytes_sent += len(frame)
+        await self._stream.send(frame)
+
+    async def receive(self) -> bytes:
+        frame = await self._stream.receive(MAX_FRAME)
+        if frame is None:
+            raise SyncError(SyncReason.PROTOCOL, "the peer closed the stream mid-session")
+        if not frame:
+            raise SyncError(SyncReason.BAD_FRAME, "empty frame")
+        self._stats.bytes_received += len(frame)
+        return frame
+
+
+async def initiate(stream: Stream, store: Store, ingest: Ingest, now: int) -> SyncStats:
+    """Run a session as the initiator: reconcile, fetch what we lack, push what they lack."""
+    stats = SyncStats()
+    framed = _Framed(stream, stats)
+    reconciler = Reconciler(await _items(store, now), initiator=True, frame_limit=MAX_FRAME)
+    frame: bytes | None = reconciler.initiate()
+    while frame is not None:
+        await framed.send(frame)
+        stats.round_trips += 1
+        frame = reconciler.receive(await framed.receive())
+    wanted = sorted(reconciler.need)
+    for start in range(0, len(wanted), MAX_WANT_KEYS):
+        await framed.send(bytes([WANT]) + _pack(wanted[start : start + MAX_WANT_KEYS]))
+        while (reply := await framed.receive())[0] != DONE:
+            traces = _traces(reply)
+            stats.received_traces += len(traces)
+            await ingest(traces)
+    pushed = await store.fetch(sorted(reconciler.have), now)
+    for chunk in _chunked(pushed):
+        await framed.send(chunk)
+    stats.sent_traces = len(pushed)
+    await framed.send(bytes([DONE]))
+    if (await framed.receive())[0] != DONE:
+        raise SyncError(SyncReason.PROTOCOL, "expected DONE after our traces")
+    return stats
+
+
+async def respond(stream: Stream, store: Store, ingest: Ingest, now: int) -> SyncStats:
+    """Serve one session as the responder."""
+    stats = SyncStats()
+    framed = _Framed(stream, stats)
+    reconciler = Reconciler(await _items(store, now), initiator=False, frame_limit=MAX_FRAME)
+    while True:
+        frame = await framed.receive()
+        kind = frame[0]
+        if kind == PROTOCOL_VERSION:
+            await framed.send(reconciler.receive(frame) or b"")
+            stats.round_trips += 1
+        elif kind == WANT:
+            keys = _keys(frame)
+            found = await store.fetch(keys, now)
+            for chunk in _chunked(found):
+                await framed.send(chunk)
+            stats.sent_traces += len(found)
+            await framed.send(bytes([DONE]))
+        elif kind == TRACES:
+            traces = _traces(frame)
+            stats.received_traces += len(traces)
+            await ingest(traces)
+        elif kind == DONE:
+            await framed.send(bytes([DONE]))
+            return stats
+        else:
+            raise SyncError(SyncReason.BAD_FRAME, f"unknown frame type 0x{kind:02x}")
+
+
+async def _items(store: Store, now: int) -> list[Item]:
+    return [Item(created, tid) for created, tid in await store.live_items(now)]
+
+
+def _pack(values: list[bytes]) -> bytes:
+    packed = msgpack.packb(values, use_bin_type=True)
+    assert isinstance(packed, bytes)
+    return packed
+
+
+def _unpack_bins(frame: bytes, what: str, longest: int) -> list[bytes]:
+    try:
+        values = msgpack.unpackb(
+            frame[1:], raw=False, max_bin_len=longest, max_str_len=0, max_map_len=0,
+            max_ext_len=0, max_array_len=MAX_FRAME,
+        )  # fmt: skip
+    except (ValueError, msgpack.UnpackException) as exc:
+        raise SyncError(SyncReason.BAD_FRAME, f"{what} frame does not decode: {exc}") from exc
+    if type(values) is not list or not all(type(v) is bytes for v in values):
+        raise SyncError(SyncReason.BAD_FRAME, f"{what} frame is not an array of binaries")
+    return values
+
+
+def _keys(frame: bytes) -> list[bytes]:
+    keys = _unpack_bins(frame, "WANT", 32)
+    if len(keys) > MAX_WANT_KEYS or any(not 1 <= len(k) <= 32 for k in keys):
+        raise SyncError(SyncReason.BAD_FRAME, "WANT frame with too many or malformed keys")
+    return keys
+
+
+def _traces(frame: bytes) -> list[bytes]:
+    if frame[0] != TRACES:
+        raise SyncError(SyncReason.PROTOCOL, f"expected TRACES or DONE, got 0x{frame[0]:02x}")
+    return _unpack_bins(frame, "TRACES", MAX_FRAME)
+
+
+def _chunked(traces: Iterable[bytes]) -> Iterator[bytes]:
+    """TRACES frames of at most MAX_FRAME bytes (a trace is at most 8 KiB, so one always fits)."""
+    batch: list[bytes] = []
+    size = 8
+    for raw in traces:
+        if batch and size + len(raw) + 5 > MAX_FRAME:
+            yield bytes([TRACES]) + _pack(batch)
+            batch, size = [], 8
+        batch.append(raw)
+        size += len(raw) + 5
+    if batch:
+        yield bytes([TRACES]) + _pack(batch)
