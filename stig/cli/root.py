@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from stig.cli import carrying, identity, posting, reading
+from stig.cli import carrying, identity, mesh, posting, reading
 from stig.node.home import HOME_ENV, Home
 
 
@@ -27,6 +27,6 @@ def cli(ctx: click.Context, home: str | None) -> None:
     ctx.obj = Home.choose(home)
 
 
-for module in (identity, posting, reading, carrying):
+for module in (identity, posting, reading, carrying, mesh):
     for command in module.COMMANDS:
         cli.add_command(command)

@@ -67,6 +67,23 @@ class Home:
     def store_files(self) -> list[Path]:
         return [self.store, self.root / "store.db-wal", self.root / "store.db-shm"]
 
+    def transport_seed(self) -> bytes:
+        """The seed of this node's libp2p identity, created on first use (mode 0600). Keeping
+        it keeps the peer id stable across restarts; it never signs a trace."""
+        path = self.transport_key
+        try:
+            seed = path.read_bytes()
+        except FileNotFoundError:
+            seed = os.urandom(32)
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "wb") as out:
+                out.write(seed)
+        if len(seed) != 32:
+            raise StigError(
+                f"{path} is damaged ({len(seed)} bytes, not 32); delete it to get a new peer id"
+            )
+        return seed
+
     def exists(self) -> bool:
         return self.store.exists()
 

@@ -12,6 +12,7 @@ do.
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 from collections.abc import AsyncIterator, Collection, Iterable, Iterator, Sequence
 from contextlib import asynccontextmanager, contextmanager
@@ -45,6 +46,9 @@ class SqliteStore:
         self._db = db
         self.path = path
         self._burns: dict[bytes, Trace] = {}
+        # One connection serves every task of the node (push ingest, sync sessions, refresh):
+        # their transactions must not interleave on it.
+        self._writing = asyncio.Lock()
 
     @classmethod
     async def open(cls, path: Path) -> SqliteStore:
@@ -92,24 +96,27 @@ class SqliteStore:
                 return await self._insert(traces, now)
 
     async def add_durable(self, trace: Trace, now: int) -> Added:
-        # synchronous=FULL makes this one commit survive power loss, not just a crash.
         with _mapped(self.path, "store a trace"):
-            await self._db.execute("PRAGMA synchronous = FULL")
-            try:
-                async with self._transaction():
-                    return await self._insert([trace], now)
-            finally:
-                await self._db.execute("PRAGMA synchronous = NORMAL")
+            async with self._transaction(durable=True):
+                return await self._insert([trace], now)
 
     @asynccontextmanager
-    async def _transaction(self) -> AsyncIterator[None]:
-        await self._db.execute("BEGIN IMMEDIATE")
-        try:
-            yield
-        except BaseException:
-            await self._db.execute("ROLLBACK")
-            raise
-        await self._db.execute("COMMIT")
+    async def _transaction(self, *, durable: bool = False) -> AsyncIterator[None]:
+        async with self._writing:
+            if durable:
+                # synchronous=FULL makes this commit survive power loss, not just a crash.
+                await self._db.execute("PRAGMA synchronous = FULL")
+            try:
+                await self._db.execute("BEGIN IMMEDIATE")
+                try:
+                    yield
+                except BaseException:
+                    await self._db.execute("ROLLBACK")
+                    raise
+                await self._db.execute("COMMIT")
+            finally:
+                if durable:
+                    await self._db.execute("PRAGMA synchronous = NORMAL")
 
     async def _insert(self, traces: Sequence[Trace], now: int) -> Added:
         unique = {t.id: t for t in traces}
@@ -270,8 +277,11 @@ class SqliteStore:
         their terms leave the sum (views.support_times), so the stored order stays exact."""
         (since,) = await self._one("SELECT value FROM meta WHERE key = 'refreshed_until'")
         if now <= since:
-            return
+            return  # the common case, without taking the write lock
         async with self._transaction():
+            (since,) = await self._one("SELECT value FROM meta WHERE key = 'refreshed_until'")
+            if now <= since:
+                return  # another task refreshed while we waited
             rows = await self._rows(
                 "SELECT DISTINCT target FROM refs "
                 "WHERE supports = 1 AND source_expires > ? AND source_expires <= ?",

@@ -1,0 +1,243 @@
+"""Commands that put the node on the mesh: node, relay, addr, peers."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import click
+
+from stig.cli.options import home_of, run
+from stig.cli.render import echo_json, span
+from stig.errors import UsageError
+from stig.node.config import DEFAULT_LISTEN, Config, NetworkConfig, RelayPolicy, load_config
+from stig.node.control import ask_status
+from stig.node.home import Home
+from stig.node.local import create_store
+from stig.node.mesh import MeshNode, read_addresses
+from stig.store.sqlite import SqliteStore
+
+
+def _network_options(command: Any) -> Any:
+    for option in reversed(
+        [
+            click.option(
+                "--listen",
+                multiple=True,
+                help="Multiaddr to listen on (repeatable); /ip4/127.0.0.1/tcp/0 picks a port.",
+            ),
+            click.option(
+                "--bootstrap", multiple=True, help="Full multiaddr of a peer to dial (repeatable)."
+            ),
+            click.option("--lan", is_flag=True, help="Find peers on the LAN (mDNS announces you)."),
+            click.option(
+                "--psk-file",
+                type=click.Path(exists=True, dir_okay=False, path_type=Path),
+                help="Private-network key file (64 hex characters): a closed mesh.",
+            ),
+            click.option("--verbose", "-v", is_flag=True, help="Log what the node does."),
+        ]
+    ):
+        command = option(command)
+    return command
+
+
+@click.command()
+@_network_options
+@click.pass_context
+def node(
+    ctx: click.Context,
+    listen: tuple[str, ...],
+    bootstrap: tuple[str, ...],
+    lan: bool,
+    psk_file: Path | None,
+    verbose: bool,
+) -> None:
+    """Run this node on the mesh, headless, in the foreground (Ctrl-C stops it)."""
+    _serve(home_of(ctx), listen, bootstrap, lan, psk_file, verbose, None)
+
+
+@click.command()
+@_network_options
+@click.option("--carry-tag", multiple=True, help="Only carry traces with one of these tags.")
+@click.option("--refuse-tag", multiple=True, help="Never carry traces with these tags.")
+@click.option("--max-traces", type=click.IntRange(0), default=None, help="Evict the coldest above.")
+@click.option("--author-quota", type=click.IntRange(0), default=None, help="Traces per author.")
+@click.option("--min-pow", type=click.IntRange(0, 32), default=None, help="Proof-of-work bits.")
+@click.pass_context
+def relay(
+    ctx: click.Context,
+    listen: tuple[str, ...],
+    bootstrap: tuple[str, ...],
+    lan: bool,
+    psk_file: Path | None,
+    verbose: bool,
+    carry_tag: tuple[str, ...],
+    refuse_tag: tuple[str, ...],
+    max_traces: int | None,
+    author_quota: int | None,
+    min_pow: int | None,
+) -> None:
+    """Run a counter-information relay: carry and re-spread traces, with a policy (config.toml
+    [relay], or these options)."""
+    overrides = {
+        "carry_tags": carry_tag,
+        "refuse_tags": refuse_tag,
+        "max_traces": max_traces,
+        "author_quota": author_quota,
+        "min_pow_bits": min_pow,
+    }
+    _serve(home_of(ctx), listen, bootstrap, lan, psk_file, verbose, overrides)
+
+
+def _serve(
+    home: Home,
+    listen: tuple[str, ...],
+    bootstrap: tuple[str, ...],
+    lan: bool,
+    psk_file: Path | None,
+    verbose: bool,
+    relay_overrides: dict[str, Any] | None,
+) -> None:
+    # Imported here: libp2p takes a second to import, and only these commands need it.
+    from stig.node.libp2p_net import Libp2pNetwork  # noqa: PLC0415
+
+    logging.basicConfig(
+        level=logging.INFO if verbose else logging.WARNING,
+        format="%(asctime)s %(name)s %(levelname)s %(message)s",
+        stream=sys.stderr,
+    )
+    home.create()
+    config = _merge(load_config(home.config_file), listen, bootstrap, lan, psk_file)
+    if relay_overrides is not None:
+        config = Config(config.network, _relay_policy(config.relay, relay_overrides))
+    psk = _read_psk(Path(config.network.psk_file)) if config.network.psk_file else None
+    network = Libp2pNetwork(
+        home.transport_seed(), config.network.listen, psk=psk, lan=config.network.lan
+    )
+
+    async def go() -> None:
+        await create_store(home)
+        store = await SqliteStore.open(home.store)
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        mesh = MeshNode(home, store, network, config)
+        task = loop.create_task(mesh.run(stop))
+        try:
+            started = loop.create_task(mesh.started.wait())
+            await asyncio.wait({task, started}, return_when=asyncio.FIRST_COMPLETED)
+            if mesh.started.is_set():
+                kind = "relay" if relay_overrides is not None else "node"
+                click.echo(f"stig {kind} {network.peer_id} listening on:", err=True)
+                for address in mesh.addresses:
+                    click.echo(address)
+                sys.stdout.flush()
+            await task
+        finally:
+            await store.close()
+
+    run(go())
+
+
+def _merge(
+    config: Config,
+    listen: tuple[str, ...],
+    bootstrap: tuple[str, ...],
+    lan: bool,
+    psk_file: Path | None,
+) -> Config:
+    net = config.network
+    return Config(
+        NetworkConfig(
+            listen=listen or net.listen or (DEFAULT_LISTEN,),
+            bootstrap=tuple(dict.fromkeys([*net.bootstrap, *bootstrap])),
+            lan=lan or net.lan,
+            psk_file=str(psk_file) if psk_file else net.psk_file,
+        ),
+        config.relay,
+    )
+
+
+def _relay_policy(base: RelayPolicy, overrides: dict[str, Any]) -> RelayPolicy:
+    from stig.crdt.normal_form import normalize_tag  # noqa: PLC0415
+
+    return RelayPolicy(
+        carry_tags=base.carry_tags | {normalize_tag(t) for t in overrides["carry_tags"]},
+        refuse_tags=base.refuse_tags | {normalize_tag(t) for t in overrides["refuse_tags"]},
+        max_traces=_pick(overrides["max_traces"], base.max_traces),
+        author_quota=_pick(overrides["author_quota"], base.author_quota),
+        min_pow_bits=_pick(overrides["min_pow_bits"], base.min_pow_bits),
+    )
+
+
+def _pick(given: int | None, configured: int) -> int:
+    return configured if given is None else given
+
+
+def _read_psk(path: Path) -> str:
+    try:
+        text = path.read_text(encoding="ascii").strip()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UsageError(f"cannot read the private-network key {path}: {exc}") from exc
+    # Accept the go-libp2p swarm.key layout too: the key is its last line.
+    key = text.splitlines()[-1].strip() if text else ""
+    try:
+        valid = len(key) == 64 and len(bytes.fromhex(key)) == 32
+    except ValueError:
+        valid = False
+    if not valid:
+        raise UsageError(
+            f"{path} does not hold a private-network key: 64 hexadecimal characters "
+            "(make one with: python3 -c 'import os; print(os.urandom(32).hex())')"
+        )
+    return key
+
+
+@click.command()
+@click.pass_context
+def addr(ctx: click.Context) -> None:
+    """Print the running node's full multiaddrs, one per line (for --bootstrap elsewhere)."""
+    home = home_of(ctx)
+    addresses = read_addresses(home.addresses_file)
+    if not addresses:
+        raise UsageError(f"no node is running for {home.root}; start one with `stig node`")
+    for address in addresses:
+        click.echo(address)
+
+
+@click.command()
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.pass_context
+def peers(ctx: click.Context, as_json: bool) -> None:
+    """Peers of the running node: connected, last sync, bytes, rejects by reason."""
+    status = run(ask_status(home_of(ctx).control_socket))
+    if as_json:
+        echo_json(status)
+        return
+    click.echo(f"this node  {status['peer_id']}")
+    for address in status["addresses"]:
+        click.echo(f"  {address}")
+    if not status["peers"]:
+        click.echo("no peers yet: start another node with --bootstrap <one of the addresses>,")
+        click.echo("or run with --lan to find nodes on this network")
+    now = time.time()
+    for p in status["peers"]:
+        state = "connected" if p["connected"] else "gone"
+        if p["banned"]:
+            state = f"cut off ({p['ban_reason']})"
+        synced = f"synced {span(int(now - p['last_sync']))} ago" if p["last_sync"] else "not synced"
+        rejected = ", ".join(f"{k} {v}" for k, v in sorted(p["rejected"].items())) or "none"
+        click.echo(
+            f"{p['peer']}  {state}  {synced}  in {p['bytes_in']} B  out {p['bytes_out']} B  "
+            f"accepted {p['accepted']}  rejected: {rejected}"
+        )
+
+
+COMMANDS = [node, relay, addr, peers]
