@@ -1,0 +1,315 @@
+"""Feed latency on a big store: SqliteStore.feed(now, filter, 50) over N stored traces.
+
+    python benchmarks/feed.py --n 1000000 [--json] [--store PATH] [--repeat 200]
+
+1. Fill a real SQLite store (SqliteStore.add, the ingest path, in batches of --batch) with N
+   valid 1-2 KiB traces from benchmarks/tracegen.py (10 % echoes, 2 % confirms, actions, replies,
+   a few retracts, so heat varies). Generation and storing are timed apart. If the fill runs
+   past --fill-budget seconds it stops there and the rest runs on what was stored (said so).
+   --store PATH keeps the store (and reuses it if it already holds traces).
+2. Time ``feed(now, filter, 50)`` --repeat times per filter, the clock advancing one second per
+   call as a refreshing screen would (so ``_refresh`` does its real work), and report p50/p99.
+3. Break one more pass down: ``_refresh``, the top-50 SELECT, and ``_ranked`` (neighbourhood
+   queries + ranking in Python), with the SQL inside sqlite3 timed apart.
+
+With --json the last line is ``{"n": ..., "p50_ms": ..., "p99_ms": ...}`` (unfiltered top 50).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import resource
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from stig.crdt.views import FeedFilter, Ranked
+from stig.store.sqlite import SqliteStore
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from report import print_json, print_machine, print_table
+from sqlclock import SqlClock
+from tracegen import TraceGenerator
+
+FILTERS: tuple[tuple[str, FeedFilter], ...] = (
+    ("top 50, no filter", FeedFilter()),
+    ("tag housing", FeedFilter(tags=frozenset({"housing"}))),
+    ("place u09 (prefix)", FeedFilter(place="u09")),
+    ("tag + place", FeedFilter(tags=frozenset({"rent"}), place="gcp")),
+    ("tag nobody uses", FeedFilter(tags=frozenset({"nosuchtag"}))),
+    ("place nobody uses", FeedFilter(place="zzz")),
+)
+CASE_BUDGET_S = 30.0  # per filter: stop repeating early if one case is this slow
+
+
+@dataclass
+class Fill:
+    n: int
+    generate_s: float
+    store_s: float
+    complete: bool
+
+
+async def fill(store: SqliteStore, gen: TraceGenerator, batch: int, budget: float) -> Fill:
+    generate_s = store_s = 0.0
+    stored = 0
+    started = time.perf_counter()
+    report_every = max(gen.total // 10, batch)
+    while gen.made < gen.total:
+        start = time.perf_counter()
+        traces = gen.batch(batch)
+        generate_s += time.perf_counter() - start
+        start = time.perf_counter()
+        await store.add(traces, gen.now)
+        store_s += time.perf_counter() - start
+        stored += len(traces)
+        if stored % report_every < batch:
+            print(
+                f"  filled {stored:,} / {gen.total:,}: generate {generate_s:.0f} s, "
+                f"store.add {store_s:.0f} s ({stored / store_s:,.0f} traces/s)",
+                file=sys.stderr,
+                flush=True,
+            )
+        if time.perf_counter() - started > budget and gen.made < gen.total:
+            return Fill(stored, generate_s, store_s, complete=False)
+    return Fill(stored, generate_s, store_s, complete=True)
+
+
+def percentile(values: Sequence[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+async def time_feed(
+    store: SqliteStore, now: int, where: FeedFilter, repeat: int
+) -> tuple[list[float], list[Ranked]]:
+    samples: list[float] = []
+    result: list[Ranked] = []
+    spent = 0.0
+    for i in range(repeat):
+        start = time.perf_counter()
+        result = await store.feed(now + i, where, 50)
+        took = time.perf_counter() - start
+        samples.append(took)
+        spent += took
+        if spent > CASE_BUDGET_S and i >= 4:
+            break
+    return samples, result
+
+
+class Split:
+    """Wall time of the parts of SqliteStore.feed, by wrapping two of its methods."""
+
+    def __init__(self, store: SqliteStore) -> None:
+        self.store = store
+        self.refresh = 0.0
+        self.ranked = 0.0
+
+    def _wrap(self, name: str) -> Callable[..., Awaitable[Any]]:
+        original = getattr(self.store, name)
+
+        async def timed(*args: Any, **kwargs: Any) -> Any:
+            start = time.perf_counter()
+            try:
+                return await original(*args, **kwargs)
+            finally:
+                took = time.perf_counter() - start
+                if name == "_refresh":
+                    self.refresh += took
+                else:
+                    self.ranked += took
+
+        return timed
+
+    def __enter__(self) -> Split:
+        self.store._refresh = self._wrap("_refresh")  # type: ignore[method-assign]
+        self.store._ranked = self._wrap("_ranked")  # type: ignore[method-assign]
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        del self.store._refresh
+        del self.store._ranked
+
+
+async def breakdown(
+    store: SqliteStore, now: int, where: FeedFilter, calls: int
+) -> list[tuple[str, float, float]]:
+    """(part, ms per call, of which inside sqlite3 ms per call)."""
+    with Split(store) as split, SqlClock() as clock:
+        start = time.perf_counter()
+        for i in range(calls):
+            await store.feed(now + i, where, 50)
+        total = time.perf_counter() - start
+    refresh_sql = sum(
+        t.inside
+        for t in clock.stats.values()
+        if "refreshed_until" in t.sample
+        or "source_expires" in t.sample
+        or t.sample in ("BEGIN IMMEDIATE", "COMMIT")
+        or t.sample.startswith("UPDATE traces SET hidden")
+    )
+    select_sql = sum(t.inside for t in clock.stats.values() if "ORDER BY heat" in t.sample)
+    ranked_sql = clock.inside - refresh_sql - select_sql
+    select_wall = total - split.refresh - split.ranked
+    per = 1e3 / calls
+    return [
+        ("_refresh (meta read + write transaction)", split.refresh * per, refresh_sql * per),
+        ("top-50 SELECT (index scan)", select_wall * per, select_sql * per),
+        ("_ranked: neighbourhood SQL + ranking", split.ranked * per, ranked_sql * per),
+        ("total", total * per, clock.inside * per),
+    ] + [
+        (f"  sql: {sql}", t.wall * per, t.inside * per)
+        for sql, t in sorted(clock.stats.items(), key=lambda item: -item[1].wall)[:8]
+    ]
+
+
+def disk_size(path: Path) -> int:
+    return sum(
+        p.stat().st_size for p in (path, Path(f"{path}-wal"), Path(f"{path}-shm")) if p.exists()
+    )
+
+
+def rss_mib() -> tuple[float, float]:
+    current = 0.0
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                current = int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return current, peak
+
+
+async def run(args: argparse.Namespace, path: Path) -> dict[str, Any]:
+    store = await SqliteStore.open(path)
+    try:
+        have = await store.count()
+        now = int(time.time())
+        filled: Fill | None = None
+        if have == 0:
+            gen = TraceGenerator(
+                total=args.n, now=now, authors=args.authors, seed=args.seed, echo_share=0.10
+            )
+            print(f"filling {path} with {args.n:,} traces (batches of {args.batch:,}) ...")
+            filled = await fill(store, gen, args.batch, args.fill_budget)
+            have = await store.count()
+        else:
+            print(f"reusing {path}: {have:,} rows already stored (no fill)")
+        if filled is not None:
+            note = "" if filled.complete else f"  (STOPPED by the {args.fill_budget:.0f} s budget)"
+            print_table(
+                "fill" + note,
+                ["traces", "generate+sign s", "store.add s", "store.add traces/s", "overall /s"],
+                [
+                    [
+                        filled.n,
+                        filled.generate_s,
+                        filled.store_s,
+                        filled.n / filled.store_s,
+                        filled.n / (filled.generate_s + filled.store_s),
+                    ]
+                ],
+            )
+
+        rows: list[list[Any]] = []
+        headline: dict[str, float] = {}
+        for name, where in FILTERS:
+            await store.feed(now, where, 50)  # warm the cache for this filter
+            samples, result = await time_feed(store, now + 10, where, args.repeat)
+            ms = [s * 1e3 for s in samples]
+            p50, p99 = statistics.median(ms), percentile(ms, 0.99)
+            top = result[0] if result else None
+            rows.append(
+                [
+                    name,
+                    len(samples),
+                    len(result),
+                    p50,
+                    p99,
+                    max(ms),
+                    f"{top.counts.echoes}" if top else "-",
+                ]
+            )
+            if not headline:
+                headline = {"p50_ms": p50, "p99_ms": p99}
+            now += 10 + len(samples)
+        print_table(
+            f"SqliteStore.feed(now, filter, 50) on {have:,} stored traces; clock +1 s per call",
+            ["filter", "calls", "results", "p50 ms", "p99 ms", "max ms", "top echoes"],
+            rows,
+        )
+
+        for name, where in FILTERS[:2]:
+            parts = await breakdown(store, now + 10, where, min(args.repeat, 100))
+            now += 10 + min(args.repeat, 100)
+            print_table(
+                f"where a feed call goes ({name}; mean of {min(args.repeat, 100)} calls, "
+                "instrumented)",
+                ["part", "wall ms/call", "inside sqlite3 ms/call"],
+                parts,
+            )
+
+        same_now = []
+        for _ in range(min(args.repeat, 100)):
+            start = time.perf_counter()
+            await store.feed(now, FeedFilter(), 50)
+            same_now.append((time.perf_counter() - start) * 1e3)
+        print(
+            f"\nsame call with the clock standing still (_refresh returns at once): "
+            f"p50 {statistics.median(same_now):.3f} ms, p99 {percentile(same_now, 0.99):.3f} ms"
+        )
+    finally:
+        await store.close()
+
+    current, peak = rss_mib()
+    size = disk_size(path)
+    print_table(
+        "size",
+        ["stored rows", "disk (db+wal+shm) MiB", "bytes/row", "RSS now MiB", "RSS peak MiB"],
+        [[have, size / 2**20, size / max(have, 1), current, peak]],
+    )
+    return {"n": have, **headline}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--n", type=int, default=1_000_000, help="traces (default 1,000,000)")
+    parser.add_argument("--batch", type=int, default=10_000, help="traces per store.add")
+    parser.add_argument("--repeat", type=int, default=200, help="feed calls per filter")
+    parser.add_argument("--authors", type=int, default=200)
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument(
+        "--fill-budget", type=float, default=600.0, help="stop filling after this many seconds"
+    )
+    parser.add_argument("--store", type=Path, default=None, help="keep/reuse this store file")
+    parser.add_argument("--dir", type=Path, default=None, help="scratch directory (default: tmp)")
+    parser.add_argument("--json", action="store_true", help="last line: JSON summary")
+    args = parser.parse_args(argv)
+
+    print_machine()
+    if args.store is not None:
+        args.store.parent.mkdir(parents=True, exist_ok=True)
+        result = asyncio.run(run(args, args.store))
+    else:
+        with tempfile.TemporaryDirectory(prefix="stig-feed-", dir=args.dir) as scratch:
+            result = asyncio.run(run(args, Path(scratch) / "store.db"))
+    if args.json:
+        print_json(
+            {
+                "n": result["n"],
+                "p50_ms": round(result["p50_ms"], 3),
+                "p99_ms": round(result["p99_ms"], 3),
+            }
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
