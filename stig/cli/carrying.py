@@ -97,4 +97,21 @@ def gc(ctx: click.Context) -> None:
     click.echo(f"removed {run(go())} expired traces")
 
 
-COMMANDS = [export_command, import_command, gc]
+@click.command()
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.pass_context
+def digest(ctx: click.Context, as_json: bool) -> None:
+    """Count and digest of the live traces here: equal digests, equal sets."""
+
+    async def go() -> tuple[int, bytes]:
+        async with LocalNode.open(home_of(ctx)) as node:
+            return await node.digest()
+
+    count, value = run(go())
+    if as_json:
+        echo_json({"count": count, "digest": value.hex()})
+    else:
+        click.echo(f"{count} live traces, digest {value.hex()}")
+
+
+COMMANDS = [export_command, import_command, gc, digest]

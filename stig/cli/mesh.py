@@ -160,6 +160,7 @@ def _merge(
             bootstrap=tuple(dict.fromkeys([*net.bootstrap, *bootstrap])),
             lan=lan or net.lan,
             psk_file=str(psk_file) if psk_file else net.psk_file,
+            sync_interval=net.sync_interval,
         ),
         config.relay,
     )

@@ -12,6 +12,7 @@ Example (docs/relay.md has the full story)::
     bootstrap = ["/ip4/198.51.100.7/tcp/4737/p2p/12D3KooW..."]
     lan = false                 # mDNS on the LAN: it announces you, so it is opt-in
     psk_file = ""               # a 64-hex-character pre-shared key: a closed mesh
+    sync_interval = 30          # seconds between background syncs with a random peer
 
     [relay]
     carry_tags = []             # if set, only traces with one of these tags are carried
@@ -32,6 +33,8 @@ from stig.crdt.normal_form import normalize_tag
 from stig.errors import InvalidTrace, UsageError
 
 DEFAULT_LISTEN = "/ip4/0.0.0.0/tcp/0"
+DEFAULT_SYNC_INTERVAL = 30.0
+MIN_SYNC_INTERVAL = 1.0
 
 
 @dataclass(frozen=True)
@@ -54,6 +57,7 @@ class NetworkConfig:
     bootstrap: tuple[str, ...] = ()
     lan: bool = False
     psk_file: str = ""
+    sync_interval: float = DEFAULT_SYNC_INTERVAL
 
 
 @dataclass(frozen=True)
@@ -83,6 +87,7 @@ def load_config(path: Path) -> Config:
             bootstrap=tuple(_strings(network, "bootstrap", path, "network")),
             lan=_typed(network, "lan", bool, False, path, "network"),
             psk_file=_typed(network, "psk_file", str, "", path, "network"),
+            sync_interval=_interval(network, path),
         ),
         relay=RelayPolicy(
             carry_tags=_tags(relay, "carry_tags", path),
@@ -92,6 +97,15 @@ def load_config(path: Path) -> Config:
             min_pow_bits=_count(relay, "min_pow_bits", path),
         ),
     )
+
+
+def _interval(network: dict[str, Any], path: Path) -> float:
+    value = network.get("sync_interval", DEFAULT_SYNC_INTERVAL)
+    if type(value) not in (int, float) or value < MIN_SYNC_INTERVAL:
+        raise UsageError(
+            f"{path}: network.sync_interval must be a number of seconds >= {MIN_SYNC_INTERVAL}"
+        )
+    return float(value)
 
 
 def _section(raw: dict[str, Any], name: str, path: Path) -> dict[str, Any]:

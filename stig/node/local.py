@@ -6,6 +6,7 @@ does, so tests pass a fixed ``clock``.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import tempfile
 import time
@@ -190,6 +191,12 @@ class LocalNode:
         ingest = Ingest(self.store, self.clock())
         await ingest.add(records)
         return await ingest.finish()
+
+    async def digest(self) -> tuple[int, bytes]:
+        """How many live traces this node holds and a digest of their ids (BLAKE2b-256 of
+        the sorted ids): two nodes with the same digest hold the same set."""
+        ids = sorted(tid for _, tid in await self.store.live_items(self.clock()))
+        return len(ids), hashlib.blake2b(b"".join(ids), digest_size=32).digest()
 
     async def collect(self) -> Collected:
         return await self.store.collect(self.clock())

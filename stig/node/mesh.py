@@ -5,7 +5,7 @@
   validator (full validation, per-peer rate limit and penalties, relay policy) before they are
   forwarded or delivered, then the ingest pipeline before they are stored.
 * **Pull** — on every new connection (the peer with the smaller id starts) and every
-  SYNC_INTERVAL, a sync session reconciles the two stores and fetches what each lacks.
+  ``sync_interval`` (config), a sync session reconciles the two stores and fetches what each lacks.
 * **Posts from other processes** — ``stig post`` writes to the store; the node notices new rows
   (``store.stored_after``, every PUBLISH_POLL) and publishes them. A trace the node itself took
   from the network is not published again: gossip already carries it.
@@ -45,7 +45,6 @@ from stig.store.port import Store
 
 log = logging.getLogger("stig.node")
 
-SYNC_INTERVAL = 30.0
 PUBLISH_POLL = 0.1
 PUBLISH_BATCH = 500
 REDIAL_INTERVAL = 5.0
@@ -327,7 +326,8 @@ class MeshNode:
 
     async def _sync_periodically(self) -> None:
         while True:
-            await asyncio.sleep(SYNC_INTERVAL * random.uniform(0.8, 1.2))
+            # Jittered, so nodes started together do not sync in lockstep.
+            await asyncio.sleep(self.config.network.sync_interval * random.uniform(0.8, 1.2))
             peers = self.network.peers()
             if peers:
                 await self.sync_with(random.choice(peers))

@@ -1,0 +1,133 @@
+"""Real ``stig`` processes on 127.0.0.1 for the mesh tests: started, waited for, and always
+ended by PID (SIGINT, then SIGKILL), whatever the test does."""
+
+from __future__ import annotations
+
+import json
+import os
+import select
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+STIG = str(Path(sys.executable).parent / "stig")
+START_WITHIN = 30.0
+LOCAL = "/ip4/127.0.0.1/tcp/0"
+
+
+def stig(home: Path, *args: str, stdin: bytes | None = None) -> subprocess.CompletedProcess[str]:
+    done = subprocess.run(
+        [STIG, "--home", str(home), *args],
+        check=False,
+        input=stdin.decode() if stdin else None,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=_env(),
+    )
+    assert done.returncode == 0, (args, done.stdout, done.stderr)
+    return done
+
+
+def stig_json(home: Path, *args: str) -> Any:
+    return json.loads(stig(home, *args, "--json").stdout)
+
+
+def _env() -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k != "STIG_HOME"}
+    env["PYTHONUNBUFFERED"] = "1"
+    return env
+
+
+class Node:
+    """One ``stig node`` (or ``relay``) process."""
+
+    def __init__(self, home: Path, *args: str, command: str = "node") -> None:
+        self.home = home
+        self.args = args
+        self.command = command
+        self.process: subprocess.Popen[bytes] | None = None
+        self.addresses: list[str] = []
+
+    def start(self) -> Node:
+        self.home.mkdir(parents=True, exist_ok=True)
+        log = (self.home / "node.log").open("ab")
+        self.process = subprocess.Popen(
+            [STIG, "--home", str(self.home), self.command, "--listen", LOCAL, "-v", *self.args],
+            stdout=subprocess.PIPE,
+            stderr=log,
+            env=_env(),
+        )
+        log.close()
+        assert self.process.stdout is not None
+        deadline = time.monotonic() + START_WITHIN
+        line = b""
+        while not line.endswith(b"\n"):
+            left = deadline - time.monotonic()
+            ready, _, _ = select.select([self.process.stdout], [], [], max(left, 0))
+            if not ready:
+                raise AssertionError(f"{self.home} did not start: {self.log()[-2000:]}")
+            chunk = os.read(self.process.stdout.fileno(), 4096)
+            if not chunk:
+                raise AssertionError(f"{self.home} exited: {self.log()[-2000:]}")
+            line += chunk
+        self.addresses = [a for a in line.decode().splitlines() if a.startswith("/")]
+        return self
+
+    @property
+    def address(self) -> str:
+        return self.addresses[0]
+
+    def stop(self) -> None:
+        process = self.process
+        if process is None:
+            return
+        if process.poll() is None:
+            process.send_signal(signal.SIGINT)
+            try:
+                process.wait(15)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait(5)
+        if process.stdout is not None:
+            process.stdout.close()
+
+    def log(self) -> str:
+        path = self.home / "node.log"
+        return path.read_text(errors="replace") if path.exists() else ""
+
+    def digest(self) -> tuple[int, str]:
+        found = stig_json(self.home, "digest")
+        return found["count"], found["digest"]
+
+    def peers(self) -> dict[str, Any]:
+        result: dict[str, Any] = stig_json(self.home, "peers")
+        return result
+
+
+@contextmanager
+def cluster() -> Iterator[list[Node]]:
+    """Every node added to the list is ended by PID when the block ends."""
+    nodes: list[Node] = []
+    try:
+        yield nodes
+    finally:
+        for node in nodes:
+            node.stop()
+        for node in nodes:
+            if node.process is not None and node.process.poll() is None:
+                os.kill(node.process.pid, signal.SIGKILL)
+
+
+def wait_for(condition: Callable[[], bool], within: float, what: str) -> None:
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        time.sleep(0.2)
+    raise AssertionError(f"not within {within} s: {what}")
