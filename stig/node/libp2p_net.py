@@ -35,6 +35,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Seque
 from contextlib import suppress
 from typing import TYPE_CHECKING, Any, TypeVar, TypeVarTuple, cast
 
+import ifaddr
 import multiaddr  # type: ignore[import-untyped]
 import trio
 from libp2p import new_host
@@ -717,10 +718,10 @@ class Libp2pNetwork:
         side = self._live_side()
         # Whatever was set while the side was being built (a handler, a topic) is applied now.
         await self.bridge.call(side.catch_up)
-        self._addresses = addresses
         # Re-listen on these exact addresses after a crash: peers know them.
         self._bound = [a.rsplit("/p2p/", 1)[0] for a in addresses]
-        return list(addresses)
+        self._addresses = _dialable(addresses)
+        return list(self._addresses)
 
     async def stop(self) -> None:
         self._stopping = True
@@ -894,3 +895,23 @@ if TYPE_CHECKING:
 
     def _implements_the_port(net: Libp2pNetwork, stream: Libp2pStream) -> tuple[Network, Stream]:
         return net, stream  # mypy checks the adapter against stig.node.network here
+
+
+def _dialable(addresses: Sequence[str]) -> list[str]:
+    """Addresses another node can dial: a wildcard listen address (``/ip4/0.0.0.0``) becomes
+    one address per IPv4 address of this machine's interfaces."""
+    wildcard = "/ip4/0.0.0.0/"
+    if not any(a.startswith(wildcard) for a in addresses):
+        return list(addresses)
+    local = sorted(
+        {ip.ip for adapter in ifaddr.get_adapters() for ip in adapter.ips if ip.is_IPv4},
+        key=lambda ip: (ip != "127.0.0.1", ip),
+    )
+    expanded: list[str] = []
+    for address in addresses:
+        if address.startswith(wildcard):
+            rest = address[len(wildcard) :]
+            expanded.extend(f"/ip4/{ip}/{rest}" for ip in local)
+        else:
+            expanded.append(address)
+    return list(dict.fromkeys(expanded))
