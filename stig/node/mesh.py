@@ -201,12 +201,12 @@ class MeshNode:
 
     async def ingest(self, peer: PeerId, raws: list[bytes], *, pushed: bool) -> IngestReport:
         """Validate, apply policy, store; count per peer. Never raises for bad input."""
-        now = self.clock()
-        ingest = Ingest(self.store, int(now), self._admits_pushed if pushed else self._admits)
-        for raw in raws:
-            self._taken.add(hashlib.blake2b(raw, digest_size=32).digest())
-        await ingest.add((peer, raw) for raw in raws)
-        report = await ingest.finish()
+        session = _Session(self, peer, pushed=pushed)
+        await session.add(raws)
+        return await session.finish()
+
+    def _settle(self, peer: PeerId, report: IngestReport, now: float) -> None:
+        """Count an ingest against the peer that sent it."""
         record = self.ledger.record(peer)
         record.accepted += report.accepted
         for rejection in report.rejections:
@@ -214,9 +214,6 @@ class MeshNode:
                 record.rejected[rejection.reason] += 1  # counted, but not junk: no penalty
             else:
                 self._reject(peer, rejection.reason, now)
-        if self.policy.max_traces:
-            await self.store.evict(self.policy.max_traces, int(now))
-        return report
 
     async def _publish_from(self, cursor: int) -> None:
         while True:
@@ -299,11 +296,8 @@ class MeshNode:
         await stream.close()
         self._account(peer, stats)
 
-    def _ingest_from(self, peer: PeerId) -> sync.Ingest:
-        async def ingest(raws: list[bytes]) -> None:
-            await self.ingest(peer, raws, pushed=False)
-
-        return ingest
+    def _ingest_from(self, peer: PeerId) -> _Session:
+        return _Session(self, peer, pushed=False)
 
     def _account(self, peer: PeerId, stats: sync.SyncStats) -> None:
         record = self.ledger.record(peer)
@@ -411,6 +405,31 @@ class MeshNode:
                 for r in self.ledger.records()
             ],
         }
+
+
+class _Session:
+    """One ingest for a batch of pushes or for a whole sync session (sync.Receiver)."""
+
+    def __init__(self, node: MeshNode, peer: PeerId, *, pushed: bool) -> None:
+        self._node = node
+        self._peer = peer
+        self._now = node.clock()
+        admits = node._admits_pushed if pushed else node._admits
+        self._ingest = Ingest(node.store, int(self._now), admits)
+
+    async def add(self, traces: list[bytes]) -> None:
+        for raw in traces:
+            # Taken from the network: gossip already carries it, the publisher must not.
+            self._node._taken.add(hashlib.blake2b(raw, digest_size=32).digest())
+        await self._ingest.add((self._peer, raw) for raw in traces)
+
+    async def finish(self) -> IngestReport:
+        report = await self._ingest.finish()
+        node = self._node
+        node._settle(self._peer, report, self._now)
+        if node.policy.max_traces:
+            await node.store.evict(node.policy.max_traces, int(self._now))
+        return report
 
 
 def _decode_addresses(frame: bytes) -> list[str] | None:

@@ -24,8 +24,9 @@ that does not decode raises SyncError, which ends the session and gets the peer 
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from typing import Protocol
 
 import msgpack
 
@@ -45,8 +46,15 @@ MAX_FRAME = 256 * 1024
 MAX_WANT_KEYS = 4096
 """Keys per WANT frame: a request stays small and its answer bounded."""
 
-Ingest = Callable[[list[bytes]], Awaitable[None]]
-"""Validate and store traces received from the peer (the node counts rejects per peer)."""
+
+class Receiver(Protocol):
+    """Where a session's received traces go: validated and stored batch by batch, and judged
+    once more at the end of the session (a trace past its own expiry may be kept alive by a
+    supporter that came in a later frame, docs/protocol.md §8.4)."""
+
+    async def add(self, traces: list[bytes]) -> None: ...
+
+    async def finish(self) -> object: ...
 
 
 @dataclass
@@ -79,7 +87,7 @@ class _Framed:
         return frame
 
 
-async def initiate(stream: Stream, store: Store, ingest: Ingest, now: int) -> SyncStats:
+async def initiate(stream: Stream, store: Store, ingest: Receiver, now: int) -> SyncStats:
     """Run a session as the initiator: reconcile, fetch what we lack, push what they lack."""
     stats = SyncStats()
     framed = _Framed(stream, stats)
@@ -95,7 +103,7 @@ async def initiate(stream: Stream, store: Store, ingest: Ingest, now: int) -> Sy
         while (reply := await framed.receive())[0] != DONE:
             traces = _traces(reply)
             stats.received_traces += len(traces)
-            await ingest(traces)
+            await ingest.add(traces)
     pushed = await store.fetch(sorted(reconciler.have), now)
     for chunk in _chunked(pushed):
         await framed.send(chunk)
@@ -103,10 +111,11 @@ async def initiate(stream: Stream, store: Store, ingest: Ingest, now: int) -> Sy
     await framed.send(bytes([DONE]))
     if (await framed.receive())[0] != DONE:
         raise SyncError(SyncReason.PROTOCOL, "expected DONE after our traces")
+    await ingest.finish()
     return stats
 
 
-async def respond(stream: Stream, store: Store, ingest: Ingest, now: int) -> SyncStats:
+async def respond(stream: Stream, store: Store, ingest: Receiver, now: int) -> SyncStats:
     """Serve one session as the responder."""
     stats = SyncStats()
     framed = _Framed(stream, stats)
@@ -127,8 +136,9 @@ async def respond(stream: Stream, store: Store, ingest: Ingest, now: int) -> Syn
         elif kind == TRACES:
             traces = _traces(frame)
             stats.received_traces += len(traces)
-            await ingest(traces)
+            await ingest.add(traces)
         elif kind == DONE:
+            await ingest.finish()
             await framed.send(bytes([DONE]))
             return stats
         else:
