@@ -40,6 +40,8 @@ unit: $(STAMP_TEST)
 bench: $(STAMP_TEST)
 	$(BIN)/python benchmarks/ingest.py --n 20000
 	$(BIN)/python benchmarks/feed.py --n 1000000
+	$(BIN)/python benchmarks/sync.py
+	$(BIN)/python benchmarks/propagation.py
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache .hypothesis

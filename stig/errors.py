@@ -11,7 +11,11 @@ callers never see them::
     ├── PersonaError        no such persona, a key file that is damaged or locked
     │   └── WrongPassphrase the passphrase does not open the key file
     ├── StoreError          the local store cannot be opened or used (damaged file, disk full)
-    └── UsageError          a request that makes no sense (unknown id, bad duration, ...)
+    ├── UsageError          a request that makes no sense (unknown id, bad duration, ...)
+    ├── SyncError           a peer's sync frame that cannot be accepted (stig.crdt.reconcile);
+    │                       ``.reason``: bad_frame, bad_version, protocol, ...
+    └── NetworkError        a dial, stream or publish that failed (stig.node.network);
+                            ``.reason``: timeout, refused, closed, down, frame_too_large, ...
 
 "Peer sent garbage" is an ``InvalidTrace`` that the ingest path counts and moves past; "our bug"
 is any other exception and is allowed to surface.
