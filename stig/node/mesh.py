@@ -171,20 +171,38 @@ class MeshNode:
             return ("low_pow", f"less than {policy.min_pow_bits} bits of proof of work")
         return None
 
-    async def _admits_pushed(self, trace: Trace) -> tuple[str, str] | None:
+    async def _admits_pushed(
+        self, trace: Trace, admitted: dict[bytes, set[bytes]] | None = None
+    ) -> tuple[str, str] | None:
         if not self.ledger.admit_author(trace.author, self.clock()):
             return ("author_rate", "this author posts faster than this node takes by push")
-        return await self._admits(trace)
+        return await self._admits(trace, admitted)
 
-    async def _admits(self, trace: Trace) -> tuple[str, str] | None:
-        """Everything the node asks of a valid trace before storing it."""
+    async def _admits(
+        self, trace: Trace, admitted: dict[bytes, set[bytes]] | None = None
+    ) -> tuple[str, str] | None:
+        """Everything the node asks of a valid trace before storing it. ``admitted`` holds, by
+        author, the ids admitted in the batch being ingested: not stored yet, they count
+        against the author quota all the same, or one batch could carry any number past it."""
         refused = self._carries(trace)
         if refused is not None:
             return refused
         now = self.clock()
         quota = self.policy.author_quota
-        if quota and await self.store.author_live_count(trace.author, int(now)) >= quota:
-            return ("author_quota", f"this relay keeps at most {quota} traces per author")
+        if quota:
+            pending = set() if admitted is None else admitted.setdefault(trace.author, set())
+            if trace.id in pending:
+                return None
+            held = await self.store.author_live_count(trace.author, int(now))
+            if held + len(pending) >= quota:
+                # Gossip often repeats what a sync just brought: a copy of a stored trace
+                # changes no count, and counts once, in the store.
+                if await self.store.get(trace.id) is not None:
+                    return None
+                pending -= {tid for tid in pending if await self.store.get(tid) is not None}
+                if held + len(pending) >= quota:
+                    return ("author_quota", f"this relay keeps at most {quota} traces per author")
+            pending.add(trace.id)
         return None
 
     async def _ingest_pushes(self) -> None:
@@ -415,9 +433,16 @@ class _Session:
         self._peer = peer
         self._now = node.clock()
         admits = node._admits_pushed if pushed else node._admits
-        self._ingest = Ingest(node.store, int(self._now), admits)
+        self._admitted: dict[bytes, set[bytes]] = {}
+
+        async def policy(trace: Trace) -> tuple[str, str] | None:
+            return await admits(trace, self._admitted)
+
+        self._ingest = Ingest(node.store, int(self._now), policy)
 
     async def add(self, traces: list[bytes]) -> None:
+        # What earlier batches admitted is stored now: the store counts it.
+        self._admitted.clear()
         for raw in traces:
             # Taken from the network: gossip already carries it, the publisher must not.
             self._node._taken.add(hashlib.blake2b(raw, digest_size=32).digest())

@@ -31,7 +31,7 @@ from typing import Protocol
 import msgpack
 
 from stig.crdt.reconcile import PROTOCOL_VERSION, Item, Reconciler, SyncError, SyncReason
-from stig.node.network import Stream
+from stig.node.network import NetworkError, Stream
 from stig.store.port import Store
 
 SYNC_PROTOCOL = "/stig/sync/1"
@@ -78,7 +78,13 @@ class _Framed:
         await self._stream.send(frame)
 
     async def receive(self) -> bytes:
-        frame = await self._stream.receive(MAX_FRAME)
+        try:
+            frame = await self._stream.receive(MAX_FRAME)
+        except NetworkError as exc:
+            if exc.reason != "frame_too_large":
+                raise
+            # The stream refused it unread; it is still the peer breaking the protocol.
+            raise SyncError(SyncReason.FRAME_TOO_LARGE, exc.detail) from exc
         if frame is None:
             raise SyncError(SyncReason.PROTOCOL, "the peer closed the stream mid-session")
         if not frame:

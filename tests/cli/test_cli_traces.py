@@ -80,7 +80,7 @@ def home(tmp_path: Path) -> Path:
 def test_post_read_respond_retract(home: Path) -> None:
     callout = post(
         home, "post", "Eviction at rue X, 7am", "-k", "callout", "-t", "Housing", "-t", "#J20",
-        "--place", "U09T",
+        "--place", "U09T", "--ttl", "2d",
     )  # fmt: skip
     letter = post(home, "post", "-t", "prison", "--ttl", "3d", stdin="a letter\nfrom prison\n")
     ben = stig(home, "id", "new", "ben").stdout.split()[1]
@@ -104,8 +104,9 @@ def test_post_read_respond_retract(home: Path) -> None:
     assert top["body"] == "Eviction at rue X, 7am"
     assert (top["answers"], top["echoes"], top["confirms"], top["disputes"]) == (1, 1, 1, 1)
     assert 2.9 < top["intensity"] <= 3.0  # its author, ben (action + confirm) and cy's echo
-    assert top["expires"] == top["created"] + 7 * 86400
-    assert top["effective_expires"] > top["expires"]  # reinforced by later supporters
+    assert top["expires"] == top["created"] + 2 * 86400
+    # Reinforced: the supporters' own 7 days outlive the call-out's 2.
+    assert top["effective_expires"] >= top["created"] + 7 * 86400 > top["expires"]
     assert (answer["kind"], answer["refs"], answer["author"]) == ("action", [callout], ben)
     assert note["body"] == "a letter\nfrom prison"
     assert note["expires"] - note["created"] == 3 * 86400
