@@ -199,7 +199,11 @@ def test_every_other_form_of_a_field_is_non_canonical(trace: Trace, data: st.Dat
     values = field_values(trace)
     index = data.draw(st.integers(0, FIELD_COUNT - 1), label="field")
     forms = sorted(other_forms(values[index]))
-    assert forms, "every value has a longer form"
+    # An unsigned integer of 2**63 or more is already in msgpack's widest form (uint64, and it
+    # does not fit an int64): it has no other spelling. Every other value has one.
+    if not forms:
+        assert isinstance(values[index], int) and values[index] >= 2**63, values[index]
+        return
     wider = data.draw(st.sampled_from(forms), label="form")
     fields = field_bytes(trace)
     fields[index] = wider
