@@ -21,9 +21,13 @@ $(STAMP_TEST): pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e '.[test]'
 	touch $@ $(STAMP_RUN)
 
+# Until the terminal UI lands, the main job is a live node: the feed, then the node on the
+# mesh in the foreground (Ctrl-C stops it). Post from another terminal with .venv/bin/stig post.
 run: $(STAMP_RUN)
 	$(BIN)/stig init --quiet
 	$(BIN)/stig feed
+	@echo "starting the node (Ctrl-C stops it); in another terminal: .venv/bin/stig post \"...\""
+	$(BIN)/stig node
 
 test: $(STAMP_TEST) lint types unit
 
