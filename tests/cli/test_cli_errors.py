@@ -4,45 +4,11 @@ never a traceback. Each check costs a process start, so they are grouped."""
 
 from __future__ import annotations
 
-import os
-import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-_BESIDE = Path(sys.executable).parent / "stig"
-STIG = str(_BESIDE) if _BESIDE.exists() else shutil.which("stig")
-
-
-def stig(
-    home: Path, *args: str, stdin: str = "", code: int = 0
-) -> subprocess.CompletedProcess[str]:
-    """Run ``stig --home HOME ARGS`` with stdin from a pipe (never a terminal) and no STIG_HOME;
-    check the exit code and that no traceback leaked out."""
-    assert STIG is not None, "the stig console script is not installed"
-    clean = {k: v for k, v in os.environ.items() if k not in ("STIG_HOME", "STIG_PASSPHRASE")}
-    done = subprocess.run(
-        [STIG, "--home", str(home), *args],
-        input=stdin,
-        capture_output=True,
-        text=True,
-        env=clean,
-        timeout=60,
-        check=False,
-    )
-    assert "Traceback" not in done.stdout + done.stderr, done.stderr
-    assert done.returncode == code, (args, done.returncode, done.stdout, done.stderr)
-    return done
-
-
-def fails(home: Path, *args: str, stdin: str = "") -> str:
-    """A user error: exit 1, nothing on stdout, one line on stderr starting with ``stig:``."""
-    done = stig(home, *args, stdin=stdin, code=1)
-    assert done.stdout == ""
-    assert done.stderr.startswith("stig: ") and done.stderr.count("\n") == 1, done.stderr
-    return done.stderr
+from tests.cli.running import fails, stig
 
 
 @pytest.fixture
