@@ -2,10 +2,12 @@
 large simulations (hundreds to thousands of nodes). It ships in the package (STYLE.md: ports
 with in-memory twins) and is used *in addition to* real libp2p tests, never instead of them.
 
-It behaves like GossipSub where the node can tell: pushes travel a bounded mesh (each node
-forwards to at most ``mesh_degree`` peers per topic, never back to the sender, each message
-once — deduplicated by a hash of its bytes), the validator runs before delivery and forwarding,
-links have latency and loss. Streams are pairs of in-memory frame queues with the same latency.
+It behaves like GossipSub where the node can tell: pushes travel a stable, bounded mesh per
+topic (a node grafts peers until it has ``mesh_degree``, a graft is mutual, and a node already
+at MESH_DEGREE_HIGH takes no more grafts — GossipSub's D and D_hi), each node forwards a message
+once to its mesh peers but the sender (deduplicated by a hash of its bytes), the validator runs
+before delivery and forwarding, links have latency and loss. Streams are pairs of in-memory
+frame queues with the same latency.
 Addresses look like ``/memory/<name>/p2p/<peer id>``.
 """
 
@@ -31,6 +33,9 @@ from stig.node.network import (
 )
 
 DEFAULT_MESH_DEGREE = 4
+MESH_DEGREE_HIGH = 5
+"""A node with this many mesh peers on a topic accepts no more grafts: mutual grafts cannot
+then push the mean degree — and so the copies of each message a node receives — far above D."""
 SEEN_CACHE = 50_000  # message ids remembered per node, for deduplication
 
 
@@ -106,6 +111,7 @@ class MemoryNetwork:
         self._validators: dict[str, Validator] = {}
         self._handlers: dict[str, StreamHandler] = {}
         self._events: asyncio.Queue[NetEvent] = asyncio.Queue()
+        self._meshes: dict[str, set[PeerId]] = {}
         self._seen: set[bytes] = set()
         self._seen_order: deque[bytes] = deque()
         self._running = False
@@ -165,16 +171,31 @@ class MemoryNetwork:
         self._forward(topic, data, exclude=None)
 
     def _mesh(self, topic: str, exclude: PeerId | None) -> list[PeerId]:
-        """Up to mesh_degree subscribed peers, chosen at random per message (GossipSub keeps a
-        stable mesh; for delivery and copy counts a fresh sample behaves the same)."""
-        candidates = [
+        mesh = self._graft(topic)
+        return [p for p in sorted(mesh) if p != exclude]
+
+    def _graft(self, topic: str) -> set[PeerId]:
+        """This node's mesh for ``topic``: dead or unsubscribed peers dropped, then random
+        connected peers grafted (mutually) until it has mesh_degree, as a heartbeat would."""
+        mesh = self._meshes.setdefault(topic, set())
+        live = {p for p in self._peers if self._subscribed(p, topic)}
+        mesh &= live
+        if len(mesh) >= self._hub.mesh_degree:
+            return mesh
+        spare = sorted(
             p
-            for p in self._peers
-            if p != exclude and (n := self._hub.nodes.get(p)) is not None and topic in n._topics
-        ]
-        if len(candidates) <= self._hub.mesh_degree:
-            return candidates
-        return self._hub.random.sample(candidates, self._hub.mesh_degree)
+            for p in live - mesh
+            if len(self._hub.nodes[p]._meshes.setdefault(topic, set())) < MESH_DEGREE_HIGH
+        )
+        want = min(len(spare), self._hub.mesh_degree - len(mesh))
+        for peer in self._hub.random.sample(spare, want):
+            mesh.add(peer)
+            self._hub.nodes[peer]._meshes[topic].add(self._peer_id)
+        return mesh
+
+    def _subscribed(self, peer: PeerId, topic: str) -> bool:
+        node = self._hub.nodes.get(peer)
+        return node is not None and node._running and topic in node._topics
 
     def _forward(self, topic: str, data: bytes, exclude: PeerId | None) -> None:
         loop = asyncio.get_running_loop()

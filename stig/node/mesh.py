@@ -45,7 +45,9 @@ from stig.store.port import Store
 
 log = logging.getLogger("stig.node")
 
-PUBLISH_POLL = 0.1
+PUBLISH_POLL = 0.02
+"""How often the node looks for traces another process stored: a post's first hop waits
+half of this on average, so it is a direct share of propagation time."""
 PUBLISH_BATCH = 500
 REDIAL_INTERVAL = 5.0
 GC_INTERVAL = 600.0
@@ -53,10 +55,15 @@ DIAL_WITHIN = 5.0
 STREAM_WITHIN = 5.0
 SYNC_WITHIN = 60.0
 """A whole sync session, fetch included, must end within this; a stalling peer is cut off."""
-PUSH_BATCH_DELAY = 0.02
-"""Pushes are ingested in small batches: one store transaction per batch, not per trace."""
+PUSH_BATCH_DELAY = 0.005
+"""Pushes are ingested in small batches: one store transaction per batch, not per trace. Each
+hop waits this long, so it stays small."""
 MAX_PEERS = 8
 """Peer exchange dials new peers only while fewer than this are connected."""
+MAX_CONNECTIONS = 32
+"""A node keeps at most this many connections; a newcomer beyond it gets the peer exchange
+answer (so it can find others) and is then hung up on, so early nodes do not become hubs."""
+TURN_AWAY_GRACE = 2.0
 PEERS_PROTOCOL = "/stig/peers/1"
 _POLICY_REASONS = frozenset({"refused_tag", "low_pow", "author_rate", "author_quota"})
 MAX_SHARED_ADDRESSES = 32
@@ -260,6 +267,9 @@ class MeshNode:
                 if self.ledger.is_banned(event.peer, self.clock()):
                     self._spawn(self.network.hang_up(event.peer))
                     continue
+                if len(self.network.peers()) > MAX_CONNECTIONS:
+                    self._spawn(self._turn_away(event.peer))
+                    continue
                 self._spawn(self._exchange_peers(event.peer))
                 if self.network.peer_id < event.peer:
                     self._spawn(self.sync_with(event.peer))
@@ -385,6 +395,12 @@ class MeshNode:
             other = address.rsplit("/p2p/", 1)[-1]
             if other != self.network.peer_id and other not in self.network.peers():
                 await self.dial(address)
+
+    async def _turn_away(self, peer: PeerId) -> None:
+        """Full: give the newcomer time to ask whom we know, then hang up."""
+        await asyncio.sleep(TURN_AWAY_GRACE)
+        with contextlib.suppress(StigError):
+            await self.network.hang_up(peer)
 
     async def _serve_peers(self, peer: PeerId, stream: Stream) -> None:
         connected = set(self.network.peers())

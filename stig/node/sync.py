@@ -86,11 +86,18 @@ class _Framed:
             # The stream refused it unread; it is still the peer breaking the protocol.
             raise SyncError(SyncReason.FRAME_TOO_LARGE, exc.detail) from exc
         if frame is None:
-            raise SyncError(SyncReason.PROTOCOL, "the peer closed the stream mid-session")
-        if not frame:
-            raise SyncError(SyncReason.BAD_FRAME, "empty frame")
+            # A peer that stops (Ctrl-C, a restart) closes its streams: a failed session, not
+            # a broken protocol, so no penalty.
+            raise NetworkError("closed", "the peer closed the stream mid-session")
         self._stats.bytes_received += len(frame)
         return frame
+
+    async def receive_typed(self) -> tuple[int, bytes]:
+        """A fetch-phase frame and its type byte (an empty frame has none: refused)."""
+        frame = await self.receive()
+        if not frame:
+            raise SyncError(SyncReason.BAD_FRAME, "empty frame")
+        return frame[0], frame
 
 
 async def initiate(stream: Stream, store: Store, ingest: Receiver, now: int) -> SyncStats:
@@ -106,8 +113,8 @@ async def initiate(stream: Stream, store: Store, ingest: Receiver, now: int) -> 
     wanted = sorted(reconciler.need)
     for start in range(0, len(wanted), MAX_WANT_KEYS):
         await framed.send(bytes([WANT]) + _pack(wanted[start : start + MAX_WANT_KEYS]))
-        while (reply := await framed.receive())[0] != DONE:
-            traces = _traces(reply)
+        while (typed := await framed.receive_typed())[0] != DONE:
+            traces = _traces(typed[1])
             stats.received_traces += len(traces)
             await ingest.add(traces)
     pushed = await store.fetch(sorted(reconciler.have), now)
@@ -115,7 +122,7 @@ async def initiate(stream: Stream, store: Store, ingest: Receiver, now: int) -> 
         await framed.send(chunk)
     stats.sent_traces = len(pushed)
     await framed.send(bytes([DONE]))
-    if (await framed.receive())[0] != DONE:
+    if (await framed.receive_typed())[0] != DONE:
         raise SyncError(SyncReason.PROTOCOL, "expected DONE after our traces")
     await ingest.finish()
     return stats
@@ -127,8 +134,7 @@ async def respond(stream: Stream, store: Store, ingest: Receiver, now: int) -> S
     framed = _Framed(stream, stats)
     reconciler = Reconciler(await _items(store, now), initiator=False, frame_limit=MAX_FRAME)
     while True:
-        frame = await framed.receive()
-        kind = frame[0]
+        kind, frame = await framed.receive_typed()
         if kind == PROTOCOL_VERSION:
             await framed.send(reconciler.receive(frame) or b"")
             stats.round_trips += 1
