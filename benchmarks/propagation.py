@@ -1,0 +1,787 @@
+"""Propagation over the mesh: how long until every node holds a post, and what it costs.
+
+    python benchmarks/propagation.py --real 10 [--posts 50] [--interval 0.2] [--json]
+    python benchmarks/propagation.py --memory 1000 [--posts-memory 20] [--interval-memory 1.0]
+                                     [--mesh sample|stable] [--json]
+    python benchmarks/propagation.py [--json]      # both, with the defaults (10 and 1000)
+
+Both modes use the product's default sync_interval (30 s; --sync-interval,
+--sync-interval-memory), so what is measured is push (gossip); a node that push misses gets the
+post by the next pull sync, and the script waits up to --straggle seconds for that.
+
+**Real** (``--real N``): N ``stig node`` processes on 127.0.0.1, each with its own home under
+a temporary directory (``stig init -q``, then a config.toml with ``sync_interval``). Node i is
+bootstrapped to one random earlier node, so the mesh starts as a random tree and peer exchange
+has work to do. The mesh has settled when every node has at least one connected peer and the
+peer counts have not changed for SETTLE_STABLE seconds (asked over each node's control socket:
+the answer ``stig peers --json`` prints, without starting a process per question). Then M
+traces are posted, one every ``--interval`` seconds, each by a random node: written into that
+node's store with SqliteStore.add_durable (exactly what ``stig post`` does; the node notices
+the new row within PUBLISH_POLL and publishes it). Every node's store is polled (``get(id)``
+on one SqliteStore connection per node, all nodes at once, then a POLL_EVERY pause); a trace
+counts as held by a node from the first poll round that sees it there. Time-to-all = last
+node's first sighting - the moment before add_durable was called.
+
+CPU per message per node: utime + stime of each node process (/proc/<pid>/stat) over a window
+of M x interval + CPU_TAIL seconds from the first post, minus the same node's CPU over an idle
+window of the same length just before posting (same duration, no posts), divided by M.
+
+**Memory** (``--memory N``): N MeshNode instances in this one process on a MemoryHub
+(stig.node.memory_net) with ``Link(latency=--latency)`` on every link and the hub's default
+mesh_degree; each has a MemoryStore and a Home under a short temporary directory (MeshNode
+writes its addrs file and opens a control socket there). Node i is configured to bootstrap to
+up to ``--bootstrap`` random earlier nodes; peer exchange does the rest. Nodes are started one
+after another, then the mesh settles (no new connection for SETTLE_STABLE seconds). M posts,
+one every ``--interval`` seconds, each by a random node (MemoryStore.add_durable: the node
+publishes it from its store poll, as in the real case). A store subclass notes the moment each
+node stores each post (exact, no polling). Copies received per node per message is the sum of
+``network.copies_received`` over the posting phase / N / M. Nodes that stored a post more
+than PUSH_CUTOFF seconds after it was posted are counted as reached by pull, not push. The
+event loop's lateness (a ticker asleep for 50 ms) and this process's CPU are reported, because
+with a thousand nodes in one process the simulation itself may be what is slow.
+
+``--mesh stable`` is a what-if, not stig's adapter: MemoryNetwork samples ``mesh_degree`` peers
+afresh for every message, while GossipSub keeps a mesh whose links are mutual (GRAFT). The
+StableMeshNetwork subclass below grafts once after the mesh settles, mutually, up to
+mesh_degree from each node's side, and forwards every message to every mesh peer.
+
+Percentiles are nearest-rank: with 50 posts, p99 is the largest; with 20, p90 is the 18th.
+With --json the last line is
+``{"real": {"n": .., "p50_ms": .., "p99_ms": .., "cpu_ms_per_msg_mean": .., ...},
+"memory": {"n": .., "p50_ms": .., "p99_ms": .., "copies_per_node": .., ...}}``
+(a mode that was not run is absent).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import math
+import os
+import random
+import select
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from stig.crdt import kinds
+from stig.crdt.compose import compose
+from stig.crdt.trace import Trace
+from stig.crypto.persona import Persona
+from stig.node.config import Config, NetworkConfig
+from stig.node.control import ask_status
+from stig.node.home import Home
+from stig.node.memory_net import Link, MemoryHub, MemoryNetwork
+from stig.node.mesh import MeshNode
+from stig.node.network import PeerId
+from stig.node.topics import PUBLIC_TOPIC
+from stig.store.memory import MemoryStore
+from stig.store.port import Added
+from stig.store.sqlite import SqliteStore
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from report import code_stamp, loadavg, print_json, print_machine, print_table
+
+STIG = str(Path(sys.executable).parent / "stig")
+LOCAL = "/ip4/127.0.0.1/tcp/0"
+START_WITHIN = 30.0
+SETTLE_WITHIN = 60.0
+SETTLE_STABLE = 3.0
+"""Seconds the peer counts must stay the same before the mesh counts as settled."""
+GOSSIP_WARMUP = 2.0
+"""Extra seconds after settling: GossipSub grafts new peers into its mesh on a heartbeat (1 s)."""
+POLL_EVERY = 0.005
+CPU_TAIL = 3.0
+STOP_WITHIN = 15.0
+PUSH_CUTOFF = 2.0
+"""A node that stores a post later than this after it was posted got it by pull, not push."""
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+SEED = 20_261_121
+
+
+def percentile(values: Sequence[float], q: float) -> float:
+    """Nearest rank."""
+    ordered = sorted(values)
+    return ordered[max(0, math.ceil(q * len(ordered)) - 1)]
+
+
+def spread(values: Sequence[float]) -> dict[str, float]:
+    if not values:
+        return {"p50": math.nan, "p90": math.nan, "p99": math.nan, "max": math.nan}
+    return {
+        "p50": percentile(values, 0.5),
+        "p90": percentile(values, 0.9),
+        "p99": percentile(values, 0.99),
+        "max": max(values),
+    }
+
+
+def degree_row(label: str, degrees: Sequence[int]) -> list[Any]:
+    return [
+        label,
+        len(degrees),
+        min(degrees),
+        percentile(degrees, 0.5),
+        round(statistics.fmean(degrees), 2),
+        percentile(degrees, 0.9),
+        percentile(degrees, 0.99),
+        max(degrees),
+    ]
+
+
+DEGREE_HEADERS = ["degree", "nodes", "min", "p50", "mean", "p90", "p99", "max"]
+
+
+def new_trace(author: Persona, seq: int, rng: random.Random) -> Trace:
+    words = " ".join(rng.choice(("rail", "depot", "strike", "bread", "noon")) for _ in range(40))
+    return compose(author, kinds.REPORT, f"post {seq}: {words}", now=int(time.time()))
+
+
+@dataclass
+class Post:
+    seq: int
+    origin: int
+    trace: Trace
+    t0: float  # perf_counter just before the trace was written into the origin's store
+    seen: dict[int, float] = field(default_factory=dict)  # node -> first time seen there
+
+    def time_to_all(self, n: int) -> float | None:
+        return max(self.seen.values()) - self.t0 if len(self.seen) == n else None
+
+    def time_to_fraction(self, n: int, fraction: float) -> float | None:
+        need = max(1, math.ceil(fraction * n))
+        if len(self.seen) < need:
+            return None
+        return sorted(self.seen.values())[need - 1] - self.t0
+
+
+async def wait_for_all(posts: Sequence[Post], n: int, within: float) -> None:
+    """Until every post is at every node, or ``within`` seconds have passed."""
+    deadline = time.perf_counter() + within
+    for _ in range(math.ceil(within / 0.1)):
+        if all(len(p.seen) == n for p in posts) or time.perf_counter() > deadline:
+            return
+        await asyncio.sleep(0.1)
+
+
+# -- real processes -----------------------------------------------------------------------------
+
+
+def _env() -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k != "STIG_HOME"}
+    env["PYTHONUNBUFFERED"] = "1"
+    return env
+
+
+@dataclass
+class RealNode:
+    home: Path
+    process: subprocess.Popen[bytes]
+    address: str
+
+
+def cpu_seconds(pid: int) -> float:
+    """utime + stime of a process, all its threads (/proc/<pid>/stat fields 14 and 15)."""
+    stat = Path(f"/proc/{pid}/stat").read_text()
+    fields = stat.rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / CLK_TCK
+
+
+def start_real_node(home: Path, bootstrap: str | None, sync_interval: float) -> RealNode:
+    subprocess.run(
+        [STIG, "--home", str(home), "init", "-q"], check=True, env=_env(), capture_output=True
+    )
+    (home / "config.toml").write_text(f"[network]\nsync_interval = {sync_interval}\n")
+    boot = ["--bootstrap", bootstrap] if bootstrap else []
+    with (home / "node.log").open("ab") as log:
+        process = subprocess.Popen(
+            [STIG, "--home", str(home), "node", "--listen", LOCAL, *boot],
+            stdout=subprocess.PIPE,
+            stderr=log,
+            env=_env(),
+        )
+    assert process.stdout is not None
+    deadline = time.monotonic() + START_WITHIN
+    line = b""
+    while not line.endswith(b"\n"):
+        ready, _, _ = select.select([process.stdout], [], [], max(deadline - time.monotonic(), 0))
+        chunk = os.read(process.stdout.fileno(), 4096) if ready else b""
+        if not chunk:
+            tail = (home / "node.log").read_text(errors="replace")[-2000:]
+            process.kill()
+            process.wait()
+            raise SystemExit(f"{home} did not start: {tail}")
+        line += chunk
+    addresses = [a for a in line.decode().splitlines() if a.startswith("/")]
+    return RealNode(home, process, addresses[0])
+
+
+def stop_processes(processes: Sequence[subprocess.Popen[bytes]]) -> None:
+    """SIGINT each by PID, wait, then SIGKILL whatever is left."""
+    for process in processes:
+        if process.poll() is None:
+            process.send_signal(signal.SIGINT)
+    deadline = time.monotonic() + STOP_WITHIN
+    for process in processes:
+        try:
+            process.wait(max(deadline - time.monotonic(), 0.1))
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(5)
+        if process.stdout is not None:
+            process.stdout.close()
+
+
+async def connected_peers(home: Path) -> int:
+    try:
+        status = await ask_status(home / "control.sock")
+    except Exception:
+        return 0
+    return sum(1 for p in status["peers"] if p["connected"] and not p["banned"])
+
+
+async def settle(nodes: Sequence[RealNode]) -> tuple[list[int], float]:
+    """Wait until every node has a peer and the counts stop changing; the counts and the wait."""
+    start = time.monotonic()
+    last: list[int] = []
+    stable_since = start
+    while True:
+        counts = list(await asyncio.gather(*(connected_peers(n.home) for n in nodes)))
+        now = time.monotonic()
+        if counts != last:
+            last, stable_since = counts, now
+        if min(counts) >= 1 and now - stable_since >= SETTLE_STABLE:
+            return counts, now - start
+        if now - start > SETTLE_WITHIN:
+            print(f"warning: the mesh did not settle within {SETTLE_WITHIN} s: {counts}")
+            return counts, now - start
+        await asyncio.sleep(0.5)
+
+
+async def measure_real(nodes: Sequence[RealNode], args: argparse.Namespace) -> dict[str, Any]:
+    n, m, interval = len(nodes), args.posts, args.interval
+    rng = random.Random(SEED)
+    degrees, settle_s = await settle(nodes)
+    await asyncio.sleep(GOSSIP_WARMUP)
+    stores = [await SqliteStore.open(node.home / "store.db") for node in nodes]
+    try:
+        authors = [Persona.generate(f"a{i}") for i in range(min(n, 8))]
+        traces = [new_trace(rng.choice(authors), i, rng) for i in range(m)]
+        origins = [rng.randrange(n) for _ in range(m)]
+        pids = [node.process.pid for node in nodes]
+        window = m * interval + CPU_TAIL
+
+        # Idle baseline: the same window with no posts.
+        idle_before = [cpu_seconds(p) for p in pids]
+        await asyncio.sleep(window)
+        idle = [cpu_seconds(p) - b for p, b in zip(pids, idle_before, strict=True)]
+
+        posts: list[Post] = []
+        stop_polling = asyncio.Event()
+        rounds = [0]
+
+        async def poll() -> None:
+            while not stop_polling.is_set():
+                pending = [p for p in posts if len(p.seen) < n]
+                checks = [(p, i) for p in pending for i in range(n) if i not in p.seen]
+                if checks:
+                    found = await asyncio.gather(*(stores[i].get(p.trace.id) for p, i in checks))
+                    now = time.perf_counter()
+                    for (p, i), got in zip(checks, found, strict=True):
+                        if got is not None:
+                            p.seen[i] = now
+                rounds[0] += 1
+                await asyncio.sleep(POLL_EVERY)
+
+        poller = asyncio.get_running_loop().create_task(poll())
+        own_cpu = time.process_time()
+        busy_before = [cpu_seconds(p) for p in pids]
+        start = time.perf_counter()
+        for seq, (trace, origin) in enumerate(zip(traces, origins, strict=True)):
+            await asyncio.sleep(max(0.0, start + seq * interval - time.perf_counter()))
+            t0 = time.perf_counter()
+            posts.append(Post(seq, origin, trace, t0))
+            await stores[origin].add_durable(trace, int(time.time()))
+        await asyncio.sleep(max(0.0, start + window - time.perf_counter()))
+        busy = [cpu_seconds(p) - b for p, b in zip(pids, busy_before, strict=True)]
+        own_cpu = time.process_time() - own_cpu
+        # Stragglers (a node gossip missed waits for a pull sync): wait, outside the CPU window.
+        await wait_for_all(posts, n, args.straggle)
+        polled_for = time.perf_counter() - start
+        stop_polling.set()
+        await poller
+        end_degrees = list(await asyncio.gather(*(connected_peers(node.home) for node in nodes)))
+    finally:
+        for store in stores:
+            await store.close()
+
+    per_msg = [(b - i) / m for b, i in zip(busy, idle, strict=True)]
+    return {
+        "degrees": degrees,
+        "end_degrees": end_degrees,
+        "settle_s": settle_s,
+        "posts": posts,
+        "idle_cpu_pct": [100 * i / window for i in idle],
+        "busy_cpu_pct": [100 * b / window for b in busy],
+        "cpu_per_msg": per_msg,
+        "window": window,
+        "own_cpu": own_cpu,
+        "poll_round_ms": 1000 * polled_for / max(rounds[0], 1),
+    }
+
+
+def run_real(args: argparse.Namespace) -> dict[str, Any]:
+    n = args.real
+    rng = random.Random(SEED)
+    root = Path(tempfile.mkdtemp(dir="/tmp", prefix="pr"))
+    processes: list[subprocess.Popen[bytes]] = []
+    print(f"\n== real: {n} stig node processes on 127.0.0.1 (homes under {root}) ==")
+    print(f"load average at start of this part: {loadavg()}")
+    try:
+        nodes: list[RealNode] = []
+        started = time.monotonic()
+        for i in range(n):
+            boot = nodes[rng.randrange(i)].address if i else None
+            node = start_real_node(root / f"n{i}", boot, args.sync_interval)
+            processes.append(node.process)
+            nodes.append(node)
+        print(f"{n} nodes started in {time.monotonic() - started:.1f} s")
+        found = asyncio.run(measure_real(nodes, args))
+    finally:
+        stop_processes(processes)
+        if args.keep:
+            print(f"kept {root}")
+        else:
+            shutil.rmtree(root, ignore_errors=True)
+    return report_real(n, args, found)
+
+
+def report_real(n: int, args: argparse.Namespace, found: dict[str, Any]) -> dict[str, Any]:
+    posts: list[Post] = found["posts"]
+    m = len(posts)
+    to_all = [t for p in posts if (t := p.time_to_all(n)) is not None]
+    remote = [
+        min(t - p.t0 for i, t in p.seen.items() if i != p.origin) for p in posts if len(p.seen) > 1
+    ]
+    half = [t for p in posts if (t := p.time_to_fraction(n, 0.5)) is not None]
+    print(f"mesh settled in {found['settle_s']:.1f} s; then {GOSSIP_WARMUP} s of gossip warm-up")
+    print_table(
+        "Connected peers per node (real)",
+        DEGREE_HEADERS,
+        [
+            degree_row("settled", found["degrees"]),
+            degree_row("after posting", found["end_degrees"]),
+        ],
+    )
+    rows = []
+    for label, values in (
+        ("first other node", remote),
+        ("half of the nodes", half),
+        ("all nodes", to_all),
+    ):
+        s = spread(values)
+        rows.append(
+            [label, len(values), *(1000 * s[k] for k in ("p50", "p90", "p99", "max"))],
+        )
+    print_table(
+        f"Time from post to ... (real, N = {n}, M = {m} posts, one every {args.interval} s; "
+        f"store polled every ~{found['poll_round_ms']:.0f} ms)",
+        ["time to", "posts", "p50 ms", "p90 ms", "p99 ms", "max ms"],
+        rows,
+    )
+    per_msg = [1000 * c for c in found["cpu_per_msg"]]
+    print_table(
+        f"CPU of each node process (real; window {found['window']:.1f} s, idle window before it "
+        "of the same length)",
+        ["", "mean", "max", "min"],
+        [
+            ["idle CPU %", *_mmm(found["idle_cpu_pct"])],
+            ["posting CPU %", *_mmm(found["busy_cpu_pct"])],
+            ["CPU ms per message (minus idle)", *_mmm(per_msg)],
+        ],
+    )
+    print(
+        f"this process (posting + polling {n} stores): {found['own_cpu']:.2f} s CPU over the "
+        f"window; CPU clock tick {1000 / CLK_TCK:.0f} ms"
+    )
+    s = spread(to_all)
+    return {
+        "n": n,
+        "posts": m,
+        "reached_all": len(to_all),
+        "p50_ms": round(1000 * s["p50"], 1),
+        "p90_ms": round(1000 * s["p90"], 1),
+        "p99_ms": round(1000 * s["p99"], 1),
+        "max_ms": round(1000 * s["max"], 1),
+        "cpu_ms_per_msg_mean": round(statistics.fmean(per_msg), 2),
+        "cpu_ms_per_msg_max": round(max(per_msg), 2),
+        "idle_cpu_pct_mean": round(statistics.fmean(found["idle_cpu_pct"]), 2),
+        "degrees": found["degrees"],
+    }
+
+
+def _mmm(values: Sequence[float]) -> list[float]:
+    return [statistics.fmean(values), max(values), min(values)]
+
+
+# -- memory -------------------------------------------------------------------------------------
+
+
+class Arrivals:
+    """When each node stored each watched trace."""
+
+    def __init__(self) -> None:
+        self.watched: dict[bytes, Post] = {}
+
+    def stored(self, node: int, ids: Sequence[bytes]) -> None:
+        if not self.watched:
+            return
+        now = time.perf_counter()
+        for tid in ids:
+            post = self.watched.get(tid)
+            if post is not None:
+                post.seen.setdefault(node, now)
+
+
+class TimedStore(MemoryStore):
+    """MemoryStore that tells ``Arrivals`` what it stored, the moment it stores it."""
+
+    def __init__(self, node: int, arrivals: Arrivals) -> None:
+        super().__init__()
+        self._node = node
+        self._arrivals = arrivals
+
+    async def add(self, traces: Sequence[Trace], now: int) -> Added:
+        added = await super().add(traces, now)
+        if added.accepted:
+            self._arrivals.stored(self._node, added.accepted)
+        return added
+
+
+class StableMeshNetwork(MemoryNetwork):
+    """What-if, not stig's adapter (``--mesh stable``): a GossipSub-like mesh. Each node keeps
+    one set of mesh peers; a graft is mutual, like GossipSub's GRAFT; every message goes to every
+    mesh peer but the one it came from. MemoryNetwork instead samples ``mesh_degree`` peers
+    afresh for each message, so a link is not used both ways."""
+
+    def __init__(self, hub: MemoryHub, name: str) -> None:
+        super().__init__(hub, name)
+        self.mesh: set[PeerId] = set()
+
+    def graft(self, topic: str) -> None:
+        """A heartbeat: graft random connected peers until the mesh has mesh_degree."""
+        hub = self._hub
+        live = [p for p in self.peers() if _subscribed(hub, p, topic)]
+        self.mesh.intersection_update(live)
+        spare = [p for p in live if p not in self.mesh]
+        want = min(len(spare), hub.mesh_degree - len(self.mesh))
+        for peer in hub.random.sample(spare, max(want, 0)):
+            other = hub.nodes[peer]
+            assert isinstance(other, StableMeshNetwork)
+            self.mesh.add(peer)
+            other.mesh.add(self.peer_id)
+
+    def _mesh(self, topic: str, exclude: PeerId | None) -> list[PeerId]:
+        return [p for p in self.mesh if p != exclude and _subscribed(self._hub, p, topic)]
+
+
+def _subscribed(hub: MemoryHub, peer: PeerId, topic: str) -> bool:
+    node = hub.nodes.get(peer)
+    return node is not None and topic in node._topics
+
+
+class LoopLag:
+    """How late a 50 ms sleep wakes up: the event loop's own backlog."""
+
+    def __init__(self) -> None:
+        self.samples: list[float] = []
+        self.recording = False
+
+    async def run(self) -> None:
+        while True:
+            t = time.perf_counter()
+            await asyncio.sleep(0.05)
+            if self.recording:
+                self.samples.append(time.perf_counter() - t - 0.05)
+
+
+async def measure_memory(args: argparse.Namespace) -> dict[str, Any]:
+    n, m, interval = args.memory, args.posts_memory, args.interval_memory
+    rng = random.Random(SEED)
+    hub = MemoryHub(default_link=Link(latency=args.latency), seed=SEED)
+    arrivals = Arrivals()
+    root = Path(tempfile.mkdtemp(dir="/tmp", prefix="p"))
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    lag = LoopLag()
+    lag_task = loop.create_task(lag.run())
+    nets: list[MemoryNetwork] = []
+    nodes: list[MeshNode] = []
+    stores: list[TimedStore] = []
+    runs: list[asyncio.Task[None]] = []
+    try:
+        started = time.perf_counter()
+        addresses: list[str] = []
+        for i in range(n):
+            net = StableMeshNetwork(hub, f"n{i}") if args.mesh == "stable" else hub.network(f"n{i}")
+            earlier = rng.sample(addresses, min(args.bootstrap, len(addresses)))
+            config = Config(
+                network=NetworkConfig(
+                    bootstrap=tuple(earlier), sync_interval=args.sync_interval_memory
+                )
+            )
+            home = Home(root / str(i))
+            home.root.mkdir()
+            store = TimedStore(i, arrivals)
+            node = MeshNode(home, store, net, config)
+            runs.append(loop.create_task(node.run(stop)))
+            nodes.append(node)
+            await node.started.wait()
+            addresses.append(net.addresses()[0])
+            nets.append(net)
+            stores.append(store)
+            if (i + 1) % 100 == 0 and args.progress:
+                print(f"  {i + 1} nodes started, {time.perf_counter() - started:.1f} s")
+        start_s = time.perf_counter() - started
+
+        # Settle: no new connection for SETTLE_STABLE seconds.
+        settle_start = time.perf_counter()
+        last, stable_since = -1, settle_start
+        while True:
+            edges = sum(len(net.peers()) for net in nets)
+            now = time.perf_counter()
+            if edges != last:
+                last, stable_since = edges, now
+            if now - stable_since >= SETTLE_STABLE or now - settle_start > SETTLE_WITHIN:
+                break
+            await asyncio.sleep(0.25)
+        settle_s = time.perf_counter() - settle_start
+        degrees = [len(net.peers()) for net in nets]
+        mesh_sizes: list[int] = []
+        if args.mesh == "stable":
+            for net in nets:
+                assert isinstance(net, StableMeshNetwork)
+                net.graft(PUBLIC_TOPIC)
+            mesh_sizes = [len(net.mesh) for net in nets if isinstance(net, StableMeshNetwork)]
+        isolated = sum(1 for d in degrees if d == 0)
+
+        authors = [Persona.generate(f"a{i}") for i in range(8)]
+        traces = [new_trace(rng.choice(authors), i, rng) for i in range(m)]
+        origins = [rng.randrange(n) for _ in range(m)]
+
+        # Idle baseline: this process's CPU over a window of the same length, no posts.
+        window = m * interval + CPU_TAIL
+        lag.recording = True
+        idle_cpu = time.process_time()
+        await asyncio.sleep(window)
+        idle_cpu = time.process_time() - idle_cpu
+        idle_lag, lag.samples = lag.samples, []
+
+        copies_before = sum(net.copies_received for net in nets)
+        pushes_before = hub.pushes_sent
+        posts: list[Post] = []
+        busy_cpu = time.process_time()
+        start = time.perf_counter()
+        for seq, (trace, origin) in enumerate(zip(traces, origins, strict=True)):
+            await asyncio.sleep(max(0.0, start + seq * interval - time.perf_counter()))
+            post = Post(seq, origin, trace, time.perf_counter())
+            arrivals.watched[trace.id] = post
+            posts.append(post)
+            await stores[origin].add_durable(trace, int(time.time()))
+        await asyncio.sleep(max(0.0, start + window - time.perf_counter()))
+        busy_cpu = time.process_time() - busy_cpu
+        busy_lag = lag.samples
+        lag.recording = False
+        copies = sum(net.copies_received for net in nets) - copies_before
+        pushes = hub.pushes_sent - pushes_before
+        # Stragglers: nodes gossip missed get the post by pull sync (sync_interval).
+        await wait_for_all(posts, n, args.straggle)
+        copies_late = sum(net.copies_received for net in nets) - copies_before
+        end_degrees = [len(net.peers()) for net in nets]
+        now_s = time.time()
+        cut_off = sum(1 for node in nodes for r in node.ledger.records() if r.banned_until > now_s)
+    finally:
+        stop.set()
+        await asyncio.gather(*runs, return_exceptions=True)
+        lag_task.cancel()
+        shutil.rmtree(root, ignore_errors=True)
+    return {
+        "n": n,
+        "start_s": start_s,
+        "settle_s": settle_s,
+        "degrees": degrees,
+        "end_degrees": end_degrees,
+        "isolated": isolated,
+        "mesh_sizes": mesh_sizes,
+        "cut_off": cut_off,
+        "posts": posts,
+        "copies": copies,
+        "copies_late": copies_late,
+        "pushes": pushes,
+        "window": window,
+        "idle_cpu": idle_cpu,
+        "busy_cpu": busy_cpu,
+        "idle_lag": idle_lag,
+        "busy_lag": busy_lag,
+    }
+
+
+def run_memory(args: argparse.Namespace) -> dict[str, Any]:
+    n = args.memory
+    print(
+        f"\n== memory: {n} MeshNodes in one process, MemoryHub, {1000 * args.latency:.0f} ms "
+        f"links, mesh_degree {MemoryHub().mesh_degree}, bootstrap to {args.bootstrap} earlier "
+        f"nodes, sync_interval {args.sync_interval_memory} s, mesh model: {args.mesh} =="
+    )
+    print(f"load average at start of this part: {loadavg()}")
+    found = asyncio.run(measure_memory(args))
+    posts: list[Post] = found["posts"]
+    m = len(posts)
+    print(
+        f"{n} nodes started in {found['start_s']:.1f} s; the mesh settled in "
+        f"{found['settle_s']:.1f} s more; {found['isolated']} node(s) without a peer"
+    )
+    print_table(
+        "Connected peers per node (memory)",
+        DEGREE_HEADERS,
+        [
+            degree_row("settled", found["degrees"]),
+            degree_row("after posting", found["end_degrees"]),
+        ],
+    )
+    if found["mesh_sizes"]:
+        print_table(
+            "Mesh peers per node (what-if stable mesh, grafted once after settling)",
+            DEGREE_HEADERS,
+            [degree_row("mesh", found["mesh_sizes"])],
+        )
+    histogram = Counter(found["degrees"])
+    hist_rows = []
+    for lo, hi in ((0, 0), (1, 3), (4, 7), (8, 8), (9, 12), (13, 20), (21, 50), (51, 10**9)):
+        label = str(lo) if lo == hi else (f"{lo}-{hi}" if hi < 10**9 else f"{lo}+")
+        hist_rows.append([label, sum(c for d, c in histogram.items() if lo <= d <= hi)])
+    print_table("Degree histogram (settled)", ["peers", "nodes"], hist_rows)
+    rows = []
+    for label, fraction in (("half", 0.5), ("90 %", 0.9), ("99 %", 0.99), ("all", 1.0)):
+        values = [t for p in posts if (t := p.time_to_fraction(n, fraction)) is not None]
+        s = spread(values)
+        rows.append([label, len(values), *(1000 * s[k] for k in ("p50", "p90", "p99", "max"))])
+    print_table(
+        f"Time from post to ... of the nodes (memory, N = {n}, M = {m} posts, one every "
+        f"{args.interval_memory} s)",
+        ["nodes", "posts", "p50 ms", "p90 ms", "p99 ms", "max ms"],
+        rows,
+    )
+    missed = [n - len(p.seen) for p in posts]
+    late = [
+        [i for i in range(n) if i not in p.seen or p.seen[i] - p.t0 > PUSH_CUTOFF] for p in posts
+    ]
+    late_degrees = [found["degrees"][i] for nodes in late for i in nodes]
+    to_all = [t for p in posts if (t := p.time_to_all(n)) is not None]
+    copies_per_node = found["copies"] / n / m
+    lag_idle, lag_busy = spread(found["idle_lag"]), spread(found["busy_lag"])
+    print_table(
+        "Copies and load (memory)",
+        ["figure", "value"],
+        [
+            ["copies received per node per message", copies_per_node],
+            ["  incl. stragglers' wait", found["copies_late"] / n / m],
+            ["pushes sent per message", found["pushes"] / m],
+            ["posts that reached every node", f"{len(to_all)} of {m}"],
+            [
+                f"nodes without the post {PUSH_CUTOFF:.0f} s after it (mean / max per post)",
+                f"{_mean([len(x) for x in late])} / {max(len(x) for x in late)}",
+            ],
+            [
+                "  their degree (mean / max), all nodes' mean",
+                f"{_mean(late_degrees) if late_degrees else '-'} / "
+                f"{max(late_degrees, default='-')}, {_mean(found['degrees'])}",
+            ],
+            ["nodes missed per post at the end (mean / max)", f"{_mean(missed)} / {max(missed)}"],
+            ["peers cut off (banned), counted before shutdown", found["cut_off"]],
+            ["this process CPU %, idle window", 100 * found["idle_cpu"] / found["window"]],
+            ["this process CPU %, posting window", 100 * found["busy_cpu"] / found["window"]],
+            [
+                "CPU ms per message, whole mesh (minus idle)",
+                1000 * (found["busy_cpu"] - found["idle_cpu"]) / m,
+            ],
+            ["loop lag ms idle p50 / p99 / max", _ms3(lag_idle)],
+            ["loop lag ms posting p50 / p99 / max", _ms3(lag_busy)],
+        ],
+    )
+    s = spread(to_all)
+    return {
+        "n": n,
+        "posts": m,
+        "reached_all": len(to_all),
+        "p50_ms": round(1000 * s["p50"], 1),
+        "p99_ms": round(1000 * s["p99"], 1),
+        "max_ms": round(1000 * s["max"], 1),
+        "copies_per_node": round(copies_per_node, 3),
+        "degree_mean": round(statistics.fmean(found["degrees"]), 2),
+        "degree_max": max(found["degrees"]),
+        "cpu_pct_posting": round(100 * found["busy_cpu"] / found["window"], 1),
+        "loop_lag_p99_ms": round(1000 * lag_busy["p99"], 1),
+        "late_nodes_per_post": round(statistics.fmean(len(x) for x in late), 2),
+        "mesh": args.mesh,
+        "cut_off": found["cut_off"],
+    }
+
+
+def _mean(values: Sequence[float]) -> str:
+    return f"{statistics.fmean(values):.2f}"
+
+
+def _ms3(s: dict[str, float]) -> str:
+    return " / ".join(f"{1000 * s[k]:.0f}" for k in ("p50", "p99", "max"))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--real", type=int, nargs="?", const=10, help="real node processes")
+    parser.add_argument("--memory", type=int, nargs="?", const=1000, help="in-memory nodes")
+    parser.add_argument("--posts", type=int, default=50, help="posts in the real run")
+    parser.add_argument("--interval", type=float, default=0.2, help="seconds between real posts")
+    parser.add_argument("--sync-interval", type=float, default=30.0, help="real nodes' config")
+    parser.add_argument("--posts-memory", type=int, default=20, help="posts in the memory run")
+    parser.add_argument("--interval-memory", type=float, default=1.0, help="seconds between")
+    parser.add_argument("--sync-interval-memory", type=float, default=30.0, help="memory nodes")
+    parser.add_argument(
+        "--mesh",
+        choices=("sample", "stable"),
+        default="sample",
+        help="memory: stig's MemoryNetwork (sample) or a GossipSub-like what-if (stable)",
+    )
+    parser.add_argument("--latency", type=float, default=0.025, help="one-way link latency, s")
+    parser.add_argument("--bootstrap", type=int, default=3, help="earlier nodes each dials")
+    parser.add_argument("--straggle", type=float, default=90.0, help="wait for the last nodes")
+    parser.add_argument("--keep", action="store_true", help="keep the real homes (and logs)")
+    parser.add_argument("--progress", action="store_true", help="print start-up progress")
+    parser.add_argument("--json", action="store_true", help="last line: one JSON object")
+    args = parser.parse_args()
+    if args.real is None and args.memory is None:
+        args.real, args.memory = 10, 1000
+    print_machine()
+    print(f"command: {' '.join(sys.argv)}")
+    summary: dict[str, Any] = {}
+    if args.real:
+        summary["real"] = run_real(args)
+    if args.memory:
+        summary["memory"] = run_memory(args)
+    print(f"\nload average at end: {loadavg()}; stig code stamp {code_stamp()}")
+    if args.json:
+        print_json(json.loads(json.dumps(summary, default=str)))
+
+
+if __name__ == "__main__":
+    main()
