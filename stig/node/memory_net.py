@@ -33,7 +33,9 @@ from stig.node.network import (
 )
 
 DEFAULT_MESH_DEGREE = 4
-MESH_DEGREE_HIGH = 5
+MESH_DEGREE_LOW = 2
+"""Below this, a node grafts even peers that are full: nobody is left outside the mesh."""
+MESH_DEGREE_HIGH = 4
 """A node with this many mesh peers on a topic accepts no more grafts: mutual grafts cannot
 then push the mean degree — and so the copies of each message a node receives — far above D."""
 SEEN_CACHE = 50_000  # message ids remembered per node, for deduplication
@@ -149,6 +151,8 @@ class MemoryNetwork:
             other._peers.add(self._peer_id)
             self._events.put_nowait(PeerUp(peer))
             other._events.put_nowait(PeerUp(self._peer_id))
+            self._heartbeat()
+            other._heartbeat()
         return peer
 
     async def hang_up(self, peer: PeerId) -> None:
@@ -165,6 +169,7 @@ class MemoryNetwork:
 
     async def subscribe(self, topic: str) -> None:
         self._topics.add(topic)
+        self._heartbeat()
 
     async def publish(self, topic: str, data: bytes) -> None:
         self._remember(_message_id(data))
@@ -182,16 +187,25 @@ class MemoryNetwork:
         mesh &= live
         if len(mesh) >= self._hub.mesh_degree:
             return mesh
-        spare = sorted(
-            p
-            for p in live - mesh
-            if len(self._hub.nodes[p]._meshes.setdefault(topic, set())) < MESH_DEGREE_HIGH
-        )
+        def fullness(peer: PeerId) -> int:
+            return len(self._hub.nodes[peer]._meshes.setdefault(topic, set()))
+
+        candidates = sorted(live - mesh)
+        spare = [p for p in candidates if fullness(p) < MESH_DEGREE_HIGH]
         want = min(len(spare), self._hub.mesh_degree - len(mesh))
-        for peer in self._hub.random.sample(spare, want):
+        chosen = self._hub.random.sample(spare, want)
+        if len(mesh) + len(chosen) < MESH_DEGREE_LOW:
+            full = sorted((p for p in candidates if p not in chosen), key=fullness)
+            chosen += full[: MESH_DEGREE_LOW - len(mesh) - len(chosen)]
+        for peer in chosen:
             mesh.add(peer)
             self._hub.nodes[peer]._meshes[topic].add(self._peer_id)
         return mesh
+
+    def _heartbeat(self) -> None:
+        """Keep every topic's mesh filled (GossipSub does this on its heartbeat)."""
+        for topic in self._topics:
+            self._graft(topic)
 
     def _subscribed(self, peer: PeerId, topic: str) -> bool:
         node = self._hub.nodes.get(peer)
