@@ -125,9 +125,13 @@ SHUTDOWN_GRACE = 3.0
 """Seconds libp2p gets to close its connections and listeners when a run ends."""
 
 GOSSIP_PROTOCOLS = (gossipsub.PROTOCOL_ID_V11, gossipsub.PROTOCOL_ID)
-GOSSIP_DEGREE = 6
-GOSSIP_DEGREE_LOW = 4
-GOSSIP_DEGREE_HIGH = 12
+# Mesh degree D (and D_lo, D_hi). Every copy of a push costs ~2 ms of CPU in py-libp2p (a
+# signed peer record is attached and verified each time), and a node receives about D copies:
+# D = 6 (the library's default) made a 10-node mesh CPU-bound on two cores. IHAVE gossip and
+# pull sync cover what a thinner mesh misses (docs/performance.md, propagation).
+GOSSIP_DEGREE = 3
+GOSSIP_DEGREE_LOW = 2
+GOSSIP_DEGREE_HIGH = 4
 GOSSIP_HEARTBEAT = 1
 """Seconds. The library's default is 120; its adaptive mode (disabled here) would clamp the
 heartbeat to 30–60 s when it judges the network unhealthy (trap)."""
