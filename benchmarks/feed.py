@@ -9,8 +9,11 @@
    --store PATH keeps the store (and reuses it if it already holds traces).
 2. Time ``feed(now, filter, 50)`` --repeat times per filter, the clock advancing one second per
    call as a refreshing screen would (so ``_refresh`` does its real work), and report p50/p99.
-3. Break one more pass down: ``_refresh``, the top-50 SELECT, and ``_ranked`` (neighbourhood
-   queries + ranking in Python), with the SQL inside sqlite3 timed apart.
+3. Break one more pass down: ``_refresh``, the feed statement, and ``_rank_rows`` (the
+   referrers' rows of traces whose standing is not kept + ranking in Python), with the SQL
+   inside sqlite3 timed apart; count the standings computed and the traces that had to be
+   ranked on the exact neighbourhood path (``_ranked``; expected: none). Then the same with
+   every kept standing forgotten before each call (as a write by another process does).
 
 With --json the last line is ``{"n": ..., "p50_ms": ..., "p99_ms": ...}`` (unfiltered top 50).
 """
@@ -104,17 +107,24 @@ async def time_feed(
 
 
 class Split:
-    """Wall time of the parts of SqliteStore.feed, by wrapping two of its methods."""
+    """Wall time of the parts of SqliteStore.feed, by wrapping three of its methods, and how
+    the traces of each page were ranked."""
 
     def __init__(self, store: SqliteStore) -> None:
         self.store = store
         self.refresh = 0.0
         self.ranked = 0.0
+        self.exact = 0  # traces ranked on the exact neighbourhood path (_ranked)
+        self.computed = 0  # traces whose standing was computed from their referrers' rows
 
     def _wrap(self, name: str) -> Callable[..., Awaitable[Any]]:
         original = getattr(self.store, name)
 
         async def timed(*args: Any, **kwargs: Any) -> Any:
+            if name == "_ranked":
+                self.exact += len(args[0])
+                return await original(*args, **kwargs)
+            kept = len(self.store._standings)
             start = time.perf_counter()
             try:
                 return await original(*args, **kwargs)
@@ -124,48 +134,66 @@ class Split:
                     self.refresh += took
                 else:
                     self.ranked += took
+                    self.computed += max(0, len(self.store._standings) - kept)
 
         return timed
 
     def __enter__(self) -> Split:
-        self.store._refresh = self._wrap("_refresh")  # type: ignore[method-assign]
-        self.store._ranked = self._wrap("_ranked")  # type: ignore[method-assign]
+        self.store._refresh = self._wrap("_refresh")  # type: ignore[method-assign, assignment]
+        self.store._rank_rows = self._wrap("_rank_rows")  # type: ignore[method-assign, assignment]
+        self.store._ranked = self._wrap("_ranked")  # type: ignore[method-assign, assignment]
         return self
 
     def __exit__(self, *exc: object) -> None:
         del self.store._refresh
+        del self.store._rank_rows
         del self.store._ranked
 
 
 async def breakdown(
-    store: SqliteStore, now: int, where: FeedFilter, calls: int
+    store: SqliteStore, now: int, where: FeedFilter, calls: int, *, cold: bool = False
 ) -> list[tuple[str, float, float]]:
-    """(part, ms per call, of which inside sqlite3 ms per call)."""
+    """(part, ms per call, of which inside sqlite3 ms per call). ``cold``: forget every kept
+    standing before each call, as a write by another process does."""
     with Split(store) as split, SqlClock() as clock:
         start = time.perf_counter()
         for i in range(calls):
+            if cold:
+                store._forget_all()
             await store.feed(now + i, where, 50)
         total = time.perf_counter() - start
     refresh_sql = sum(
         t.inside
         for t in clock.stats.values()
         if "refreshed_until" in t.sample
-        or "source_expires" in t.sample
+        or t.sample.startswith(("PRAGMA data_version", "SELECT min(source_expires)"))
+        or t.sample.startswith(("SELECT DISTINCT target", "UPDATE traces SET hidden"))
         or t.sample in ("BEGIN IMMEDIATE", "COMMIT")
-        or t.sample.startswith("UPDATE traces SET hidden")
     )
-    select_sql = sum(t.inside for t in clock.stats.values() if "ORDER BY heat" in t.sample)
+    select_sql = sum(
+        t.inside for t in clock.stats.values() if t.sample.startswith(("WITH page", "SELECT (SEL"))
+    )
     ranked_sql = clock.inside - refresh_sql - select_sql
     select_wall = total - split.refresh - split.ranked
     per = 1e3 / calls
     return [
-        ("_refresh (meta read + write transaction)", split.refresh * per, refresh_sql * per),
-        ("top-50 SELECT (index scan)", select_wall * per, select_sql * per),
-        ("_ranked: neighbourhood SQL + ranking", split.ranked * per, ranked_sql * per),
+        (
+            "_refresh (in memory; writes only if a supporter expired)",
+            split.refresh * per,
+            refresh_sql * per,
+        ),
+        (
+            "feed statement (page, cut's neighbours; tag counts)",
+            select_wall * per,
+            select_sql * per,
+        ),
+        ("_rank_rows: referrers' rows if not kept + ranking", split.ranked * per, ranked_sql * per),
         ("total", total * per, clock.inside * per),
+        (f"standings computed from referrers' rows: {split.computed / calls:.1f}/call", 0.0, 0.0),
+        (f"traces ranked on the exact path (_ranked): {split.exact}", 0.0, 0.0),
     ] + [
         (f"  sql: {sql}", t.wall * per, t.inside * per)
-        for sql, t in sorted(clock.stats.items(), key=lambda item: -item[1].wall)[:8]
+        for sql, t in sorted(clock.stats.items(), key=lambda item: -item[1].wall)[:6]
     ]
 
 
@@ -246,15 +274,28 @@ async def run(args: argparse.Namespace, path: Path) -> dict[str, Any]:
             rows,
         )
 
-        for name, where in FILTERS[:2]:
-            parts = await breakdown(store, now + 10, where, min(args.repeat, 100))
-            now += 10 + min(args.repeat, 100)
+        calls = min(args.repeat, 100)
+        for name, where, cold in (*((n, w, False) for n, w in FILTERS[:2]), (*FILTERS[0], True)):
+            parts = await breakdown(store, now + 10, where, calls, cold=cold)
+            now += 10 + calls
+            state = "every standing forgotten before each call" if cold else "instrumented"
             print_table(
-                f"where a feed call goes ({name}; mean of {min(args.repeat, 100)} calls, "
-                "instrumented)",
+                f"where a feed call goes ({name}; mean of {calls} calls, {state})",
                 ["part", "wall ms/call", "inside sqlite3 ms/call"],
                 parts,
             )
+        cold_ms = []
+        for i in range(calls):
+            store._forget_all()
+            start = time.perf_counter()
+            await store.feed(now + i, FeedFilter(), 50)
+            cold_ms.append((time.perf_counter() - start) * 1e3)
+        now += calls
+        print(
+            "\ntop 50 with every standing forgotten before each call (as after a write by "
+            f"another process): p50 {statistics.median(cold_ms):.3f} ms, "
+            f"p99 {percentile(cold_ms, 0.99):.3f} ms"
+        )
 
         same_now = []
         for _ in range(min(args.repeat, 100)):

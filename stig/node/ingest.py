@@ -5,19 +5,35 @@ clock checks. A trace whose own expiry has passed is not rejected at once: it ma
 by supporters elsewhere in the same batch or already stored (views: effective expiry), so those
 are held back and judged once everything else is in (``finish``). Invalid input is counted by
 reason and never stops the pipeline.
+
+Signatures are the costliest check (docs/performance.md §1). A batch's are verified on two
+threads: PyNaCl releases the GIL inside ``crypto_sign_open``, so both cores work while the event
+loop stays free. Results and rejections keep the order of the records.
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections import Counter
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from functools import cache
 
+from stig.crdt.bounds import SIGNATURE_CONTEXT
 from stig.crdt.codec import decode
 from stig.crdt.trace import Trace
-from stig.crdt.validate import check_fields, check_signature, check_times
+from stig.crdt.validate import SIGNATURE_BYTES, check_fields, check_signature, check_times
+from stig.crypto.persona import verify
 from stig.errors import InvalidTrace, Reason
 from stig.store.port import Store
+
+VERIFY_THREADS = 2
+"""Signature checks of a batch run in this many chunks, one per thread."""
+
+VERIFY_INLINE_BELOW = 32
+"""Smaller batches (a pushed trace, a short sync reply) are verified on the loop's thread: the
+hand-off to the pool would cost more than it saves."""
 
 
 @dataclass(frozen=True)
@@ -66,14 +82,25 @@ class Ingest:
 
     async def add(self, records: Iterable[tuple[str, bytes]]) -> None:
         """Validate and store one batch of (where, raw bytes) records."""
-        valid: list[Trace] = []
+        decoded: list[tuple[str, Trace | InvalidTrace]] = []
         for at, raw in records:
             try:
-                trace = decode(raw)
-                check_fields(trace)
-                check_signature(trace)
+                one = decode(raw)
+                check_fields(one)
             except InvalidTrace as error:
-                self.report.reject(at, error)
+                decoded.append((at, error))
+            else:
+                decoded.append((at, one))
+        signed = iter(await check_signatures([t for _, t in decoded if isinstance(t, Trace)]))
+        valid: list[Trace] = []
+        for at, item in decoded:
+            if isinstance(item, InvalidTrace):
+                self.report.reject(at, item)
+                continue
+            trace = item
+            bad_signature = next(signed)
+            if bad_signature is not None:
+                self.report.reject(at, bad_signature)
                 continue
             refused = await self._policy(trace) if self._policy else None
             if refused is not None:
@@ -112,3 +139,52 @@ class Ingest:
         added = await self._store.add(traces, self._now)
         self.report.accepted += len(added.accepted)
         self.report.duplicates += added.duplicates
+
+
+async def check_signatures(traces: Sequence[Trace]) -> list[InvalidTrace | None]:
+    """``check_signature`` of each trace, in order: None if it holds, else the error."""
+    if len(traces) < VERIFY_INLINE_BELOW:
+        return _check_chunk(traces)
+    loop = asyncio.get_running_loop()
+    size = -(-len(traces) // VERIFY_THREADS)
+    chunks = [traces[at : at + size] for at in range(0, len(traces), size)]
+    done = await asyncio.gather(
+        *(loop.run_in_executor(_verifier(), _check_chunk, chunk) for chunk in chunks)
+    )
+    return [result for chunk in done for result in chunk]
+
+
+@cache
+def _verifier() -> ThreadPoolExecutor:
+    return ThreadPoolExecutor(max_workers=VERIFY_THREADS, thread_name_prefix="stig-verify")
+
+
+def _check_chunk(traces: Sequence[Trace]) -> list[InvalidTrace | None]:
+    results: list[InvalidTrace | None] = []
+    for trace in traces:
+        try:
+            _check_signature(trace)
+        except InvalidTrace as error:
+            results.append(error)
+        else:
+            results.append(None)
+    return results
+
+
+_SIGNATURE_TAIL = 2 + SIGNATURE_BYTES  # bin8 header (0xc4, 64), then the signature
+
+
+def _check_signature(trace: Trace) -> None:
+    """``validate.check_signature`` without packing the trace a second time.
+
+    ``decode`` has checked that ``trace.encoded`` is the canonical packing of the 11 fields, and
+    ``check_fields`` that the signature (the last one) is 64 bytes. So the signed bytes — the
+    first 10 fields, packed — are the same bytes behind a 10-element array header.
+    """
+    raw = trace.encoded
+    if raw[0] != 0x9B or raw[-_SIGNATURE_TAIL:-SIGNATURE_BYTES] != b"\xc4\x40":
+        check_signature(trace)  # not the layout described above: take the general path
+        return
+    message = SIGNATURE_CONTEXT + b"\x9a" + raw[1:-_SIGNATURE_TAIL]
+    if not verify(trace.author, message, trace.signature):
+        raise InvalidTrace(Reason.BAD_SIGNATURE, "signature does not match author and content")

@@ -187,6 +187,7 @@ class MemoryNetwork:
         mesh &= live
         if len(mesh) >= self._hub.mesh_degree:
             return mesh
+
         def fullness(peer: PeerId) -> int:
             return len(self._hub.nodes[peer]._meshes.setdefault(topic, set()))
 

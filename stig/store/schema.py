@@ -13,6 +13,8 @@ _META = ", ".join(f"'{kind}'" for kind in sorted(kinds.META_KINDS))
 MIGRATIONS: tuple[str, ...] = (
     # 0 -> 1: the first schema.
     f"""
+    -- The body and tags are not columns: they are in raw, and only full-text indexing reads
+    -- them (keeping them twice made rows twice as large, and ingest slower).
     CREATE TABLE traces (
         rowid       INTEGER PRIMARY KEY,
         id          BLOB NOT NULL UNIQUE,   -- BLAKE2b-256 of raw
@@ -20,18 +22,19 @@ MIGRATIONS: tuple[str, ...] = (
         author      BLOB NOT NULL,
         created     INTEGER NOT NULL,
         expires     INTEGER NOT NULL,       -- the trace's own expiry
-        place       TEXT NOT NULL,
-        tags        TEXT NOT NULL,          -- space-separated, for full-text search
-        body        TEXT,                   -- NULL once purged (retracted or burned)
-        raw         BLOB,                   -- canonical bytes; NULL once purged
+        place       TEXT NOT NULL,          -- '' once purged
         listed      INTEGER NOT NULL,       -- 1 unless a meta kind: {_META}
         hidden      INTEGER NOT NULL,       -- views: is_hidden
         eff_expires INTEGER NOT NULL,       -- views: effective_expiry
         heat        REAL NOT NULL,          -- views: heat (orders like intensity)
-        received    INTEGER NOT NULL
+        received    INTEGER NOT NULL,
+        raw         BLOB                    -- canonical bytes; NULL once purged (retracted)
     );
-    -- The feed is a scan of this index: visible, listed traces, hottest first.
-    CREATE INDEX traces_feed ON traces (heat DESC, created DESC, id)
+    -- The feed is a scan of this index: visible, listed traces, hottest first. It holds what
+    -- the common filters test (hidden and listed too: SQLite does not count a partial index's
+    -- own condition as covered), so the scan does not read the (large) rows it passes over.
+    CREATE INDEX traces_feed
+        ON traces (heat DESC, created DESC, id, eff_expires, kind, place, hidden, listed)
         WHERE hidden = 0 AND listed = 1;
     CREATE INDEX traces_expiry ON traces (eff_expires);
     CREATE INDEX traces_author ON traces (author, created);
@@ -39,15 +42,29 @@ MIGRATIONS: tuple[str, ...] = (
 
     -- Who references whom. `supports` marks a source of a support kind, and `source_expires`
     -- lets the store find supporters whose own life just ended (their heat term goes away).
+    -- The other source_ columns copy the source's own row: what ranking a target needs of its
+    -- referrers, read in one range of this table instead of one traces row per referrer. The
+    -- trigger below keeps the derived ones equal to the source's.
     CREATE TABLE refs (
-        target         BLOB NOT NULL,
-        source         INTEGER NOT NULL,
-        supports       INTEGER NOT NULL,
-        source_expires INTEGER NOT NULL,
+        target             BLOB NOT NULL,
+        source             INTEGER NOT NULL,
+        supports           INTEGER NOT NULL,
+        source_expires     INTEGER NOT NULL,
+        source_kind        TEXT NOT NULL,
+        source_author      BLOB NOT NULL,
+        source_created     INTEGER NOT NULL,
+        source_hidden      INTEGER NOT NULL,
+        source_eff_expires INTEGER NOT NULL,
         PRIMARY KEY (target, source)
     ) WITHOUT ROWID;
     CREATE INDEX refs_source ON refs (source);
     CREATE INDEX refs_support_end ON refs (source_expires) WHERE supports = 1;
+    CREATE TRIGGER refs_follow_source AFTER UPDATE OF hidden, eff_expires ON traces
+        WHEN OLD.hidden IS NOT NEW.hidden OR OLD.eff_expires IS NOT NEW.eff_expires
+    BEGIN
+        UPDATE refs SET source_hidden = NEW.hidden, source_eff_expires = NEW.eff_expires
+            WHERE source = NEW.rowid;
+    END;
 
     CREATE TABLE tags (
         tag   TEXT NOT NULL,
@@ -56,11 +73,12 @@ MIGRATIONS: tuple[str, ...] = (
     ) WITHOUT ROWID;
     CREATE INDEX tags_trace ON tags (trace);
 
-    -- External-content FTS5: rows are added and removed by the store with the values they
-    -- were indexed with (SQLite 3.40 has no contentless_delete).
+    -- Contentless FTS5 over each trace's body and space-separated tags (taken from raw), with
+    -- the traces' rowids: rows are added by the store, and removed with the FTS5 'delete'
+    -- command and the values they were indexed with (SQLite 3.40 has no contentless_delete).
+    -- Rows are indexed lazily, before a search or a collection (meta 'search_indexed_until').
     CREATE VIRTUAL TABLE search USING fts5 (
-        body, tags, content = 'traces', content_rowid = 'rowid',
-        tokenize = 'unicode61 remove_diacritics 2'
+        body, tags, content = '', tokenize = 'unicode61 remove_diacritics 2'
     );
 
     CREATE TABLE meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID;
@@ -68,6 +86,12 @@ MIGRATIONS: tuple[str, ...] = (
     -- Rowids only ever grow (never reused after collection), so a rowid is a cursor over
     -- what was stored: the node publishes what other processes stored after its cursor.
     INSERT INTO meta VALUES ('last_rowid', 0);
+    -- Traces purged from the full-text index since it was last merged: their words are gone
+    -- from search results but stay in the index segments until collect() merges them.
+    INSERT INTO meta VALUES ('search_purged', 0);
+    -- Rows are added to the full-text index after they are stored, not while: those up to
+    -- this rowid are indexed (SqliteStore._index_pending).
+    INSERT INTO meta VALUES ('search_indexed_until', 0);
     """,
 )
 

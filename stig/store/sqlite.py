@@ -6,6 +6,13 @@ trace, what references it, and the retracts and burns that decide whether those 
 and recomputed whenever that neighbourhood changes. So the feed is one index scan, and what it
 shows is what the pure views say (tests/store/test_store_agrees.py).
 
+Reads rank what they return from those columns: one query fetches the referrers' kind, author,
+times and derived columns (copied into refs), the views' definitions run on them and the views'
+own ``intensity_of`` on the support times they give (``_standing``), so a feed page decodes only
+its own traces. What the referrers say of a trace is kept in memory until a write touches them
+or one of them expires. Full-text indexing is not part of ingest: rows are indexed before the
+next search or collection.
+
 sqlite3 errors never leave this module: they become StoreError with a message that says what to
 do.
 """
@@ -16,21 +23,44 @@ import asyncio
 import sqlite3
 from collections.abc import AsyncIterator, Collection, Iterable, Iterator, Sequence
 from contextlib import asynccontextmanager, contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import aiosqlite
+import msgpack
 
 from stig.crdt import kinds
+from stig.crdt.bounds import LIFE_CAP
 from stig.crdt.codec import decode
 from stig.crdt.trace import Trace
-from stig.crdt.views import FeedFilter, Ranked, TraceSet, feed_order, heat_of
+from stig.crdt.views import (
+    Counts,
+    FeedFilter,
+    Ranked,
+    TraceSet,
+    feed_order,
+    heat_of,
+    intensity_of,
+)
 from stig.errors import InvalidTrace, StoreError
 from stig.store.port import Added, Collected, ExportFilter, Hidden, Thread
 from stig.store.schema import MIGRATIONS, SCHEMA_VERSION
 
 _CHUNK = 500  # ids per IN (...) list: far below SQLite's parameter limit
 _HEAT_SLACK = 1e-6  # far above the rounding error of heat (~1e-11) and of intensity
+_INDEX_STEP = 5000  # rows per step when indexing for full-text search (bounds memory)
+_CACHE_KIB = 64 * 1024  # page cache per connection (SQLite's default is 2 MiB)
+# A tag on fewer traces than this drives a tag-filtered feed from the tags table; a commoner
+# one is checked per trace while scanning the feed index (docs/performance.md §2).
+_RARE_TAG = 2000
+_STANDINGS = 4096  # traces whose standing (_Standing) a store keeps in memory at most
+_FOREVER = 1 << 62
+# What ranking needs of each referrer (_standing): its copy of the source's row in refs.
+_REFERRER = (
+    "source_kind, source_author, source_created, source_expires, source_hidden, source_eff_expires"
+)
+
 
 # How far out a neighbourhood reaches, as kind filters per level of referrers (None: any kind).
 # Derived columns need the referrers and the retracts that may hide them; ranking also needs
@@ -49,6 +79,18 @@ class SqliteStore:
         # One connection serves every task of the node (push ingest, sync sessions, refresh):
         # their transactions must not interleave on it.
         self._writing = asyncio.Lock()
+        # What _refresh needs, in memory so that a read does not go to meta: everything up to
+        # `_refreshed_until` is refreshed, and the next supporter whose own life ends does so
+        # at `_next_support_end` (None: no such supporter). Both, and the burns, are loaded
+        # again whenever another connection has written (`PRAGMA data_version`, _catch_up).
+        self._data_version = -1
+        self._refreshed_until = 0
+        self._next_support_end: int | None = None
+        # What the referrers of recently ranked traces say of them, until a write touches
+        # them (_forget) or the time comes when one of those referrers expires. `_generation`
+        # counts forgettings: a standing read while one happened is not kept.
+        self._standings: dict[bytes, _Standing] = {}
+        self._generation = 0
 
     @classmethod
     async def open(cls, path: Path) -> SqliteStore:
@@ -68,6 +110,7 @@ class SqliteStore:
         await db.execute("PRAGMA busy_timeout = 10000")
         await db.execute("PRAGMA journal_mode = WAL")
         await db.execute("PRAGMA synchronous = NORMAL")
+        await db.execute(f"PRAGMA cache_size = -{_CACHE_KIB}")
         (version,) = await self._one("PRAGMA user_version")
         if version > SCHEMA_VERSION:
             raise StoreError(
@@ -79,10 +122,40 @@ class SqliteStore:
             await db.executescript(
                 f"BEGIN IMMEDIATE; {MIGRATIONS[step]}; PRAGMA user_version = {step + 1}; COMMIT;"
             )
+        await self._catch_up()
+
+    async def _catch_up(self) -> None:
+        """Load what this object keeps in memory again if another connection (another
+        process: a CLI command beside a running node) has written since it was loaded."""
+        (version,) = await self._one("PRAGMA data_version")
+        if version == self._data_version:
+            return
+        self._forget_all()
         rows = await self._rows("SELECT raw FROM traces WHERE kind = 'burn' AND raw IS NOT NULL")
+        self._burns = {}
         for (raw,) in rows:
-            burn = decode(raw)
+            burn = _stored(raw)
             self._burns[burn.id] = burn
+        (since,) = await self._one("SELECT value FROM meta WHERE key = 'refreshed_until'")
+        self._refreshed_until = since
+        self._next_support_end = await self._support_end_after(since)
+        self._data_version = version
+
+    async def _support_end_after(self, since: int) -> int | None:
+        (end,) = await self._one(
+            "SELECT min(source_expires) FROM refs WHERE supports = 1 AND source_expires > ?",
+            (since,),
+        )
+        return None if end is None else int(end)
+
+    def _forget(self, ids: Iterable[bytes]) -> None:
+        self._generation += 1
+        for tid in ids:
+            self._standings.pop(tid, None)
+
+    def _forget_all(self) -> None:
+        self._generation += 1
+        self._standings.clear()
 
     async def close(self) -> None:
         with _mapped(self.path, "close"):
@@ -109,8 +182,10 @@ class SqliteStore:
             try:
                 await self._db.execute("BEGIN IMMEDIATE")
                 try:
+                    await self._catch_up()
                     yield
                 except BaseException:
+                    self._forget_all()  # standings may have been read from rolled-back rows
                     await self._db.execute("ROLLBACK")
                     raise
                 await self._db.execute("COMMIT")
@@ -132,42 +207,63 @@ class SqliteStore:
         )
         db = self._db
         await db.executemany(
-            "INSERT INTO traces VALUES (?,?,?,?,?,?,?,?,?,?,?,0,?,?,?)",
+            "INSERT INTO traces (rowid, id, kind, author, created, expires, place, listed, "
+            "hidden, eff_expires, heat, received, raw) VALUES (?,?,?,?,?,?,?,?,0,?,?,?,?)",
             [
                 (
                     rowid[t.id], t.id, t.kind, t.author, t.created, t.expires, t.place,
-                    " ".join(t.tags), t.body, t.encoded, int(t.kind not in kinds.META_KINDS),
-                    t.expires, heat_of([t.created]), now,
+                    int(t.kind not in kinds.META_KINDS), min(t.created + LIFE_CAP, t.expires),
+                    heat_of([t.created]), now, t.encoded,
                 )
                 for t in new
             ],
         )  # fmt: skip
         await db.executemany(
-            "INSERT INTO refs VALUES (?,?,?,?)",
+            "INSERT INTO refs VALUES (?,?,?,?,?,?,?,0,?)",
             [
-                (ref, rowid[t.id], int(t.kind in kinds.SUPPORT_KINDS), t.expires)
+                (
+                    ref, rowid[t.id], int(t.kind in kinds.SUPPORT_KINDS), t.expires, t.kind,
+                    t.author, t.created, min(t.created + LIFE_CAP, t.expires),
+                )
                 for t in new
                 for ref in t.refs
             ],
-        )
+        )  # fmt: skip
         await db.executemany(
             "INSERT INTO tags VALUES (?,?)", [(tag, rowid[t.id]) for t in new for tag in t.tags]
         )
-        await db.executemany(
-            "INSERT INTO search (rowid, body, tags) VALUES (?,?,?)",
-            [(rowid[t.id], t.body, " ".join(t.tags)) for t in new],
+        # Each new row was inserted with the columns of a trace alone: not hidden, its own
+        # expiry, its author's term only. That is what the views say of it unless something
+        # references it (a supporter or a retract, stored before or in this batch: refs are in
+        # already) or a burn hides it; only those, and what the new traces point at, are
+        # recomputed.
+        self._forget(ref for t in new for ref in t.refs)
+        dirty: set[bytes] = set()
+        referenced = await self._rows(
+            "SELECT id FROM traces t "
+            "WHERE rowid > ? AND EXISTS (SELECT 1 FROM refs WHERE target = t.id)",
+            (top,),
         )
-        dirty = set(rowid)
+        dirty.update(row[0] for row in referenced)
         for t in new:
+            if t.kind in kinds.SUPPORT_KINDS and t.refs and t.expires > self._refreshed_until:
+                end = self._next_support_end
+                self._next_support_end = t.expires if end is None else min(end, t.expires)
             if t.kind in kinds.SUPPORT_KINDS or t.kind == kinds.RETRACT:
                 dirty.update(t.refs)
             if t.kind == kinds.BURN:
+                self._forget_all()
                 self._burns[t.id] = t
                 burned = await self._rows(
                     "SELECT id FROM traces WHERE author = ? AND created <= ? AND hidden = 0",
                     (t.author, t.created),
                 )
                 dirty.update(row[0] for row in burned)
+        if self._burns:
+            burned_until: dict[bytes, int] = {}
+            for burn in self._burns.values():
+                burned_until[burn.author] = max(burned_until.get(burn.author, -1), burn.created)
+            dirty.update(t.id for t in new if burned_until.get(t.author, -1) >= t.created)
         await self._recompute(dirty, now, {t.id: t for t in new})
         return Added([t.id for t in new], duplicates)
 
@@ -187,6 +283,9 @@ class SqliteStore:
         while dirty:
             was_hidden = await self._hidden_flags(dirty)
             around = await self._neighbourhood(dirty, _FOR_COLUMNS, known)
+            # Their columns, and so the copies in refs (refs_follow_source), may change.
+            self._forget(dirty)
+            self._forget(ref for tid in dirty if (t := around.get(tid)) for ref in t.refs)
             updates: list[tuple[int, int, float, bytes]] = []
             newly_hidden: list[Trace] = []
             for tid in dirty:
@@ -218,26 +317,34 @@ class SqliteStore:
     async def _purge(self, traces: Iterable[Trace]) -> None:
         """Drop everything a retracted trace said — body, bytes, tags, place — and keep only
         its id, kind, author and times, so it is never accepted again and its retract still
-        applies."""
-        purged = False
-        for trace in traces:
-            row = await self._rows("SELECT rowid, body, tags FROM traces WHERE id = ?", (trace.id,))
-            for rowid, body, tags in row:
+        applies.
+
+        The row leaves search results at once (an FTS5 'delete'). But a 'delete' only adds a
+        tombstone: the body's words stay in the index segments until they are merged, which
+        ``collect`` does (``search_purged`` in meta says a merge is due). Merging here instead
+        would rewrite the whole index on every retract (docs/performance.md)."""
+        chosen = list(traces)
+        if not chosen:
+            return
+        indexed_until = await self._indexed_until()
+        purged = 0
+        for trace in chosen:
+            row = await self._rows("SELECT rowid FROM traces WHERE id = ?", (trace.id,))
+            for (rowid,) in row:
+                if rowid <= indexed_until:  # a row not indexed yet never will be: raw is NULL
+                    await self._db.execute(
+                        "INSERT INTO search (search, rowid, body, tags) VALUES ('delete', ?, ?, ?)",
+                        (rowid, *_searchable(trace)),
+                    )
+                    purged += 1
                 await self._db.execute(
-                    "INSERT INTO search (search, rowid, body, tags) VALUES ('delete', ?, ?, ?)",
-                    (rowid, body, tags),
-                )
-                await self._db.execute(
-                    "UPDATE traces SET body = NULL, raw = NULL, tags = '', place = '' "
-                    "WHERE rowid = ?",
-                    (rowid,),
+                    "UPDATE traces SET raw = NULL, place = '' WHERE rowid = ?", (rowid,)
                 )
                 await self._db.execute("DELETE FROM tags WHERE trace = ?", (rowid,))
-                purged = True
         if purged:
-            # An FTS5 'delete' only adds a tombstone: the body's words stay in the index
-            # segments until they are merged. Merge them now, so the words leave the file.
-            await self._db.execute("INSERT INTO search (search) VALUES ('optimize')")
+            await self._db.execute(
+                "UPDATE meta SET value = value + ? WHERE key = 'search_purged'", (purged,)
+            )
 
     async def _neighbourhood(
         self,
@@ -245,7 +352,8 @@ class SqliteStore:
         levels: Sequence[frozenset[str] | None],
         known: dict[bytes, Trace] | None = None,
     ) -> TraceSet:
-        """The traces ``ids``, their referrers level by level, and every burn (module doc)."""
+        """The traces ``ids``, their referrers level by level, and every burn (module doc),
+        decoded from this store's own bytes (_trusted)."""
         known = known or {}
         found: dict[bytes, Trace] = {tid: known[tid] for tid in ids if tid in known}
         missing = [tid for tid in ids if tid not in known]
@@ -254,7 +362,7 @@ class SqliteStore:
                 f"SELECT id, raw FROM traces WHERE raw IS NOT NULL AND id IN ({_marks(chunk)})",
                 chunk,
             )
-            found.update((tid, _stored(raw)) for tid, raw in rows)
+            found.update((tid, _trusted(raw, tid)) for tid, raw in rows)
         frontier: Collection[bytes] = list(ids)
         for only in levels:
             level: dict[bytes, Trace] = {}
@@ -267,58 +375,107 @@ class SqliteStore:
                 )
                 for tid, raw in rows:
                     if tid not in found and tid not in level:
-                        level[tid] = known.get(tid) or _stored(raw)
+                        level[tid] = known.get(tid) or _trusted(raw, tid)
             found.update(level)
             frontier = list(level)
         return TraceSet([*found.values(), *self._burns.values()])
 
-    async def _refresh(self, now: int) -> None:
+    async def _refresh(self, now: int, *, catch_up: bool = True) -> None:
         """Recompute the heat of traces whose supporters' own life ended since the last call:
-        their terms leave the sum (views.support_times), so the stored order stays exact."""
-        (since,) = await self._one("SELECT value FROM meta WHERE key = 'refreshed_until'")
-        if now <= since:
-            return  # the common case, without taking the write lock
+        their terms leave the sum (views.support_times), so the stored order stays exact.
+
+        Most calls (a screen refreshing every second) find that no supporter's life ended and
+        return without a write transaction, or any query but ``PRAGMA data_version`` — none
+        with ``catch_up=False``, for a caller that checks data_version itself (feed)."""
+        if catch_up:
+            await self._catch_up()
+        end = self._next_support_end
+        if now <= self._refreshed_until or end is None or now < end:
+            return
         async with self._transaction():
             (since,) = await self._one("SELECT value FROM meta WHERE key = 'refreshed_until'")
-            if now <= since:
-                return  # another task refreshed while we waited
-            rows = await self._rows(
-                "SELECT DISTINCT target FROM refs "
-                "WHERE supports = 1 AND source_expires > ? AND source_expires <= ?",
-                (since, now),
-            )
-            await self._recompute({row[0] for row in rows}, now, {})
-            await self._db.execute(
-                "UPDATE meta SET value = ? WHERE key = 'refreshed_until'", (now,)
-            )
+            if now > since:  # else another task or process refreshed while we waited
+                rows = await self._rows(
+                    "SELECT DISTINCT target FROM refs "
+                    "WHERE supports = 1 AND source_expires > ? AND source_expires <= ?",
+                    (since, now),
+                )
+                await self._recompute({row[0] for row in rows}, now, {})
+                await self._db.execute(
+                    "UPDATE meta SET value = ? WHERE key = 'refreshed_until'", (now,)
+                )
+                since = now
+            self._refreshed_until = since
+            self._next_support_end = await self._support_end_after(since)
 
     async def collect(self, now: int) -> Collected:
         with _mapped(self.path, "collect expired traces"):
             await self._refresh(now)
             async with self._transaction():
+                await self._index_pending()
                 removed = await self._delete(
                     "SELECT rowid FROM traces WHERE eff_expires <= ?", (now,)
                 )
+                (purged,) = await self._one("SELECT value FROM meta WHERE key = 'search_purged'")
+                if purged:
+                    # Merge the full-text index into one segment, so the words of traces
+                    # purged since the last collection leave the file (see _purge).
+                    await self._db.execute("INSERT INTO search (search) VALUES ('optimize')")
+                    await self._db.execute("UPDATE meta SET value = 0 WHERE key = 'search_purged'")
             for bid, burn in list(self._burns.items()):
                 if burn.expires <= now:
                     del self._burns[bid]
             return Collected(expired=removed)
 
+    async def _indexed_until(self) -> int:
+        (value,) = await self._one("SELECT value FROM meta WHERE key = 'search_indexed_until'")
+        return int(value)
+
+    async def _index_pending(self) -> None:
+        """Add the rows stored since the last call to the full-text index. Inside a
+        transaction.
+
+        Ingest does not index (it would double its cost, docs/performance.md): rows up to
+        ``search_indexed_until`` are in the index, later ones are not yet, and reads that use
+        the index (search, collect) call this first. A row purged before it was indexed has no
+        bytes left, so it is never indexed; deleting a row not yet indexed needs no FTS
+        'delete' (one would corrupt the index's statistics).
+        """
+        indexed_until = await self._indexed_until()
+        (top,) = await self._one("SELECT value FROM meta WHERE key = 'last_rowid'")
+        if top <= indexed_until:
+            return
+        for start in range(indexed_until, top, _INDEX_STEP):
+            rows = await self._rows(
+                "SELECT rowid, raw FROM traces WHERE rowid > ? AND rowid <= ? AND raw IS NOT NULL",
+                (start, min(start + _INDEX_STEP, top)),
+            )
+            await self._db.executemany(
+                "INSERT INTO search (rowid, body, tags) VALUES (?, ?, ?)",
+                [(rowid, *_searchable(_trusted(raw, b""))) for rowid, raw in rows],
+            )
+        await self._db.execute(
+            "UPDATE meta SET value = ? WHERE key = 'search_indexed_until'", (top,)
+        )
+
     async def _delete(self, chosen: str, params: Sequence[Any]) -> int:
         """Delete the rows that the query ``chosen`` (selecting rowids) picks, with their refs,
         tags and full-text entries. Inside a transaction."""
         db = self._db
+        self._forget_all()
         doomed = [row[0] for row in await self._rows(chosen, params)]
+        indexed_until = await self._indexed_until() if doomed else 0
         for start in range(0, len(doomed), _CHUNK):
             chunk = doomed[start : start + _CHUNK]
             marks = _marks(chunk)
             rows = await self._rows(
-                "SELECT rowid, body, tags FROM traces "
-                f"WHERE body IS NOT NULL AND rowid IN ({marks})",
-                chunk,
+                "SELECT rowid, raw FROM traces "
+                f"WHERE raw IS NOT NULL AND rowid <= ? AND rowid IN ({marks})",
+                [indexed_until, *chunk],
             )
             await db.executemany(
-                "INSERT INTO search (search, rowid, body, tags) VALUES ('delete', ?, ?, ?)", rows
+                "INSERT INTO search (search, rowid, body, tags) VALUES ('delete', ?, ?, ?)",
+                [(rowid, *_searchable(_trusted(raw, b""))) for rowid, raw in rows],
             )
             await db.execute(f"DELETE FROM tags WHERE trace IN ({marks})", chunk)
             await db.execute(f"DELETE FROM refs WHERE source IN ({marks})", chunk)
@@ -360,7 +517,9 @@ class SqliteStore:
 
     async def feed(self, now: int, where: FeedFilter, limit: int) -> list[Ranked]:
         with _mapped(self.path, "read the feed"):
-            await self._refresh(now)
+            if limit <= 0:
+                await self._refresh(now)
+                return []
             clauses = ["hidden = 0", "eff_expires > ?"]
             params: list[Any] = [now]
             if not where.kinds or not where.kinds & kinds.META_KINDS:
@@ -374,35 +533,129 @@ class SqliteStore:
             if where.place:
                 clauses.append("substr(place, 1, ?) = ?")
                 params.extend([len(where.place), where.place])
+            rare = await self._rare_tag(where.tags)
             for tag in sorted(where.tags):
-                clauses.append("rowid IN (SELECT trace FROM tags WHERE tag = ?)")
+                if tag == rare:  # few rows: start from them (and sort them)
+                    clauses.append("rowid IN (SELECT trace FROM tags WHERE tag = ?)")
+                else:  # many: scan the feed index, hottest first, and look each one up
+                    clauses.append(
+                        "EXISTS (SELECT 1 FROM tags WHERE tag = ? AND trace = traces.rowid)"
+                    )
                 params.append(tag)
-            select = f"SELECT id, heat FROM traces WHERE {' AND '.join(clauses)}"
-            rows = await self._rows(
-                f"{select} ORDER BY heat DESC, created DESC, id LIMIT ?", [*params, limit]
+            condition = " AND ".join(clauses)
+            # Heat and intensity round differently, so traces of (nearly) equal intensity may
+            # come out of the index in another order than feed_order: besides the first
+            # `limit` by heat, take every one near the cut, and rank them all exactly, so the
+            # page is the one the pure views give.
+            # (Those above the cut are all on the page: only the cut's neighbours are looked
+            # up again.) One statement — one trip to SQLite's thread — returns those traces (0)
+            # and data_version (2): whether another connection wrote since this one last
+            # looked (then _refresh may have work to do first, and the statement runs again).
+            sql = (
+                f"WITH page AS (SELECT rowid AS chosen, heat FROM traces WHERE {condition} "
+                "ORDER BY heat DESC, created DESC, id LIMIT ?), "
+                "cut AS (SELECT min(heat) AS heat FROM page), "
+                f"near AS (SELECT rowid AS chosen FROM traces WHERE {condition} "
+                "AND heat BETWEEN (SELECT heat FROM cut) - ? AND (SELECT heat FROM cut)) "
+                "SELECT 0, id, raw, eff_expires FROM traces WHERE rowid IN "
+                "(SELECT chosen FROM page UNION ALL SELECT chosen FROM near) "
+                "UNION ALL SELECT 2, data_version, NULL, NULL FROM pragma_data_version"
             )
-            if rows and len(rows) == limit:
-                # Heat and intensity round differently, so traces of (nearly) equal intensity
-                # may come out of the index in another order than feed_order: rank every one
-                # near the cut, so the page is the one the pure views give.
-                rows = await self._rows(
-                    f"{select} AND heat >= ?", [*params, rows[-1][1] - _HEAT_SLACK]
-                )
-            ranked = await self._ranked([row[0] for row in rows], now, feed_order)
+            sql_params = [*params, limit, *params, _HEAT_SLACK]
+            await self._refresh(now, catch_up=False)
+            rows = await self._rows(sql, sql_params)
+            if not any(row[0] == 2 and row[1] == self._data_version for row in rows):
+                await self._refresh(now)
+                rows = await self._rows(sql, sql_params)
+            ranked = await self._rank_rows(rows, now)
+            ranked.sort(key=feed_order)
             return ranked[:limit]
 
-    async def _ranked(self, ids: list[bytes], now: int, order: Any = None) -> list[Ranked]:
+    async def _rare_tag(self, tags: frozenset[str]) -> str | None:
+        """The rarest of ``tags`` if fewer than _RARE_TAG traces carry it, found by counting
+        at most that many entries of the tags index per tag.
+
+        Driving the query from a common tag's rows reads and sorts all of them (tens of
+        thousands); scanning the feed index for a rare tag's rows reads the whole index.
+        """
+        if not tags:
+            return None
+        ordered = sorted(tags)
+        counts = await self._one(
+            "SELECT "
+            + ", ".join(
+                ["(SELECT count(*) FROM (SELECT 1 FROM tags WHERE tag = ? LIMIT ?))"] * len(ordered)
+            ),
+            [value for tag in ordered for value in (tag, _RARE_TAG)],
+        )
+        fewest, tag = min(zip(counts, ordered, strict=True))
+        return tag if fewest < _RARE_TAG else None
+
+    async def _rank_rows(self, rows: Sequence[Any], now: int) -> list[Ranked]:
+        """Ranked forms of visible traces given as rows (0, id, raw, eff_expires), in the same
+        order: views.TraceSet.rank computed from their referrers' columns in refs (one query),
+        decoding only the traces themselves (_standing). What those columns say of a trace is
+        kept for the next call while it holds. Where they do not settle a trace's ranking
+        exactly, it is ranked from its decoded neighbourhood instead (_ranked)."""
+        generation = self._generation
+        standings: dict[bytes, _Standing | None] = {}
+        missing: dict[bytes, tuple[bytes, int]] = {}
+        for row in rows:
+            if row[0] != 0 or row[2] is None:
+                continue
+            kept = self._standings.get(row[1])
+            if kept is not None and kept.since <= now < kept.until and kept.effective == row[3]:
+                standings[row[1]] = kept
+            else:
+                standings[row[1]] = None
+                missing[row[1]] = (row[2], row[3])
+        if missing:
+            referrers: dict[bytes, list[Any]] = {tid: [] for tid in missing}
+            for chunk in _chunks(missing):
+                for row in await self._rows(
+                    f"SELECT target, {_REFERRER} FROM refs WHERE target IN ({_marks(chunk)})",
+                    chunk,
+                ):
+                    referrers[row[0]].append(row)
+            burned_until: dict[bytes, int] = {}
+            for burn in self._burns.values():
+                burned_until[burn.author] = max(burned_until.get(burn.author, -1), burn.created)
+            for tid, (raw, eff_expires) in missing.items():
+                trace = _trusted(raw, tid)
+                standings[tid] = _standing(
+                    trace, eff_expires, referrers[tid], now, burned_until.get(trace.author, -1)
+                )
+            if self._generation == generation:  # nothing was written meanwhile: keep them
+                if len(self._standings) > _STANDINGS:
+                    self._standings.clear()
+                self._standings.update((t, k) for t in missing if (k := standings[t]) is not None)
+        ranked: dict[bytes, Ranked] = {}
+        for tid, standing in standings.items():
+            if standing is not None:
+                ranked[tid] = standing.rank(now)
+        unsettled = [tid for tid, standing in standings.items() if standing is None]
+        if unsettled:
+            ranked.update((r.trace.id, r) for r in await self._ranked(unsettled, now))
+        return [ranked[tid] for tid in standings if tid in ranked]
+
+    async def _ranked(self, ids: list[bytes], now: int) -> list[Ranked]:
+        """The exact path: rank each trace from its decoded neighbourhood."""
         around = await self._neighbourhood(ids, _FOR_RANKING)
-        ranked = [around.rank(t, now) for t in (around.get(tid) for tid in ids) if t is not None]
-        if order is not None:
-            ranked.sort(key=order)
-        return ranked
+        return [around.rank(t, now) for t in (around.get(tid) for tid in ids) if t is not None]
 
     async def search(self, query: str, now: int, limit: int) -> list[Ranked]:
         with _mapped(self.path, "search"):
             await self._refresh(now)
+            (pending,) = await self._one(
+                "SELECT (SELECT value FROM meta WHERE key = 'last_rowid') "
+                "> (SELECT value FROM meta WHERE key = 'search_indexed_until')"
+            )
+            if pending:
+                async with self._transaction():
+                    await self._index_pending()
             sql = (
-                "SELECT t.id FROM search JOIN traces t ON t.rowid = search.rowid "
+                "SELECT t.id, t.raw, t.eff_expires FROM search "
+                "JOIN traces t ON t.rowid = search.rowid "
                 "WHERE search MATCH ? AND t.hidden = 0 AND t.eff_expires > ? "
                 "ORDER BY search.rank LIMIT ?"
             )
@@ -411,7 +664,7 @@ class SqliteStore:
             except sqlite3.OperationalError:
                 # Not FTS5 query syntax (a stray quote, a dash): search the words as typed.
                 rows = await self._rows(sql, (_as_phrases(query), now, limit))
-            return await self._ranked([row[0] for row in rows], now)
+            return await self._rank_rows([(0, *row) for row in rows], now)
 
     async def thread(self, trace_id: bytes, now: int) -> Thread | Hidden | None:
         with _mapped(self.path, "read a thread"):
@@ -540,6 +793,128 @@ class SqliteStore:
     async def _one(self, sql: str, params: Sequence[Any] = ()) -> Any:
         rows = await self._rows(sql, params)
         return rows[0]
+
+
+def _searchable(trace: Trace) -> tuple[str, str]:
+    """The values a trace is indexed with for full-text search: its body and its tags."""
+    return trace.body, " ".join(trace.tags)
+
+
+def _trusted(raw: bytes, trace_id: bytes) -> Trace:
+    """A trace from bytes this store validated when it stored them, for ranking and derived
+    columns: unpacked, but neither re-encoded and compared nor hashed again (the stored id is
+    its id), which would cost more than the rest of a feed call. What ``get`` and ``thread``
+    return as the trace asked for is checked in full (_stored)."""
+    try:
+        value = msgpack.unpackb(raw, raw=False)
+        version, kind, author, created, expires, tags, place, refs, body, nonce, signature = value
+        trace = Trace(
+            kind=kind,
+            author=author,
+            created=created,
+            expires=expires,
+            tags=tuple(tags),
+            place=place,
+            refs=tuple(refs),
+            body=body,
+            nonce=nonce,
+            signature=signature,
+            version=version,
+        )
+    except (ValueError, TypeError, msgpack.UnpackException) as exc:
+        raise StoreError(f"a stored trace no longer decodes ({exc}); the store is damaged") from exc
+    trace.__dict__["encoded"] = raw
+    trace.__dict__["id"] = trace_id
+    return trace
+
+
+@dataclass(frozen=True, slots=True)
+class _Standing:
+    """What a visible trace's referrers say of it, for every ``now`` in [since, until): no
+    referrer's own or effective expiry falls in between (only a write changes it otherwise)."""
+
+    trace: Trace
+    effective: int
+    support_times: list[int]
+    counts: Counts
+    since: int
+    until: int
+
+    def rank(self, now: int) -> Ranked:
+        return Ranked(
+            self.trace, intensity_of(self.support_times, now), self.effective, self.counts
+        )
+
+
+def _standing(
+    trace: Trace, stored_expiry: int, referrers: Iterable[Any], now: int, burned_until: int
+) -> _Standing | None:
+    """What ``TraceSet.rank(trace, now)`` needs beyond the trace, for a visible trace, from
+    rows (target, *_REFERRER) of its referrers — the definitions of stig.crdt.views, term for
+    term (intensity is then the same pure ``intensity_of`` of the support times):
+
+    * hidden: a retract by the trace's author created no earlier, or a burn (``burned_until``:
+      the author's latest burn, -1 if none) created no earlier;
+    * supporters: referrers of a support kind, by another author, not hidden;
+    * effective expiry: min(created + LIFE_CAP, max(expires, the supporters' own expires));
+    * support times: the author's created, and each other author's latest created among
+      supporters whose own expires is after now;
+    * visible referrer: not hidden and effective expiry after now; answers count every visible
+      referrer of a non-meta kind, echoes/confirms/disputes the distinct other authors.
+
+    It holds until the first supporter's own expiry or visible referrer's effective expiry
+    after now. None when the trace turns out not to be visible (a retract or a burn the stored
+    columns do not reflect yet) or its stored effective expiry is not the one its referrers
+    give: the caller then ranks it from its decoded neighbourhood.
+    """
+    author, made = trace.author, trace.created
+    if burned_until >= made:
+        return None
+    reinforced = trace.expires
+    until = _FOREVER
+    latest: dict[bytes, int] = {}
+    answers = 0
+    echoes: set[bytes] = set()
+    confirms: set[bytes] = set()
+    disputes: set[bytes] = set()
+    for _, kind, by, created, expires, hidden, eff_expires in referrers:
+        if by == author:
+            if kind == _RETRACT and created >= made:
+                return None
+            if not hidden and eff_expires > now:
+                until = min(until, eff_expires)
+                if kind not in _META:
+                    answers += 1
+            continue
+        if hidden:
+            continue
+        if kind in _SUPPORT:
+            reinforced = max(reinforced, expires)
+            if expires > now:
+                until = min(until, expires)
+                if created > latest.get(by, -1):
+                    latest[by] = created
+        if eff_expires > now:
+            until = min(until, eff_expires)
+            if kind not in _META:
+                answers += 1
+            elif kind == _ECHO:
+                echoes.add(by)
+            elif kind == _CONFIRM:
+                confirms.add(by)
+            elif kind == _DISPUTE:
+                disputes.add(by)
+    effective = min(made + LIFE_CAP, reinforced)
+    if effective != stored_expiry or effective <= now:
+        return None
+    counts = Counts(
+        answers=answers, echoes=len(echoes), confirms=len(confirms), disputes=len(disputes)
+    )
+    return _Standing(trace, effective, sorted([made, *latest.values()]), counts, now, until)
+
+
+_SUPPORT, _META, _RETRACT = kinds.SUPPORT_KINDS, kinds.META_KINDS, kinds.RETRACT
+_ECHO, _CONFIRM, _DISPUTE = kinds.ECHO, kinds.CONFIRM, kinds.DISPUTE
 
 
 def _stored(raw: bytes) -> Trace:

@@ -158,13 +158,25 @@ async def test_the_feed_is_a_scan_of_the_feed_index(store: SqliteStore, path: Pa
         await store._db.set_trace_callback(None)  # type: ignore[arg-type]
     assert page == TraceSet(traces).feed(T0 + HOUR, FeedFilter(), 5)
 
-    feed_queries = [s for s in statements if s.lstrip().startswith("SELECT") and "heat" in s]
+    feed_queries = [
+        s for s in statements if s.lstrip().startswith(("SELECT", "WITH")) and "heat" in s
+    ]
     assert any("ORDER BY heat DESC" in s for s in feed_queries), statements
     with raw_db(path) as con:
         for sql in feed_queries:
-            plan = " | ".join(row[3] for row in con.execute(f"EXPLAIN QUERY PLAN {sql}"))
-            assert "USING INDEX traces_feed" in plan, (sql, plan)
+            steps = [row[3] for row in con.execute(f"EXPLAIN QUERY PLAN {sql}")]
+            plan = " | ".join(steps)
+            reads = [step for step in steps if step.startswith(("SCAN traces", "SEARCH traces"))]
+            assert reads, (sql, plan)
+            # The index is scanned (never the table), and rows are read only by rowid: those
+            # chosen from the index.
+            assert all(
+                "INDEX traces_feed" in step or step.endswith("INTEGER PRIMARY KEY (rowid=?)")
+                for step in reads
+            ), (sql, plan)
             assert "TEMP B-TREE" not in plan, (sql, plan)
+            if "ORDER BY heat DESC" in sql:  # the scan itself never reads a row
+                assert "SCAN traces USING COVERING INDEX traces_feed" in plan, (sql, plan)
 
 
 async def test_equal_intensities_at_the_cut_are_ordered_as_the_pure_views_order_them(
@@ -188,6 +200,75 @@ async def test_equal_intensities_at_the_cut_are_ordered_as_the_pure_views_order_
     full = TraceSet(await _all(store))
     for limit in (1, 2, 3, 7, 20, 39, 40, 41):
         assert await store.feed(now, FeedFilter(), limit) == full.feed(now, FeedFilter(), limit)
+
+
+async def test_ranking_follows_every_change_to_a_trace_s_referrers(store: SqliteStore) -> None:
+    """A feed page is ranked from what the referrers' columns say, and what they say of a
+    trace is kept between reads (SqliteStore._standing): every write that touches a referrer,
+    and every expiry of one, must show at the next read, exactly as the pure views say. Each
+    step reads twice at the same time and once a second later, so kept standings are used."""
+    memory = MemoryStore()
+    now = T0
+
+    async def add(*traces: Trace) -> None:
+        assert await store.add(traces, now) == await memory.add(traces, now)
+
+    async def check(step: str) -> None:
+        for at in (now, now, now + 1):
+            for where in (FeedFilter(), FeedFilter(kinds=frozenset(kinds.KNOWN_KINDS))):
+                got = await store.feed(at, where, 20)
+                assert got == await memory.feed(at, where, 20), (step, at, where)
+        assert await store.search("root", now, 5) == await memory.search("root", now, 5), step
+
+    root = post(ANA, kinds.CALLOUT, 0, body="root", ttl=20 * DAY)
+    other = post(BEN, kinds.NOTE, 0, body="other root", ttl=20 * DAY)
+    await add(root, other)
+    await check("two traces")
+    reply = post(CY, kinds.NOTE, MINUTE, body="a reply", refs=(root,), ttl=10 * DAY)
+    await add(reply)  # an answer, not a supporter: only its target's counts change
+    await check("reply")
+    dispute = post(CY, kinds.DISPUTE, MINUTE, refs=(root,), ttl=HOUR)
+    own = post(ANA, kinds.NOTE, MINUTE, body="the author answers", refs=(root,), ttl=HOUR + 60)
+    echo = post(BEN, kinds.ECHO, MINUTE, refs=(root, reply), ttl=2 * HOUR)
+    confirm = post(DEE, kinds.CONFIRM, MINUTE, refs=(root,), ttl=3 * HOUR)
+    await add(echo, confirm)
+    await check("echo and confirm")
+    await add(dispute, own)
+    await check("dispute and the author's own answer")
+    # Expiries with no write in between: only the time says the counts changed.
+    now = dispute.expires - 1
+    await check("before the dispute expires")
+    now = dispute.expires
+    await check("dispute expired")
+    now = own.expires
+    await check("own answer expired")
+    # Earlier than the last read (a clock set back): what was kept then is not used now.
+    for at in (own.expires, own.expires - 1, dispute.expires - 1):
+        for where in (FeedFilter(), FeedFilter(kinds=frozenset(kinds.KNOWN_KINDS))):
+            assert await store.feed(at, where, 20) == await memory.feed(at, where, 20), at
+    now = echo.expires  # a supporter's own life ends: its term and its count go
+    await check("echo expired")
+    now = confirm.expires + 1
+    await check("confirm expired")
+    await add(post(CY, kinds.RETRACT, now - T0, refs=(reply,)))  # an answer is retracted
+    await check("reply retracted")
+    short = post(BEN, kinds.REPORT, now - T0, body="short answer", refs=(root,), ttl=HOUR)
+    await add(short)
+    await check("short answer")
+    await add(post(CY, kinds.ECHO, now - T0, refs=(short,), ttl=5 * HOUR))  # it lives longer
+    now += 2 * HOUR  # past the short answer's own expiry, not its effective one
+    await check("short answer kept alive by its echo")
+    await add(post(DEE, kinds.BURN, now - T0))  # hides the confirm: the supporter was DEE's
+    await check("burn")
+    now += 4 * HOUR
+    await check("short answer expired")
+    assert await store.collect(now) == await memory.collect(now)
+    await check("collected")
+    await add(post(BEN, kinds.ECHO, now - T0, refs=(root,), ttl=DAY))
+    await check("echo after collection")
+    assert await store.evict(await store.count() - 1, now) == 1
+    await memory.evict(await memory.count() - 1, now)
+    await check("evicted")
 
 
 async def _all(store: SqliteStore) -> list[Trace]:
@@ -267,25 +348,82 @@ async def test_search_forgets_retracted_and_collected_traces(
     assert not words & {"hangar", "meet", "fleeting", "sighting"}
 
 
+async def test_a_trace_is_searchable_right_after_add_and_a_retracted_one_never_is(
+    store: SqliteStore, path: Path
+) -> None:
+    """Ingest does not index bodies; search indexes what is pending first. A trace retracted
+    before it was indexed is never indexed, and needs no FTS 'delete' (one would corrupt the
+    index, which the integrity check catches)."""
+    first = post(ANA, kinds.NOTE, 0, body="lighthouse keepers meet")
+    await store.add([first], T0)
+    assert ids(await store.search("lighthouse", T0 + 1, 10)) == [first.id]
+
+    # Retracted in the batch that brought it, in a later batch, and after it was indexed.
+    same_batch = post(BEN, kinds.NOTE, 0, body="marmalade one")
+    later = post(CY, kinds.NOTE, 0, body="marmalade two", tags=("food",))
+    indexed = post(DEE, kinds.NOTE, 0, body="marmalade three")
+    await store.add([same_batch, post(BEN, kinds.RETRACT, 1, refs=(same_batch,)), later], T0)
+    await store.add([indexed], T0)
+    assert ids(await store.search("three", T0 + 1, 10)) == [indexed.id]
+    second = post(ANA, kinds.NOTE, 2, body="lighthouse again")
+    await store.add(
+        [
+            post(CY, kinds.RETRACT, 3, refs=(later,)),
+            post(DEE, kinds.RETRACT, 3, refs=(indexed,)),
+            second,
+        ],
+        T0 + 3,
+    )
+    now = T0 + 4
+    assert ids(await store.search("marmalade", now, 10)) == []
+    assert ids(await store.search("food", now, 10)) == []
+    assert set(ids(await store.search("lighthouse", now, 10))) == {first.id, second.id}
+
+    # Collection of a trace that expired before it was ever indexed.
+    brief = post(BEN, kinds.NOTE, 0, body="ephemeral narwhal", ttl=HOUR)
+    await store.add([brief], T0 + 5)
+    assert await store.collect(T0 + 2 * HOUR) == Collected(expired=1)
+    assert ids(await store.search("narwhal", T0 + 2 * HOUR, 10)) == []
+    # Eviction of traces never indexed (evict, unlike collect, does not index first).
+    cold = [post(p, kinds.NOTE, -DAY, body=f"chilly okapi {p.name}") for p in (ANA, BEN)]
+    await store.add(cold, T0 + 2 * HOUR)
+    rows = await store.count()  # the 3 retracted notes go first, then the 2 coldest
+    assert await store.evict(rows - 5, T0 + 2 * HOUR) == 5
+    assert ids(await store.search("okapi", T0 + 2 * HOUR, 10)) == []
+    with raw_db(path) as con:
+        con.execute("INSERT INTO search (search) VALUES ('integrity-check')")  # raises if not
+        con.execute("CREATE VIRTUAL TABLE temp.words USING fts5vocab(main, 'search', 'row')")
+        words = {row[0] for row in con.execute("SELECT term FROM temp.words")}
+    assert {"lighthouse", "keepers", "again"} <= words
+    assert not words & {"marmalade", "one", "two", "three", "food", "narwhal", "okapi"}
+
+
 # -- retraction and burning ----------------------------------------------------------------
 
 
+@pytest.mark.parametrize("searched_first", [True, False], ids=["indexed", "not-yet-indexed"])
 async def test_a_retract_purges_the_body_and_bytes_from_the_file(
-    store: SqliteStore, path: Path
+    store: SqliteStore, path: Path, searched_first: bool
 ) -> None:
+    """Whether the secret reached the full-text index before its retract (a search indexes
+    what is pending) or not."""
     body = "qwertzuiopx: the secret meeting is behind the old mill"
     secret = post(ANA, kinds.CALLOUT, 0, body=body, tags=("food",), ttl=7 * DAY)
     other = post(BEN, kinds.NOTE, 0, body="plain bread for everyone")
     echo = post(CY, kinds.ECHO, MINUTE, refs=(secret,))
     await store.add([secret, other, echo], T0)
+    if searched_first:
+        assert ids(await store.search("qwertzuiopx", T0 + MINUTE, 10)) == [secret.id]
     retract = post(ANA, kinds.RETRACT, HOUR, refs=(secret,))
     await store.add([retract], T0 + HOUR)
     now = T0 + 2 * HOUR
 
     with raw_db(path) as con:
         assert con.execute(
-            "SELECT body, raw, hidden FROM traces WHERE id = ?", (secret.id,)
-        ).fetchall() == [(None, None, 1)]
+            "SELECT raw, place, hidden FROM traces WHERE id = ?", (secret.id,)
+        ).fetchall() == [(None, "", 1)]
+        rowid = one(con, "SELECT rowid FROM traces WHERE id = ?", (secret.id,))
+        assert one(con, "SELECT count(*) FROM tags WHERE trace = ?", (rowid,)) == 0
         assert one(con, "SELECT count(*) FROM traces WHERE raw IS NOT NULL") == 3
     assert await store.get(secret.id) is None
     assert await store.get(retract.id) == retract  # the retract itself is kept and relayed
@@ -295,8 +433,15 @@ async def test_a_retract_purges_the_body_and_bytes_from_the_file(
     assert secret.encoded not in await exported(store, now)
     assert retract.encoded in await exported(store, now)
     assert secret.id not in ids(await store.feed(now, FeedFilter(), 10))
+    assert ids(await store.search("qwertzuiopx", now, 10)) == []  # out of search at once
+    assert ids(await store.search("bread", now, 10)) == [other.id]
 
+    # The words leave the full-text index file at the next collection (SqliteStore._purge),
+    # which must keep everything that is still alive.
+    assert await store.collect(now) == Collected(expired=0)
+    assert ids(await store.search("bread", now, 10)) == [other.id]
     with raw_db(path) as con:
+        con.execute("INSERT INTO search (search) VALUES ('integrity-check')")  # raises if not
         con.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         con.execute("VACUUM")
     data = file_bytes(*(p for p in path.parent.glob(f"{path.name}*")))
