@@ -763,14 +763,19 @@ class SqliteStore:
         """Relay policy: drop the coldest listed traces until at most ``keep`` remain."""
         with _mapped(self.path, "evict traces"):
             (count,) = await self._one("SELECT count(*) FROM traces")
-            excess = count - keep
-            if excess <= 0:
-                return 0
+            if count <= keep:
+                return 0  # the common case, without taking the write lock
             chosen = (
                 "SELECT rowid FROM traces WHERE kind NOT IN ('retract', 'burn') "
                 "ORDER BY hidden DESC, heat ASC LIMIT ?"
             )
             async with self._transaction():
+                # Counted again under the lock: two sessions ending together must not both
+                # evict the same excess.
+                (count,) = await self._one("SELECT count(*) FROM traces")
+                excess = count - keep
+                if excess <= 0:
+                    return 0
                 # Unlike expired traces, evicted ones may still support live ones: those lose
                 # the support here, so their derived columns are recomputed.
                 supported = await self._rows(
