@@ -142,7 +142,8 @@ class Ingest:
 
 
 async def check_signatures(traces: Sequence[Trace]) -> list[InvalidTrace | None]:
-    """``check_signature`` of each trace, in order: None if it holds, else the error."""
+    """``check_signature`` of each decoded trace, in order: None if it holds, else the error
+    (as ``Ingest.add`` checks a batch: in VERIFY_THREADS chunks, one per thread)."""
     if len(traces) < VERIFY_INLINE_BELOW:
         return _check_chunk(traces)
     loop = asyncio.get_running_loop()

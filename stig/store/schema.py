@@ -1,7 +1,8 @@
 """The SQLite schema and its migrations, versioned with ``PRAGMA user_version``.
 
 ``MIGRATIONS[i]`` takes a store from version i to i + 1. Never edit a released migration; add
-one. Columns after ``raw`` are derived: the store recomputes them with stig.crdt.views.
+one. The columns marked "views:" are derived: the store recomputes them with stig.crdt.views
+(refs keeps copies of its sources' derived columns, kept equal by a trigger).
 """
 
 from __future__ import annotations

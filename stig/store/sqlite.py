@@ -49,7 +49,7 @@ from stig.store.schema import MIGRATIONS, SCHEMA_VERSION
 
 _CHUNK = 500  # ids per IN (...) list: far below SQLite's parameter limit
 _HEAT_SLACK = 1e-6  # far above the rounding error of heat (~1e-11) and of intensity
-_INDEX_STEP = 5000  # rows per step when indexing for full-text search (bounds memory)
+_INDEX_STEP = 20_000  # rows per transaction when indexing for full-text search
 _CACHE_KIB = 64 * 1024  # page cache per connection (SQLite's default is 2 MiB)
 # A tag on fewer traces than this drives a tag-filtered feed from the tags table; a commoner
 # one is checked per trace while scanning the feed index (docs/performance.md §2).
@@ -411,8 +411,8 @@ class SqliteStore:
     async def collect(self, now: int) -> Collected:
         with _mapped(self.path, "collect expired traces"):
             await self._refresh(now)
+            await self._index_pending()
             async with self._transaction():
-                await self._index_pending()
                 removed = await self._delete(
                     "SELECT rowid FROM traces WHERE eff_expires <= ?", (now,)
                 )
@@ -432,8 +432,9 @@ class SqliteStore:
         return int(value)
 
     async def _index_pending(self) -> None:
-        """Add the rows stored since the last call to the full-text index. Inside a
-        transaction.
+        """Add the rows stored since the last call to the full-text index, in transactions of
+        at most _INDEX_STEP rows (a backlog of a million rows takes a minute: other writers
+        get their turn in between, and the WAL stays small).
 
         Ingest does not index (it would double its cost, docs/performance.md): rows up to
         ``search_indexed_until`` are in the index, later ones are not yet, and reads that use
@@ -441,22 +442,25 @@ class SqliteStore:
         bytes left, so it is never indexed; deleting a row not yet indexed needs no FTS
         'delete' (one would corrupt the index's statistics).
         """
-        indexed_until = await self._indexed_until()
         (top,) = await self._one("SELECT value FROM meta WHERE key = 'last_rowid'")
-        if top <= indexed_until:
-            return
-        for start in range(indexed_until, top, _INDEX_STEP):
-            rows = await self._rows(
-                "SELECT rowid, raw FROM traces WHERE rowid > ? AND rowid <= ? AND raw IS NOT NULL",
-                (start, min(start + _INDEX_STEP, top)),
-            )
-            await self._db.executemany(
-                "INSERT INTO search (rowid, body, tags) VALUES (?, ?, ?)",
-                [(rowid, *_searchable(_trusted(raw, b""))) for rowid, raw in rows],
-            )
-        await self._db.execute(
-            "UPDATE meta SET value = ? WHERE key = 'search_indexed_until'", (top,)
-        )
+        while True:
+            async with self._transaction():
+                indexed_until = await self._indexed_until()
+                if indexed_until >= top:
+                    return
+                until = min(indexed_until + _INDEX_STEP, top)
+                rows = await self._rows(
+                    "SELECT rowid, raw FROM traces "
+                    "WHERE rowid > ? AND rowid <= ? AND raw IS NOT NULL",
+                    (indexed_until, until),
+                )
+                await self._db.executemany(
+                    "INSERT INTO search (rowid, body, tags) VALUES (?, ?, ?)",
+                    [(rowid, *_searchable_bytes(raw)) for rowid, raw in rows],
+                )
+                await self._db.execute(
+                    "UPDATE meta SET value = ? WHERE key = 'search_indexed_until'", (until,)
+                )
 
     async def _delete(self, chosen: str, params: Sequence[Any]) -> int:
         """Delete the rows that the query ``chosen`` (selecting rowids) picks, with their refs,
@@ -475,7 +479,7 @@ class SqliteStore:
             )
             await db.executemany(
                 "INSERT INTO search (search, rowid, body, tags) VALUES ('delete', ?, ?, ?)",
-                [(rowid, *_searchable(_trusted(raw, b""))) for rowid, raw in rows],
+                [(rowid, *_searchable_bytes(raw)) for rowid, raw in rows],
             )
             await db.execute(f"DELETE FROM tags WHERE trace IN ({marks})", chunk)
             await db.execute(f"DELETE FROM refs WHERE source IN ({marks})", chunk)
@@ -651,8 +655,7 @@ class SqliteStore:
                 "> (SELECT value FROM meta WHERE key = 'search_indexed_until')"
             )
             if pending:
-                async with self._transaction():
-                    await self._index_pending()
+                await self._index_pending()
             sql = (
                 "SELECT t.id, t.raw, t.eff_expires FROM search "
                 "JOIN traces t ON t.rowid = search.rowid "
@@ -803,6 +806,15 @@ class SqliteStore:
 def _searchable(trace: Trace) -> tuple[str, str]:
     """The values a trace is indexed with for full-text search: its body and its tags."""
     return trace.body, " ".join(trace.tags)
+
+
+def _searchable_bytes(raw: bytes) -> tuple[str, str]:
+    """``_searchable`` of the trace this store stored as ``raw``, without building it."""
+    try:
+        value = msgpack.unpackb(raw, raw=False)
+        return value[8], " ".join(value[5])
+    except (ValueError, TypeError, IndexError, msgpack.UnpackException) as exc:
+        raise StoreError(f"a stored trace no longer decodes ({exc}); the store is damaged") from exc
 
 
 def _trusted(raw: bytes, trace_id: bytes) -> Trace:

@@ -352,8 +352,8 @@ async def test_a_trace_is_searchable_right_after_add_and_a_retracted_one_never_i
     store: SqliteStore, path: Path
 ) -> None:
     """Ingest does not index bodies; search indexes what is pending first. A trace retracted
-    before it was indexed is never indexed, and needs no FTS 'delete' (one would corrupt the
-    index, which the integrity check catches)."""
+    before it was indexed is never indexed, and gets no FTS 'delete' (one would corrupt the
+    contentless index: SQLite then reports the file as malformed)."""
     first = post(ANA, kinds.NOTE, 0, body="lighthouse keepers meet")
     await store.add([first], T0)
     assert ids(await store.search("lighthouse", T0 + 1, 10)) == [first.id]
@@ -396,6 +396,24 @@ async def test_a_trace_is_searchable_right_after_add_and_a_retracted_one_never_i
         words = {row[0] for row in con.execute("SELECT term FROM temp.words")}
     assert {"lighthouse", "keepers", "again"} <= words
     assert not words & {"marmalade", "one", "two", "three", "food", "narwhal", "okapi"}
+
+
+async def test_a_backlog_is_indexed_in_steps(
+    store: SqliteStore, path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Search indexes what ingest left pending a few rows per transaction; rows retracted or
+    collected meanwhile are skipped, whichever step they fall in."""
+    monkeypatch.setattr("stig.store.sqlite._INDEX_STEP", 3)
+    notes = [post(ANA, kinds.NOTE, i, body=f"pelican {i}", ttl=DAY) for i in range(10)]
+    await store.add(notes, T0)
+    await store.add([post(ANA, kinds.RETRACT, 20, refs=(notes[4],))], T0)
+    expected = {n.id for i, n in enumerate(notes) if i != 4}
+    assert set(ids(await store.search("pelican", T0 + MINUTE, 20))) == expected
+    with raw_db(path) as con:
+        indexed = one(con, "SELECT value FROM meta WHERE key = 'search_indexed_until'")
+        assert indexed == one(con, "SELECT value FROM meta WHERE key = 'last_rowid'")
+        # Every trace whose bytes are kept is indexed: the notes and the retract itself.
+        assert one(con, "SELECT count(*) FROM search_docsize") == len(expected) + 1
 
 
 # -- retraction and burning ----------------------------------------------------------------
