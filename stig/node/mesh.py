@@ -92,6 +92,9 @@ class MeshNode:
         self._pushes: asyncio.Queue[tuple[PeerId, bytes]] = asyncio.Queue()
         self._syncing: set[PeerId] = set()
         self._sync_turn = asyncio.Lock()
+        # Ingests (push batches, sync sessions) take turns: the author quota is checked against
+        # the store, so two ingests side by side could each admit the last free place.
+        self.ingest_turn = asyncio.Lock()
         self._tasks: set[asyncio.Task[Any]] = set()
         self._loop: asyncio.AbstractEventLoop | None = None
         self.started = asyncio.Event()
@@ -462,10 +465,12 @@ class _Session:
         for raw in traces:
             # Taken from the network: gossip already carries it, the publisher must not.
             self._node._taken.add(hashlib.blake2b(raw, digest_size=32).digest())
-        await self._ingest.add((self._peer, raw) for raw in traces)
+        async with self._node.ingest_turn:
+            await self._ingest.add((self._peer, raw) for raw in traces)
 
     async def finish(self) -> IngestReport:
-        report = await self._ingest.finish()
+        async with self._node.ingest_turn:
+            report = await self._ingest.finish()
         node = self._node
         node._settle(self._peer, report, self._now)
         if node.policy.max_traces:
