@@ -88,6 +88,29 @@ def decode(raw: bytes) -> Trace:
     return trace
 
 
+def decode_trusted(raw: bytes) -> Trace:
+    """Decode bytes that were validated before (a store's own): unpacked into a Trace without
+    the canonical re-encoding or any check. Never use it on bytes from outside; raises
+    ValueError/TypeError if the bytes are not a trace at all (a damaged store)."""
+    value = msgpack.unpackb(raw, raw=False)
+    version, kind, author, created, expires, tags, place, refs, body, nonce, signature = value
+    trace = Trace(
+        kind=kind,
+        author=author,
+        created=created,
+        expires=expires,
+        tags=tuple(tags),
+        place=place,
+        refs=tuple(refs),
+        body=body,
+        nonce=nonce,
+        signature=signature,
+        version=version,
+    )
+    trace.__dict__["encoded"] = raw
+    return trace
+
+
 def _from_value(value: object) -> Trace:
     if not isinstance(value, list) or len(value) != FIELD_COUNT:
         raise InvalidTrace(Reason.BAD_SHAPE, f"not an array of {FIELD_COUNT} fields")

@@ -32,7 +32,7 @@ import msgpack
 
 from stig.crdt import kinds
 from stig.crdt.bounds import LIFE_CAP
-from stig.crdt.codec import decode
+from stig.crdt.codec import decode, decode_trusted
 from stig.crdt.trace import Trace
 from stig.crdt.views import (
     Counts,
@@ -823,24 +823,9 @@ def _trusted(raw: bytes, trace_id: bytes) -> Trace:
     its id), which would cost more than the rest of a feed call. What ``get`` and ``thread``
     return as the trace asked for is checked in full (_stored)."""
     try:
-        value = msgpack.unpackb(raw, raw=False)
-        version, kind, author, created, expires, tags, place, refs, body, nonce, signature = value
-        trace = Trace(
-            kind=kind,
-            author=author,
-            created=created,
-            expires=expires,
-            tags=tuple(tags),
-            place=place,
-            refs=tuple(refs),
-            body=body,
-            nonce=nonce,
-            signature=signature,
-            version=version,
-        )
+        trace = decode_trusted(raw)
     except (ValueError, TypeError, msgpack.UnpackException) as exc:
         raise StoreError(f"a stored trace no longer decodes ({exc}); the store is damaged") from exc
-    trace.__dict__["encoded"] = raw
     trace.__dict__["id"] = trace_id
     return trace
 
