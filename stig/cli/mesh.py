@@ -13,6 +13,7 @@ from typing import Any
 import click
 
 from stig.cli.options import home_of, run
+from stig.cli.publishing import DEFAULT_TITLE, site_settings
 from stig.cli.render import echo_json, span
 from stig.errors import UsageError
 from stig.node.config import DEFAULT_LISTEN, Config, NetworkConfig, RelayPolicy, load_config
@@ -20,6 +21,8 @@ from stig.node.control import ask_status
 from stig.node.home import Home
 from stig.node.local import create_store
 from stig.node.mesh import MeshNode, read_addresses
+from stig.publish.mirror import Mirror
+from stig.publish.publisher import DEFAULT_LIMIT, Publisher
 from stig.store.sqlite import SqliteStore
 
 
@@ -59,7 +62,7 @@ def node(
     verbose: bool,
 ) -> None:
     """Run this node on the mesh, headless, in the foreground (Ctrl-C stops it)."""
-    _serve(home_of(ctx), listen, bootstrap, lan, psk_file, verbose, None)
+    _serve(home_of(ctx), listen, bootstrap, lan, psk_file, verbose, None, None)
 
 
 @click.command()
@@ -69,6 +72,20 @@ def node(
 @click.option("--max-traces", type=click.IntRange(0), default=None, help="Evict the coldest above.")
 @click.option("--author-quota", type=click.IntRange(0), default=None, help="Traces per author.")
 @click.option("--min-pow", type=click.IntRange(0, 32), default=None, help="Proof-of-work bits.")
+@click.option(
+    "--publish",
+    "publish_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Keep a static site with Atom feeds of the public traces current in this directory.",
+)
+@click.option("--publish-tag", multiple=True, help="Publish only traces with one of these tags.")
+@click.option("--publish-kind", multiple=True, help="Publish only traces of these kinds.")
+@click.option(
+    "--publish-limit", type=click.IntRange(1), default=DEFAULT_LIMIT, help="Most traces published."
+)
+@click.option("--site-title", default=DEFAULT_TITLE, help="Title of the published site.")
+@click.option("--base-url", default="", help="The site's public address, for links in feeds.")
 @click.pass_context
 def relay(
     ctx: click.Context,
@@ -82,9 +99,15 @@ def relay(
     max_traces: int | None,
     author_quota: int | None,
     min_pow: int | None,
+    publish_dir: Path | None,
+    publish_tag: tuple[str, ...],
+    publish_kind: tuple[str, ...],
+    publish_limit: int,
+    site_title: str,
+    base_url: str,
 ) -> None:
     """Run a counter-information relay: carry and re-spread traces, with a policy (config.toml
-    [relay], or these options)."""
+    [relay], or these options); with --publish, republish them to the web (docs/relay.md)."""
     overrides = {
         "carry_tags": carry_tag,
         "refuse_tags": refuse_tag,
@@ -92,7 +115,15 @@ def relay(
         "author_quota": author_quota,
         "min_pow_bits": min_pow,
     }
-    _serve(home_of(ctx), listen, bootstrap, lan, psk_file, verbose, overrides)
+    if publish_dir is None:
+        _serve(home_of(ctx), listen, bootstrap, lan, psk_file, verbose, overrides, None)
+        return
+    selection, options = site_settings(
+        publish_tag, publish_kind, publish_limit, site_title, base_url
+    )
+    with Mirror(publish_dir) as mirror:  # refuses a directory it must not write into, now
+        publisher = Publisher(mirror, selection, options)
+        _serve(home_of(ctx), listen, bootstrap, lan, psk_file, verbose, overrides, publisher)
 
 
 def _serve(
@@ -103,6 +134,7 @@ def _serve(
     psk_file: Path | None,
     verbose: bool,
     relay_overrides: dict[str, Any] | None,
+    publisher: Publisher | None,
 ) -> None:
     # Imported here: libp2p takes a second to import, and only these commands need it.
     from stig.node.libp2p_net import Libp2pNetwork  # noqa: PLC0415
@@ -130,6 +162,16 @@ def _serve(
             loop.add_signal_handler(sig, stop.set)
         mesh = MeshNode(home, store, network, config)
         task = loop.create_task(mesh.run(stop))
+        publishing: asyncio.Task[None] | None = None
+        reader: SqliteStore | None = None
+        if publisher is not None:
+            # Its own connection: it reads only committed state, never the middle of one of
+            # the node's write transactions on the shared one.
+            reader = await SqliteStore.open(home.store)
+            publishing = loop.create_task(publisher.run(reader, stop))
+            # A bug in publishing stops the relay (and surfaces) rather than going unseen.
+            publishing.add_done_callback(lambda _: stop.set())
+            click.echo(f"publishing into {publisher.mirror.root}", err=True)
         try:
             started = loop.create_task(mesh.started.wait())
             await asyncio.wait({task, started}, return_when=asyncio.FIRST_COMPLETED)
@@ -141,7 +183,14 @@ def _serve(
                 sys.stdout.flush()
             await task
         finally:
-            await store.close()
+            stop.set()
+            try:
+                if publishing is not None:
+                    await publishing
+            finally:
+                if reader is not None:
+                    await reader.close()
+                await store.close()
 
     run(go())
 

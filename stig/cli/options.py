@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import re
 import sys
 from collections.abc import Coroutine
 from datetime import UTC, datetime
@@ -16,22 +15,11 @@ from stig.crypto.persona import Persona
 from stig.errors import PersonaError
 from stig.node.home import Home
 from stig.node.keyring import Keyring
+from stig.readable import parse_duration
 
 T = TypeVar("T")
 
 PASSPHRASE_ENV = "STIG_PASSPHRASE"  # noqa: S105 - the name of a variable, not a secret
-
-_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
-_DURATION = re.compile(r"^\s*(\d+)\s*([smhdw]?)\s*$")
-
-
-def parse_duration(text: str) -> int:
-    """``90m``, ``12h``, ``3d``, ``2w``, or plain seconds."""
-    match = _DURATION.match(text.lower())
-    if not match:
-        raise ValueError(f"{text!r} is not a duration; write e.g. 90m, 12h, 3d or 2w")
-    return int(match.group(1)) * _UNITS[match.group(2) or "s"]
-
 
 class Duration(click.ParamType[int]):
     name = "duration"

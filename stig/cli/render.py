@@ -12,10 +12,8 @@ from stig.crdt import kinds
 from stig.crdt.trace import Trace
 from stig.crdt.views import Ranked
 from stig.node.ingest import IngestReport
+from stig.readable import SHORT_ID, bar, plural, span
 from stig.store.port import Hidden, Thread
-
-SHORT_ID = 12
-_BAR = " ▁▂▃▄▅▆▇█"
 
 
 def trace_json(trace: Trace) -> dict[str, Any]:
@@ -79,25 +77,6 @@ def echo_json(value: Any) -> None:
     click.echo(json.dumps(value, ensure_ascii=False, indent=2))
 
 
-def span(seconds: int) -> str:
-    """A short human duration: 45s, 12m, 5h, 3d."""
-    seconds = max(0, seconds)
-    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
-        if seconds >= size:
-            return f"{seconds // size}{unit}"
-    return f"{seconds}s"
-
-
-def bar(intensity: float, top: float) -> str:
-    """Intensity as a small bar, relative to the strongest trace shown."""
-    if top <= 0:
-        return ""
-    filled = intensity / top * 5
-    full = int(filled)
-    rest = _BAR[round((filled - full) * (len(_BAR) - 1))] if full < 5 else ""
-    return ("█" * full + rest).ljust(5)
-
-
 def ranked_lines(item: Ranked, now: int, top: float) -> list[str]:
     t = item.trace
     known = "" if t.kind in kinds.KNOWN_KINDS else " (unknown kind)"
@@ -105,7 +84,7 @@ def ranked_lines(item: Ranked, now: int, top: float) -> list[str]:
     tags = "  " + " ".join(f"#{tag}" for tag in t.tags) if t.tags else ""
     counts = item.counts
     marks = [
-        f"{n} {one if n == 1 else many}"
+        plural(n, one, many)
         for n, one, many in (
             (counts.answers, "answer", "answers"),
             (counts.echoes, "echo", "echoes"),

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import click
 
-from stig.cli import carrying, identity, mesh, posting, reading
+from stig.cli import carrying, identity, mesh, posting, publishing, reading, tui
 from stig.node.home import HOME_ENV, Home
 
 
 @click.group(
+    invoke_without_command=True,
     context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
 )
 @click.option(
@@ -22,11 +23,19 @@ from stig.node.home import HOME_ENV, Home
 def cli(ctx: click.Context, home: str | None) -> None:
     """stig: leave signed, expiring traces; read them offline; carry them to other nodes.
 
-    Start with `stig init`, then `stig post "..."` and `stig feed`.
+    Run `stig` alone in a terminal for the terminal UI; or start with `stig init`, then
+    `stig post "..."` and `stig feed`.
     """
     ctx.obj = Home.choose(home)
+    if ctx.invoked_subcommand is None:
+        import sys  # noqa: PLC0415
+
+        if sys.stdin.isatty() and sys.stdout.isatty():
+            tui.open_tui(ctx)
+        else:
+            click.echo(ctx.get_help())
 
 
-for module in (identity, posting, reading, carrying, mesh):
+for module in (identity, posting, reading, carrying, mesh, publishing, tui):
     for command in module.COMMANDS:
         cli.add_command(command)

@@ -150,3 +150,46 @@ def _tags(table: dict[str, Any], key: str, path: Path) -> frozenset[str]:
         return frozenset(normalize_tag(tag) for tag in _strings(table, key, path, "relay"))
     except InvalidTrace as exc:
         raise UsageError(f"{path}: relay.{key}: {exc.detail}") from exc
+
+
+def read_psk(path: Path) -> str:
+    """The private-network key in ``path``: 64 hex characters (go-libp2p's swarm.key layout,
+    where the key is the last line, is accepted too)."""
+    try:
+        text = path.read_text(encoding="ascii").strip()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UsageError(f"cannot read the private-network key {path}: {exc}") from exc
+    key = text.splitlines()[-1].strip() if text else ""
+    try:
+        valid = len(key) == 64 and len(bytes.fromhex(key)) == 32
+    except ValueError:
+        valid = False
+    if not valid:
+        raise UsageError(
+            f"{path} does not hold a private-network key: 64 hexadecimal characters "
+            "(make one with: python3 -c 'import os; print(os.urandom(32).hex())')"
+        )
+    return key
+
+
+def with_network(
+    config: Config,
+    *,
+    listen: tuple[str, ...] = (),
+    bootstrap: tuple[str, ...] = (),
+    lan: bool = False,
+    psk_file: str = "",
+) -> Config:
+    """``config`` with command-line network options on top: listen and the psk file replace,
+    bootstrap peers add, ``lan`` turns discovery on."""
+    net = config.network
+    return Config(
+        NetworkConfig(
+            listen=listen or net.listen or (DEFAULT_LISTEN,),
+            bootstrap=tuple(dict.fromkeys([*net.bootstrap, *bootstrap])),
+            lan=lan or net.lan,
+            psk_file=psk_file or net.psk_file,
+            sync_interval=net.sync_interval,
+        ),
+        config.relay,
+    )

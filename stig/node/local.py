@@ -19,6 +19,7 @@ from typing import BinaryIO
 from stig.crdt import kinds
 from stig.crdt.bundle import read_records, write_header, write_record
 from stig.crdt.compose import compose
+from stig.crdt.contour import DAYS, TOP_PLACES, TOP_TAGS, Contour
 from stig.crdt.trace import Trace
 from stig.crdt.views import FeedFilter, Ranked
 from stig.crypto.persona import Persona
@@ -129,6 +130,11 @@ class LocalNode:
             raise UsageError("search for what? give some words, e.g. `stig search eviction`")
         return await self.store.search(query, self.clock(), limit)
 
+    async def contour(self, days: int = DAYS) -> Contour:
+        """Activity by tag x day over ``days`` UTC days ending today, and by place, from what
+        reached this node (stig.crdt.contour): what is alive, never who."""
+        return await self.store.contour(self.clock(), days, TOP_TAGS, TOP_PLACES)
+
     async def resolve(self, text: str) -> bytes:
         """A full id from what a person typed: 64 hex characters, or a unique prefix."""
         prefix = text.strip().lower()
@@ -163,6 +169,26 @@ class LocalNode:
         except OSError as exc:
             raise UsageError(f"cannot write {path}: {exc.strerror}") from exc
         return count
+
+    async def export_thread(self, trace_id: bytes, path: Path) -> int:
+        """Write one thread as a bundle: the trace, the traces it answers that are here, and
+        its answers — what someone needs to read it elsewhere (``stig import``)."""
+        found = await self.thread(trace_id)
+        if isinstance(found, Hidden):
+            raise UsageError(
+                f"trace {trace_id.hex()[:12]} was retracted; there is nothing to export"
+            )
+        traces = [found.ranked.trace]
+        traces += [item.trace for _, item in found.answers_to if item is not None]
+        traces += [item.trace for item in found.answers]
+        try:
+            with _atomic_file(path) as out:
+                write_header(out)
+                for trace in traces:
+                    write_record(out, trace.encoded)
+        except OSError as exc:
+            raise UsageError(f"cannot write {path}: {exc.strerror}") from exc
+        return len(traces)
 
     async def import_bundle(
         self, path: Path, progress: Callable[[int], None] = lambda _: None

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Sequence
 
 from stig.crdt import kinds
+from stig.crdt.contour import Contour, contour
 from stig.crdt.trace import Trace
 from stig.crdt.views import FeedFilter, Ranked, TraceSet, feed_order
 from stig.store.port import Added, Collected, ExportFilter, Hidden, Thread
@@ -67,6 +68,9 @@ class MemoryStore:
             and all(w in f"{t.body} {' '.join(t.tags)}".casefold() for w in words)
         ]
         return sorted(found, key=feed_order)[:limit]
+
+    async def contour(self, now: int, days: int, top_tags: int, top_places: int) -> Contour:
+        return contour(self._set, now, days, top_tags, top_places)
 
     async def thread(self, trace_id: bytes, now: int) -> Thread | Hidden | None:
         trace = self._set.get(trace_id)

@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from stig.crdt.contour import Contour
 from stig.crdt.trace import Trace
 from stig.crdt.views import FeedFilter, Ranked
 
@@ -79,6 +80,10 @@ class Store(Protocol):
         """The trace and its thread; Hidden if retracted; None if not stored here or expired."""
 
     async def search(self, query: str, now: int, limit: int) -> list[Ranked]: ...
+
+    async def contour(self, now: int, days: int, top_tags: int, top_places: int) -> Contour:
+        """Activity by tag x day and by place at ``now``: ``stig.crdt.contour.contour`` of the
+        stored set (who is never part of it). ValueError if ``days`` < 1 or a top is < 0."""
 
     def export(self, now: int, where: ExportFilter) -> AsyncIterator[bytes]:
         """Canonical bytes of every live trace that passes the filter, oldest first."""

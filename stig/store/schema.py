@@ -2,14 +2,21 @@
 
 ``MIGRATIONS[i]`` takes a store from version i to i + 1. Never edit a released migration; add
 one. The columns marked "views:" are derived: the store recomputes them with stig.crdt.views
-(refs keeps copies of its sources' derived columns, kept equal by a trigger).
+(refs and tags keep copies of their traces' derived columns, kept equal by triggers).
 """
 
 from __future__ import annotations
 
 from stig.crdt import kinds
+from stig.crdt.bounds import DAY
+from stig.crdt.contour import PLACE_PREFIX, UNCOUNTED_KINDS
 
 _META = ", ".join(f"'{kind}'" for kind in sorted(kinds.META_KINDS))
+_UNCOUNTED = ", ".join(f"'{kind}'" for kind in sorted(UNCOUNTED_KINDS))
+
+COUNTED = f"hidden = 0 AND kind NOT IN ({_UNCOUNTED})"
+"""The condition of the contour's partial indexes (tags_contour, traces_contour): the rows
+contour.py counts but for expiry. Queries repeat it word for word, so SQLite uses them."""
 
 MIGRATIONS: tuple[str, ...] = (
     # 0 -> 1: the first schema.
@@ -93,6 +100,36 @@ MIGRATIONS: tuple[str, ...] = (
     -- Rows are added to the full-text index after they are stored, not while: those up to
     -- this rowid are indexed (SqliteStore._index_pending).
     INSERT INTO meta VALUES ('search_indexed_until', 0);
+    """,
+    # 1 -> 2: the contour (stig/crdt/contour.py), counted with aggregates over two indexes.
+    f"""
+    -- Each tag row copies what the contour asks of its trace: the UTC day it was created
+    -- (created / {DAY}), its kind, and its derived hidden and eff_expires (kept equal by the
+    -- trigger below, as refs keeps its sources'). So activity by tag x day is one scan of
+    -- tags_contour, not a join of every tag row with its trace.
+    ALTER TABLE tags ADD COLUMN day INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE tags ADD COLUMN kind TEXT NOT NULL DEFAULT '';
+    ALTER TABLE tags ADD COLUMN hidden INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE tags ADD COLUMN eff_expires INTEGER NOT NULL DEFAULT 0;
+    UPDATE tags SET (day, kind, hidden, eff_expires) = (
+        SELECT created / {DAY}, kind, hidden, eff_expires FROM traces
+            WHERE traces.rowid = tags.trace
+    );
+    CREATE TRIGGER tags_follow_trace AFTER UPDATE OF hidden, eff_expires ON traces
+        WHEN OLD.hidden IS NOT NEW.hidden OR OLD.eff_expires IS NOT NEW.eff_expires
+    BEGIN
+        UPDATE tags SET hidden = NEW.hidden
+            WHERE trace = NEW.rowid;
+    END;
+    -- Both indexes hold the rows the contour counts (not hidden, not {_UNCOUNTED}) in the
+    -- order it groups them, so GROUP BY streams without sorting (and tags_contour starts at
+    -- the window's first day); like traces_feed they repeat the columns of their own
+    -- condition, so that SQLite counts them as covering.
+    CREATE INDEX tags_contour ON tags (day, tag, eff_expires, kind, hidden) WHERE {COUNTED};
+    CREATE INDEX traces_contour ON traces (
+        created / {DAY}, substr(place, 1, {PLACE_PREFIX}), eff_expires, kind, hidden, created,
+        place
+    ) WHERE {COUNTED};
     """,
 )
 

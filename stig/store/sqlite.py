@@ -31,8 +31,9 @@ import aiosqlite
 import msgpack
 
 from stig.crdt import kinds
-from stig.crdt.bounds import LIFE_CAP
+from stig.crdt.bounds import DAY, LIFE_CAP
 from stig.crdt.codec import decode, decode_trusted
+from stig.crdt.contour import PLACE_PREFIX, Contour, assemble, window
 from stig.crdt.trace import Trace
 from stig.crdt.views import (
     Counts,
@@ -45,7 +46,7 @@ from stig.crdt.views import (
 )
 from stig.errors import InvalidTrace, StoreError
 from stig.store.port import Added, Collected, ExportFilter, Hidden, Thread
-from stig.store.schema import MIGRATIONS, SCHEMA_VERSION
+from stig.store.schema import COUNTED, MIGRATIONS, SCHEMA_VERSION
 
 _CHUNK = 500  # ids per IN (...) list: far below SQLite's parameter limit
 _HEAT_SLACK = 1e-6  # far above the rounding error of heat (~1e-11) and of intensity
@@ -230,7 +231,12 @@ class SqliteStore:
             ],
         )  # fmt: skip
         await db.executemany(
-            "INSERT INTO tags VALUES (?,?)", [(tag, rowid[t.id]) for t in new for tag in t.tags]
+            "INSERT INTO tags (tag, trace, day, kind, hidden, eff_expires) VALUES (?,?,?,?,0,?)",
+            [
+                (tag, rowid[t.id], t.created // DAY, t.kind, min(t.created + LIFE_CAP, t.expires))
+                for t in new
+                for tag in t.tags
+            ],
         )
         # Each new row was inserted with the columns of a trace alone: not hidden, its own
         # expiry, its author's term only. That is what the views say of it unless something
@@ -574,6 +580,46 @@ class SqliteStore:
             ranked = await self._rank_rows(rows, now)
             ranked.sort(key=feed_order)
             return ranked[:limit]
+
+    async def contour(self, now: int, days: int, top_tags: int, top_places: int) -> Contour:
+        """``contour.contour`` of the stored set at ``now``, from two scans of the contour
+        indexes (schema.py): the visible rows are those with ``eff_expires > now``, hidden
+        and uncounted kinds are not in the indexes at all (tests/store/test_store_contour.py
+        holds it equal to the pure view)."""
+        first_day, today = window(now, days, top_tags, top_places)
+        counted = f"{COUNTED} AND eff_expires > ?"
+        with _mapped(self.path, "read the contour"):
+            # Tag rows per (tag, day) of the window, for the top tags only; a day after
+            # today (created a little in the future) is today's (assemble).
+            tag_days = await self._rows(
+                f"WITH per AS MATERIALIZED (SELECT tag, day, count(*) AS n FROM tags "
+                f"WHERE {counted} AND day >= ? GROUP BY day, tag), "
+                "best AS (SELECT tag FROM per GROUP BY tag ORDER BY sum(n) DESC, tag LIMIT ?) "
+                "SELECT tag, day - ?, n FROM per WHERE tag IN best",
+                (now, first_day, top_tags, first_day),
+            )
+            # Traces per (day, place prefix), every visible day: by day for the window (0),
+            # by place for the top places (1).
+            day = f"created / {DAY}"
+            cell = f"substr(place, 1, {PLACE_PREFIX})"
+            rows = await self._rows(
+                f"WITH per AS MATERIALIZED (SELECT {day} AS day, {cell} AS cell, "
+                f"count(*) AS n FROM traces WHERE {counted} GROUP BY {day}, {cell}) "
+                "SELECT 0, day - ?, sum(n) FROM per WHERE day >= ? GROUP BY day "
+                "UNION ALL SELECT * FROM (SELECT 1, cell, sum(n) AS total FROM per "
+                "WHERE cell != '' GROUP BY cell ORDER BY total DESC, cell LIMIT ?)",
+                (now, first_day, first_day, top_places),
+            )
+        last = today - first_day
+        return assemble(
+            days,
+            first_day,
+            [(tag, min(col, last), n) for tag, col, n in tag_days],
+            {cell: n for part, cell, n in rows if part == 1},
+            [(min(col, last), n) for part, col, n in rows if part == 0],
+            top_tags,
+            top_places,
+        )
 
     async def _rare_tag(self, tags: frozenset[str]) -> str | None:
         """The rarest of ``tags`` if fewer than _RARE_TAG traces carry it, found by counting

@@ -4,7 +4,8 @@ The SQLite adapter keeps derived columns (hidden, eff_expires, heat) up to date 
 and answers the feed with one index scan; these properties check that whatever the delivery
 order, batching, duplication and interleaving of reads and garbage collection, it shows exactly
 what ``TraceSet`` says for the same set and time: same ids in the same order, same intensities
-(bit for bit: both call the same pure functions), counts, effective expiry, threads, exports.
+(bit for bit: both call the same pure functions), counts, effective expiry, threads, exports,
+and the contour (which SqliteStore counts with SQL aggregates instead).
 
 Every example opens a fresh SQLite file in its own temporary directory (no function-scoped
 fixtures under Hypothesis), and runs its coroutine with ``asyncio.run``.
@@ -24,6 +25,7 @@ from hypothesis import strategies as st
 from stig.crdt import kinds
 from stig.crdt.bounds import DAY, HOUR, LIFE_CAP, MAX_TTL
 from stig.crdt.compose import compose
+from stig.crdt.contour import contour
 from stig.crdt.trace import Trace
 from stig.crdt.views import FeedFilter, Ranked, TraceSet
 from stig.store import ExportFilter, Hidden, MemoryStore, SqliteStore, Thread
@@ -136,6 +138,9 @@ FILTERS = (
     FeedFilter(author=BEN.public_key, tags=frozenset({"housing"}), place="u"),
 )
 
+CONTOURS = ((14, 12, 12), (1, 1, 1), (3, 2, 0), (120, 0, 2))
+"""(days, top_tags, top_places) of the contours compared: the screen's, and cuts through ties."""
+
 EXPORTS = (
     ExportFilter(),
     ExportFilter(kinds=frozenset({kinds.ECHO, kinds.RETRACT, kinds.BURN})),
@@ -217,6 +222,14 @@ async def assert_agree(
         if (t.kind in kinds.PINNED_LIFE_KINDS or not ref.is_hidden(t))
         and ref.effective_expiry(t) > now
     }
+
+    for days, top_tags, top_places in CONTOURS:
+        expected_contour = contour(ref, now, days, top_tags, top_places)
+        for store in (sql, mem):
+            got_contour = await store.contour(now, days, top_tags, top_places)
+            assert got_contour == expected_contour, f"{type(store).__name__} contour {where_now}"
+            assert list(got_contour.by_tag) == list(expected_contour.by_tag)
+            assert list(got_contour.by_place) == list(expected_contour.by_place)
 
     traces = list(ref)
     assert await sql.reinforced_until(traces) == await mem.reinforced_until(traces)

@@ -1,0 +1,68 @@
+"""``stig tui`` (and a bare ``stig`` in a terminal): the terminal UI with the node in-process."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from stig.cli.options import home_of
+from stig.errors import UsageError
+from stig.node.config import load_config, with_network
+from stig.node.local import initialise
+
+
+@click.command()
+@click.option("--offline", is_flag=True, help="Stay off the network: read and post locally.")
+@click.option("--listen", multiple=True, help="Multiaddr to listen on (repeatable).")
+@click.option("--bootstrap", multiple=True, help="Full multiaddr of a peer to dial (repeatable).")
+@click.option("--lan", is_flag=True, help="Find peers on the LAN (mDNS announces you).")
+@click.option(
+    "--psk-file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Private-network key file (64 hex characters): a closed mesh.",
+)
+@click.pass_context
+def tui(
+    ctx: click.Context,
+    offline: bool,
+    listen: tuple[str, ...],
+    bootstrap: tuple[str, ...],
+    lan: bool,
+    psk_file: Path | None,
+) -> None:
+    """Open the terminal UI; the node runs inside it (on the mesh per config.toml)."""
+    open_tui(ctx, offline=offline, listen=listen, bootstrap=bootstrap, lan=lan, psk_file=psk_file)
+
+
+def open_tui(
+    ctx: click.Context,
+    *,
+    offline: bool = False,
+    listen: tuple[str, ...] = (),
+    bootstrap: tuple[str, ...] = (),
+    lan: bool = False,
+    psk_file: Path | None = None,
+) -> None:
+    import sys  # noqa: PLC0415
+
+    if not (sys.stdin.isatty() and sys.stdout.isatty()):
+        raise UsageError(
+            "the terminal UI needs a terminal; for scripts use the commands (`stig --help`)"
+        )
+    from stig.tui.app import StigApp  # noqa: PLC0415 - Textual loads only for the UI
+
+    home = home_of(ctx)
+    if initialise(home):
+        click.echo(f"stig: created a new home at {home.root} with persona 'me'", err=True)
+    config = with_network(
+        load_config(home.config_file),
+        listen=listen,
+        bootstrap=bootstrap,
+        lan=lan,
+        psk_file=str(psk_file) if psk_file else "",
+    )
+    StigApp(home, offline=offline, config=config).run()
+
+
+COMMANDS = [tui]

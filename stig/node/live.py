@@ -1,0 +1,261 @@
+"""The node a person uses: the local node and, unless offline, its mesh, in one asyncio loop.
+
+This is what the terminal UI talks to. Reading goes straight to ``local`` (a ``LocalNode``);
+posting goes through here, so that a post made with no peer to hear it is counted as *queued*
+until a sync with some peer has happened since (sync sends every live trace the peer lacks, so
+after it the post has left this device).
+
+When another process already runs the mesh for this home (``stig node`` in another terminal),
+this one does not start a second: it reads and posts through the shared store — the running
+node follows the store and spreads new posts — and shows that node's status over its control
+socket (mode ``elsewhere``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from stig.crdt.trace import Trace
+from stig.crypto.persona import Persona
+from stig.errors import StigError, UsageError
+from stig.node.config import DEFAULT_LISTEN, Config, load_config, read_psk
+from stig.node.control import ask_status
+from stig.node.home import Home
+from stig.node.local import Draft, LocalNode, create_store, wall_clock
+from stig.node.mesh import MeshNode
+from stig.node.network import Network
+
+log = logging.getLogger(__name__)
+
+OFFLINE = "offline"
+STARTING = "starting"
+ONLINE = "online"
+FAILED = "failed"
+ELSEWHERE = "elsewhere"
+
+
+@dataclass(frozen=True)
+class PeerState:
+    peer: str
+    connected: bool
+    last_sync: float | None
+    last_sync_result: str
+    bytes_in: int
+    bytes_out: int
+    accepted: int
+    rejected: dict[str, int]
+    banned: bool
+    ban_reason: str
+
+
+@dataclass(frozen=True)
+class LiveStatus:
+    """What the status line and the Peers screen show."""
+
+    mode: str  # OFFLINE, STARTING, ONLINE, FAILED (problem says why) or ELSEWHERE
+    queued: int
+    peer_id: str = ""
+    addresses: tuple[str, ...] = ()
+    peers: tuple[PeerState, ...] = ()
+    problem: str = ""
+    lan: bool = False
+    bootstrap: tuple[str, ...] = ()
+
+    @property
+    def connected(self) -> int:
+        return sum(1 for p in self.peers if p.connected)
+
+    @property
+    def last_sync(self) -> float | None:
+        return max((p.last_sync for p in self.peers if p.last_sync), default=None)
+
+    @property
+    def on_mesh(self) -> bool:
+        return self.mode in (ONLINE, ELSEWHERE)
+
+
+@dataclass
+class _Queue:
+    """Own posts made while no peer was connected: id -> when."""
+
+    posted: dict[bytes, float] = field(default_factory=dict)
+
+    def settle(self, last_sync: float | None) -> None:
+        if last_sync is not None:
+            self.posted = {tid: at for tid, at in self.posted.items() if at > last_sync}
+
+
+class LiveNode:
+    def __init__(
+        self,
+        local: LocalNode,
+        config: Config,
+        *,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.local = local
+        self.config = config
+        self.clock = clock
+        self.mesh: MeshNode | None = None
+        self._mode = OFFLINE
+        self._problem = ""
+        self._queue = _Queue()
+        self._stop = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._elsewhere: dict[str, Any] = {}
+
+    @classmethod
+    @asynccontextmanager
+    async def open(
+        cls, home: Home, *, clock: Callable[[], int] = wall_clock, config: Config | None = None
+    ) -> AsyncIterator[LiveNode]:
+        """Open an initialised home, offline; ``go_online`` then joins the mesh (per
+        ``config``, by default the home's config.toml)."""
+        if config is None:
+            config = load_config(home.config_file)
+        await create_store(home)
+        async with LocalNode.open(home, clock=clock) as local:
+            live = cls(local, config)
+            try:
+                yield live
+            finally:
+                await live.go_offline()
+
+    # -- the mesh ------------------------------------------------------------------------------
+
+    async def go_online(self, network: Network | None = None) -> None:
+        """Join the mesh per config.toml (or over ``network``, for tests); returns once the
+        network has started or failed — a failure is a status, not an exception, so the
+        person can go on reading and posting."""
+        if self._task is not None:
+            return
+        home = self.local.home
+        if network is None and await _node_running(home):
+            self._mode = ELSEWHERE
+            return
+        self._mode = STARTING
+        try:
+            if network is None:
+                network = await _libp2p_network(home, self.config)
+        except (StigError, ImportError, OSError) as exc:
+            self._fail(str(exc))
+            return
+        mesh = MeshNode(home, self.local.store, network, self.config)
+        self.mesh = mesh
+        self._stop = asyncio.Event()
+        self._task = asyncio.get_running_loop().create_task(self._run(mesh))
+        started = asyncio.ensure_future(mesh.started.wait())
+        await asyncio.wait({self._task, started}, return_when=asyncio.FIRST_COMPLETED)
+        started.cancel()
+        if mesh.started.is_set():
+            self._mode = ONLINE
+
+    async def _run(self, mesh: MeshNode) -> None:
+        try:
+            await mesh.run(self._stop)
+        except Exception as exc:  # any failure of the network is shown, not raised
+            log.warning("the mesh stopped: %s", exc)
+            self._fail(f"{type(exc).__name__}: {exc}" if not str(exc) else str(exc))
+
+    def _fail(self, problem: str) -> None:
+        self._mode = FAILED
+        self._problem = problem
+
+    async def go_offline(self) -> None:
+        if self._task is not None:
+            self._stop.set()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+        if self._mode != FAILED:
+            self._mode = OFFLINE
+
+    async def status(self) -> LiveStatus:
+        if self._mode == ELSEWHERE:
+            with contextlib.suppress(StigError, OSError, ValueError):
+                self._elsewhere = await ask_status(self.local.home.control_socket)
+            raw = self._elsewhere
+        elif self.mesh is not None and self._mode == ONLINE:
+            raw = self.mesh.status()
+        else:
+            raw = {}
+        peers = tuple(_peer_state(p) for p in raw.get("peers", ()))
+        status = LiveStatus(
+            mode=self._mode,
+            queued=0,
+            peer_id=str(raw.get("peer_id", "")),
+            addresses=tuple(raw.get("addresses", ())),
+            peers=peers,
+            problem=self._problem,
+            lan=self.config.network.lan,
+            bootstrap=self.config.network.bootstrap,
+        )
+        self._queue.settle(status.last_sync)
+        return LiveStatus(**{**status.__dict__, "queued": len(self._queue.posted)})
+
+    # -- posting ---------------------------------------------------------------------------
+
+    async def post(self, draft: Draft, persona: Persona) -> Trace:
+        return self._note(await self.local.post(draft, persona))
+
+    async def respond(self, target: bytes, draft: Draft, persona: Persona) -> Trace:
+        return self._note(await self.local.respond(target, draft, persona))
+
+    def _note(self, trace: Trace) -> Trace:
+        heard = (
+            self.mesh is not None
+            and self._mode == ONLINE
+            and any(r.connected for r in self.mesh.ledger.records())
+        )
+        if not heard and self._mode != ELSEWHERE:
+            self._queue.posted[trace.id] = self.clock()
+        return trace
+
+    async def changes(self) -> int:
+        """The store's insertion cursor: it moves whenever anything is stored, from here, from
+        the mesh, or from another process (``stig post``)."""
+        return await self.local.store.cursor()
+
+
+async def _node_running(home: Home) -> bool:
+    if not home.control_socket.exists():
+        return False
+    try:
+        await ask_status(home.control_socket)
+    except (UsageError, OSError, ValueError, TimeoutError):
+        return False
+    return True
+
+
+async def _libp2p_network(home: Home, config: Config) -> Network:
+    # libp2p takes about a second to import: done in a thread so a screen is not held up.
+    module = await asyncio.to_thread(__import__, "stig.node.libp2p_net", fromlist=["x"])
+    net = config.network
+    psk = await asyncio.to_thread(read_psk, Path(net.psk_file)) if net.psk_file else None
+    network: Network = module.Libp2pNetwork(
+        home.transport_seed(), net.listen or (DEFAULT_LISTEN,), psk=psk, lan=net.lan
+    )
+    return network
+
+
+def _peer_state(raw: dict[str, Any]) -> PeerState:
+    return PeerState(
+        peer=str(raw.get("peer", "")),
+        connected=bool(raw.get("connected")),
+        last_sync=raw.get("last_sync") or None,
+        last_sync_result=str(raw.get("last_sync_result") or ""),
+        bytes_in=int(raw.get("bytes_in", 0)),
+        bytes_out=int(raw.get("bytes_out", 0)),
+        accepted=int(raw.get("accepted", 0)),
+        rejected={str(k): int(v) for k, v in dict(raw.get("rejected", {})).items()},
+        banned=bool(raw.get("banned")),
+        ban_reason=str(raw.get("ban_reason") or ""),
+    )

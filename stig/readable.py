@@ -1,0 +1,45 @@
+"""How times, intensities and ids read to a person — shared by the CLI, the TUI and the site."""
+
+from __future__ import annotations
+
+import re
+
+SHORT_ID = 12
+"""Hex characters of a trace id shown where space is short (enough to resolve it back)."""
+
+_BAR = " ▁▂▃▄▅▆▇█"
+
+
+def span(seconds: int) -> str:
+    """A short human duration: 45s, 12m, 5h, 3d."""
+    seconds = max(0, seconds)
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size:
+            return f"{seconds // size}{unit}"
+    return f"{seconds}s"
+
+
+def bar(intensity: float, top: float, width: int = 5) -> str:
+    """Intensity as a small bar, relative to the strongest trace shown."""
+    if top <= 0:
+        return " " * width
+    filled = min(intensity / top, 1.0) * width
+    full = int(filled)
+    rest = _BAR[round((filled - full) * (len(_BAR) - 1))] if full < width else ""
+    return ("█" * full + rest).ljust(width)
+
+
+def plural(n: int, one: str, many: str) -> str:
+    return f"{n} {one if n == 1 else many}"
+
+
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
+_DURATION = re.compile(r"^\s*(\d+)\s*([smhdw]?)\s*$")
+
+
+def parse_duration(text: str) -> int:
+    """``90m``, ``12h``, ``3d``, ``2w``, or plain seconds."""
+    match = _DURATION.match(text.lower())
+    if not match:
+        raise ValueError(f"{text!r} is not a duration; write e.g. 90m, 12h, 3d or 2w")
+    return int(match.group(1)) * _UNITS[match.group(2) or "s"]

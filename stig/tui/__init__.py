@@ -1,0 +1,1 @@
+"""The terminal UI: a Textual app over the live node (stig.node.live), nothing lower."""

@@ -1,0 +1,171 @@
+"""The stig terminal UI: the app holds the live node and the chosen persona; screens do the rest.
+
+Store and network work runs in Textual workers; the app polls the store's cursor twice a second
+so that traces arriving from the mesh (or posted from another terminal) appear by themselves.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from collections.abc import Callable
+from contextlib import AsyncExitStack
+
+from textual import work
+from textual.app import App
+from textual.binding import Binding
+from textual.message import Message
+from textual.screen import ModalScreen
+
+from stig.crypto.persona import Persona
+from stig.node.config import Config
+from stig.node.home import Home
+from stig.node.live import LiveNode, LiveStatus
+from stig.node.local import wall_clock
+from stig.node.network import Network
+from stig.tui.screens.contour import ContourScreen
+from stig.tui.screens.feed import FeedScreen
+from stig.tui.screens.help import HelpScreen
+from stig.tui.screens.identities import IdentitiesScreen
+from stig.tui.screens.passphrase import PassphraseScreen
+from stig.tui.screens.peers import PeersScreen
+from stig.tui.screens.search import SearchScreen
+from stig.tui.widgets.status_line import StatusLine
+
+POLL = 0.5
+"""Seconds between looks at the store's cursor (one indexed read)."""
+
+
+class Changed(Message):
+    """Something was stored: screens showing traces refresh."""
+
+
+class StigApp(App[None]):
+    CSS_PATH = Path(__file__).parent / "stig.tcss"
+    TITLE = "stig"
+    SUB_TITLE = "traces that fade"
+    BINDINGS = [
+        Binding("f", "feed", "Feed"),
+        Binding("slash", "search", "Search"),
+        Binding("p", "peers", "Peers"),
+        Binding("o", "contour", "Contour"),
+        Binding("i", "identities", "Identities"),
+        Binding("question_mark,f1", "help", "Help"),
+        Binding("q", "quit", "Quit"),
+    ]
+
+    def __init__(
+        self,
+        home: Home,
+        *,
+        offline: bool = False,
+        network: Network | None = None,
+        config: Config | None = None,
+        clock: Callable[[], int] = wall_clock,
+    ) -> None:
+        super().__init__()
+        self.config = config
+        self.home = home
+        self.offline = offline
+        self.network = network
+        self.clock = clock
+        self._resources = AsyncExitStack()
+        self.live: LiveNode
+        self.persona_name = ""
+        self._unlocked: dict[str, Persona] = {}
+        self._cursor = -1
+        self.status = LiveStatus(mode="offline", queued=0)
+
+    # -- life ------------------------------------------------------------------------------
+
+    async def on_mount(self) -> None:
+        self.live = await self._resources.enter_async_context(
+            LiveNode.open(self.home, clock=self.clock, config=self.config)
+        )
+        self.persona_name = self.live.local.keyring.default or ""
+        self._cursor = await self.live.changes()
+        await self.push_screen(FeedScreen())
+        self.set_interval(POLL, self._poll)
+        if not self.offline:
+            self._join()
+
+    @work(exclusive=True, group="mesh")
+    async def _join(self) -> None:
+        await self.live.go_online(self.network)
+        await self._refresh_status()
+
+    async def on_unmount(self) -> None:
+        await self._resources.aclose()
+
+    async def _poll(self) -> None:
+        cursor = await self.live.changes()
+        if cursor != self._cursor:
+            self._cursor = cursor
+            self.screen.post_message(Changed())
+        await self._refresh_status()
+
+    async def _refresh_status(self) -> None:
+        self.status = await self.live.status()
+        for line in self.screen.query(StatusLine):
+            line.show(self.status, self.persona_name or "(none)", time.time())
+
+    def changed(self) -> None:
+        """Called after this app stored something: refresh at once, not at the next poll."""
+        self.call_later(self._poll)
+
+    # -- who signs ---------------------------------------------------------------------------
+
+    async def signer(self) -> Persona | None:
+        """The chosen persona, asking for its passphrase once per session if it has one.
+        Call from a worker (it may wait for a screen)."""
+        name = self.persona_name
+        if not name:
+            self.notify("no persona yet: press i to create one", severity="error")
+            return None
+        if name in self._unlocked:
+            return self._unlocked[name]
+        keyring = self.live.local.keyring
+        if keyring.is_locked(name):
+            persona = await self.push_screen_wait(PassphraseScreen(name, keyring))
+            if persona is None:
+                return None
+        else:
+            persona = keyring.load(name)
+        self._unlocked[name] = persona
+        return persona
+
+    def choose_persona(self, name: str) -> None:
+        self.persona_name = name
+        self.call_later(self._refresh_status)
+
+    # -- screens -----------------------------------------------------------------------------
+
+    def _open(self, screen_type: type) -> None:
+        if isinstance(self.screen, (screen_type, ModalScreen)):
+            return
+        # Keep one stack: the feed at the bottom, at most one other top-level screen above it.
+        while len(self.screen_stack) > 2:
+            self.pop_screen()
+        if not isinstance(self.screen, FeedScreen):
+            self.pop_screen()
+        if screen_type is not FeedScreen:
+            self.push_screen(screen_type())
+
+    def action_feed(self) -> None:
+        self._open(FeedScreen)
+
+    def action_search(self) -> None:
+        self._open(SearchScreen)
+
+    def action_peers(self) -> None:
+        self._open(PeersScreen)
+
+    def action_contour(self) -> None:
+        self._open(ContourScreen)
+
+    def action_identities(self) -> None:
+        self._open(IdentitiesScreen)
+
+    def action_help(self) -> None:
+        if not isinstance(self.screen, HelpScreen):
+            self.push_screen(HelpScreen())

@@ -1,0 +1,152 @@
+"""Compose a trace: kind, text, tags, place, time to live, refs, persona. Errors show inline,
+with the reason, and nothing is lost: the form stays as typed until it posts."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.screen import ModalScreen
+from textual.widgets import Button, Input, Label, Select, Static, TextArea
+
+from stig.crdt import kinds
+from stig.crdt.bounds import DEFAULT_TTL, MAX_BODY_BYTES
+from stig.crdt.normal_form import normalize_place, normalize_tag
+from stig.crdt.trace import Trace
+from stig.errors import InvalidTrace, StigError
+from stig.node.local import Draft
+from stig.readable import parse_duration, span
+from stig.tui.posting import post
+
+if TYPE_CHECKING:
+    from stig.tui.app import StigApp
+
+POSTABLE = (kinds.CALLOUT, kinds.ACTION, kinds.REPORT, kinds.NOTE)
+
+
+def split_words(text: str) -> list[str]:
+    return [word for word in text.replace(",", " ").split() if word]
+
+
+class ComposeScreen(ModalScreen[Trace | None]):
+    BINDINGS = [
+        Binding("ctrl+s", "post", "Post"),
+        Binding("escape", "cancel", "Cancel"),
+    ]
+
+    def __init__(self, answering: Trace | None = None) -> None:
+        super().__init__()
+        self.answering = answering
+
+    @property
+    def stig(self) -> StigApp:
+        return self.app  # type: ignore[return-value]
+
+    def compose(self) -> ComposeResult:
+        target = self.answering
+        if target is None:
+            kind, title = kinds.CALLOUT, "Leave a trace"
+        else:
+            kind = kinds.ACTION if target.kind == kinds.CALLOUT else kinds.NOTE
+            title = f"Answer {target.kind} {target.hex_id[:12]}"
+        keyring = self.stig.live.local.keyring
+        names = keyring.names()
+        with Vertical(id="compose-box"):
+            yield Label(title, classes="title")
+            with Horizontal(classes="row"):
+                yield Label("kind", classes="field")
+                yield Select([(k, k) for k in POSTABLE], value=kind, allow_blank=False, id="kind")
+                yield Label("as", classes="field")
+                yield Select(
+                    [(n, n) for n in names],
+                    value=self.stig.persona_name
+                    if self.stig.persona_name in names
+                    else Select.BLANK,
+                    allow_blank=not names,
+                    id="persona",
+                )
+            yield TextArea(id="body")
+            with Horizontal(classes="row"):
+                yield Label("tags", classes="field")
+                yield Input(
+                    " ".join(target.tags) if target else "",
+                    placeholder="housing j20",
+                    id="tags",
+                )
+                yield Label("place", classes="field")
+                yield Input(
+                    target.place if target else "", placeholder="geohash, e.g. u09t", id="place"
+                )
+            with Horizontal(classes="row"):
+                yield Label("fades in", classes="field")
+                yield Input(span(DEFAULT_TTL), placeholder="90m, 12h, 3d, 2w", id="ttl")
+                yield Label("refs", classes="field")
+                yield Input(
+                    target.hex_id if target else "", placeholder="ids it answers", id="refs"
+                )
+            yield Static("", id="compose-error", classes="error")
+            with Horizontal(classes="buttons"):
+                yield Button("Post  ctrl+s", variant="primary", id="post")
+                yield Button("Cancel  esc", id="cancel")
+
+    def on_mount(self) -> None:
+        self.query_one("#body", TextArea).focus()
+
+    @on(Button.Pressed, "#cancel")
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+    @on(Button.Pressed, "#post")
+    def pressed_post(self) -> None:
+        self.action_post()
+
+    def action_post(self) -> None:
+        self._post()
+
+    def _fail(self, message: str) -> None:
+        self.query_one("#compose-error", Static).update(message)
+
+    @work(exclusive=True, group="compose")
+    async def _post(self) -> None:
+        try:
+            draft = await self._draft()
+        except (InvalidTrace, StigError, ValueError) as exc:
+            self._fail(str(exc))
+            return
+        persona = self.query_one("#persona", Select).value
+        if isinstance(persona, str) and persona != self.stig.persona_name:
+            self.stig.choose_persona(persona)
+        try:
+            trace = await post(self.stig, draft)
+        except InvalidTrace as exc:
+            self._fail(f"not posted — {exc.reason.value}: {exc.detail}")
+            return
+        except StigError as exc:
+            self._fail(f"not posted — {exc}")
+            return
+        self.dismiss(trace)
+
+    async def _draft(self) -> Draft:
+        body = self.query_one("#body", TextArea).text.strip()
+        size = len(body.encode())
+        if size > MAX_BODY_BYTES:
+            raise StigError(f"the text is {size} bytes; at most {MAX_BODY_BYTES} fit in a trace")
+        kind = str(self.query_one("#kind", Select).value)
+        tags = tuple(dict.fromkeys(normalize_tag(w) for w in split_words(self._text("#tags"))))
+        place = normalize_place(self._text("#place"))
+        ttl_text = self._text("#ttl").strip()
+        ttl = parse_duration(ttl_text) if ttl_text else None
+        refs = []
+        for word in split_words(self._text("#refs")):
+            refs.append(await self.stig.live.local.resolve(word))
+        if kind in kinds.REF_REQUIRED_KINDS and not refs:
+            raise StigError(f"a {kind} is about another trace: give its id in refs")
+        if not body and kind not in kinds.REF_REQUIRED_KINDS:
+            raise StigError("write something first: the text is empty")
+        return Draft(kind=kind, body=body, tags=tags, place=place, ttl=ttl, refs=tuple(refs))
+
+    def _text(self, selector: str) -> str:
+        return self.query_one(selector, Input).value

@@ -1,0 +1,184 @@
+"""The feed: traces ordered by intensity, live, with a filter line."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.screen import Screen
+from textual.widgets import Footer, Header, Input, Static
+
+from stig.crdt import kinds
+from stig.crdt.views import FeedFilter
+from stig.node.local import Draft
+from stig.tui.filters import HINT, FilterError, describe, parse_filter
+from stig.tui.posting import respond
+from stig.tui.screens.compose import ComposeScreen
+from stig.tui.screens.thread import ThreadScreen
+from stig.tui.widgets.status_line import StatusLine
+from stig.tui.widgets.trace_table import TraceTable
+
+if TYPE_CHECKING:
+    from stig.tui.app import StigApp
+
+PAGE = 200
+"""Rows fetched at a time; reaching the last row fetches the next page."""
+
+
+class FeedScreen(Screen[None]):
+    BINDINGS = [
+        Binding("c", "compose", "Compose"),
+        Binding("enter", "open", "Open", show=False),
+        Binding("a", "answer", "Answer"),
+        Binding("e", "echo", "Echo"),
+        Binding("b", "by_author", "By author"),
+        Binding("t", "by_tag", "By tag", show=False),
+        Binding("ctrl+f,full_stop", "filter", "Filter"),
+        Binding("escape", "clear_filter", "Clear filter", show=False),
+    ]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.where = FeedFilter()
+        self.limit = PAGE
+
+    @property
+    def stig(self) -> StigApp:
+        return self.app  # type: ignore[return-value]
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        yield Input(placeholder="filter: " + HINT, id="filter")
+        yield Static("", id="filter-error", classes="error")
+        yield TraceTable(id="feed")
+        yield Static("", id="empty", classes="hint")
+        yield StatusLine(id="status")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.query_one(TraceTable).focus()
+        self.reload()
+
+    def on_screen_resume(self) -> None:
+        self.reload()
+
+    def on_changed(self) -> None:  # stig.tui.app.Changed
+        self.reload()
+
+    @work(exclusive=True, group="feed")
+    async def reload(self) -> None:
+        items = await self.stig.live.local.feed(self.where, self.limit)
+        table = self.query_one(TraceTable)
+        table.show(items, self.stig.clock())
+        empty = self.query_one("#empty", Static)
+        if items:
+            empty.update("")
+        elif self.where != FeedFilter():
+            empty.update("Nothing matches this filter. Esc clears it.")
+        else:
+            empty.update(
+                "No traces here yet. Press c to leave one; traces from other nodes appear "
+                "here as they arrive (p shows peers)."
+            )
+
+    # -- filter ------------------------------------------------------------------------------
+
+    def action_filter(self) -> None:
+        self.query_one("#filter", Input).focus()
+
+    @on(Input.Submitted, "#filter")
+    def apply_filter(self, event: Input.Submitted) -> None:
+        error = self.query_one("#filter-error", Static)
+        try:
+            self.where = parse_filter(event.value, self._author_of)
+        except FilterError as exc:
+            error.update(str(exc))
+            return
+        error.update("")
+        self.limit = PAGE
+        self.query_one(TraceTable).focus()
+        self.reload()
+
+    def action_clear_filter(self) -> None:
+        self.query_one("#filter", Input).value = ""
+        self.query_one("#filter-error", Static).update("")
+        self.where = FeedFilter()
+        self.query_one(TraceTable).focus()
+        self.reload()
+
+    def _author_of(self, text: str) -> bytes | None:
+        keyring = self.stig.live.local.keyring
+        if text in keyring.names():
+            return keyring.public_key(text)
+        text = text.lower()
+        for item in self.query_one(TraceTable).items:
+            if item.trace.author.hex().startswith(text):
+                return item.trace.author
+        if len(text) == 64:
+            try:
+                return bytes.fromhex(text)
+            except ValueError:
+                return None
+        return None
+
+    def _name_of(self, author: bytes) -> str:
+        keyring = self.stig.live.local.keyring
+        for name in keyring.names():
+            if keyring.public_key(name) == author:
+                return name
+        return author.hex()[:12]
+
+    def _narrow(self, where: FeedFilter) -> None:
+        self.where = where
+        self.limit = PAGE
+        self.query_one("#filter", Input).value = describe(where, self._name_of)
+        self.reload()
+
+    def action_by_author(self) -> None:
+        chosen = self.query_one(TraceTable).selected
+        if chosen is not None:
+            self._narrow(
+                FeedFilter(self.where.kinds, self.where.tags, self.where.place, chosen.trace.author)
+            )
+
+    def action_by_tag(self) -> None:
+        chosen = self.query_one(TraceTable).selected
+        if chosen is not None and chosen.trace.tags:
+            tags = self.where.tags | {chosen.trace.tags[0]}
+            self._narrow(FeedFilter(self.where.kinds, tags, self.where.place, self.where.author))
+
+    # -- rows --------------------------------------------------------------------------------
+
+    @on(TraceTable.RowSelected)
+    def open_row(self, event: TraceTable.RowSelected) -> None:
+        if event.row_key.value:
+            self.app.push_screen(ThreadScreen(bytes.fromhex(event.row_key.value)))
+
+    def action_open(self) -> None:
+        chosen = self.query_one(TraceTable).selected
+        if chosen is not None:
+            self.app.push_screen(ThreadScreen(chosen.trace.id))
+
+    @on(TraceTable.RowHighlighted)
+    def more_rows(self, event: TraceTable.RowHighlighted) -> None:
+        table = self.query_one(TraceTable)
+        if event.cursor_row == len(table.items) - 1 and len(table.items) >= self.limit:
+            self.limit += PAGE
+            self.reload()
+
+    def action_compose(self) -> None:
+        self.app.push_screen(ComposeScreen())
+
+    def action_answer(self) -> None:
+        chosen = self.query_one(TraceTable).selected
+        if chosen is not None:
+            self.app.push_screen(ComposeScreen(answering=chosen.trace))
+
+    @work(group="post")
+    async def action_echo(self) -> None:
+        chosen = self.query_one(TraceTable).selected
+        if chosen is None:
+            return
+        await respond(self.stig, chosen.trace.id, Draft(kind=kinds.ECHO), "echoed")

@@ -1,0 +1,63 @@
+"""Help: every key, screen by screen, read from the bindings themselves."""
+
+from __future__ import annotations
+
+from rich.table import Table
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import VerticalScroll
+from textual.screen import Screen
+from textual.widgets import Footer, Header, Static
+
+INTRO = (
+    "stig keeps traces: call-outs, actions, reports, notes. Each fades when its time is up; "
+    "echoes, actions and confirms by others keep it alive and make it more intense. "
+    "Everything works offline; what you post spreads when a peer is reached. The mouse works "
+    "too: click a row to open it."
+)
+
+
+def _key(binding: Binding) -> str:
+    names = {"slash": "/", "question_mark": "?", "full_stop": ".", "escape": "esc"}
+    return " ".join(names.get(k, k) for k in binding.key.split(","))
+
+
+def key_table() -> Table:
+    from stig.tui.app import StigApp  # noqa: PLC0415 - the app imports this screen
+    from stig.tui.screens.compose import ComposeScreen  # noqa: PLC0415
+    from stig.tui.screens.feed import FeedScreen  # noqa: PLC0415
+    from stig.tui.screens.identities import IdentitiesScreen  # noqa: PLC0415
+    from stig.tui.screens.thread import ThreadScreen  # noqa: PLC0415
+
+    table = Table(show_header=True, header_style="bold", box=None, padding=(0, 2))
+    table.add_column("where")
+    table.add_column("key")
+    table.add_column("does")
+    for place, bindings in (
+        ("everywhere", StigApp.BINDINGS),
+        ("feed", FeedScreen.BINDINGS),
+        ("trace", ThreadScreen.BINDINGS),
+        ("compose", ComposeScreen.BINDINGS),
+        ("identities", IdentitiesScreen.BINDINGS),
+    ):
+        for index, binding in enumerate(bindings):
+            assert isinstance(binding, Binding)
+            where = place if index == 0 else ""
+            table.add_row(where, _key(binding), binding.description or binding.action)
+    table.add_row("", "↑ ↓ pgup pgdn", "move in lists")
+    table.add_row("", "tab", "next field")
+    return table
+
+
+class HelpScreen(Screen[None]):
+    BINDINGS = [Binding("escape,q", "back", "Back")]
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        with VerticalScroll():
+            yield Static(INTRO, classes="hint")
+            yield Static(key_table())
+        yield Footer()
+
+    def action_back(self) -> None:
+        self.app.pop_screen()

@@ -1,0 +1,105 @@
+"""Identities: the personas on this device; create one, switch to one."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Header, Static
+
+from stig.errors import StigError
+from stig.tui.screens.ask import AskScreen
+from stig.tui.widgets.status_line import StatusLine
+
+if TYPE_CHECKING:
+    from stig.tui.app import StigApp
+
+
+class IdentitiesScreen(Screen[None]):
+    BINDINGS = [
+        Binding("escape", "back", "Back"),
+        Binding("n", "new", "New persona"),
+        Binding("enter", "switch", "Use this one", show=False),
+        Binding("d", "make_default", "Make default"),
+    ]
+
+    @property
+    def stig(self) -> StigApp:
+        return self.app  # type: ignore[return-value]
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        yield Static(
+            "A persona is a signing key. Traces signed by different personas cannot be linked "
+            "by their keys; the one in use signs what you post. Enter switches, n creates.",
+            classes="hint",
+        )
+        yield DataTable(id="personas", cursor_type="row")
+        yield StatusLine(id="status")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        table = self.query_one(DataTable)
+        for label in ("", "persona", "public key", "protected", "default"):
+            table.add_column(label, key=label or "using")
+        self.show()
+        table.focus()
+
+    def show(self) -> None:
+        keyring = self.stig.live.local.keyring
+        table = self.query_one(DataTable)
+        table.clear()
+        for name in keyring.names():
+            table.add_row(
+                "▶" if name == self.stig.persona_name else "",
+                name,
+                keyring.public_key(name).hex()[:24] + "…",
+                "passphrase" if keyring.is_locked(name) else "no",
+                "yes" if name == keyring.default else "",
+                key=name,
+            )
+
+    def action_back(self) -> None:
+        self.app.pop_screen()
+
+    def _chosen(self) -> str | None:
+        table = self.query_one(DataTable)
+        if not table.row_count:
+            return None
+        return str(table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value)
+
+    @on(DataTable.RowSelected)
+    def action_switch(self) -> None:
+        name = self._chosen()
+        if name is not None:
+            self.stig.choose_persona(name)
+            self.app.notify(f"now posting as {name}")
+            self.show()
+
+    def action_make_default(self) -> None:
+        name = self._chosen()
+        if name is not None:
+            self.stig.live.local.keyring.set_default(name)
+            self.show()
+
+    @work(group="identities")
+    async def action_new(self) -> None:
+        name = await self.app.push_screen_wait(AskScreen("Name of the new persona (local only):"))
+        if not name:
+            return
+        passphrase = await self.app.push_screen_wait(
+            AskScreen("Passphrase to protect its key on this device (empty: none):", password=True)
+        )
+        if passphrase is None:
+            return
+        try:
+            self.stig.live.local.keyring.create(name.strip(), passphrase or None)
+        except StigError as exc:
+            self.app.notify(str(exc), severity="error", timeout=8)
+            return
+        self.stig.choose_persona(name.strip())
+        self.app.notify(f"created persona {name.strip()}; posting as it now")
+        self.show()

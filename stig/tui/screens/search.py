@@ -1,0 +1,78 @@
+"""Full-text search over what this node holds (offline)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.screen import Screen
+from textual.widgets import Footer, Header, Input, Static
+
+from stig.errors import StigError
+from stig.readable import plural
+from stig.tui.screens.thread import ThreadScreen
+from stig.tui.widgets.status_line import StatusLine
+from stig.tui.widgets.trace_table import TraceTable
+
+if TYPE_CHECKING:
+    from stig.tui.app import StigApp
+
+
+class SearchScreen(Screen[None]):
+    BINDINGS = [
+        Binding("escape", "back", "Back"),
+        Binding("slash", "focus_query", "New search", show=False),
+    ]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.query_text = ""
+
+    @property
+    def stig(self) -> StigApp:
+        return self.app  # type: ignore[return-value]
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        yield Input(placeholder="search words (all must match; prefix* works) — Enter", id="query")
+        yield Static("", id="search-info", classes="hint")
+        yield TraceTable(id="results")
+        yield StatusLine(id="status")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.query_one("#query", Input).focus()
+
+    def action_focus_query(self) -> None:
+        self.query_one("#query", Input).focus()
+
+    def action_back(self) -> None:
+        self.app.pop_screen()
+
+    @on(Input.Submitted, "#query")
+    def submitted(self, event: Input.Submitted) -> None:
+        self.query_text = event.value
+        self.run_search()
+        self.query_one(TraceTable).focus()
+
+    def on_changed(self) -> None:
+        if self.query_text.strip():
+            self.run_search()
+
+    @work(exclusive=True, group="search")
+    async def run_search(self) -> None:
+        info = self.query_one("#search-info", Static)
+        try:
+            found = await self.stig.live.local.search(self.query_text)
+        except StigError as exc:
+            info.update(str(exc))
+            return
+        info.update(plural(len(found), "trace found", "traces found") + " (Enter opens one)")
+        self.query_one(TraceTable).show(found, self.stig.clock())
+
+    @on(TraceTable.RowSelected)
+    def open_row(self, event: TraceTable.RowSelected) -> None:
+        if event.row_key.value:
+            self.app.push_screen(ThreadScreen(bytes.fromhex(event.row_key.value)))

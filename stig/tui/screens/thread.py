@@ -1,0 +1,232 @@
+"""One trace in its thread: what it answers, what answers it, its counts; act on it from here."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import VerticalScroll
+from textual.screen import Screen
+from textual.widgets import Footer, Header, Label, Static
+
+from stig.crdt import kinds
+from stig.crdt.views import Ranked
+from stig.errors import StigError
+from stig.node.local import Draft
+from stig.readable import SHORT_ID, plural, span
+from stig.store.port import Hidden, Thread
+from stig.tui.posting import respond
+from stig.tui.screens.ask import AskScreen
+from stig.tui.screens.compose import ComposeScreen
+from stig.tui.widgets.status_line import StatusLine
+from stig.tui.widgets.trace_table import TraceTable, kind_label
+
+if TYPE_CHECKING:
+    from stig.tui.app import StigApp
+
+
+def trace_text(item: Ranked, now: int, author: str) -> Text:
+    t = item.trace
+    c = item.counts
+    text = Text()
+    text.append_text(kind_label(t.kind))
+    if t.tags:
+        text.append("  " + " ".join(f"#{tag}" for tag in t.tags), style="bold")
+    if t.place:
+        text.append(f"  @{t.place}")
+    text.append(
+        f"\nby {author} · {span(now - t.created)} ago · fades in "
+        f"{span(item.effective_expiry - now)} · intensity {item.intensity:.2f}\n",
+        style="dim",
+    )
+    text.append(
+        ", ".join(
+            (
+                plural(c.answers, "answer", "answers"),
+                plural(c.echoes, "echo", "echoes"),
+                plural(c.confirms, "confirm", "confirms"),
+                plural(c.disputes, "dispute", "disputes"),
+            )
+        )
+        + "\n\n",
+        style="dim",
+    )
+    text.append(t.body or "(no text)")
+    text.append(f"\n\nid {t.hex_id}", style="dim")
+    return text
+
+
+def _file(typed: str) -> Path:
+    return Path(typed).expanduser()
+
+
+class ThreadScreen(Screen[None]):
+    BINDINGS = [
+        Binding("escape,backspace", "back", "Back"),
+        Binding("a", "answer", "Answer"),
+        Binding("e", "echo", "Echo"),
+        Binding("y", "confirm", "Confirm"),
+        Binding("n", "dispute", "Dispute"),
+        Binding("x", "retract", "Retract"),
+        Binding("s", "export", "Export"),
+        Binding("u", "up", "Answers to", show=False),
+    ]
+
+    def __init__(self, trace_id: bytes) -> None:
+        super().__init__()
+        self.trace_id = trace_id
+        self.found: Thread | Hidden | None = None
+
+    @property
+    def stig(self) -> StigApp:
+        return self.app  # type: ignore[return-value]
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        with VerticalScroll(id="thread"):
+            yield Label("answers to", classes="section", id="up-label")
+            yield Static("", id="up")
+            yield Static("", id="trace", classes="trace")
+            yield Label("answers", classes="section")
+            yield TraceTable(id="answers")
+        yield StatusLine(id="status")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.reload()
+
+    def on_changed(self) -> None:
+        self.reload()
+
+    @work(exclusive=True, group="thread")
+    async def reload(self) -> None:
+        local = self.stig.live.local
+        try:
+            found = await local.thread(self.trace_id)
+        except StigError as exc:
+            self.query_one("#trace", Static).update(f"{exc}")
+            self.found = None
+            return
+        self.found = found
+        now = self.stig.clock()
+        if isinstance(found, Hidden):
+            self.query_one("#trace", Static).update(
+                Text(
+                    f"{found.kind} {found.id.hex()[:SHORT_ID]} was retracted by its author; "
+                    "its text is gone from this node.",
+                    style="italic",
+                )
+            )
+            self.query_one("#up", Static).update("")
+            self.query_one(TraceTable).show([], now)
+            return
+        self.query_one("#trace", Static).update(
+            trace_text(found.ranked, now, self._author(found.ranked.trace.author))
+        )
+        up = Text()
+        for ref, item in found.answers_to:
+            if item is None:
+                up.append(
+                    f"{ref.hex()[:SHORT_ID]}  (not here: expired, retracted or not yet synced)\n",
+                    style="dim",
+                )
+            else:
+                first = (item.trace.body.splitlines() or [""])[0]
+                up.append(f"{ref.hex()[:SHORT_ID]}  {item.trace.kind}  {first}\n")
+        self.query_one("#up", Static).update(up or Text("nothing: it starts a thread", style="dim"))
+        table = self.query_one(TraceTable)
+        table.show(found.answers, now)
+
+    def _author(self, author: bytes) -> str:
+        keyring = self.stig.live.local.keyring
+        for name in keyring.names():
+            if keyring.public_key(name) == author:
+                return f"you ({name})"
+        return author.hex()[:SHORT_ID]
+
+    @property
+    def _visible(self) -> Thread | None:
+        return self.found if isinstance(self.found, Thread) else None
+
+    def action_back(self) -> None:
+        self.app.pop_screen()
+
+    @on(TraceTable.RowSelected)
+    def open_answer(self, event: TraceTable.RowSelected) -> None:
+        if event.row_key.value:
+            self.app.push_screen(ThreadScreen(bytes.fromhex(event.row_key.value)))
+
+    def action_up(self) -> None:
+        thread = self._visible
+        if thread is not None:
+            for _, item in thread.answers_to:
+                if item is not None:
+                    self.app.push_screen(ThreadScreen(item.trace.id))
+                    return
+
+    def action_answer(self) -> None:
+        thread = self._visible
+        if thread is not None:
+            self.app.push_screen(ComposeScreen(answering=thread.ranked.trace))
+
+    @work(group="post")
+    async def action_echo(self) -> None:
+        await self._respond(kinds.ECHO, "echoed")
+
+    @work(group="post")
+    async def action_confirm(self) -> None:
+        await self._respond(kinds.CONFIRM, "confirmed")
+
+    @work(group="post")
+    async def action_dispute(self) -> None:
+        thread = self._visible
+        if thread is None:
+            return
+        why = await self.app.push_screen_wait(
+            AskScreen("Dispute: say why (optional), Enter to send", placeholder="why")
+        )
+        if why is not None:
+            await self._respond(kinds.DISPUTE, "disputed", why)
+
+    @work(group="post")
+    async def action_retract(self) -> None:
+        thread = self._visible
+        if thread is None:
+            return
+        answer = await self.app.push_screen_wait(
+            AskScreen(
+                "Retract this trace? Every node that gets the retraction hides it and drops its "
+                "text. Type yes to retract.",
+                placeholder="yes",
+            )
+        )
+        if answer is not None and answer.strip().lower() in ("y", "yes"):
+            await self._respond(kinds.RETRACT, "retracted")
+
+    async def _respond(self, kind: str, done: str, body: str = "") -> None:
+        if self._visible is not None:
+            await respond(self.stig, self.trace_id, Draft(kind=kind, body=body), done)
+
+    @work(group="export")
+    async def action_export(self) -> None:
+        if self._visible is None:
+            return
+        default = str(Path.home() / f"stig-thread-{self.trace_id.hex()[:SHORT_ID]}.stig")
+        answer = await self.app.push_screen_wait(
+            AskScreen("Export this thread as a bundle file to:", value=default)
+        )
+        if not answer:
+            return
+        path = _file(answer)
+        try:
+            count = await self.stig.live.local.export_thread(self.trace_id, path)
+        except StigError as exc:
+            self.app.notify(str(exc), severity="error", timeout=8)
+            return
+        self.app.notify(
+            f"wrote {plural(count, 'trace', 'traces')} to {path} (stig import reads it)"
+        )

@@ -1,0 +1,42 @@
+"""The always-visible status line: online or not, peers, last sync, queued posts, persona."""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual.widgets import Static
+
+from stig.node.live import ELSEWHERE, FAILED, OFFLINE, ONLINE, STARTING, LiveStatus
+from stig.readable import plural, span
+
+
+def status_text(status: LiveStatus, persona: str, now: float) -> Text:
+    text = Text()
+    if status.mode == ONLINE:
+        text.append("● online", style="bold green")
+        text.append(f" · {plural(status.connected, 'peer', 'peers')}")
+    elif status.mode == ELSEWHERE:
+        text.append("● online", style="bold green")
+        text.append(f" (node in another process) · {plural(status.connected, 'peer', 'peers')}")
+    elif status.mode == STARTING:
+        text.append("◌ joining the mesh…", style="yellow")
+    elif status.mode == FAILED:
+        text.append("○ offline", style="bold red")
+        text.append(f" · network failed: {status.problem}")
+    else:
+        assert status.mode == OFFLINE
+        text.append("○ offline", style="bold")
+    if status.on_mesh:
+        last = status.last_sync
+        text.append(f" · synced {span(int(now - last))} ago" if last else " · not synced yet")
+    if status.queued:
+        text.append(
+            f" · {plural(status.queued, 'post', 'posts')} queued (sent at the next sync)",
+            style="bold yellow",
+        )
+    text.append(f" · persona {persona}")
+    return text
+
+
+class StatusLine(Static):
+    def show(self, status: LiveStatus, persona: str, now: float) -> None:
+        self.update(status_text(status, persona, now))

@@ -1,0 +1,343 @@
+"""The terminal UI driven by Textual's Pilot, over a real SQLite home: each screen's main flow.
+
+A trace arriving from another node comes over the in-memory network from a real MeshNode (the
+real-libp2p path is the same MeshNode, tested in tests/mesh).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from textual.pilot import Pilot
+from textual.widgets import Input, Select, Static, TextArea
+
+from stig.crdt import kinds
+from stig.crdt.compose import compose
+from stig.node.config import Config, NetworkConfig
+from stig.node.home import Home
+from stig.node.memory_net import MemoryHub
+from stig.node.mesh import MeshNode
+from stig.store.sqlite import SqliteStore
+from stig.tui.app import StigApp
+from stig.tui.screens.compose import ComposeScreen
+from stig.tui.screens.contour import ContourScreen
+from stig.tui.screens.feed import FeedScreen
+from stig.tui.screens.help import HelpScreen
+from stig.tui.screens.identities import IdentitiesScreen
+from stig.tui.screens.peers import PeersScreen
+from stig.tui.screens.search import SearchScreen
+from stig.tui.screens.thread import ThreadScreen
+from stig.tui.widgets.trace_table import TraceTable
+from tests.tui.homes import ANA, NOW, clock, fill, make_home, story
+
+pytestmark = pytest.mark.timeout(60)
+
+SIZE = (140, 40)
+
+
+@pytest.fixture
+async def home(tmp_path: Path) -> Home:
+    made = make_home(tmp_path / "home")
+    await fill(made, story())
+    return made
+
+
+def app_for(home: Home, **options: object) -> StigApp:
+    return StigApp(home, offline=True, clock=clock, **options)  # type: ignore[arg-type]
+
+
+async def settle(pilot: Pilot[None]) -> None:
+    """Let pending work finish; a worker that waits for a dialog is left waiting."""
+    for _ in range(3):
+        await pilot.pause(0.05)
+        busy = [w for w in pilot.app.workers if not w.is_finished]
+        # shielded: cancelling a wait must not cancel the worker it waits for
+        waiting = [asyncio.ensure_future(asyncio.shield(w.wait())) for w in busy]
+        if waiting:
+            await asyncio.wait(waiting, timeout=0.3)
+            for future in waiting:
+                future.cancel()
+                with contextlib.suppress(Exception, asyncio.CancelledError):
+                    await future
+
+
+async def until(pilot: Pilot[None], condition: Callable[[], bool], what: str) -> None:
+    deadline = time.monotonic() + 10
+    while not condition():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        await settle(pilot)
+
+
+def rows(app: StigApp) -> list[str]:
+    return [item.trace.body for item in app.screen.query_one(TraceTable).items]
+
+
+def table(app: StigApp) -> TraceTable:
+    return app.screen.query_one(TraceTable)
+
+
+async def highlight(pilot: Pilot[None], text: str) -> None:
+    found = table(pilot.app)  # type: ignore[arg-type]
+    for row, item in enumerate(found.items):
+        if text in item.trace.body:
+            found.move_cursor(row=row)
+            await settle(pilot)
+            return
+    raise AssertionError(f"no row with {text!r}")
+
+
+async def test_feed_opens_on_the_stored_traces_by_intensity(home: Home) -> None:
+    app = app_for(home)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        assert isinstance(app.screen, FeedScreen)
+        bodies = rows(app)
+        assert len(bodies) == 4  # the echo is a meta kind: counted, not listed
+        assert bodies[0].startswith("Eviction")  # echoed and answered: the most intense
+        intensities = [item.intensity for item in table(app).items]
+        assert intensities == sorted(intensities, reverse=True)
+
+
+async def test_compose_posts_and_the_trace_appears_in_the_feed(home: Home) -> None:
+    app = app_for(home)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("c")
+        await settle(pilot)
+        assert isinstance(app.screen, ComposeScreen)
+        await pilot.press(*"Van needed")
+        app.screen.query_one("#tags", Input).value = "food, Logistics"
+        app.screen.query_one("#place", Input).value = "u09"
+        app.screen.query_one("#ttl", Input).value = "2d"
+        await pilot.press("ctrl+s")
+        await until(pilot, lambda: isinstance(app.screen, FeedScreen), "the feed again")
+        await until(pilot, lambda: "Van needed" in rows(app), "the new trace in the feed")
+        posted = next(i.trace for i in table(app).items if i.trace.body == "Van needed")
+        assert posted.kind == kinds.CALLOUT
+        assert posted.tags == ("food", "logistics")
+        assert posted.place == "u09"
+        assert posted.expires - posted.created == 2 * 86400
+        assert "queued" in str(app.screen.query_one("#status", Static).render())
+
+
+async def test_compose_shows_a_bad_tag_inline_and_keeps_the_form(home: Home) -> None:
+    app = app_for(home)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("c")
+        await settle(pilot)
+        await pilot.press(*"hello")
+        app.screen.query_one("#tags", Input).value = "ok no!good"
+        await pilot.press("ctrl+s")
+        await settle(pilot)
+        assert isinstance(app.screen, ComposeScreen)
+        error = str(app.screen.query_one("#compose-error", Static).render())
+        assert "bad_tag" in error and "no!good" in error
+        assert app.screen.query_one("#body", TextArea).text == "hello"
+        await pilot.press("escape")
+        await settle(pilot)
+        assert "hello" not in rows(app)
+
+
+async def test_answer_from_the_thread(home: Home) -> None:
+    app = app_for(home)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await highlight(pilot, "Eviction")
+        await pilot.press("enter")
+        await settle(pilot)
+        assert isinstance(app.screen, ThreadScreen)
+        assert [item.trace.body for item in table(app).items] == ["Four of us will be there at 6:45"]
+        await pilot.press("a")
+        await settle(pilot)
+        compose_screen = app.screen
+        assert isinstance(compose_screen, ComposeScreen)
+        assert compose_screen.query_one("#kind", Select).value == kinds.ACTION  # answers a call-out
+        await pilot.press(*"Coming with two")
+        await pilot.press("ctrl+s")
+        await until(pilot, lambda: isinstance(app.screen, ThreadScreen), "the thread again")
+        await until(
+            pilot,
+            lambda: "Coming with two" in [i.trace.body for i in table(app).items],
+            "the answer in the thread",
+        )
+        answer = next(i.trace for i in table(app).items if i.trace.body == "Coming with two")
+        assert answer.refs == (story()[0].id,)
+        assert set(answer.tags) == {"housing", "eviction"}
+
+
+async def test_echo_raises_intensity(home: Home) -> None:
+    app = app_for(home)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await highlight(pilot, "The march")
+
+        def march() -> float:
+            return next(i.intensity for i in table(app).items if "march" in i.trace.body)
+
+        before = march()
+        await pilot.press("e")
+        await until(pilot, lambda: march() > before, "a higher intensity")
+        echoes = next(i.counts.echoes for i in table(app).items if "march" in i.trace.body)
+        assert echoes == 1
+
+
+async def test_retract_hides_an_own_trace(home: Home) -> None:
+    app = app_for(home)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await highlight(pilot, "Soup kitchen")
+        await pilot.press("enter")
+        await settle(pilot)
+        await pilot.press("x")
+        await settle(pilot)
+        await pilot.press(*"yes", "enter")
+        await until(
+            pilot,
+            lambda: "retracted" in str(app.screen.query_one("#trace", Static).render()),
+            "the thread to show the retraction",
+        )
+        await pilot.press("escape")
+        await until(pilot, lambda: not any("Soup" in b for b in rows(app)), "the feed to hide it")
+
+
+async def test_retracting_someone_elses_trace_is_refused(home: Home) -> None:
+    app = app_for(home)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await highlight(pilot, "The march")
+        await pilot.press("enter", "x")
+        await settle(pilot)
+        await pilot.press(*"yes", "enter")
+        await settle(pilot)
+        await pilot.press("escape")
+        await settle(pilot)
+        assert any("march" in body for body in rows(app))
+
+
+async def test_search_finds(home: Home) -> None:
+    app = app_for(home)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("slash")
+        await settle(pilot)
+        assert isinstance(app.screen, SearchScreen)
+        await pilot.press(*"onions", "enter")
+        await until(pilot, lambda: bool(rows(app)), "results")
+        assert rows(app) == ["Soup kitchen needs onions and a van on Thursday"]
+        await pilot.press("enter")
+        await settle(pilot)
+        assert isinstance(app.screen, ThreadScreen)
+
+
+async def test_filters_narrow_and_a_bad_word_is_explained(home: Home) -> None:
+    app = app_for(home)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("ctrl+f", *"#housing", "enter")
+        await until(pilot, lambda: len(rows(app)) == 2, "two housing traces")
+        assert all("housing" in i.trace.tags for i in table(app).items)
+        app.screen.query_one("#filter", Input).value = "kind:report @u09"
+        await pilot.press("ctrl+f", "enter")
+        await until(pilot, lambda: len(rows(app)) == 1, "the report")
+        app.screen.query_one("#filter", Input).value = "by:me"
+        await pilot.press("ctrl+f", "enter")
+        await until(pilot, lambda: rows(app) == [story()[2].body], "my own note")
+        app.screen.query_one("#filter", Input).value = "colour:red"
+        await pilot.press("ctrl+f", "enter")
+        await settle(pilot)
+        assert "not a filter word" in str(app.screen.query_one("#filter-error", Static).render())
+        assert rows(app) == [story()[2].body]  # the last good filter stays
+        await pilot.press("escape")
+        await until(pilot, lambda: len(rows(app)) == 4, "everything again")
+
+
+async def test_peers_offline_says_how_to_connect(home: Home) -> None:
+    app = app_for(home)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("p")
+        await settle(pilot)
+        assert isinstance(app.screen, PeersScreen)
+        text = str(app.screen.query_one("#guidance", Static).render())
+        assert "offline" in text and "bootstrap" in text and "lan = true" in text
+
+
+async def test_contour_counts_by_tag_and_place(home: Home) -> None:
+    app = app_for(home)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("o")
+        await settle(pilot)
+        assert isinstance(app.screen, ContourScreen)
+        grid = str(app.screen.query_one("#grid", Static).render())
+        places = str(app.screen.query_one("#places", Static).render())
+        assert "#housing" in grid and "#j20" in grid
+        assert "@u09" in places
+        assert ANA.public_key.hex()[:8] not in grid + places  # what, not who
+
+
+async def test_identities_create_and_switch(home: Home) -> None:
+    app = app_for(home)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("i")
+        await settle(pilot)
+        assert isinstance(app.screen, IdentitiesScreen)
+        await pilot.press("n")
+        await settle(pilot)
+        await pilot.press(*"ren", "enter")
+        await settle(pilot)
+        await pilot.press("enter")  # no passphrase
+        await until(pilot, lambda: app.persona_name == "ren", "the new persona in use")
+        assert "ren" in app.live.local.keyring.names()
+        await pilot.press("f", "c")
+        await settle(pilot)
+        await pilot.press(*"as ren", "ctrl+s")
+        await until(pilot, lambda: "as ren" in rows(app), "the post")
+        posted = next(i.trace for i in table(app).items if i.trace.body == "as ren")
+        assert posted.author == app.live.local.keyring.public_key("ren")
+
+
+async def test_help_lists_the_keys(home: Home) -> None:
+    app = app_for(home)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("question_mark")
+        await settle(pilot)
+        assert isinstance(app.screen, HelpScreen)
+        await pilot.press("escape")
+        await settle(pilot)
+        assert isinstance(app.screen, FeedScreen)
+
+
+async def test_a_trace_from_another_node_appears_by_itself(tmp_path: Path) -> None:
+    hub = MemoryHub()
+    other_home = Home(tmp_path / "other")
+    other_home.create()
+    other_store = await SqliteStore.open(other_home.store)
+    quiet = NetworkConfig(sync_interval=3600)
+    other = MeshNode(other_home, other_store, hub.network("other"), Config(quiet))
+    stop = asyncio.Event()
+    task = asyncio.get_running_loop().create_task(other.run(stop))
+    try:
+        await asyncio.wait_for(other.started.wait(), 5)
+        home = make_home(tmp_path / "home")
+        config = Config(NetworkConfig(bootstrap=(other.addresses[0],), sync_interval=3600))
+        app = StigApp(home, network=hub.network("tui"), config=config)
+        async with app.run_test(size=SIZE) as pilot:
+            await until(pilot, lambda: app.status.connected == 1, "a connected peer")
+            assert "1 peer" in str(app.screen.query_one("#status", Static).render())
+            trace = compose(ANA, kinds.CALLOUT, "Banner drop at noon", now=int(time.time()))
+            await other_store.add_durable(trace, int(time.time()))
+            await until(pilot, lambda: "Banner drop at noon" in rows(app), "the pushed trace")
+    finally:
+        stop.set()
+        await asyncio.wait_for(task, 5)
+        await other_store.close()
+    assert NOW  # the fixed clock is not used here: the mesh validates against real time
