@@ -21,13 +21,10 @@ $(STAMP_TEST): pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e '.[test]'
 	touch $@ $(STAMP_RUN)
 
-# Until the terminal UI lands, the main job is a live node: the feed, then the node on the
-# mesh in the foreground (Ctrl-C stops it). Post from another terminal with .venv/bin/stig post.
+# The main job: the terminal UI with the node in-process, on the mesh per config.toml
+# (ARGS=--offline stays off it). The first run creates a home and a persona.
 run: $(STAMP_RUN)
-	$(BIN)/stig init --quiet
-	$(BIN)/stig feed
-	@echo "starting the node (Ctrl-C stops it); in another terminal: .venv/bin/stig post \"...\""
-	$(BIN)/stig node
+	$(BIN)/stig tui $(ARGS)
 
 test: $(STAMP_TEST) lint types unit
 

@@ -14,7 +14,7 @@ import click
 
 from stig.cli.options import home_of, run
 from stig.cli.publishing import DEFAULT_TITLE, site_settings
-from stig.cli.render import echo_json, span
+from stig.cli.render import echo_json
 from stig.errors import UsageError
 from stig.node.config import DEFAULT_LISTEN, Config, NetworkConfig, RelayPolicy, load_config
 from stig.node.control import ask_status
@@ -23,6 +23,7 @@ from stig.node.local import create_store
 from stig.node.mesh import MeshNode, read_addresses
 from stig.publish.mirror import Mirror
 from stig.publish.publisher import DEFAULT_LIMIT, Publisher
+from stig.readable import span
 from stig.store.sqlite import SqliteStore
 
 

@@ -9,11 +9,11 @@ from typing import Any
 import click
 
 from stig.cli.options import Duration, confirm, home_of, load_persona, run
-from stig.cli.render import SHORT_ID
 from stig.crdt import kinds
 from stig.crdt.trace import Trace
 from stig.errors import UsageError
 from stig.node.local import Draft, LocalNode
+from stig.readable import SHORT_ID
 
 _persona = click.option("--persona", "-p", default=None, help="Sign as this persona.")
 _ttl = click.option("--ttl", type=Duration(), default=None, help="Life, e.g. 12h, 3d (max 30d).")

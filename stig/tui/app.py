@@ -7,9 +7,9 @@ so that traces arriving from the mesh (or posted from another terminal) appear b
 from __future__ import annotations
 
 import time
-from pathlib import Path
 from collections.abc import Callable
 from contextlib import AsyncExitStack
+from pathlib import Path
 
 from textual import work
 from textual.app import App

@@ -82,3 +82,14 @@ def test_wipe(home: tuple[Path, str]) -> None:
     assert not any((root / name).exists() for name in ("store.db", "store.db-wal"))
     assert "run `stig init` first" in fails(root, "feed")
     assert init_key(stig(root, "init").stdout) != key  # a fresh start, a new key
+
+
+def test_the_terminal_ui_needs_a_terminal(tmp_path: Path) -> None:
+    done = stig(tmp_path, "tui", code=1)
+    assert "needs a terminal" in done.stderr
+    assert not (tmp_path / "store.db").exists()  # nothing was created for nothing
+
+
+def test_bare_stig_without_a_terminal_prints_help(tmp_path: Path) -> None:
+    done = stig(tmp_path)
+    assert "Usage:" in done.stdout and "tui" in done.stdout

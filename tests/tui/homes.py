@@ -16,7 +16,7 @@ from stig.node.keyring import KEY_SUFFIX, Keyring
 from stig.node.local import create_store
 from stig.store.sqlite import SqliteStore
 
-NOW = 1_795_000_000  # 2026-11-17, a Tuesday
+NOW = 1_795_000_000  # 2026-11-18, a Wednesday
 ME = Persona("me", bytes([7]) * 32)
 ANA = Persona("ana", bytes([1]) * 32)
 BEN = Persona("ben", bytes([2]) * 32)
@@ -59,16 +59,27 @@ def story() -> list[Trace]:
         place="u09t",
     )
     march = compose(
-        BEN, kinds.REPORT, "The march reached the square; police left at 18:40", now=NOW - 26 * 3600,
-        tags=("j20",), place="u09w",
+        BEN,
+        kinds.REPORT,
+        "The march reached the square; police left at 18:40",
+        now=NOW - 26 * 3600,
+        tags=("j20",),
+        place="u09w",
     )
     kitchen = compose(
-        ME, kinds.NOTE, "Soup kitchen needs onions and a van on Thursday", now=NOW - 5 * 3600,
+        ME,
+        kinds.NOTE,
+        "Soup kitchen needs onions and a van on Thursday",
+        now=NOW - 5 * 3600,
         tags=("food",),
     )
     going = compose(
-        BEN, kinds.ACTION, "Four of us will be there at 6:45", now=NOW - 2 * 3600,
-        tags=("housing",), refs=(eviction.id,),
+        BEN,
+        kinds.ACTION,
+        "Four of us will be there at 6:45",
+        now=NOW - 2 * 3600,
+        tags=("housing",),
+        refs=(eviction.id,),
     )
     echo = compose(ME, kinds.ECHO, now=NOW - 3600, refs=(eviction.id,))
     return [eviction, march, kitchen, going, echo]

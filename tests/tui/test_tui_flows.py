@@ -152,7 +152,9 @@ async def test_answer_from_the_thread(home: Home) -> None:
         await pilot.press("enter")
         await settle(pilot)
         assert isinstance(app.screen, ThreadScreen)
-        assert [item.trace.body for item in table(app).items] == ["Four of us will be there at 6:45"]
+        assert [item.trace.body for item in table(app).items] == [
+            "Four of us will be there at 6:45"
+        ]
         await pilot.press("a")
         await settle(pilot)
         compose_screen = app.screen
