@@ -39,7 +39,7 @@ def test_empty_is_everything() -> None:
 def test_a_wrong_word_is_named_with_the_reason(text: str, why: str) -> None:
     with pytest.raises(FilterError) as caught:
         parse_filter(text, author_of)
-    assert caught.value.word == text.split()[0]
+    assert caught.value.word == text.split(maxsplit=1)[0]
     assert why in str(caught.value)
 
 
