@@ -202,9 +202,11 @@ class _Render:
         body = (
             "<h1>Not here</h1><p>This page is not on this site. If it was a trace, it has "
             "faded or its author withdrew it: traces do not stay forever.</p>"
-            '<p><a href="/">What is alive now</a></p>'
+            f'<p><a href="{_a(self.options.base_url or "/")}">What is alive now</a></p>'
         )
-        return self.page(f"Not here — {self.title}", body, root="/", feed=None)
+        # Served for any missing path, so its links cannot be relative.
+        root = self.options.base_url or "/"
+        return self.page(f"Not here — {self.title}", body, root=root, feed=None)
 
     # -- pieces ----------------------------------------------------------------------------
 

@@ -9,7 +9,7 @@ from pathlib import Path
 from stig.crdt import kinds
 from stig.crdt.compose import compose
 from stig.crdt.trace import Trace
-from stig.crypto.keyfile import encode_keyfile
+from stig.crypto.keyfile import MEMLIMIT_MIN, OPSLIMIT_MIN, encode_keyfile
 from stig.crypto.persona import Persona
 from stig.node.home import Home
 from stig.node.keyring import KEY_SUFFIX, Keyring
@@ -26,14 +26,17 @@ def clock() -> int:
     return NOW
 
 
-def make_home(root: Path, *personas: Persona) -> Home:
-    """An initialised home holding ``personas`` (the first is the default)."""
+def make_home(root: Path, *personas: Persona, passphrase: str | None = None) -> Home:
+    """An initialised home holding ``personas`` (the first is the default), each locked with
+    ``passphrase`` if one is given (at libsodium's minimum cost, for speed)."""
     home = Home.choose(root)
     home.create()
     home.personas.mkdir(parents=True, exist_ok=True)
     for persona in personas or (ME,):
         path = home.personas / f"{persona.name}{KEY_SUFFIX}"
-        path.write_bytes(encode_keyfile(persona, None))
+        path.write_bytes(
+            encode_keyfile(persona, passphrase, opslimit=OPSLIMIT_MIN, memlimit=MEMLIMIT_MIN)
+        )
         os.chmod(path, 0o600)
     Keyring(home.personas).set_default((personas or (ME,))[0].name)
     return home

@@ -29,6 +29,7 @@ from stig.tui.screens.contour import ContourScreen
 from stig.tui.screens.feed import FeedScreen
 from stig.tui.screens.help import HelpScreen
 from stig.tui.screens.identities import IdentitiesScreen
+from stig.tui.screens.passphrase import PassphraseScreen
 from stig.tui.screens.peers import PeersScreen
 from stig.tui.screens.search import SearchScreen
 from stig.tui.screens.thread import ThreadScreen
@@ -343,3 +344,21 @@ async def test_a_trace_from_another_node_appears_by_itself(tmp_path: Path) -> No
         await asyncio.wait_for(task, 5)
         await other_store.close()
     assert NOW  # the fixed clock is not used here: the mesh validates against real time
+
+
+async def test_a_protected_persona_is_unlocked_once(tmp_path: Path) -> None:
+    home = make_home(tmp_path / "home", passphrase="right horse")
+    app = app_for(home)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("c", *"first")
+        await pilot.press("ctrl+s")
+        await until(pilot, lambda: isinstance(app.screen, PassphraseScreen), "the question")
+        await pilot.press(*"wrong", "enter")
+        await settle(pilot)
+        assert isinstance(app.screen, PassphraseScreen)
+        assert "passphrase" in str(app.screen.query_one("#passphrase-error", Static).render())
+        await pilot.press(*"right horse", "enter")
+        await until(pilot, lambda: "first" in rows(app), "the post")
+        await pilot.press("c", *"second", "ctrl+s")
+        await until(pilot, lambda: "second" in rows(app), "a second post, not asked again")
