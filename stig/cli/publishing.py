@@ -51,7 +51,13 @@ def _site_options(command: Any) -> Any:
             click.option(
                 "--tag", "-t", "tags", multiple=True, help="Only traces with this tag (any of)."
             ),
-            click.option("--kind", "-k", "kind_names", multiple=True, help="Only this kind."),
+            click.option(
+                "--kind",
+                "-k",
+                "kind_names",
+                multiple=True,
+                help="Only traces of this kind (any of).",
+            ),
             click.option(
                 "--limit",
                 type=click.IntRange(1),

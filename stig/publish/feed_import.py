@@ -41,7 +41,7 @@ LEDGER = "imported-feeds.json"
 FETCH_TIMEOUT = 30.0
 MAX_FEED_BYTES = 10 * 1024 * 1024
 MAX_LINK_CHARS = 1024
-USER_AGENT = "stig-import-feed (+https://github.com/stig)"
+USER_AGENT = "stig-import-feed"
 
 _BLOCKS = frozenset(
     {

@@ -37,7 +37,8 @@ POLL = 0.5
 """How often the store's cursor is read while waiting."""
 
 SETTLE = 1.0
-"""Shortest time between two renders, so a burst of arrivals (a sync) costs a few renders."""
+"""Shortest time between two renders (or twice the last render's time, if longer), so a burst
+of arrivals (a sync) costs a few renders."""
 
 
 @dataclass(frozen=True)
@@ -111,8 +112,11 @@ class Publisher:
         """Render once; the site holds exactly the published traces at the clock's now."""
         now = self.clock()
         threads = await gather(store, now, self.selection)
-        site = build_site(threads, now, self.options)
-        written = await asyncio.to_thread(self.mirror.write, site)
+
+        def build_and_write() -> Written:  # off the event loop: the mesh node shares it
+            return self.mirror.write(build_site(threads, now, self.options))
+
+        written = await asyncio.to_thread(build_and_write)
         self.renders += 1
         return threads, written
 
@@ -140,7 +144,9 @@ class Publisher:
                 if fades is not None:
                     # effective expiry is exclusive: the trace is gone once now >= it.
                     wait = min(wait, float(max(fades - self.clock(), 0)))
-            await _sleep(stop, max(SETTLE - (loop.time() - started), 0.0))
+            took = loop.time() - started
+            # A big site takes a while to render: leave the node at least twice that.
+            await _sleep(stop, max(SETTLE, 2 * took) - took)
             deadline = started + max(wait, SETTLE)
             while not stop.is_set() and loop.time() < deadline:
                 await _sleep(stop, min(POLL, deadline - loop.time()))
