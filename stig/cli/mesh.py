@@ -12,11 +12,11 @@ from typing import Any
 
 import click
 
-from stig.cli.options import home_of, run
+from stig.cli.options import home_of, network_options, run
 from stig.cli.publishing import DEFAULT_TITLE, site_settings
 from stig.cli.render import echo_json
 from stig.errors import UsageError
-from stig.node.config import DEFAULT_LISTEN, Config, NetworkConfig, RelayPolicy, load_config
+from stig.node.config import Config, RelayPolicy, load_config, read_psk, with_network
 from stig.node.control import ask_status
 from stig.node.home import Home
 from stig.node.local import create_store
@@ -28,27 +28,9 @@ from stig.store.sqlite import SqliteStore
 
 
 def _network_options(command: Any) -> Any:
-    for option in reversed(
-        [
-            click.option(
-                "--listen",
-                multiple=True,
-                help="Multiaddr to listen on (repeatable); /ip4/127.0.0.1/tcp/0 picks a port.",
-            ),
-            click.option(
-                "--bootstrap", multiple=True, help="Full multiaddr of a peer to dial (repeatable)."
-            ),
-            click.option("--lan", is_flag=True, help="Find peers on the LAN (mDNS announces you)."),
-            click.option(
-                "--psk-file",
-                type=click.Path(exists=True, dir_okay=False, path_type=Path),
-                help="Private-network key file (64 hex characters): a closed mesh.",
-            ),
-            click.option("--verbose", "-v", is_flag=True, help="Log what the node does."),
-        ]
-    ):
-        command = option(command)
-    return command
+    return network_options(
+        click.option("--verbose", "-v", is_flag=True, help="Log what the node does.")(command)
+    )
 
 
 @click.command()
@@ -146,10 +128,16 @@ def _serve(
         stream=sys.stderr,
     )
     home.create()
-    config = _merge(load_config(home.config_file), listen, bootstrap, lan, psk_file)
+    config = with_network(
+        load_config(home.config_file),
+        listen=listen,
+        bootstrap=bootstrap,
+        lan=lan,
+        psk_file=str(psk_file) if psk_file else "",
+    )
     if relay_overrides is not None:
         config = Config(config.network, _relay_policy(config.relay, relay_overrides))
-    psk = _read_psk(Path(config.network.psk_file)) if config.network.psk_file else None
+    psk = read_psk(Path(config.network.psk_file)) if config.network.psk_file else None
     network = Libp2pNetwork(
         home.transport_seed(), config.network.listen, psk=psk, lan=config.network.lan
     )
@@ -196,26 +184,6 @@ def _serve(
     run(go())
 
 
-def _merge(
-    config: Config,
-    listen: tuple[str, ...],
-    bootstrap: tuple[str, ...],
-    lan: bool,
-    psk_file: Path | None,
-) -> Config:
-    net = config.network
-    return Config(
-        NetworkConfig(
-            listen=listen or net.listen or (DEFAULT_LISTEN,),
-            bootstrap=tuple(dict.fromkeys([*net.bootstrap, *bootstrap])),
-            lan=lan or net.lan,
-            psk_file=str(psk_file) if psk_file else net.psk_file,
-            sync_interval=net.sync_interval,
-        ),
-        config.relay,
-    )
-
-
 def _relay_policy(base: RelayPolicy, overrides: dict[str, Any]) -> RelayPolicy:
     from stig.crdt.normal_form import normalize_tag  # noqa: PLC0415
 
@@ -230,25 +198,6 @@ def _relay_policy(base: RelayPolicy, overrides: dict[str, Any]) -> RelayPolicy:
 
 def _pick(given: int | None, configured: int) -> int:
     return configured if given is None else given
-
-
-def _read_psk(path: Path) -> str:
-    try:
-        text = path.read_text(encoding="ascii").strip()
-    except (OSError, UnicodeDecodeError) as exc:
-        raise UsageError(f"cannot read the private-network key {path}: {exc}") from exc
-    # Accept the go-libp2p swarm.key layout too: the key is its last line.
-    key = text.splitlines()[-1].strip() if text else ""
-    try:
-        valid = len(key) == 64 and len(bytes.fromhex(key)) == 32
-    except ValueError:
-        valid = False
-    if not valid:
-        raise UsageError(
-            f"{path} does not hold a private-network key: 64 hexadecimal characters "
-            "(make one with: python3 -c 'import os; print(os.urandom(32).hex())')"
-        )
-    return key
 
 
 @click.command()

@@ -7,6 +7,7 @@ import os
 import sys
 from collections.abc import Coroutine
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any, TypeVar
 
 import click
@@ -20,6 +21,7 @@ from stig.readable import parse_duration
 T = TypeVar("T")
 
 PASSPHRASE_ENV = "STIG_PASSPHRASE"  # noqa: S105 - the name of a variable, not a secret
+
 
 class Duration(click.ParamType[int]):
     name = "duration"
@@ -106,3 +108,27 @@ def confirm(question: str, yes: bool) -> None:
     if not sys.stdin.isatty():
         raise click.UsageError(f"{question} needs confirmation: add --yes")
     click.confirm(question, abort=True, err=True)
+
+
+def network_options(command: Any) -> Any:
+    """--listen, --bootstrap, --lan and --psk-file: what a node on the mesh is started with."""
+    for option in reversed(
+        [
+            click.option(
+                "--listen",
+                multiple=True,
+                help="Multiaddr to listen on (repeatable); /ip4/127.0.0.1/tcp/0 picks a port.",
+            ),
+            click.option(
+                "--bootstrap", multiple=True, help="Full multiaddr of a peer to dial (repeatable)."
+            ),
+            click.option("--lan", is_flag=True, help="Find peers on the LAN (mDNS announces you)."),
+            click.option(
+                "--psk-file",
+                type=click.Path(exists=True, dir_okay=False, path_type=Path),
+                help="Private-network key file (64 hex characters): a closed mesh.",
+            ),
+        ]
+    ):
+        command = option(command)
+    return command

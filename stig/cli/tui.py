@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from stig.cli.options import home_of
+from stig.cli.options import home_of, network_options
 from stig.errors import UsageError
 from stig.node.config import load_config, with_network
 from stig.node.local import initialise
@@ -14,14 +14,7 @@ from stig.node.local import initialise
 
 @click.command()
 @click.option("--offline", is_flag=True, help="Stay off the network: read and post locally.")
-@click.option("--listen", multiple=True, help="Multiaddr to listen on (repeatable).")
-@click.option("--bootstrap", multiple=True, help="Full multiaddr of a peer to dial (repeatable).")
-@click.option("--lan", is_flag=True, help="Find peers on the LAN (mDNS announces you).")
-@click.option(
-    "--psk-file",
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    help="Private-network key file (64 hex characters): a closed mesh.",
-)
+@network_options
 @click.pass_context
 def tui(
     ctx: click.Context,

@@ -9,6 +9,7 @@ Layout::
       transport.key      the libp2p identity of this node (not a persona), mode 0600
       addrs              a running node's full multiaddrs, one per line
       control.sock       a running node's control socket (stig peers)
+      imported-feeds.json  entries `stig import-feed` already turned into traces (stig.publish)
 
 The home is chosen by ``--home DIR``, else ``$STIG_HOME``, else the platform's user data
 directory (platformdirs), so several nodes can run side by side on one machine.
