@@ -52,6 +52,7 @@ class Reason(StrEnum):
     FROM_FUTURE = "from_future"
     EXPIRED = "expired"
     TRUNCATED = "truncated"  # a bundle record cut short
+    BAD_ENVELOPE = "bad_envelope"  # a sealed trace not shaped as an envelope (protocol.md §10)
 
 
 class InvalidTrace(StigError):

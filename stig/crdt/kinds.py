@@ -17,8 +17,9 @@ CONFIRM = "confirm"
 DISPUTE = "dispute"
 RETRACT = "retract"
 BURN = "burn"
+SEALED = "sealed"
 
-KNOWN_KINDS = (CALLOUT, ACTION, REPORT, NOTE, ECHO, CONFIRM, DISPUTE, RETRACT, BURN)
+KNOWN_KINDS = (CALLOUT, ACTION, REPORT, NOTE, ECHO, CONFIRM, DISPUTE, RETRACT, BURN, SEALED)
 
 SUPPORT_KINDS = frozenset({ECHO, ACTION, CONFIRM})
 """A trace of these kinds by another author supports each trace it references: it adds to its
@@ -30,5 +31,7 @@ REF_REQUIRED_KINDS = frozenset({ECHO, CONFIRM, DISPUTE, RETRACT})
 PINNED_LIFE_KINDS = frozenset({RETRACT, BURN})
 """These must live exactly LIFE_CAP, so they outlive every trace they hide (see views.py)."""
 
-META_KINDS = frozenset({ECHO, CONFIRM, DISPUTE, RETRACT, BURN})
-"""Traces about traces: counted in threads, not listed in the feed unless asked for by kind."""
+META_KINDS = frozenset({ECHO, CONFIRM, DISPUTE, RETRACT, BURN, SEALED})
+"""Traces about traces: counted in threads, not listed in the feed unless asked for by kind.
+A sealed trace (an affinity group's envelope, stig.crdt.sealed) is listed among them: it is
+carried like any trace but has nothing to show to someone outside the group."""

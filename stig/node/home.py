@@ -4,6 +4,8 @@ Layout::
 
     <home>/              mode 0700
       personas/          key files (stig.node.keyring)
+      groups/<name>/     an affinity group: key.json (today's chain key), store.db (what was
+                         read in the group), cursor (stig.node.groups)
       store.db           the SQLite store (+ -wal, -shm)
       config.toml        listen addresses, bootstrap peers, relay policy (stig.node.config)
       transport.key      the libp2p identity of this node (not a persona), mode 0600
@@ -41,6 +43,10 @@ class Home:
     @property
     def personas(self) -> Path:
         return self.root / "personas"
+
+    @property
+    def groups(self) -> Path:
+        return self.root / "groups"
 
     @property
     def store(self) -> Path:

@@ -96,11 +96,11 @@ class Keyring:
             try:
                 # The creation mode passes through the umask; the key must end up exactly 0600.
                 os.fchmod(fd, _KEY_MODE)
-                _write_all(fd, data)
+                write_all(fd, data)
                 os.fsync(fd)
             finally:
                 os.close(fd)
-            _fsync_directory(self.directory)
+            fsync_directory(self.directory)
         except OSError as exc:
             # A half-written key file would later read as damaged; better to leave nothing.
             with contextlib.suppress(OSError):
@@ -152,7 +152,7 @@ class Keyring:
                 handle.flush()
                 os.fsync(handle.fileno())
             tmp.replace(self.directory / DEFAULT_FILE)
-            _fsync_directory(self.directory)
+            fsync_directory(self.directory)
         except OSError as exc:
             raise PersonaError(
                 f"cannot record the default persona in {self.directory}: {exc.strerror}"
@@ -176,10 +176,10 @@ class Keyring:
         try:
             for entry in entries:
                 if entry.name.endswith(KEY_SUFFIX):
-                    _shred(entry)
+                    shred(entry)
             for leftover in (DEFAULT_FILE, _DEFAULT_TMP):
                 (self.directory / leftover).unlink(missing_ok=True)
-            _fsync_directory(self.directory)
+            fsync_directory(self.directory)
         except OSError as exc:
             raise PersonaError(
                 f"cannot erase personas in {self.directory}: {exc.strerror}"
@@ -240,14 +240,14 @@ def _no_such_persona(name: str) -> PersonaError:
     return PersonaError(f"no persona named {name!r}; `stig id` lists them")
 
 
-def _write_all(fd: int, data: bytes) -> None:
+def write_all(fd: int, data: bytes) -> None:
     view = memoryview(data)
     while view:
         written = os.write(fd, view)
         view = view[written:]
 
 
-def _fsync_directory(directory: Path) -> None:
+def fsync_directory(directory: Path) -> None:
     # Without this, a crash after fsync(file) can still lose the directory entry itself.
     fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
     try:
@@ -256,7 +256,7 @@ def _fsync_directory(directory: Path) -> None:
         os.close(fd)
 
 
-def _shred(path: Path) -> None:
+def shred(path: Path) -> None:
     # O_NOFOLLOW: zeroing through a planted symlink would destroy whatever it points at.
     try:
         fd = os.open(path, os.O_WRONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
@@ -265,7 +265,7 @@ def _shred(path: Path) -> None:
         return
     try:
         size = os.fstat(fd).st_size
-        _write_all(fd, bytes(size))
+        write_all(fd, bytes(size))
         os.fsync(fd)
     finally:
         os.close(fd)

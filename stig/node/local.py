@@ -24,9 +24,11 @@ from stig.crdt.trace import Trace
 from stig.crdt.views import FeedFilter, Ranked
 from stig.crypto.persona import Persona
 from stig.errors import PersonaError, StigError, UsageError
+from stig.node.groups import Groups
 from stig.node.home import Home
 from stig.node.ingest import Ingest, IngestReport
 from stig.node.keyring import Keyring
+from stig.node.rooms import Rooms
 from stig.store.port import Collected, ExportFilter, Hidden, Store, Thread
 from stig.store.sqlite import SqliteStore
 
@@ -62,6 +64,8 @@ class LocalNode:
         self.store = store
         self.keyring = keyring
         self.clock = clock
+        self.groups = Groups(home.groups)
+        self.rooms = Rooms(store, self.groups, clock)
 
     @classmethod
     @asynccontextmanager
@@ -73,13 +77,40 @@ class LocalNode:
             raise UsageError(f"no stig home at {home.root}; run `stig init` first")
         store = await SqliteStore.open(home.store)
         try:
-            yield cls(home, store, keyring or Keyring(home.personas), clock)
+            node = cls(home, store, keyring or Keyring(home.personas), clock)
+            try:
+                yield node
+            finally:
+                await node.rooms.close()
         finally:
             await store.close()
 
     # -- posting ---------------------------------------------------------------------------
 
-    async def post(self, draft: Draft, persona: Persona) -> Trace:
+    async def post(
+        self,
+        draft: Draft,
+        persona: Persona,
+        *,
+        group: str | None = None,
+        anonymous: bool = False,
+    ) -> Trace:
+        """Sign and store a new trace; with ``group``, sealed for that group (signed by the
+        group's anonymous key instead of ``persona`` if ``anonymous``)."""
+        if group is not None:
+            return await self.rooms.post(
+                group,
+                None if anonymous else persona,
+                kind=draft.kind,
+                body=draft.body,
+                tags=draft.tags,
+                place=draft.place,
+                ttl=draft.ttl,
+                refs=draft.refs,
+                pow_bits=draft.pow_bits,
+            )
+        if anonymous:
+            raise UsageError("--anonymous only means something inside a group (--group NAME)")
         now = self.clock()
         options = {} if draft.ttl is None else {"ttl": draft.ttl}
         trace = compose(
@@ -96,9 +127,18 @@ class LocalNode:
         await self.store.add_durable(trace, now)
         return trace
 
-    async def respond(self, target: bytes, draft: Draft, persona: Persona) -> Trace:
-        """Answer, echo, confirm, dispute or retract a trace that reached this node."""
-        found = await self.store.thread(target, self.clock())
+    async def respond(
+        self,
+        target: bytes,
+        draft: Draft,
+        persona: Persona,
+        *,
+        group: str | None = None,
+        anonymous: bool = False,
+    ) -> Trace:
+        """Answer, echo, confirm, dispute or retract a trace that reached this node (in
+        ``group``, the answer is sealed for the group too)."""
+        found = await (await self._scope(group)).thread(target, self.clock())
         if found is None:
             raise UsageError(f"trace {target.hex()[:12]} is not here (or has expired)")
         if isinstance(found, Hidden):
@@ -108,7 +148,14 @@ class LocalNode:
                 "only the author of a trace can retract it; this one was posted by "
                 f"{found.ranked.trace.author.hex()[:12]}, not by persona {persona.name!r}"
             )
-        return await self.post(replace(draft, refs=(target,)), persona)
+        if group is not None and draft.kind == kinds.RETRACT:
+            raise UsageError(
+                "a trace inside a group cannot be retracted (a retraction must outlive 90 days; "
+                "group traces fade within 29): to stop sharing, fork the group"
+            )
+        return await self.post(
+            replace(draft, refs=(target,)), persona, group=group, anonymous=anonymous
+        )
 
     async def burn(self, persona: Persona) -> Trace:
         """Retract everything this persona posted so far, everywhere the burn reaches."""
@@ -116,26 +163,38 @@ class LocalNode:
 
     # -- reading ---------------------------------------------------------------------------
 
-    async def feed(self, where: FeedFilter | None = None, limit: int = 50) -> list[Ranked]:
-        return await self.store.feed(self.clock(), where or FeedFilter(), limit)
+    async def _scope(self, group: str | None) -> Store:
+        """The public store, or a group's store brought up to date with what arrived."""
+        if group is None:
+            return self.store
+        await self.rooms.catch_up(group)
+        return await self.rooms.store(group)
 
-    async def thread(self, trace_id: bytes) -> Thread | Hidden:
-        found = await self.store.thread(trace_id, self.clock())
+    async def feed(
+        self, where: FeedFilter | None = None, limit: int = 50, *, group: str | None = None
+    ) -> list[Ranked]:
+        store = await self._scope(group)
+        return await store.feed(self.clock(), where or FeedFilter(), limit)
+
+    async def thread(self, trace_id: bytes, *, group: str | None = None) -> Thread | Hidden:
+        found = await (await self._scope(group)).thread(trace_id, self.clock())
         if found is None:
             raise UsageError(f"trace {trace_id.hex()[:12]} is not here (or has expired)")
         return found
 
-    async def search(self, query: str, limit: int = 50) -> list[Ranked]:
+    async def search(
+        self, query: str, limit: int = 50, *, group: str | None = None
+    ) -> list[Ranked]:
         if not query.strip():
             raise UsageError("search for what? give some words, e.g. `stig search eviction`")
-        return await self.store.search(query, self.clock(), limit)
+        return await (await self._scope(group)).search(query, self.clock(), limit)
 
     async def contour(self, days: int = DAYS) -> Contour:
         """Activity by tag x day over ``days`` UTC days ending today, and by place, from what
         reached this node (stig.crdt.contour): what is alive, never who."""
         return await self.store.contour(self.clock(), days, TOP_TAGS, TOP_PLACES)
 
-    async def resolve(self, text: str) -> bytes:
+    async def resolve(self, text: str, *, group: str | None = None) -> bytes:
         """A full id from what a person typed: 64 hex characters, or a unique prefix."""
         prefix = text.strip().lower()
         if len(prefix) < ID_PREFIX_MIN or any(c not in "0123456789abcdef" for c in prefix):
@@ -145,7 +204,7 @@ class LocalNode:
             )
         if len(prefix) > 64:
             raise UsageError(f"{text!r} is longer than a trace id (64 hex characters)")
-        matches = await self.store.resolve(prefix)
+        matches = await (await self._scope(group)).resolve(prefix)
         if not matches:
             raise UsageError(f"no trace here starts with {prefix}; `stig feed` lists them")
         if len(matches) > 1:
@@ -225,7 +284,11 @@ class LocalNode:
         return len(ids), hashlib.blake2b(b"".join(ids), digest_size=32).digest()
 
     async def collect(self) -> Collected:
-        return await self.store.collect(self.clock())
+        """Drop what has expired, here and in every group's store."""
+        now = self.clock()
+        for name in self.groups.names():
+            await (await self.rooms.store(name)).collect(now)
+        return await self.store.collect(now)
 
 
 def initialise(home: Home, persona_name: str = "me", passphrase: str | None = None) -> bool:
@@ -247,12 +310,16 @@ async def create_store(home: Home) -> None:
 
 
 def wipe(home: Home) -> None:
-    """Erase keys (overwritten first) and the store."""
+    """Erase keys — personas and groups — (overwritten first) and the stores."""
     errors: list[str] = []
     try:
         Keyring(home.personas).erase()
     except PersonaError as exc:
         errors.append(str(exc))
+    try:
+        Groups(home.groups).erase()
+    except OSError as exc:
+        errors.append(f"cannot erase the groups in {home.groups}: {exc.strerror}")
     for path in home.store_files:
         try:
             path.unlink(missing_ok=True)

@@ -28,6 +28,7 @@ from typing import Any
 
 import msgpack
 
+from stig.crdt import kinds
 from stig.crdt.codec import unsigned_bytes
 from stig.crdt.reconcile import SyncError
 from stig.crdt.trace import Trace
@@ -175,7 +176,8 @@ class MeshNode:
     def _carries(self, trace: Trace) -> tuple[str, str] | None:
         """The relay policy's static rules: tags and proof of work."""
         policy = self.policy
-        if not policy.admits_tags(trace.tags):
+        # An envelope's one tag is a group's tag of the day: tag rules are about public topics.
+        if trace.kind != kinds.SEALED and not policy.admits_tags(trace.tags):
             return ("refused_tag", "this relay does not carry these tags")
         if policy.min_pow_bits and work_bits(unsigned_bytes(trace)) < policy.min_pow_bits:
             return ("low_pow", f"less than {policy.min_pow_bits} bits of proof of work")
