@@ -22,6 +22,7 @@ from stig.crdt.bounds import (
     SIGNATURE_CONTEXT,
 )
 from stig.crdt.codec import decode, unsigned_bytes
+from stig.crdt.envelope import check_envelope
 from stig.crdt.normal_form import is_valid_place, is_valid_tag
 from stig.crdt.trace import Trace
 from stig.crypto.persona import verify
@@ -83,6 +84,8 @@ def check_fields(trace: Trace) -> None:
         raise InvalidTrace(Reason.BAD_ENCODING, f"text is not UTF-8: {exc.reason}") from exc
     if size > MAX_TRACE_BYTES:
         raise InvalidTrace(Reason.TOO_LARGE, f"{size} bytes, the limit is {MAX_TRACE_BYTES}")
+    if trace.kind == kinds.SEALED:
+        check_envelope(trace)
 
 
 def _is_valid_kind(kind: str) -> bool:

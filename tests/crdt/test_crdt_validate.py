@@ -192,6 +192,12 @@ EXAMPLES: list[tuple[str, Reason, bytes, int]] = [
     ("from the future", Reason.FROM_FUTURE, forge().encoded, T0 - MAX_FUTURE_SKEW - 1),
     ("expired", Reason.EXPIRED, forge().encoded, T0 + 7 * DAY),
     ("long expired", Reason.EXPIRED, forge().encoded, T0 + 365 * DAY),
+    (
+        "sealed trace that is not an envelope",
+        Reason.BAD_ENVELOPE,
+        forge(kind="sealed", body="hello", expires=T0 - T0 % DAY + 2 * DAY).encoded,
+        T0,
+    ),
 ]
 
 VALIDATE_REASONS = set(Reason) - {Reason.TRUNCATED}  # TRUNCATED is the bundle reader's

@@ -37,7 +37,7 @@ TAGS = ("food", "housing", "j20")
 PLACES = ("", "", "u0", "u09", "u09t", "gcpv")
 WORDS = ("bread", "café", "rent", "march")
 STORY_KINDS = (
-    *kinds.KNOWN_KINDS,
+    *(k for k in kinds.KNOWN_KINDS if k != kinds.SEALED),
     UNKNOWN_KIND,
     kinds.ECHO,
     kinds.ECHO,
