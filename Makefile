@@ -43,6 +43,7 @@ bench: $(STAMP_TEST)
 	$(BIN)/python benchmarks/feed.py --n 1000000
 	$(BIN)/python benchmarks/sync.py
 	$(BIN)/python benchmarks/propagation.py
+	$(BIN)/python benchmarks/tui.py --n 100000
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache .hypothesis

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Callable
 from typing import Any
 
 import click
 
+from stig.cli.groups import anonymous_option, check_anonymous, group_option
 from stig.cli.options import Duration, confirm, home_of, load_persona, run
 from stig.crdt import kinds
 from stig.crdt.trace import Trace
+from stig.crypto.persona import Persona
 from stig.errors import UsageError
 from stig.node.local import Draft, LocalNode
 from stig.readable import SHORT_ID
@@ -34,10 +37,21 @@ def _body(text: str | None) -> str:
     return text.strip()
 
 
-def _post(ctx: click.Context, persona: str | None, act: Callable[[LocalNode, Any], Any]) -> Trace:
+def _post(
+    ctx: click.Context,
+    persona: str | None,
+    act: Callable[[LocalNode, Any], Any],
+    anonymous: bool = False,
+) -> Trace:
     async def go() -> Trace:
         async with LocalNode.open(home_of(ctx)) as node:
-            signer = load_persona(node.keyring, persona)
+            # Signed with the group's shared key: no persona is used, so none is unlocked (a
+            # throwaway key stands in for it, and LocalNode never signs with it).
+            signer = (
+                Persona("unused", os.urandom(32))
+                if anonymous
+                else load_persona(node.keyring, persona)
+            )
             result: Trace = await act(node, signer)
             return result
 
@@ -52,6 +66,8 @@ def _post(ctx: click.Context, persona: str | None, act: Callable[[LocalNode, Any
 @_ttl
 @click.option("--ref", "refs", multiple=True, help="Id (or prefix) of a trace this answers.")
 @_persona
+@group_option
+@anonymous_option
 @_pow
 @click.pass_context
 def post(
@@ -63,17 +79,22 @@ def post(
     ttl: int | None,
     refs: tuple[str, ...],
     persona: str | None,
+    group: str | None,
+    anonymous: bool,
     pow_bits: int,
 ) -> None:
-    """Leave a trace. TEXT, or standard input. Prints the new trace's id."""
+    """Leave a trace. TEXT, or standard input. Prints the new trace's id.
+
+    With --group NAME it is sealed: only the group's members read it (for 29 days at most)."""
+    check_anonymous(group, anonymous, persona)
     body = _body(text)
 
     async def act(node: LocalNode, signer: Any) -> Trace:
-        resolved = tuple([await node.resolve(ref) for ref in refs])
+        resolved = tuple([await node.resolve(ref, group=group) for ref in refs])
         draft = Draft(kind, body, tags, place, ttl, resolved, pow_bits)
-        return await node.post(draft, signer)
+        return await node.post(draft, signer, group=group, anonymous=anonymous)
 
-    click.echo(_post(ctx, persona, act).hex_id)
+    click.echo(_post(ctx, persona, act, anonymous).hex_id)
 
 
 def _responder(name: str, kind: str | None, summary: str, takes_text: bool) -> click.Command:
@@ -82,10 +103,13 @@ def _responder(name: str, kind: str | None, summary: str, takes_text: bool) -> c
     @click.pass_context
     def respond(ctx: click.Context, /, trace_id: str, persona: str | None, **extra: Any) -> None:
         chosen: str = extra.pop("kind", None) or kind or kinds.ACTION
+        group: str | None = extra.pop("group", None)
+        anonymous: bool = extra.pop("anonymous", False)
+        check_anonymous(group, anonymous, persona)
         body = _body(extra.pop("text", None)) if takes_text else ""
 
         async def act(node: LocalNode, signer: Any) -> Trace:
-            target = await node.resolve(trace_id)
+            target = await node.resolve(trace_id, group=group)
             draft = Draft(
                 chosen,
                 body,
@@ -94,9 +118,9 @@ def _responder(name: str, kind: str | None, summary: str, takes_text: bool) -> c
                 extra.get("ttl"),
                 pow_bits=extra.get("pow_bits", 0),
             )
-            return await node.respond(target, draft, signer)
+            return await node.respond(target, draft, signer, group=group, anonymous=anonymous)
 
-        click.echo(_post(ctx, persona, act).hex_id)
+        click.echo(_post(ctx, persona, act, anonymous).hex_id)
 
     params: list[click.Parameter] = [click.Argument(["trace_id"], metavar="ID")]
     command = click.Command(name, callback=respond, help=summary, params=params)
@@ -111,6 +135,10 @@ def _responder(name: str, kind: str | None, summary: str, takes_text: bool) -> c
     if kind != kinds.RETRACT:
         _ttl(command)
         _pow(command)
+        # A retraction must outlive the trace's longest life; a group's traces cannot (rooms.py).
+        group_option(command)
+    if takes_text:
+        anonymous_option(command)
     _persona(command)
     return command
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from stig.cli.groups import author_label, group_fields, group_option
 from stig.cli.options import home_of, run
 from stig.cli.render import echo_json, echo_ranked, echo_thread, ranked_json, thread_json
 from stig.crdt.normal_form import normalize_place, normalize_tag
@@ -22,6 +23,7 @@ _limit = click.option(
 @click.option("--tag", "-t", "tags", multiple=True, help="Only traces with all these tags.")
 @click.option("--place", default="", help="Only this geohash cell and the cells inside it.")
 @click.option("--author", default=None, help="Only this author (public key hex, or persona name).")
+@group_option
 @_limit
 @_json
 @click.pass_context
@@ -31,10 +33,11 @@ def feed(
     tags: tuple[str, ...],
     place: str,
     author: str | None,
+    group: str | None,
     limit: int,
     as_json: bool,
 ) -> None:
-    """What is alive here, most intense first."""
+    """What is alive here, most intense first (with --group, inside that group)."""
 
     async def go() -> None:
         async with LocalNode.open(home_of(ctx)) as node:
@@ -44,15 +47,18 @@ def feed(
                 place=normalize_place(place),
                 author=_author_key(node, author),
             )
-            items = await node.feed(where, limit)
+            items = await node.feed(where, limit, group=group)
             if as_json:
-                echo_json([ranked_json(item) for item in items])
+                extra = group_fields(node, group) if group else None
+                echo_json([ranked_json(item, extra) for item in items])
+            elif not items and group:
+                click.echo(f"nothing alive in group {group} here yet")
             elif not items:
                 click.echo(
                     "nothing alive here yet: post with `stig post`, or `stig import` a bundle"
                 )
             else:
-                echo_ranked(items, node.clock())
+                echo_ranked(items, node.clock(), author_label(node, group) if group else None)
 
     run(go())
 
@@ -73,39 +79,44 @@ def _author_key(node: LocalNode, author: str | None) -> bytes | None:
 
 @click.command()
 @click.argument("trace_id", metavar="ID")
+@group_option
 @_json
 @click.pass_context
-def show(ctx: click.Context, trace_id: str, as_json: bool) -> None:
+def show(ctx: click.Context, trace_id: str, group: str | None, as_json: bool) -> None:
     """A trace and its thread: what it answers, what answers it, echoes, confirms, disputes."""
 
     async def go() -> None:
         async with LocalNode.open(home_of(ctx)) as node:
-            found = await node.thread(await node.resolve(trace_id))
+            found = await node.thread(await node.resolve(trace_id, group=group), group=group)
             if as_json:
-                echo_json(thread_json(found))
+                echo_json(thread_json(found, group_fields(node, group) if group else None))
             else:
-                echo_thread(found, node.clock())
+                echo_thread(found, node.clock(), author_label(node, group) if group else None)
 
     run(go())
 
 
 @click.command()
 @click.argument("query", nargs=-1, required=True)
+@group_option
 @_limit
 @_json
 @click.pass_context
-def search(ctx: click.Context, query: tuple[str, ...], limit: int, as_json: bool) -> None:
+def search(
+    ctx: click.Context, query: tuple[str, ...], group: str | None, limit: int, as_json: bool
+) -> None:
     """Full-text search of live traces (bodies and tags), offline."""
 
     async def go() -> None:
         async with LocalNode.open(home_of(ctx)) as node:
-            items = await node.search(" ".join(query), limit)
+            items = await node.search(" ".join(query), limit, group=group)
             if as_json:
-                echo_json([ranked_json(item) for item in items])
+                extra = group_fields(node, group) if group else None
+                echo_json([ranked_json(item, extra) for item in items])
             elif not items:
-                click.echo("no live trace matches")
+                click.echo("no live trace matches" + (f" in group {group}" if group else ""))
             else:
-                echo_ranked(items, node.clock())
+                echo_ranked(items, node.clock(), author_label(node, group) if group else None)
 
     run(go())
 

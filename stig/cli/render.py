@@ -4,6 +4,7 @@ scripts depend on them, so they only ever grow)."""
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
 import click
@@ -30,7 +31,13 @@ def trace_json(trace: Trace) -> dict[str, Any]:
     }
 
 
-def ranked_json(item: Ranked) -> dict[str, Any]:
+Extra = Callable[[Trace], dict[str, Any]] | None
+"""Fields some outputs add to each trace (inside a group: ``group`` and ``anonymous``)."""
+By = Callable[[Trace], str] | None
+"""How an author reads on a terminal, where an output says who wrote what (inside a group)."""
+
+
+def ranked_json(item: Ranked, extra: Extra = None) -> dict[str, Any]:
     return {
         **trace_json(item.trace),
         "effective_expires": item.effective_expiry,
@@ -39,10 +46,11 @@ def ranked_json(item: Ranked) -> dict[str, Any]:
         "echoes": item.counts.echoes,
         "confirms": item.counts.confirms,
         "disputes": item.counts.disputes,
+        **(extra(item.trace) if extra else {}),
     }
 
 
-def thread_json(found: Thread | Hidden) -> dict[str, Any]:
+def thread_json(found: Thread | Hidden, extra: Extra = None) -> dict[str, Any]:
     if isinstance(found, Hidden):
         return {
             "id": found.id.hex(),
@@ -52,13 +60,13 @@ def thread_json(found: Thread | Hidden) -> dict[str, Any]:
             "created": found.created,
         }
     return {
-        **ranked_json(found.ranked),
+        **ranked_json(found.ranked, extra),
         "hidden": False,
         "answers_to": [
-            {"id": ref.hex(), "trace": ranked_json(item) if item else None}
+            {"id": ref.hex(), "trace": ranked_json(item, extra) if item else None}
             for ref, item in found.answers_to
         ],
-        "answered_by": [ranked_json(item) for item in found.answers],
+        "answered_by": [ranked_json(item, extra) for item in found.answers],
     }
 
 
@@ -77,7 +85,7 @@ def echo_json(value: Any) -> None:
     click.echo(json.dumps(value, ensure_ascii=False, indent=2))
 
 
-def ranked_lines(item: Ranked, now: int, top: float) -> list[str]:
+def ranked_lines(item: Ranked, now: int, top: float, by: By = None) -> list[str]:
     t = item.trace
     known = "" if t.kind in kinds.KNOWN_KINDS else " (unknown kind)"
     where = f"  @{t.place}" if t.place else ""
@@ -98,19 +106,20 @@ def ranked_lines(item: Ranked, now: int, top: float) -> list[str]:
         f"{span(now - t.created)} ago, fades in {span(item.effective_expiry - now)}  "
         f"{bar(item.intensity, top)} {item.intensity:.2f}"
     )
-    lines = [head + ("  " + ", ".join(marks) if marks else "")]
+    head += "  " + ", ".join(marks) if marks else ""
+    lines = [head + (f"  by {by(t)}" if by else "")]
     lines.extend("    " + line for line in (t.body or "").splitlines() or [""] if line or t.body)
     return lines
 
 
-def echo_ranked(items: list[Ranked], now: int) -> None:
+def echo_ranked(items: list[Ranked], now: int, by: By = None) -> None:
     top = max((item.intensity for item in items), default=0.0)
     for item in items:
-        for line in ranked_lines(item, now, top):
+        for line in ranked_lines(item, now, top, by):
             click.echo(line)
 
 
-def echo_thread(found: Thread | Hidden, now: int) -> None:
+def echo_thread(found: Thread | Hidden, now: int, by: By = None) -> None:
     if isinstance(found, Hidden):
         click.echo(
             f"{found.id.hex()[:SHORT_ID]}  {found.kind}  retracted by its author "
@@ -125,17 +134,17 @@ def echo_thread(found: Thread | Hidden, now: int) -> None:
             if target is None:
                 click.echo(f"  {ref.hex()[:SHORT_ID]}  (not here, expired or retracted)")
             else:
-                for line in ranked_lines(target, now, top):
+                for line in ranked_lines(target, now, top, by):
                     click.echo("  " + line)
         click.echo("")
     for line in ranked_lines(found.ranked, now, top):
         click.echo(line)
-    click.echo(f"    id {t.hex_id}  by {t.author.hex()[:SHORT_ID]}")
+    click.echo(f"    id {t.hex_id}  by {by(t) if by else t.author.hex()[:SHORT_ID]}")
     if found.answers:
         click.echo("")
         click.echo("answered by:")
         for answer in found.answers:
-            for line in ranked_lines(answer, now, top):
+            for line in ranked_lines(answer, now, top, by):
                 click.echo("  " + line)
 
 

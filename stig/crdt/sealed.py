@@ -40,9 +40,15 @@ envelope, like every trace, lives at most MAX_TTL."""
 
 
 def seal_trace(
-    inner: Trace, epoch: Epoch, now: int, *, envelope_seed: bytes | None = None
+    inner: Trace,
+    epoch: Epoch,
+    now: int,
+    *,
+    pow_bits: int = 0,
+    envelope_seed: bytes | None = None,
 ) -> Trace:
-    """The envelope of ``inner``, sealed under ``epoch`` (the day in which ``inner`` expires).
+    """The envelope of ``inner``, sealed under ``epoch`` (the day in which ``inner`` expires),
+    with ``pow_bits`` of proof of work on the envelope (what relays can check).
     ``envelope_seed`` fixes the one-time key and the nonce (tests); by default both are random."""
     if inner.kind == kinds.SEALED:
         raise GroupError("a sealed trace is not sealed again")
@@ -62,7 +68,15 @@ def seal_trace(
     payload = seal(epoch, encode(inner), nonce)
     one_time = Persona("envelope", seed)
     body = base64.b64encode(payload).decode("ascii")
-    return compose(one_time, kinds.SEALED, body, now=now, ttl=expires - now, tags=(epoch.tag_text,))
+    return compose(
+        one_time,
+        kinds.SEALED,
+        body,
+        now=now,
+        ttl=expires - now,
+        tags=(epoch.tag_text,),
+        pow_bits=pow_bits,
+    )
 
 
 def open_envelope(envelope: Trace, epochs: Mapping[str, Epoch], now: int) -> Trace | None:

@@ -16,8 +16,9 @@ A trace is sealed under the keys of the day in which it expires. A node keeps on
 chain key and derives the days ahead; yesterday's cannot be computed from today's, so once a
 day has passed, every envelope sealed for it is unreadable to everyone — including a member
 whose device is seized later. A newcomer gets today's chain key: it reads what is alive,
-nothing that has expired. The tag changes every day, so envelopes of one group on different
-days cannot be linked by their tags.
+nothing that has expired. The tag is that of the day the trace expires: envelopes of one group
+that expire on different days cannot be linked by their tags; those that expire on the same day
+share one (a relay can count them).
 
 The sealed payload is the inner trace's canonical bytes, padded to a size bucket (so the length
 tells little): ``u16-BE length || inner || zero bytes`` up to the bucket, then SecretBox

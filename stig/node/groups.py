@@ -126,10 +126,14 @@ class Groups:
         by tag: what a member needs to recognise and open envelopes."""
         found: dict[str, tuple[str, Epoch]] = {}
         for name in self.names():
-            chain, day = self.chain(name, today)
-            for epoch in epochs(chain, day, WINDOW_DAYS):
-                found[epoch.tag_text] = (name, epoch)
+            for tag, epoch in self.epochs_of(name, today).items():
+                found[tag] = (name, epoch)
         return found
+
+    def epochs_of(self, name: str, today: int) -> dict[str, Epoch]:
+        """The epochs of one group, by tag (see ``epochs``)."""
+        chain, day = self.chain(name, today)
+        return {epoch.tag_text: epoch for epoch in epochs(chain, day, WINDOW_DAYS)}
 
     def epoch(self, name: str, day: int, today: int) -> Epoch:
         """The keys of ``name`` for ``day`` (today or later)."""

@@ -22,6 +22,7 @@ from stig.crdt.compose import compose
 from stig.crdt.contour import DAYS, TOP_PLACES, TOP_TAGS, Contour
 from stig.crdt.trace import Trace
 from stig.crdt.views import FeedFilter, Ranked
+from stig.crypto.group import day_of
 from stig.crypto.persona import Persona
 from stig.errors import PersonaError, StigError, UsageError
 from stig.node.groups import Groups
@@ -287,6 +288,7 @@ class LocalNode:
         """Drop what has expired, here and in every group's store."""
         now = self.clock()
         for name in self.groups.names():
+            self.groups.chain(name, day_of(now))  # moves the key forward, erasing the old one
             await (await self.rooms.store(name)).collect(now)
         return await self.store.collect(now)
 

@@ -37,10 +37,12 @@ from stig.crypto.pow import work_bits
 from stig.errors import InvalidTrace, StigError
 from stig.node import control, sync
 from stig.node.config import Config, RelayPolicy
+from stig.node.groups import Groups
 from stig.node.home import Home
 from stig.node.ingest import Ingest, IngestReport
 from stig.node.ledger import Ledger
 from stig.node.network import Network, NetworkError, PeerDown, PeerId, PeerUp, Pushed, Stream
+from stig.node.rooms import collect_groups
 from stig.node.topics import PUBLIC_TOPIC
 from stig.store.port import Store
 
@@ -422,7 +424,10 @@ class MeshNode:
     async def _collect_periodically(self) -> None:
         while True:
             await asyncio.sleep(GC_INTERVAL)
-            await self.store.collect(int(self.clock()))
+            now = int(self.clock())
+            await self.store.collect(now)
+            # Group keys move forward and group plaintext goes when due, read or not.
+            await collect_groups(Groups(self.home.groups), now)
 
     def status(self) -> dict[str, Any]:
         return {

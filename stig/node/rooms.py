@@ -99,9 +99,9 @@ class Rooms:
             tags=tags,
             place=place,
             refs=refs,
-            pow_bits=pow_bits,
         )
-        envelope = seal_trace(inner, epoch, now)
+        # The proof of work goes on the envelope: relays can check it, not the inner trace.
+        envelope = seal_trace(inner, epoch, now, pow_bits=pow_bits)
         await (await self.store(name)).add_durable(inner, now)
         await self.public.add_durable(envelope, now)
         return inner
@@ -123,11 +123,9 @@ class Rooms:
         done = Opened()
         now = self.clock()
         today = day_of(now)
-        for name in [only] if only else self.groups.names():
-            mine: dict[str, Epoch] = {
-                tag: epoch for tag, (owner, epoch) in self.groups.epochs(today).items()
-                if owner == name
-            }  # fmt: skip
+        names = [only] if only else self.groups.names()
+        for name in names:
+            mine: dict[str, Epoch] = self.groups.epochs_of(name, today)
             store = await self.store(name)
             cursor = self.groups.cursor(name)
             while True:
@@ -152,3 +150,16 @@ class Rooms:
                     done.opened[name] = done.opened.get(name, 0) + len(added.accepted)
                 self.groups.set_cursor(name, cursor)
         return done
+
+
+async def collect_groups(groups: Groups, now: int) -> None:
+    """What a running node does for its groups from time to time, even if nobody reads them:
+    move every key forward to today (erasing the old one) and drop expired group traces."""
+    today = day_of(now)
+    for name in groups.names():
+        groups.chain(name, today)
+        store = await SqliteStore.open(groups.store_path(name))
+        try:
+            await store.collect(now)
+        finally:
+            await store.close()

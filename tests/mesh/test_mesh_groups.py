@@ -76,7 +76,7 @@ def test_two_members_converge_after_a_partition(tmp_path: Path) -> None:
         ben = init(tmp_path / "ben")
         stig(ana, "group", "new", GROUP)
         stig(ben, "group", "join", stig_json(ana, "group", "invite", GROUP, "--json")["code"])
-        (ben_name,) = [g["name"] for g in stig_json(ben, "group", "list", "--json")]
+        (ben_name,) = [g["group"] for g in stig_json(ben, "group", "list", "--json")]
         # Apart: each posts with no network at all.
         stig(ana, "post", "--group", GROUP, "ana while apart")
         stig(ben, "post", "--group", ben_name, "ben while apart")
