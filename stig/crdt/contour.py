@@ -11,7 +11,9 @@ The rules:
   confirms, disputes, answers and kinds unknown to this version count: they are activity, even
   though the feed does not list the first three (kinds.META_KINDS). Retracts and burns do not:
   they are housekeeping — taking back, not taking part — and live LIFE_CAP (90 days), so they
-  would outweigh everything else.
+  would outweigh everything else. Nor do sealed envelopes (stig.crdt.sealed): their one tag is
+  an affinity group's tag of the day, which the contour must not show, and what they carry is
+  the group's, not this node's to count.
 * **day** — a trace's UTC day is ``created // DAY``; one created after today (a clock that
   runs fast, within MAX_FUTURE_SKEW) goes in today's column. There are ``days`` columns, the
   last one today (the UTC day of ``now``): a trace created before ``first_day`` is in no column
@@ -41,7 +43,7 @@ from stig.crdt.views import TraceSet
 PLACE_PREFIX = 3
 """Characters of a geohash the contour keeps: about 156 km x 156 km, a region, not a town."""
 
-UNCOUNTED_KINDS = frozenset({kinds.RETRACT, kinds.BURN})
+UNCOUNTED_KINDS = frozenset({kinds.RETRACT, kinds.BURN, kinds.SEALED})
 """Kinds that are not activity (module docstring)."""
 
 DAYS = 14

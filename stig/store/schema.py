@@ -118,7 +118,7 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE TRIGGER tags_follow_trace AFTER UPDATE OF hidden, eff_expires ON traces
         WHEN OLD.hidden IS NOT NEW.hidden OR OLD.eff_expires IS NOT NEW.eff_expires
     BEGIN
-        UPDATE tags SET hidden = NEW.hidden
+        UPDATE tags SET hidden = NEW.hidden, eff_expires = NEW.eff_expires
             WHERE trace = NEW.rowid;
     END;
     -- Both indexes hold the rows the contour counts (not hidden, not {_UNCOUNTED}) in the

@@ -589,8 +589,8 @@ class SqliteStore:
         first_day, today = window(now, days, top_tags, top_places)
         counted = f"{COUNTED} AND eff_expires > ?"
         with _mapped(self.path, "read the contour"):
-            # Tag rows per (tag, day) of the window, for the top tags only; a day after
-            # today (created a little in the future) is today's (assemble).
+            # Tag rows per (day, tag) of the window, for the top tags only; a day after
+            # today (created a little in the future) goes in today's column (below).
             tag_days = await self._rows(
                 f"WITH per AS MATERIALIZED (SELECT tag, day, count(*) AS n FROM tags "
                 f"WHERE {counted} AND day >= ? GROUP BY day, tag), "

@@ -17,8 +17,10 @@ from stig.crdt import kinds
 from stig.crdt.bounds import DAY, HOUR, MINUTE
 from stig.crdt.compose import compose
 from stig.crdt.contour import PLACE_PREFIX, UNCOUNTED_KINDS, Contour, contour, window
+from stig.crdt.sealed import seal_trace
 from stig.crdt.trace import Trace
 from stig.crdt.views import TraceSet
+from stig.crypto.group import Epoch
 from stig.crypto.persona import Persona
 from tests.crdt.strategies import (
     ANA,
@@ -146,6 +148,15 @@ def test_what_counts() -> None:
     assert sum(c2.total) == sum(c.total) - 1
     assert "gone" not in c2.by_tag
     assert c2.by_place == {"gcp": 1, "u0": 1}
+
+
+def test_sealed_envelopes_are_not_counted() -> None:
+    """An envelope's one tag is a group's tag of the day: it must never show."""
+    inner = post(ANA, kinds.CALLOUT, 0, tags=("food",), place="u09t")
+    envelope = seal_trace(inner, Epoch.of(bytes(32), inner.expires // DAY), T0)
+    assert envelope.tags
+    c = contour(TraceSet([envelope]), T0, 14, ALL, ALL)
+    assert (sum(c.total), c.by_tag, c.by_place) == (0, {}, {})
 
 
 def test_columns_are_utc_days_and_the_future_is_today() -> None:
