@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import re
 
+from stig.crdt.views import Counts
+
 SHORT_ID = 12
 """Hex characters of a trace id shown where space is short (enough to resolve it back)."""
 
@@ -31,6 +33,20 @@ def bar(intensity: float, top: float, width: int = 5) -> str:
 
 def plural(n: int, one: str, many: str) -> str:
     return f"{n} {one if n == 1 else many}"
+
+
+def responses(counts: Counts, *, zeros: bool = False) -> list[str]:
+    """A trace's answers, echoes, confirms and disputes in words (``zeros``: also the nones)."""
+    return [
+        plural(n, one, many)
+        for n, one, many in (
+            (counts.answers, "answer", "answers"),
+            (counts.echoes, "echo", "echoes"),
+            (counts.confirms, "confirmation", "confirmations"),
+            (counts.disputes, "dispute", "disputes"),
+        )
+        if n or zeros
+    ]
 
 
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}

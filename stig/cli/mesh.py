@@ -12,11 +12,11 @@ from typing import Any
 
 import click
 
-from stig.cli.options import home_of, network_options, run
+from stig.cli.options import home_of, network_options, node_config, run
 from stig.cli.publishing import DEFAULT_TITLE, site_settings
 from stig.cli.render import echo_json
 from stig.errors import UsageError
-from stig.node.config import Config, RelayPolicy, load_config, read_psk, with_network
+from stig.node.config import Config, RelayPolicy, read_psk
 from stig.node.control import ask_status
 from stig.node.home import Home
 from stig.node.local import create_store
@@ -128,13 +128,7 @@ def _serve(
         stream=sys.stderr,
     )
     home.create()
-    config = with_network(
-        load_config(home.config_file),
-        listen=listen,
-        bootstrap=bootstrap,
-        lan=lan,
-        psk_file=str(psk_file) if psk_file else "",
-    )
+    config = node_config(home, listen, bootstrap, lan, psk_file)
     if relay_overrides is not None:
         config = Config(config.network, _relay_policy(config.relay, relay_overrides))
     psk = read_psk(Path(config.network.psk_file)) if config.network.psk_file else None

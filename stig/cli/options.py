@@ -14,6 +14,7 @@ import click
 
 from stig.crypto.persona import Persona
 from stig.errors import PersonaError
+from stig.node.config import Config, load_config, with_network
 from stig.node.home import Home
 from stig.node.keyring import Keyring
 from stig.readable import parse_duration
@@ -132,3 +133,20 @@ def network_options(command: Any) -> Any:
     ):
         command = option(command)
     return command
+
+
+def node_config(
+    home: Home,
+    listen: tuple[str, ...],
+    bootstrap: tuple[str, ...],
+    lan: bool,
+    psk_file: Path | None,
+) -> Config:
+    """The home's config.toml with the command line's network options on top."""
+    return with_network(
+        load_config(home.config_file),
+        listen=listen,
+        bootstrap=bootstrap,
+        lan=lan,
+        psk_file=str(psk_file) if psk_file else "",
+    )

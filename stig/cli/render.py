@@ -13,7 +13,7 @@ from stig.crdt import kinds
 from stig.crdt.trace import Trace
 from stig.crdt.views import Ranked
 from stig.node.ingest import IngestReport
-from stig.readable import SHORT_ID, bar, plural, span
+from stig.readable import SHORT_ID, bar, responses, span
 from stig.store.port import Hidden, Thread
 
 
@@ -90,17 +90,7 @@ def ranked_lines(item: Ranked, now: int, top: float, by: By = None) -> list[str]
     known = "" if t.kind in kinds.KNOWN_KINDS else " (unknown kind)"
     where = f"  @{t.place}" if t.place else ""
     tags = "  " + " ".join(f"#{tag}" for tag in t.tags) if t.tags else ""
-    counts = item.counts
-    marks = [
-        plural(n, one, many)
-        for n, one, many in (
-            (counts.answers, "answer", "answers"),
-            (counts.echoes, "echo", "echoes"),
-            (counts.confirms, "confirm", "confirms"),
-            (counts.disputes, "dispute", "disputes"),
-        )
-        if n
-    ]
+    marks = responses(item.counts)
     head = (
         f"{t.hex_id[:SHORT_ID]}  {t.kind}{known}{tags}{where}  "
         f"{span(now - t.created)} ago, fades in {span(item.effective_expiry - now)}  "

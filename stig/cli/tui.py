@@ -6,9 +6,8 @@ from pathlib import Path
 
 import click
 
-from stig.cli.options import home_of, network_options
+from stig.cli.options import home_of, network_options, node_config
 from stig.errors import UsageError
-from stig.node.config import load_config, with_network
 from stig.node.local import initialise
 
 
@@ -48,13 +47,7 @@ def open_tui(
     home = home_of(ctx)
     if initialise(home):
         click.echo(f"stig: created a new home at {home.root} with persona 'me'", err=True)
-    config = with_network(
-        load_config(home.config_file),
-        listen=listen,
-        bootstrap=bootstrap,
-        lan=lan,
-        psk_file=str(psk_file) if psk_file else "",
-    )
+    config = node_config(home, listen, bootstrap, lan, psk_file)
     StigApp(home, offline=offline, config=config).run()
 
 

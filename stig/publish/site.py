@@ -28,7 +28,7 @@ from stig.crdt import kinds
 from stig.crdt.views import Ranked
 from stig.publish.atom import ATOM_TYPE, FeedPlace, atom_feed
 from stig.publish.excerpts import author_label, clean, excerpt, kind_label, title_of
-from stig.readable import SHORT_ID, plural, span
+from stig.readable import SHORT_ID, plural, responses, span
 from stig.store.port import Thread
 
 INDEX = "index.html"
@@ -161,14 +161,7 @@ class _Render:
         facts.append(
             (
                 "Responses",
-                ", ".join(
-                    [
-                        plural(counts.answers, "answer", "answers"),
-                        plural(counts.echoes, "echo", "echoes"),
-                        plural(counts.confirms, "confirmation", "confirmations"),
-                        plural(counts.disputes, "dispute", "disputes"),
-                    ]
-                ),
+                ", ".join(responses(counts, zeros=True)),
             )
         )
         facts.append(("Id", f"<code>{t.hex_id}</code>"))
@@ -295,17 +288,7 @@ class _Render:
 
 
 def _responses(item: Ranked) -> str:
-    c = item.counts
-    return ", ".join(
-        plural(n, one, many)
-        for n, one, many in (
-            (c.answers, "answer", "answers"),
-            (c.echoes, "echo", "echoes"),
-            (c.confirms, "confirmation", "confirmations"),
-            (c.disputes, "dispute", "disputes"),
-        )
-        if n
-    )
+    return ", ".join(responses(item.counts))
 
 
 def _e(text: str) -> str:

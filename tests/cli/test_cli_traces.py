@@ -86,7 +86,7 @@ def test_post_read_respond_retract(home: Path) -> None:
     assert shown["answered_by"] == []
     text = stig(home, "show", callout).stdout
     assert f"id {callout}" in text and "answered by:" in text and action[:12] in text
-    assert "1 answer, 1 echo, 1 confirm, 1 dispute" in text
+    assert "1 answer, 1 echo, 1 confirmation, 1 dispute" in text
 
     assert ids(as_json(home, "search", "eviction")) == [callout]
 
