@@ -203,11 +203,29 @@ class LiveNode:
 
     # -- posting ---------------------------------------------------------------------------
 
-    async def post(self, draft: Draft, persona: Persona) -> Trace:
-        return self._note(await self.local.post(draft, persona))
+    async def post(
+        self,
+        draft: Draft,
+        persona: Persona,
+        *,
+        group: str | None = None,
+        anonymous: bool = False,
+    ) -> Trace:
+        """Post (with ``group``, sealed for that group; see ``LocalNode.post``)."""
+        return self._note(await self.local.post(draft, persona, group=group, anonymous=anonymous))
 
-    async def respond(self, target: bytes, draft: Draft, persona: Persona) -> Trace:
-        return self._note(await self.local.respond(target, draft, persona))
+    async def respond(
+        self,
+        target: bytes,
+        draft: Draft,
+        persona: Persona,
+        *,
+        group: str | None = None,
+        anonymous: bool = False,
+    ) -> Trace:
+        return self._note(
+            await self.local.respond(target, draft, persona, group=group, anonymous=anonymous)
+        )
 
     def _note(self, trace: Trace) -> Trace:
         heard = (

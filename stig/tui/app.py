@@ -2,10 +2,13 @@
 
 Store and network work runs in Textual workers; the app polls the store's cursor twice a second
 so that traces arriving from the mesh (or posted from another terminal) appear by themselves.
+When it moves, envelopes for this device's affinity groups are opened into their stores first.
+The app also holds the space shown: public, or one group (``group``).
 """
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Callable
 from contextlib import AsyncExitStack
@@ -25,6 +28,7 @@ from stig.node.local import wall_clock
 from stig.node.network import Network
 from stig.tui.screens.contour import ContourScreen
 from stig.tui.screens.feed import FeedScreen
+from stig.tui.screens.groups import GroupsScreen
 from stig.tui.screens.help import HelpScreen
 from stig.tui.screens.identities import IdentitiesScreen
 from stig.tui.screens.passphrase import PassphraseScreen
@@ -50,6 +54,7 @@ class StigApp(App[None]):
         Binding("p", "peers", "Peers"),
         Binding("o", "contour", "Contour"),
         Binding("i", "identities", "Identities"),
+        Binding("G", "groups", "Groups"),
         Binding("question_mark,f1", "help", "Help"),
         Binding("q", "quit", "Quit"),
     ]
@@ -75,6 +80,10 @@ class StigApp(App[None]):
         self._unlocked: dict[str, Persona] = {}
         self._cursor = -1
         self.status = LiveStatus(mode="offline", queued=0)
+        self.group: str | None = None
+        """The space shown and posted to by default: None is public, else a group's name."""
+        self.rooms_lock = asyncio.Lock()
+        """Held while group envelopes are opened, and while a group is left."""
 
     # -- life ------------------------------------------------------------------------------
 
@@ -101,13 +110,23 @@ class StigApp(App[None]):
         cursor = await self.live.changes()
         if cursor != self._cursor:
             self._cursor = cursor
-            self.screen.post_message(Changed())
+            if self.live.local.groups.names():
+                self._open_envelopes()
+            else:
+                self.screen.post_message(Changed())
         await self._refresh_status()
+
+    @work(group="rooms")
+    async def _open_envelopes(self) -> None:
+        """Open what arrived for this device's groups, then let the screens refresh."""
+        async with self.rooms_lock:
+            await self.live.local.rooms.catch_up()
+        self.screen.post_message(Changed())
 
     async def _refresh_status(self) -> None:
         self.status = await self.live.status()
         for line in self.screen.query(StatusLine):
-            line.show(self.status, self.persona_name or "(none)", time.time())
+            line.show(self.status, self.persona_name or "(none)", time.time(), self.group)
 
     def changed(self) -> None:
         """Called after this app stored something: refresh at once, not at the next poll."""
@@ -138,6 +157,17 @@ class StigApp(App[None]):
         self.persona_name = name
         self.call_later(self._refresh_status)
 
+    # -- where ------------------------------------------------------------------------------
+
+    def choose_group(self, group: str | None) -> None:
+        """Show ``group`` (None: the public space) in the feed and search, and post to it by
+        default."""
+        if group == self.group:
+            return
+        self.group = group
+        self.sub_title = self.SUB_TITLE if group is None else f"in group {group}"
+        self.call_later(self._refresh_status)
+
     # -- screens -----------------------------------------------------------------------------
 
     def _open(self, screen_type: type) -> None:
@@ -165,6 +195,9 @@ class StigApp(App[None]):
 
     def action_identities(self) -> None:
         self._open(IdentitiesScreen)
+
+    def action_groups(self) -> None:
+        self._open(GroupsScreen)
 
     def action_help(self) -> None:
         if not isinstance(self.screen, HelpScreen):

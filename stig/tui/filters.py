@@ -2,7 +2,8 @@
 
 ``kind:callout,action  #eviction  @u09  by:me`` — words may come in any order; ``tag:`` and
 ``place:`` are long forms of ``#`` and ``@``; ``by:`` takes a persona name or an author's hex
-key (or a prefix of one the caller can resolve).
+key (or a prefix of one the caller can resolve). ``group:NAME`` (or ``group:public``) chooses
+the space the feed shows; ``split_group`` takes it out before the rest is read.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from stig.crdt.normal_form import normalize_place, normalize_tag
 from stig.crdt.views import FeedFilter
 from stig.errors import InvalidTrace
 
-HINT = "kind:callout  #tag  @place  by:persona — Enter applies, Esc clears"
+HINT = "kind:callout  #tag  @place  by:persona  group:NAME — Enter applies, Esc clears"
 
 
 @dataclass(frozen=True)
@@ -24,6 +25,31 @@ class FilterError(Exception):
 
     def __str__(self) -> str:
         return f"{self.word!r}: {self.why}"
+
+
+def split_group(text: str, groups: list[str]) -> tuple[str | None, str]:
+    """The space a ``group:`` word asks for — None if there is none, "" for ``group:public``,
+    else a group's name — and the other words. FilterError for an unknown group."""
+    chosen: str | None = None
+    rest = []
+    for word in text.split():
+        key, _, value = word.partition(":")
+        if key.lower() != "group" or not _:
+            rest.append(word)
+            continue
+        value = value.strip().lower()
+        if not value:
+            raise FilterError(word, "give a group's name after it, or group:public")
+        if chosen is not None:
+            raise FilterError(word, "one group at a time")
+        if value == "public" and value not in groups:
+            chosen = ""
+        elif value in groups:
+            chosen = value
+        else:
+            known = ", ".join(groups) or "none yet"
+            raise FilterError(word, f"no group by that name here (groups: {known}; G opens Groups)")
+    return chosen, " ".join(rest)
 
 
 def parse_filter(text: str, author_of: Callable[[str], bytes | None]) -> FeedFilter:

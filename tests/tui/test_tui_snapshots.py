@@ -13,8 +13,10 @@ from typing import Any
 import pytest
 from textual.pilot import Pilot
 
+from stig.crypto.group import day_of, invite_code
+from stig.node.groups import Groups
 from stig.tui.app import StigApp
-from tests.tui.homes import clock, fill, make_home, story
+from tests.tui.homes import NOW, clock, fill, make_home, story
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -28,6 +30,11 @@ def app() -> StigApp:
     shutil.rmtree(root, ignore_errors=True)
     home = make_home(root / "home")
     asyncio.run(fill(home, story()))
+    # groups with fixed keys: the Groups screen and the invite's code and QR are the same too
+    today = day_of(NOW)
+    groups = Groups(home.groups)
+    groups.join("neighbours", invite_code(bytes(32), today), today)
+    groups.join("legal-team", invite_code(bytes([1]) * 32, today), today)
     return StigApp(home, offline=True, clock=clock)
 
 
@@ -58,6 +65,8 @@ def _then(*keys: str) -> Any:
         ("contour", ("o",)),
         ("identities", ("i",)),
         ("help", ("question_mark",)),
+        ("groups", ("G",)),
+        ("invite", ("G", "v")),
     ],
 )
 def test_screen_looks_as_before(

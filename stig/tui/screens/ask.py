@@ -1,26 +1,38 @@
-"""A one-line question: a confirmation, a reason, a file name."""
+"""A one-line question: a confirmation, a reason, a file name, an invite code."""
 
 from __future__ import annotations
+
+from collections.abc import Callable
 
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
 from textual.screen import ModalScreen
-from textual.widgets import Input, Label
+from textual.widgets import Input, Label, Static
 
 
 class AskScreen(ModalScreen[str | None]):
+    """Dismissed with the answer (None on Esc). With ``check``, an answer it finds wrong (it
+    returns why) is not taken: the reason shows under the line, which keeps what was typed."""
+
     BINDINGS = [Binding("escape", "cancel", "Cancel")]
 
     def __init__(
-        self, question: str, *, value: str = "", placeholder: str = "", password: bool = False
+        self,
+        question: str,
+        *,
+        value: str = "",
+        placeholder: str = "",
+        password: bool = False,
+        check: Callable[[str], str | None] | None = None,
     ) -> None:
         super().__init__()
         self.question = question
         self.value = value
         self.placeholder = placeholder
         self.password = password
+        self.check = check
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog"):
@@ -28,10 +40,15 @@ class AskScreen(ModalScreen[str | None]):
             yield Input(
                 self.value, placeholder=self.placeholder, password=self.password, id="answer"
             )
+            yield Static("", id="ask-error", classes="error")
             yield Label("Enter to go on · Esc to cancel", classes="hint")
 
     @on(Input.Submitted)
     def answered(self, event: Input.Submitted) -> None:
+        why = self.check(event.value) if self.check is not None else None
+        if why:
+            self.query_one("#ask-error", Static).update(why)
+            return
         self.dismiss(event.value)
 
     def action_cancel(self) -> None:

@@ -1,5 +1,7 @@
-"""Compose a trace: kind, text, tags, place, time to live, refs, persona. Errors show inline,
-with the reason, and nothing is lost: the form stays as typed until it posts."""
+"""Compose a trace: kind, text, tags, place, time to live, refs, persona, and where to — the
+public space or an affinity group, there optionally as "a member of" it rather than as the
+persona. Errors show inline, with the reason, and nothing is lost: the form stays as typed until
+it posts."""
 
 from __future__ import annotations
 
@@ -10,7 +12,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
-from textual.widgets import Button, Input, Label, Select, Static, TextArea
+from textual.widgets import Button, Checkbox, Input, Label, Select, Static, TextArea
 
 from stig.crdt import kinds
 from stig.crdt.bounds import DEFAULT_TTL, MAX_BODY_BYTES
@@ -20,6 +22,7 @@ from stig.errors import InvalidTrace, StigError
 from stig.node.local import Draft
 from stig.readable import parse_duration, span
 from stig.tui.posting import post
+from stig.tui.spaces import PUBLIC, as_group, space_options
 
 if TYPE_CHECKING:
     from stig.tui.app import StigApp
@@ -37,9 +40,11 @@ class ComposeScreen(ModalScreen[Trace | None]):
         Binding("escape", "cancel", "Cancel"),
     ]
 
-    def __init__(self, answering: Trace | None = None) -> None:
+    def __init__(self, answering: Trace | None = None, *, group: str | None = None) -> None:
+        """``group``: where it goes by default (an answer goes where what it answers is)."""
         super().__init__()
         self.answering = answering
+        self.group = group
 
     @property
     def stig(self) -> StigApp:
@@ -68,6 +73,24 @@ class ComposeScreen(ModalScreen[Trace | None]):
                     allow_blank=not names,
                     id="persona",
                 )
+            groups = self.stig.live.local.groups.names()
+            to = self.group if self.group in groups else PUBLIC
+            with Horizontal(classes="row"):
+                yield Label("to", classes="field")
+                yield Select(
+                    space_options(groups),
+                    value=to or PUBLIC,
+                    allow_blank=False,
+                    id="to",
+                    # an answer stays in the thread's space
+                    disabled=target is not None,
+                )
+                yield Checkbox(
+                    "anonymous within the group",
+                    id="anonymous",
+                    disabled=not to,
+                    tooltip="signed by the group's shared key: members see 'a member of' it",
+                )
             yield TextArea(id="body")
             with Horizontal(classes="row"):
                 yield Label("tags", classes="field")
@@ -95,6 +118,13 @@ class ComposeScreen(ModalScreen[Trace | None]):
     def on_mount(self) -> None:
         self.query_one("#body", TextArea).focus()
 
+    @on(Select.Changed, "#to")
+    def to_chosen(self, event: Select.Changed) -> None:
+        anonymous = self.query_one("#anonymous", Checkbox)
+        anonymous.disabled = as_group(event.value) is None
+        if anonymous.disabled:
+            anonymous.value = False
+
     @on(Button.Pressed, "#cancel")
     def action_cancel(self) -> None:
         self.dismiss(None)
@@ -116,11 +146,16 @@ class ComposeScreen(ModalScreen[Trace | None]):
         except (InvalidTrace, StigError, ValueError) as exc:
             self._fail(str(exc))
             return
+        group = as_group(self.query_one("#to", Select).value)
+        anonymous = self.query_one("#anonymous", Checkbox).value
+        if anonymous and group is None:
+            self._fail("anonymous only means something inside a group: choose one in 'to'")
+            return
         persona = self.query_one("#persona", Select).value
         if isinstance(persona, str) and persona != self.stig.persona_name:
             self.stig.choose_persona(persona)
         try:
-            trace = await post(self.stig, draft)
+            trace = await post(self.stig, draft, group=group, anonymous=anonymous)
         except InvalidTrace as exc:
             self._fail(f"not posted — {exc.reason.value}: {exc.detail}")
             return
@@ -135,13 +170,14 @@ class ComposeScreen(ModalScreen[Trace | None]):
         if size > MAX_BODY_BYTES:
             raise StigError(f"the text is {size} bytes; at most {MAX_BODY_BYTES} fit in a trace")
         kind = str(self.query_one("#kind", Select).value)
+        group = as_group(self.query_one("#to", Select).value)
         tags = tuple(dict.fromkeys(normalize_tag(w) for w in split_words(self._text("#tags"))))
         place = normalize_place(self._text("#place"))
         ttl_text = self._text("#ttl").strip()
         ttl = parse_duration(ttl_text) if ttl_text else None
         refs = []
         for word in split_words(self._text("#refs")):
-            refs.append(await self.stig.live.local.resolve(word))
+            refs.append(await self.stig.live.local.resolve(word, group=group))
         if kind in kinds.REF_REQUIRED_KINDS and not refs:
             raise StigError(f"a {kind} is about another trace: give its id in refs")
         if not body and kind not in kinds.REF_REQUIRED_KINDS:

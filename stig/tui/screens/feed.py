@@ -1,4 +1,5 @@
-"""The feed: traces ordered by intensity, live, with a filter line."""
+"""The feed: traces ordered by intensity, live, with a filter line; public, or one affinity
+group's (the space selector, ``g``, or ``group:NAME`` in the filter line)."""
 
 from __future__ import annotations
 
@@ -7,16 +8,19 @@ from typing import TYPE_CHECKING
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
+from textual.containers import Horizontal
 from textual.screen import Screen
-from textual.widgets import Footer, Header, Input, Static
+from textual.widgets import Footer, Header, Input, Select, Static
 
 from stig.crdt import kinds
 from stig.crdt.views import FeedFilter
+from stig.errors import StigError
 from stig.node.local import Draft
-from stig.tui.filters import HINT, FilterError, describe, parse_filter
+from stig.tui.filters import HINT, FilterError, describe, parse_filter, split_group
 from stig.tui.posting import respond
 from stig.tui.screens.compose import ComposeScreen
 from stig.tui.screens.thread import ThreadScreen
+from stig.tui.spaces import PUBLIC, as_group, space_label, space_options
 from stig.tui.widgets.status_line import StatusLine
 from stig.tui.widgets.trace_table import TraceTable
 
@@ -36,6 +40,7 @@ class FeedScreen(Screen[None]):
         Binding("b", "by_author", "By author"),
         Binding("t", "by_tag", "By tag", show=False),
         Binding("ctrl+f,full_stop", "filter", "Filter"),
+        Binding("g", "next_space", "Space"),
         Binding("escape", "clear_filter", "Clear filter", show=False),
     ]
 
@@ -43,6 +48,7 @@ class FeedScreen(Screen[None]):
         super().__init__()
         self.where = FeedFilter()
         self.limit = PAGE
+        self.groups: list[str] = []
 
     @property
     def stig(self) -> StigApp:
@@ -50,7 +56,16 @@ class FeedScreen(Screen[None]):
 
     def compose(self) -> ComposeResult:
         yield Header()
-        yield Input(placeholder="filter: " + HINT, id="filter")
+        self.groups = self.stig.live.local.groups.names()
+        with Horizontal(id="feed-bar"):
+            yield Select(
+                space_options(self.groups),
+                value=self.stig.group or PUBLIC,
+                allow_blank=False,
+                id="space",
+                tooltip="the space shown: public, or one of your groups (g cycles)",
+            )
+            yield Input(placeholder="filter: " + HINT, id="filter")
         yield Static("", id="filter-error", classes="error")
         yield TraceTable(id="feed")
         yield Static("", id="empty", classes="hint")
@@ -62,6 +77,7 @@ class FeedScreen(Screen[None]):
         self.reload()
 
     def on_screen_resume(self) -> None:
+        self._sync_spaces()
         self.reload()
 
     def on_changed(self) -> None:  # stig.tui.app.Changed
@@ -69,7 +85,12 @@ class FeedScreen(Screen[None]):
 
     @work(exclusive=True, group="feed")
     async def reload(self) -> None:
-        items = await self.stig.live.local.feed(self.where, self.limit)
+        group = self.stig.group
+        try:
+            items = await self.stig.live.local.feed(self.where, self.limit, group=group)
+        except StigError as exc:  # e.g. the group was left in another terminal
+            self.query_one("#filter-error", Static).update(str(exc))
+            return
         table = self.query_one(TraceTable)
         table.show(items, self.stig.clock())
         empty = self.query_one("#empty", Static)
@@ -77,11 +98,54 @@ class FeedScreen(Screen[None]):
             empty.update("")
         elif self.where != FeedFilter():
             empty.update("Nothing matches this filter. Esc clears it.")
+        elif group is not None:
+            empty.update(
+                f"Nothing in group {group} yet. Press c to post to it; what members post "
+                "appears here once its envelope reaches this node. G manages groups."
+            )
         else:
             empty.update(
                 "No traces here yet. Press c to leave one; traces from other nodes appear "
                 "here as they arrive (p shows peers)."
             )
+
+    # -- space -------------------------------------------------------------------------------
+
+    def _sync_spaces(self) -> None:
+        """The selector as the app has it: groups may have been made or left meanwhile."""
+        names = self.stig.live.local.groups.names()
+        if self.stig.group is not None and self.stig.group not in names:
+            self.stig.choose_group(None)
+        select: Select[str] = self.query_one("#space", Select)
+        if names != self.groups:
+            self.groups = names
+            with select.prevent(Select.Changed):
+                select.set_options(space_options(names))
+        with select.prevent(Select.Changed):
+            select.value = self.stig.group or PUBLIC
+
+    def _show_space(self, group: str | None) -> None:
+        if group == self.stig.group:
+            return
+        self.stig.choose_group(group)
+        self.limit = PAGE
+        self._sync_spaces()
+        self.reload()
+
+    @on(Select.Changed, "#space")
+    def space_chosen(self, event: Select.Changed) -> None:
+        self._show_space(as_group(event.value))
+        self.query_one(TraceTable).focus()
+
+    def action_next_space(self) -> None:
+        spaces: list[str | None] = [None, *self.stig.live.local.groups.names()]
+        if len(spaces) == 1:
+            self.app.notify("no groups on this device yet: G opens Groups (new, join)")
+            return
+        at = spaces.index(self.stig.group) if self.stig.group in spaces else 0
+        chosen = spaces[(at + 1) % len(spaces)]
+        self._show_space(chosen)
+        self.app.notify(f"showing {space_label(chosen)}", timeout=2)
 
     # -- filter ------------------------------------------------------------------------------
 
@@ -92,13 +156,18 @@ class FeedScreen(Screen[None]):
     def apply_filter(self, event: Input.Submitted) -> None:
         error = self.query_one("#filter-error", Static)
         try:
-            self.where = parse_filter(event.value, self._author_of)
+            group, rest = split_group(event.value, self.stig.live.local.groups.names())
+            self.where = parse_filter(rest, self._author_of)
         except FilterError as exc:
             error.update(str(exc))
             return
         error.update("")
         self.limit = PAGE
         self.query_one(TraceTable).focus()
+        if group is not None:
+            # the selector shows the space from now on; the line keeps the other words
+            self.query_one("#filter", Input).value = rest
+            self._show_space(as_group(group))
         self.reload()
 
     def action_clear_filter(self) -> None:
@@ -154,12 +223,14 @@ class FeedScreen(Screen[None]):
     @on(TraceTable.RowSelected)
     def open_row(self, event: TraceTable.RowSelected) -> None:
         if event.row_key.value:
-            self.app.push_screen(ThreadScreen(bytes.fromhex(event.row_key.value)))
+            self.app.push_screen(
+                ThreadScreen(bytes.fromhex(event.row_key.value), group=self.stig.group)
+            )
 
     def action_open(self) -> None:
         chosen = self.query_one(TraceTable).selected
         if chosen is not None:
-            self.app.push_screen(ThreadScreen(chosen.trace.id))
+            self.app.push_screen(ThreadScreen(chosen.trace.id, group=self.stig.group))
 
     @on(TraceTable.RowHighlighted)
     def more_rows(self, event: TraceTable.RowHighlighted) -> None:
@@ -169,16 +240,18 @@ class FeedScreen(Screen[None]):
             self.reload()
 
     def action_compose(self) -> None:
-        self.app.push_screen(ComposeScreen())
+        self.app.push_screen(ComposeScreen(group=self.stig.group))
 
     def action_answer(self) -> None:
         chosen = self.query_one(TraceTable).selected
         if chosen is not None:
-            self.app.push_screen(ComposeScreen(answering=chosen.trace))
+            self.app.push_screen(ComposeScreen(answering=chosen.trace, group=self.stig.group))
 
     @work(group="post")
     async def action_echo(self) -> None:
         chosen = self.query_one(TraceTable).selected
         if chosen is None:
             return
-        await respond(self.stig, chosen.trace.id, Draft(kind=kinds.ECHO), "echoed")
+        await respond(
+            self.stig, chosen.trace.id, Draft(kind=kinds.ECHO), "echoed", group=self.stig.group
+        )

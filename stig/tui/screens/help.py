@@ -13,7 +13,8 @@ INTRO = (
     "stig keeps traces: call-outs, actions, reports, notes. Each fades when its time is up; "
     "echoes, actions and confirms by others keep it alive and make it more intense. "
     "Everything works offline; what you post spreads when a peer is reached. The mouse works "
-    "too: click a row to open it."
+    "too: click a row to open it. Affinity groups (G) share traces sealed, among members only; "
+    "g in the feed switches between the public space and your groups."
 )
 
 
@@ -26,6 +27,7 @@ def key_table() -> Table:
     from stig.tui.app import StigApp  # noqa: PLC0415 - the app imports this screen
     from stig.tui.screens.compose import ComposeScreen  # noqa: PLC0415
     from stig.tui.screens.feed import FeedScreen  # noqa: PLC0415
+    from stig.tui.screens.groups import GroupsScreen  # noqa: PLC0415
     from stig.tui.screens.identities import IdentitiesScreen  # noqa: PLC0415
     from stig.tui.screens.thread import ThreadScreen  # noqa: PLC0415
 
@@ -39,6 +41,7 @@ def key_table() -> Table:
         ("trace", ThreadScreen.BINDINGS),
         ("compose", ComposeScreen.BINDINGS),
         ("identities", IdentitiesScreen.BINDINGS),
+        ("groups", GroupsScreen.BINDINGS),
     ):
         for index, binding in enumerate(bindings):
             assert isinstance(binding, Binding)

@@ -64,15 +64,21 @@ class SearchScreen(Screen[None]):
     @work(exclusive=True, group="search")
     async def run_search(self) -> None:
         info = self.query_one("#search-info", Static)
+        group = self.stig.group
         try:
-            found = await self.stig.live.local.search(self.query_text)
+            found = await self.stig.live.local.search(self.query_text, group=group)
         except StigError as exc:
             info.update(str(exc))
             return
-        info.update(plural(len(found), "trace found", "traces found") + " (Enter opens one)")
+        where = "" if group is None else f" in group {group}"
+        info.update(
+            plural(len(found), "trace found", "traces found") + where + " (Enter opens one)"
+        )
         self.query_one(TraceTable).show(found, self.stig.clock())
 
     @on(TraceTable.RowSelected)
     def open_row(self, event: TraceTable.RowSelected) -> None:
         if event.row_key.value:
-            self.app.push_screen(ThreadScreen(bytes.fromhex(event.row_key.value)))
+            self.app.push_screen(
+                ThreadScreen(bytes.fromhex(event.row_key.value), group=self.stig.group)
+            )

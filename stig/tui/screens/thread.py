@@ -1,4 +1,5 @@
-"""One trace in its thread: what it answers, what answers it, its counts; act on it from here."""
+"""One trace in its thread: what it answers, what answers it, its counts; act on it from here.
+A thread read in an affinity group stays in it: answers, echoes and the rest go to the group."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from textual.screen import Screen
 from textual.widgets import Footer, Header, Label, Static
 
 from stig.crdt import kinds
+from stig.crdt.trace import Trace
 from stig.crdt.views import Ranked
 from stig.errors import StigError
 from stig.node.local import Draft
@@ -22,6 +24,7 @@ from stig.store.port import Hidden, Thread
 from stig.tui.posting import respond
 from stig.tui.screens.ask import AskScreen
 from stig.tui.screens.compose import ComposeScreen
+from stig.tui.spaces import member_of
 from stig.tui.widgets.status_line import StatusLine
 from stig.tui.widgets.trace_table import TraceTable, kind_label
 
@@ -29,7 +32,7 @@ if TYPE_CHECKING:
     from stig.tui.app import StigApp
 
 
-def trace_text(item: Ranked, now: int, author: str) -> Text:
+def trace_text(item: Ranked, now: int, author: str, group: str | None = None) -> Text:
     t = item.trace
     c = item.counts
     text = Text()
@@ -38,6 +41,8 @@ def trace_text(item: Ranked, now: int, author: str) -> Text:
         text.append("  " + " ".join(f"#{tag}" for tag in t.tags), style="bold")
     if t.place:
         text.append(f"  @{t.place}")
+    if group is not None:
+        text.append(f"  in group {group}", style="bold cyan")
     text.append(
         f"\nby {author} · {span(now - t.created)} ago · fades in "
         f"{span(item.effective_expiry - now)} · intensity {item.intensity:.2f}\n",
@@ -76,9 +81,10 @@ class ThreadScreen(Screen[None]):
         Binding("u", "up", "Answers to", show=False),
     ]
 
-    def __init__(self, trace_id: bytes) -> None:
+    def __init__(self, trace_id: bytes, *, group: str | None = None) -> None:
         super().__init__()
         self.trace_id = trace_id
+        self.group = group
         self.found: Thread | Hidden | None = None
 
     @property
@@ -106,7 +112,7 @@ class ThreadScreen(Screen[None]):
     async def reload(self) -> None:
         local = self.stig.live.local
         try:
-            found = await local.thread(self.trace_id)
+            found = await local.thread(self.trace_id, group=self.group)
         except StigError as exc:
             self.query_one("#trace", Static).update(f"{exc}")
             self.found = None
@@ -125,7 +131,7 @@ class ThreadScreen(Screen[None]):
             self.query_one(TraceTable).show([], now)
             return
         self.query_one("#trace", Static).update(
-            trace_text(found.ranked, now, self._author(found.ranked.trace.author))
+            trace_text(found.ranked, now, self._author(found.ranked.trace), self.group)
         )
         up = Text()
         for ref, item in found.answers_to:
@@ -141,12 +147,15 @@ class ThreadScreen(Screen[None]):
         table = self.query_one(TraceTable)
         table.show(found.answers, now)
 
-    def _author(self, author: bytes) -> str:
-        keyring = self.stig.live.local.keyring
+    def _author(self, trace: Trace) -> str:
+        local = self.stig.live.local
+        if self.group is not None and local.rooms.is_anonymous(self.group, trace):
+            return member_of(self.group)
+        keyring = local.keyring
         for name in keyring.names():
-            if keyring.public_key(name) == author:
+            if keyring.public_key(name) == trace.author:
                 return f"you ({name})"
-        return author.hex()[:SHORT_ID]
+        return trace.author.hex()[:SHORT_ID]
 
     @property
     def _visible(self) -> Thread | None:
@@ -158,20 +167,20 @@ class ThreadScreen(Screen[None]):
     @on(TraceTable.RowSelected)
     def open_answer(self, event: TraceTable.RowSelected) -> None:
         if event.row_key.value:
-            self.app.push_screen(ThreadScreen(bytes.fromhex(event.row_key.value)))
+            self.app.push_screen(ThreadScreen(bytes.fromhex(event.row_key.value), group=self.group))
 
     def action_up(self) -> None:
         thread = self._visible
         if thread is not None:
             for _, item in thread.answers_to:
                 if item is not None:
-                    self.app.push_screen(ThreadScreen(item.trace.id))
+                    self.app.push_screen(ThreadScreen(item.trace.id, group=self.group))
                     return
 
     def action_answer(self) -> None:
         thread = self._visible
         if thread is not None:
-            self.app.push_screen(ComposeScreen(answering=thread.ranked.trace))
+            self.app.push_screen(ComposeScreen(answering=thread.ranked.trace, group=self.group))
 
     @work(group="post")
     async def action_echo(self) -> None:
@@ -197,6 +206,14 @@ class ThreadScreen(Screen[None]):
         thread = self._visible
         if thread is None:
             return
+        if self.group is not None:
+            self.app.notify(
+                "a trace inside a group cannot be retracted (it fades within 29 days); to stop "
+                "sharing with the group, fork it (G)",
+                severity="error",
+                timeout=8,
+            )
+            return
         answer = await self.app.push_screen_wait(
             AskScreen(
                 "Retract this trace? Every node that gets the retraction hides it and drops its "
@@ -209,11 +226,20 @@ class ThreadScreen(Screen[None]):
 
     async def _respond(self, kind: str, done: str, body: str = "") -> None:
         if self._visible is not None:
-            await respond(self.stig, self.trace_id, Draft(kind=kind, body=body), done)
+            await respond(
+                self.stig, self.trace_id, Draft(kind=kind, body=body), done, group=self.group
+            )
 
     @work(group="export")
     async def action_export(self) -> None:
         if self._visible is None:
+            return
+        if self.group is not None:
+            self.app.notify(
+                "a group's thread is not exported: what is read in a group stays in it",
+                severity="error",
+                timeout=8,
+            )
             return
         default = str(Path.home() / f"stig-thread-{self.trace_id.hex()[:SHORT_ID]}.stig")
         answer = await self.app.push_screen_wait(

@@ -1,6 +1,9 @@
-"""The always-visible status line: online or not, peers, last sync, queued posts, persona."""
+"""The always-visible status line: online or not, peers, last sync, queued posts, the space
+shown (public or a group), persona."""
 
 from __future__ import annotations
+
+import time
 
 from rich.text import Text
 from textual.widgets import Static
@@ -9,7 +12,7 @@ from stig.node.live import ELSEWHERE, FAILED, OFFLINE, ONLINE, STARTING, LiveSta
 from stig.readable import plural, span
 
 
-def status_text(status: LiveStatus, persona: str, now: float) -> Text:
+def status_text(status: LiveStatus, persona: str, now: float, group: str | None = None) -> Text:
     text = Text()
     if status.mode == ONLINE:
         text.append("● online", style="bold green")
@@ -33,10 +36,22 @@ def status_text(status: LiveStatus, persona: str, now: float) -> Text:
             f" · {plural(status.queued, 'post', 'posts')} queued (sent at the next sync)",
             style="bold yellow",
         )
+    if group:
+        text.append(" · in ")
+        text.append(f"group {group}", style="bold cyan")
+    else:
+        text.append(" · in public")
     text.append(f" · persona {persona}")
     return text
 
 
 class StatusLine(Static):
-    def show(self, status: LiveStatus, persona: str, now: float) -> None:
-        self.update(status_text(status, persona, now))
+    def on_mount(self) -> None:
+        # What the app knows now, not blank until its next look at the node.
+        status = getattr(self.app, "status", None)
+        if isinstance(status, LiveStatus):
+            persona = getattr(self.app, "persona_name", "") or "(none)"
+            self.show(status, persona, time.time(), getattr(self.app, "group", None))
+
+    def show(self, status: LiveStatus, persona: str, now: float, group: str | None) -> None:
+        self.update(status_text(status, persona, now, group))
