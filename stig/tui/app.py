@@ -26,6 +26,7 @@ from stig.node.home import Home
 from stig.node.live import LiveNode, LiveStatus
 from stig.node.local import wall_clock
 from stig.node.network import Network
+from stig.tui.idle_gc import YOUNG_EVERY, IdleCollector
 from stig.tui.screens.contour import ContourScreen
 from stig.tui.screens.feed import FeedScreen
 from stig.tui.screens.groups import GroupsScreen
@@ -75,6 +76,7 @@ class StigApp(App[None]):
         self.network = network
         self.clock = clock
         self._resources = AsyncExitStack()
+        self._collector = IdleCollector()
         self.live: LiveNode
         self.persona_name = ""
         self._unlocked: dict[str, Persona] = {}
@@ -95,6 +97,8 @@ class StigApp(App[None]):
         self._cursor = await self.live.changes()
         await self.push_screen(FeedScreen())
         self.set_interval(POLL, self._poll)
+        self._collector.start()
+        self.set_interval(YOUNG_EVERY, self._collector.tick)
         if not self.offline:
             self._join()
 
@@ -104,7 +108,11 @@ class StigApp(App[None]):
         await self._refresh_status()
 
     async def on_unmount(self) -> None:
+        self._collector.stop()
         await self._resources.aclose()
+
+    def on_key(self) -> None:
+        self._collector.key_pressed()
 
     async def _poll(self) -> None:
         cursor = await self.live.changes()

@@ -237,7 +237,15 @@ class FeedScreen(Screen[None]):
         table = self.query_one(TraceTable)
         if event.cursor_row == len(table.items) - 1 and len(table.items) >= self.limit:
             self.limit += PAGE
-            self.reload()
+            self.load_more()
+
+    @work(exclusive=True, group="feed")
+    async def load_more(self) -> None:
+        """The next page, added below the rows shown (not a rebuild of the whole table)."""
+        items = await self.stig.live.local.feed(self.where, self.limit, group=self.stig.group)
+        table = self.query_one(TraceTable)
+        shown = {item.trace.id for item in table.items}
+        table.extend([item for item in items if item.trace.id not in shown], self.stig.clock())
 
     def action_compose(self) -> None:
         self.app.push_screen(ComposeScreen(group=self.stig.group))

@@ -53,5 +53,10 @@ class StatusLine(Static):
             persona = getattr(self.app, "persona_name", "") or "(none)"
             self.show(status, persona, time.time(), getattr(self.app, "group", None))
 
+    _shown: Text | None = None
+
     def show(self, status: LiveStatus, persona: str, now: float, group: str | None) -> None:
-        self.update(status_text(status, persona, now, group))
+        text = status_text(status, persona, now, group)
+        if text != self._shown:  # an update lays the screen out again: only when it changed
+            self._shown = text
+            self.update(text)

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from rich.cells import cell_len, set_cell_size
+from rich.style import Style
 from rich.text import Text
+from textual.cache import LRUCache
+from textual.strip import Strip
 from textual.widgets import DataTable
 
 from stig.crdt import kinds
-from stig.crdt.views import Ranked
+from stig.crdt.views import Counts, Ranked
 from stig.readable import bar, span
 
 BODY_PREVIEW = 72
@@ -32,43 +36,123 @@ def kind_label(kind: str) -> Text:
     return Text(f"{kind} (unknown)", style="italic")
 
 
-class TraceTable(DataTable[str | Text]):
-    """Rows keyed by the trace's hex id; the highlighted row survives a refresh."""
+COLUMNS = (
+    ("heat", 5),
+    ("kind", 8),
+    ("tags", 22),
+    ("place", 5),
+    ("age", 4),
+    ("fades", 5),
+    ("↩ echo ✓ ✗", 11),
+    ("text", BODY_PREVIEW),
+)
+GAP = "  "
 
-    COLUMNS = ("heat", "kind", "tags", "place", "age", "fades", "↩", "echo", "✓", "✗", "text")
+
+def fit(text: str, width: int) -> str:
+    """``text`` in exactly ``width`` terminal cells: cut with an ellipsis, or padded."""
+    if cell_len(text) > width:
+        return set_cell_size(text, width - 1) + "…"
+    return set_cell_size(text, width)
+
+
+def counts_cell(counts: Counts) -> str:
+    """Answers, echoes, confirms, disputes under the one heading ``↩ echo ✓ ✗``."""
+    return " ".join(
+        f"{n or '·':>{width}}"
+        for n, width in (
+            (counts.answers, 1),
+            (counts.echoes, 4),
+            (counts.confirms, 1),
+            (counts.disputes, 1),
+        )
+    )
+
+
+def header_line() -> str:
+    return GAP.join(fit(label, width) for label, width in COLUMNS)
+
+
+def row_line(item: Ranked, now: int, top: float) -> Text:
+    """One trace as one line of the table, in the columns of ``COLUMNS``."""
+    t = item.trace
+    kind = kind_label(t.kind)
+    cells = (
+        (bar(item.intensity, top), "bold"),
+        (kind.plain, kind.style),
+        (" ".join(f"#{tag}" for tag in t.tags), ""),
+        (t.place, ""),
+        (span(now - t.created), ""),
+        (span(item.effective_expiry - now), ""),
+        (counts_cell(item.counts), ""),
+        (first_line(t.body), ""),
+    )
+    line = Text(no_wrap=True, overflow="crop")
+    for index, ((value, style), (_, width)) in enumerate(zip(cells, COLUMNS, strict=True)):
+        if index:
+            line.append(GAP)
+        line.append(fit(value, width), style=style)
+    return line
+
+
+class TraceTable(DataTable[Text]):
+    """Rows keyed by the trace's hex id; the highlighted row survives a refresh.
+
+    Each trace is one pre-formatted cell in fixed-width columns (``COLUMNS``): a row costs one
+    cell to draw, not eight, and the first frame is drawn at its final layout. Lines are cached
+    by whether they hold the cursor, not by where the cursor is (DataTable's own line cache is
+    keyed by the cursor's position, so every move would redraw every visible line).
+    """
 
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id, cursor_type="row", zebra_stripes=True)
         self.items: list[Ranked] = []
+        self._lines: LRUCache[tuple[object, ...], Strip] = LRUCache(2000)
 
     def on_mount(self) -> None:
-        for label in self.COLUMNS:
-            self.add_column(label, key=label)
+        header = header_line()
+        self.add_column(header, key="trace", width=cell_len(header))
+
+    def _render_line(self, y: int, x1: int, x2: int, base_style: Style) -> Strip:
+        try:
+            row_key, _ = self._get_offsets(y)
+        except LookupError:
+            return super()._render_line(y, x1, x2, base_style)
+        row = self._row_locations.get(row_key)
+        key = (
+            y,
+            x1,
+            x2,
+            self.size.width,
+            row == self.cursor_row,
+            row == self.hover_row,
+            base_style,
+            self._show_hover_cursor,
+            self._update_count,
+            self._pseudo_class_state,
+        )
+        strip = self._lines.get(key)
+        if strip is None:
+            strip = super()._render_line(y, x1, x2, base_style)
+            self._lines[key] = strip
+        return strip
 
     def show(self, items: list[Ranked], now: int) -> None:
+        """Show ``items`` (replacing the rows), keeping the highlighted trace if still there."""
         keep = self.selected_id
-        self.items = items
-        top = max((item.intensity for item in items), default=0.0)
+        self.items = []
         self.clear()
-        for item in items:
-            t = item.trace
-            c = item.counts
-            self.add_row(
-                Text(bar(item.intensity, top), style="bold"),
-                kind_label(t.kind),
-                " ".join(f"#{tag}" for tag in t.tags),
-                t.place,
-                span(now - t.created),
-                span(item.effective_expiry - now),
-                str(c.answers or ""),
-                str(c.echoes or ""),
-                str(c.confirms or ""),
-                str(c.disputes or ""),
-                first_line(t.body),
-                key=t.hex_id,
-            )
+        self.extend(items, now)
         if keep is not None:
             self.select(keep)
+
+    def extend(self, items: list[Ranked], now: int) -> None:
+        """Add rows below the present ones (the next page of the feed)."""
+        everything = self.items + items
+        top = max((item.intensity for item in everything), default=0.0)
+        self.items = everything
+        for item in items:
+            self.add_row(row_line(item, now, top), key=item.trace.hex_id)
 
     @property
     def selected(self) -> Ranked | None:
