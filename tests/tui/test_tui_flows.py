@@ -362,3 +362,15 @@ async def test_a_protected_persona_is_unlocked_once(tmp_path: Path) -> None:
         await until(pilot, lambda: "first" in rows(app), "the post")
         await pilot.press("c", *"second", "ctrl+s")
         await until(pilot, lambda: "second" in rows(app), "a second post, not asked again")
+
+
+async def test_the_mouse_picks_a_row(home: Home) -> None:
+    app = app_for(home)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        assert table(app).cursor_row == 0
+        await pilot.click(TraceTable, offset=(20, 3))  # the header, then rows 0, 1, 2
+        await settle(pilot)
+        assert table(app).cursor_row == 2
+        await pilot.click(TraceTable, offset=(20, 3))  # a second click opens it
+        await until(pilot, lambda: isinstance(app.screen, ThreadScreen), "the thread")

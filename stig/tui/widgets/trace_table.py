@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from rich.cells import cell_len, set_cell_size
+from rich.segment import Segment
 from rich.style import Style
 from rich.text import Text
 from textual.cache import LRUCache
@@ -107,6 +108,7 @@ class TraceTable(DataTable[Text]):
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id, cursor_type="row", zebra_stripes=True)
         self.items: list[Ranked] = []
+        self._texts: list[Text] = []
         self._lines: LRUCache[tuple[object, ...], Strip] = LRUCache(2000)
 
     def on_mount(self) -> None:
@@ -119,28 +121,59 @@ class TraceTable(DataTable[Text]):
         except LookupError:
             return super()._render_line(y, x1, x2, base_style)
         row = self._row_locations.get(row_key)
+        if row is None or row >= len(self._texts):  # the header
+            return super()._render_line(y, x1, x2, base_style)
+        cursor = self.show_cursor and row == self.cursor_row
+        hover = self.show_cursor and self._show_hover_cursor and row == self.hover_row
         key = (
             y,
             x1,
             x2,
             self.size.width,
-            row == self.cursor_row,
-            row == self.hover_row,
+            cursor,
+            hover,
             base_style,
-            self._show_hover_cursor,
             self._update_count,
             self._pseudo_class_state,
         )
         strip = self._lines.get(key)
         if strip is None:
-            strip = super()._render_line(y, x1, x2, base_style)
+            strip = self._draw_row(row, x1, x2, base_style, cursor=cursor, hover=hover)
             self._lines[key] = strip
         return strip
+
+    def _draw_row(
+        self, row: int, x1: int, x2: int, base_style: Style, *, cursor: bool, hover: bool
+    ) -> Strip:
+        """One data row as DataTable would draw it (zebra, cursor and hover styles from the
+        CSS, cursor colours over the text's, the row in the mouse metadata so clicks select
+        it), but from the row's one pre-rendered Text instead of cell by cell."""
+        row_style = base_style + self._get_row_style(row, base_style)
+        over = Style.null()
+        if hover:
+            over += self.get_component_rich_style("datatable--hover")
+        if cursor:
+            over += self.get_component_rich_style("datatable--cursor")
+        over = Style.from_color(over.color, over.bgcolor) + Style.from_meta(
+            {"row": row, "column": 0}
+        )
+        pad = " " * self.cell_padding
+        segments = [Segment(pad, row_style + over)]
+        for part in self._texts[row].render(self.app.console, end=""):
+            segments.append(Segment(part.text, row_style + (part.style or Style.null()) + over))
+        segments.append(Segment(pad, row_style + over))
+        return (
+            Strip(segments)
+            .crop(x1, x2)
+            .adjust_cell_length(self.size.width, base_style)
+            .simplify()
+        )
 
     def show(self, items: list[Ranked], now: int) -> None:
         """Show ``items`` (replacing the rows), keeping the highlighted trace if still there."""
         keep = self.selected_id
         self.items = []
+        self._texts = []
         self.clear()
         self.extend(items, now)
         if keep is not None:
@@ -152,7 +185,9 @@ class TraceTable(DataTable[Text]):
         top = max((item.intensity for item in everything), default=0.0)
         self.items = everything
         for item in items:
-            self.add_row(row_line(item, now, top), key=item.trace.hex_id)
+            line = row_line(item, now, top)
+            self._texts.append(line)
+            self.add_row(line, key=item.trace.hex_id)
 
     @property
     def selected(self) -> Ranked | None:
