@@ -163,10 +163,7 @@ class TraceTable(DataTable[Text]):
             segments.append(Segment(part.text, row_style + (part.style or Style.null()) + over))
         segments.append(Segment(pad, row_style + over))
         return (
-            Strip(segments)
-            .crop(x1, x2)
-            .adjust_cell_length(self.size.width, base_style)
-            .simplify()
+            Strip(segments).crop(x1, x2).adjust_cell_length(self.size.width, base_style).simplify()
         )
 
     def show(self, items: list[Ranked], now: int) -> None:
