@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from textual import on
-from textual.app import ComposeResult
+from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
 from textual.screen import ModalScreen
@@ -53,3 +53,10 @@ class AskScreen(ModalScreen[str | None]):
 
     def action_cancel(self) -> None:
         self.dismiss(None)
+
+
+async def confirmed(app: App[object], question: str) -> bool:
+    """Ask ``question`` (which ends by saying to type yes); True only if yes was typed. Call
+    from a worker."""
+    answer = await app.push_screen_wait(AskScreen(question, placeholder="yes"))
+    return answer is not None and answer.strip().lower() in ("y", "yes")

@@ -22,10 +22,11 @@ from stig.errors import InvalidTrace, StigError
 from stig.node.local import Draft
 from stig.readable import parse_duration, span
 from stig.tui.posting import post
+from stig.tui.screens.page import OfTheApp
 from stig.tui.spaces import PUBLIC, as_group, space_options
 
 if TYPE_CHECKING:
-    from stig.tui.app import StigApp
+    pass
 
 POSTABLE = (kinds.CALLOUT, kinds.ACTION, kinds.REPORT, kinds.NOTE)
 
@@ -34,7 +35,7 @@ def split_words(text: str) -> list[str]:
     return [word for word in text.replace(",", " ").split() if word]
 
 
-class ComposeScreen(ModalScreen[Trace | None]):
+class ComposeScreen(OfTheApp, ModalScreen[Trace | None]):
     BINDINGS = [
         Binding("ctrl+s", "post", "Post"),
         Binding("escape", "cancel", "Cancel"),
@@ -45,10 +46,6 @@ class ComposeScreen(ModalScreen[Trace | None]):
         super().__init__()
         self.answering = answering
         self.group = group
-
-    @property
-    def stig(self) -> StigApp:
-        return self.app  # type: ignore[return-value]
 
     def compose(self) -> ComposeResult:
         target = self.answering

@@ -9,17 +9,16 @@ from typing import TYPE_CHECKING
 from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
-from textual.binding import Binding
 from textual.containers import VerticalScroll
-from textual.screen import Screen
 from textual.widgets import Footer, Header, Label, Sparkline, Static
 
 from stig.crdt.contour import Contour
 from stig.readable import bar
+from stig.tui.screens.page import Page
 from stig.tui.widgets.status_line import StatusLine
 
 if TYPE_CHECKING:
-    from stig.tui.app import StigApp
+    pass
 
 SHADES = " ░▒▓█"
 DAYS = 14
@@ -62,13 +61,7 @@ def place_bars(contour: Contour) -> Text:
     return text
 
 
-class ContourScreen(Screen[None]):
-    BINDINGS = [Binding("escape", "back", "Back")]
-
-    @property
-    def stig(self) -> StigApp:
-        return self.app  # type: ignore[return-value]
-
+class ContourScreen(Page):
     def compose(self) -> ComposeResult:
         yield Header()
         with VerticalScroll():
@@ -90,9 +83,6 @@ class ContourScreen(Screen[None]):
 
     def on_changed(self) -> None:
         self.reload()
-
-    def action_back(self) -> None:
-        self.app.pop_screen()
 
     @work(exclusive=True, group="contour")
     async def reload(self) -> None:

@@ -9,7 +9,6 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal
-from textual.screen import Screen
 from textual.widgets import Footer, Header, Input, Select, Static
 
 from stig.crdt import kinds
@@ -19,19 +18,20 @@ from stig.node.local import Draft
 from stig.tui.filters import HINT, FilterError, describe, parse_filter, split_group
 from stig.tui.posting import respond
 from stig.tui.screens.compose import ComposeScreen
+from stig.tui.screens.page import Page
 from stig.tui.screens.thread import ThreadScreen
 from stig.tui.spaces import PUBLIC, as_group, space_label, space_options
 from stig.tui.widgets.status_line import StatusLine
 from stig.tui.widgets.trace_table import TraceTable
 
 if TYPE_CHECKING:
-    from stig.tui.app import StigApp
+    pass
 
 PAGE = 200
 """Rows fetched at a time; reaching the last row fetches the next page."""
 
 
-class FeedScreen(Screen[None]):
+class FeedScreen(Page):
     BINDINGS = [
         Binding("c", "compose", "Compose"),
         Binding("enter", "open", "Open", show=False),
@@ -49,10 +49,6 @@ class FeedScreen(Screen[None]):
         self.where = FeedFilter()
         self.limit = PAGE
         self.groups: list[str] = []
-
-    @property
-    def stig(self) -> StigApp:
-        return self.app  # type: ignore[return-value]
 
     def compose(self) -> ComposeResult:
         yield Header()

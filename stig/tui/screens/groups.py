@@ -10,18 +10,19 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
-from textual.screen import ModalScreen, Screen
+from textual.screen import ModalScreen
 from textual.widgets import DataTable, Footer, Header, Label, Static
 
 from stig.crypto.group import day_of, read_invite
 from stig.crypto.persona import valid_persona_name
 from stig.errors import StigError
-from stig.tui.screens.ask import AskScreen
+from stig.tui.screens.ask import AskScreen, confirmed
+from stig.tui.screens.page import Page
 from stig.tui.widgets.qr import qr_text
 from stig.tui.widgets.status_line import StatusLine
 
 if TYPE_CHECKING:
-    from stig.tui.app import StigApp
+    pass
 
 ABOUT = (
     "An affinity group shares one secret. Its traces travel the mesh sealed: only members read "
@@ -75,9 +76,8 @@ class InviteScreen(ModalScreen[None]):
         self.dismiss(None)
 
 
-class GroupsScreen(Screen[None]):
+class GroupsScreen(Page):
     BINDINGS = [
-        Binding("escape", "back", "Back"),
         Binding("enter", "show", "Show in the feed", show=False),
         Binding("n", "new", "New group"),
         Binding("v", "invite", "Invite"),
@@ -85,10 +85,6 @@ class GroupsScreen(Screen[None]):
         Binding("l", "leave", "Leave"),
         Binding("k", "fork", "Fork"),
     ]
-
-    @property
-    def stig(self) -> StigApp:
-        return self.app  # type: ignore[return-value]
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -158,9 +154,6 @@ class GroupsScreen(Screen[None]):
         if name in self.stig.live.local.groups.names():
             return f"a group named {name!r} exists already here"
         return None
-
-    def action_back(self) -> None:
-        self.app.pop_screen()
 
     @on(DataTable.RowSelected)
     def action_show(self) -> None:
@@ -246,14 +239,11 @@ class GroupsScreen(Screen[None]):
         name = self._chosen()
         if name is None:
             return
-        answer = await self.app.push_screen_wait(
-            AskScreen(
-                f"Leave {name}? Its key and everything read in it are erased from this device; "
-                "coming back takes a new invite. Type yes to leave.",
-                placeholder="yes",
-            )
-        )
-        if answer is None or answer.strip().lower() not in ("y", "yes"):
+        if not await confirmed(
+            self.app,
+            f"Leave {name}? Its key and everything read in it are erased from this device; "
+            "coming back takes a new invite. Type yes to leave.",
+        ):
             return
         local = self.stig.live.local
         try:
@@ -274,15 +264,12 @@ class GroupsScreen(Screen[None]):
         name = self._chosen()
         if name is None:
             return
-        answer = await self.app.push_screen_wait(
-            AskScreen(
-                f"Fork {name}? It gets a new secret: what is posted in it from now on is read "
-                "only by those you give the new code to. What was read so far stays. "
-                "Type yes to fork.",
-                placeholder="yes",
-            )
-        )
-        if answer is None or answer.strip().lower() not in ("y", "yes"):
+        if not await confirmed(
+            self.app,
+            f"Fork {name}? It gets a new secret: what is posted in it from now on is read "
+            "only by those you give the new code to. What was read so far stays. "
+            "Type yes to fork.",
+        ):
             return
         try:
             code = self.stig.live.local.groups.fork(name, self.today)

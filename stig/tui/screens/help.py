@@ -6,8 +6,9 @@ from rich.table import Table
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
-from textual.screen import Screen
 from textual.widgets import Footer, Header, Static
+
+from stig.tui.screens.page import Page
 
 INTRO = (
     "stig keeps traces: call-outs, actions, reports, notes. Each fades when its time is up; "
@@ -37,6 +38,7 @@ def key_table() -> Table:
     table.add_column("does")
     for place, bindings in (
         ("everywhere", StigApp.BINDINGS),
+        ("any screen", Page.BINDINGS),
         ("feed", FeedScreen.BINDINGS),
         ("trace", ThreadScreen.BINDINGS),
         ("compose", ComposeScreen.BINDINGS),
@@ -52,8 +54,8 @@ def key_table() -> Table:
     return table
 
 
-class HelpScreen(Screen[None]):
-    BINDINGS = [Binding("escape,q", "back", "Back")]
+class HelpScreen(Page):
+    BINDINGS = [Binding("q", "back", "Back", show=False)]
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -61,6 +63,3 @@ class HelpScreen(Screen[None]):
             yield Static(INTRO, classes="hint")
             yield Static(key_table())
         yield Footer()
-
-    def action_back(self) -> None:
-        self.app.pop_screen()

@@ -7,28 +7,23 @@ from typing import TYPE_CHECKING
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Static
 
 from stig.errors import StigError
 from stig.tui.screens.ask import AskScreen
+from stig.tui.screens.page import Page
 from stig.tui.widgets.status_line import StatusLine
 
 if TYPE_CHECKING:
-    from stig.tui.app import StigApp
+    pass
 
 
-class IdentitiesScreen(Screen[None]):
+class IdentitiesScreen(Page):
     BINDINGS = [
-        Binding("escape", "back", "Back"),
         Binding("n", "new", "New persona"),
         Binding("enter", "switch", "Use this one", show=False),
         Binding("d", "make_default", "Make default"),
     ]
-
-    @property
-    def stig(self) -> StigApp:
-        return self.app  # type: ignore[return-value]
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -61,9 +56,6 @@ class IdentitiesScreen(Screen[None]):
                 "yes" if name == keyring.default else "",
                 key=name,
             )
-
-    def action_back(self) -> None:
-        self.app.pop_screen()
 
     def _chosen(self) -> str | None:
         table = self.query_one(DataTable)

@@ -7,17 +7,16 @@ from typing import TYPE_CHECKING
 
 from rich.text import Text
 from textual.app import ComposeResult
-from textual.binding import Binding
 from textual.containers import VerticalScroll
-from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Static
 
 from stig.node.live import ELSEWHERE, FAILED, OFFLINE, STARTING, LiveStatus
 from stig.readable import span
+from stig.tui.screens.page import Page
 from stig.tui.widgets.status_line import StatusLine
 
 if TYPE_CHECKING:
-    from stig.tui.app import StigApp
+    pass
 
 REFRESH = 1.0
 
@@ -62,13 +61,7 @@ def guidance(status: LiveStatus, home: str) -> Text:
     return text
 
 
-class PeersScreen(Screen[None]):
-    BINDINGS = [Binding("escape", "back", "Back")]
-
-    @property
-    def stig(self) -> StigApp:
-        return self.app  # type: ignore[return-value]
-
+class PeersScreen(Page):
     def compose(self) -> ComposeResult:
         yield Header()
         with VerticalScroll():
@@ -84,9 +77,6 @@ class PeersScreen(Screen[None]):
             table.add_column(label, key=label)
         self.show()
         self.set_interval(REFRESH, self.show)
-
-    def action_back(self) -> None:
-        self.app.pop_screen()
 
     def show(self) -> None:
         status = self.stig.status

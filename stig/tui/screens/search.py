@@ -7,32 +7,27 @@ from typing import TYPE_CHECKING
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.screen import Screen
 from textual.widgets import Footer, Header, Input, Static
 
 from stig.errors import StigError
 from stig.readable import plural
+from stig.tui.screens.page import Page
 from stig.tui.screens.thread import ThreadScreen
 from stig.tui.widgets.status_line import StatusLine
 from stig.tui.widgets.trace_table import TraceTable
 
 if TYPE_CHECKING:
-    from stig.tui.app import StigApp
+    pass
 
 
-class SearchScreen(Screen[None]):
+class SearchScreen(Page):
     BINDINGS = [
-        Binding("escape", "back", "Back"),
         Binding("slash", "focus_query", "New search", show=False),
     ]
 
     def __init__(self) -> None:
         super().__init__()
         self.query_text = ""
-
-    @property
-    def stig(self) -> StigApp:
-        return self.app  # type: ignore[return-value]
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -47,9 +42,6 @@ class SearchScreen(Screen[None]):
 
     def action_focus_query(self) -> None:
         self.query_one("#query", Input).focus()
-
-    def action_back(self) -> None:
-        self.app.pop_screen()
 
     @on(Input.Submitted, "#query")
     def submitted(self, event: Input.Submitted) -> None:

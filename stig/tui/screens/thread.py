@@ -11,7 +11,6 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
-from textual.screen import Screen
 from textual.widgets import Footer, Header, Label, Static
 
 from stig.crdt import kinds
@@ -22,14 +21,15 @@ from stig.node.local import Draft
 from stig.readable import SHORT_ID, plural, span
 from stig.store.port import Hidden, Thread
 from stig.tui.posting import respond
-from stig.tui.screens.ask import AskScreen
+from stig.tui.screens.ask import AskScreen, confirmed
 from stig.tui.screens.compose import ComposeScreen
+from stig.tui.screens.page import Page
 from stig.tui.spaces import member_of
 from stig.tui.widgets.status_line import StatusLine
 from stig.tui.widgets.trace_table import TraceTable, kind_label
 
 if TYPE_CHECKING:
-    from stig.tui.app import StigApp
+    pass
 
 
 def trace_text(item: Ranked, now: int, author: str, group: str | None = None) -> Text:
@@ -69,9 +69,9 @@ def _file(typed: str) -> Path:
     return Path(typed).expanduser()
 
 
-class ThreadScreen(Screen[None]):
+class ThreadScreen(Page):
     BINDINGS = [
-        Binding("escape,backspace", "back", "Back"),
+        Binding("backspace", "back", "Back", show=False),
         Binding("a", "answer", "Answer"),
         Binding("e", "echo", "Echo"),
         Binding("y", "confirm", "Confirm"),
@@ -86,10 +86,6 @@ class ThreadScreen(Screen[None]):
         self.trace_id = trace_id
         self.group = group
         self.found: Thread | Hidden | None = None
-
-    @property
-    def stig(self) -> StigApp:
-        return self.app  # type: ignore[return-value]
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -161,9 +157,6 @@ class ThreadScreen(Screen[None]):
     def _visible(self) -> Thread | None:
         return self.found if isinstance(self.found, Thread) else None
 
-    def action_back(self) -> None:
-        self.app.pop_screen()
-
     @on(TraceTable.RowSelected)
     def open_answer(self, event: TraceTable.RowSelected) -> None:
         if event.row_key.value:
@@ -214,14 +207,11 @@ class ThreadScreen(Screen[None]):
                 timeout=8,
             )
             return
-        answer = await self.app.push_screen_wait(
-            AskScreen(
-                "Retract this trace? Every node that gets the retraction hides it and drops its "
-                "text. Type yes to retract.",
-                placeholder="yes",
-            )
-        )
-        if answer is not None and answer.strip().lower() in ("y", "yes"):
+        if await confirmed(
+            self.app,
+            "Retract this trace? Every node that gets the retraction hides it and drops its "
+            "text. Type yes to retract.",
+        ):
             await self._respond(kinds.RETRACT, "retracted")
 
     async def _respond(self, kind: str, done: str, body: str = "") -> None:
