@@ -198,7 +198,7 @@ def group_list(ctx: click.Context, as_json: bool) -> None:
 def author_label(node: LocalNode, group: str) -> Callable[[Trace], str]:
     """How an author reads inside ``group``: 'a member of NAME' for the group's anonymous
     key, the persona's name for this node's own keys, else the key's first hex digits."""
-    own = {node.keyring.public_key(name): name for name in node.keyring.names()}
+    own = node.keyring.owners()
 
     def label(trace: Trace) -> str:
         if node.rooms.is_anonymous(group, trace):

@@ -16,7 +16,7 @@ from stig.cli.options import home_of, network_options, node_config, run
 from stig.cli.publishing import DEFAULT_TITLE, site_settings
 from stig.cli.render import echo_json
 from stig.errors import UsageError
-from stig.node.config import Config, RelayPolicy, read_psk
+from stig.node.config import Config, RelayPolicy
 from stig.node.control import ask_status
 from stig.node.home import Home
 from stig.node.local import create_store
@@ -131,10 +131,7 @@ def _serve(
     config = node_config(home, listen, bootstrap, lan, psk_file)
     if relay_overrides is not None:
         config = Config(config.network, _relay_policy(config.relay, relay_overrides))
-    psk = read_psk(Path(config.network.psk_file)) if config.network.psk_file else None
-    network = Libp2pNetwork(
-        home.transport_seed(), config.network.listen, psk=psk, lan=config.network.lan
-    )
+    network = Libp2pNetwork.for_home(home, config)
 
     async def go() -> None:
         await create_store(home)

@@ -121,17 +121,9 @@ class Groups:
     def invite(self, name: str, today: int) -> str:
         return invite_code(*self.chain(name, today))
 
-    def epochs(self, today: int) -> dict[str, tuple[str, Epoch]]:
-        """For every group, the epochs of today and the days a live trace can still expire on,
-        by tag: what a member needs to recognise and open envelopes."""
-        found: dict[str, tuple[str, Epoch]] = {}
-        for name in self.names():
-            for tag, epoch in self.epochs_of(name, today).items():
-                found[tag] = (name, epoch)
-        return found
-
     def epochs_of(self, name: str, today: int) -> dict[str, Epoch]:
-        """The epochs of one group, by tag (see ``epochs``)."""
+        """The epochs of group ``name`` for today and the days a live trace can still expire
+        on, by tag: what a member needs to recognise and open envelopes."""
         chain, day = self.chain(name, today)
         return {epoch.tag_text: epoch for epoch in epochs(chain, day, WINDOW_DAYS)}
 

@@ -119,6 +119,10 @@ class Keyring:
         """The public key of persona ``name``, without needing its passphrase."""
         return keyfile_public_key(self._read(name), expect_name=name)
 
+    def owners(self) -> dict[bytes, str]:
+        """This device's personas by public key: whose a trace is, if it is one of ours."""
+        return {self.public_key(name): name for name in self.names()}
+
     def is_locked(self, name: str) -> bool:
         """True if persona ``name`` is protected by a passphrase."""
         data = self._read(name)

@@ -33,6 +33,7 @@ import time
 from collections import Counter, OrderedDict
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Sequence
 from contextlib import suppress
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar, TypeVarTuple, cast
 
 import ifaddr
@@ -61,6 +62,8 @@ from libp2p.stream_muxer.yamux.yamux import PROTOCOL_ID as YAMUX_PROTOCOL_ID
 from libp2p.stream_muxer.yamux.yamux import Yamux
 from libp2p.tools.anyio_service import background_trio_service
 
+from stig.node.config import DEFAULT_LISTEN, Config, read_psk
+from stig.node.home import Home
 from stig.node.network import (
     MAX_STREAM_FRAME,
     NetEvent,
@@ -649,6 +652,14 @@ class Libp2pNetwork:
     reports the one picked). ``psk`` is a private-network key in hex (64 characters), or None.
     ``lan`` turns on mDNS discovery (it announces this node on every interface).
     """
+
+    @classmethod
+    def for_home(cls, home: Home, config: Config) -> Libp2pNetwork:
+        """The network of a node's home: its transport key, and config.toml's listen
+        addresses (DEFAULT_LISTEN if none), private-network key file and LAN discovery."""
+        net = config.network
+        psk = read_psk(Path(net.psk_file)) if net.psk_file else None
+        return cls(home.transport_seed(), net.listen or (DEFAULT_LISTEN,), psk=psk, lan=net.lan)
 
     def __init__(
         self,

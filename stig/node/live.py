@@ -15,18 +15,18 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import importlib
 import logging
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from stig.crdt.trace import Trace
 from stig.crypto.persona import Persona
 from stig.errors import StigError, UsageError
-from stig.node.config import DEFAULT_LISTEN, Config, load_config, read_psk
+from stig.node.config import Config, load_config
 from stig.node.control import ask_status
 from stig.node.home import Home
 from stig.node.local import Draft, LocalNode, create_store, wall_clock
@@ -56,6 +56,11 @@ class PeerState:
     ban_reason: str
 
 
+def latest_sync(peers: tuple[PeerState, ...]) -> float | None:
+    """When this node last completed a sync with any peer."""
+    return max((p.last_sync for p in peers if p.last_sync), default=None)
+
+
 @dataclass(frozen=True)
 class LiveStatus:
     """What the status line and the Peers screen show."""
@@ -75,7 +80,7 @@ class LiveStatus:
 
     @property
     def last_sync(self) -> float | None:
-        return max((p.last_sync for p in self.peers if p.last_sync), default=None)
+        return latest_sync(self.peers)
 
     @property
     def on_mesh(self) -> bool:
@@ -188,9 +193,10 @@ class LiveNode:
         else:
             raw = {}
         peers = tuple(_peer_state(p) for p in raw.get("peers", ()))
-        status = LiveStatus(
+        self._queue.settle(latest_sync(peers))
+        return LiveStatus(
             mode=self._mode,
-            queued=0,
+            queued=len(self._queue.posted),
             peer_id=str(raw.get("peer_id", "")),
             addresses=tuple(raw.get("addresses", ())),
             peers=peers,
@@ -198,8 +204,6 @@ class LiveNode:
             lan=self.config.network.lan,
             bootstrap=self.config.network.bootstrap,
         )
-        self._queue.settle(status.last_sync)
-        return LiveStatus(**{**status.__dict__, "queued": len(self._queue.posted)})
 
     # -- posting ---------------------------------------------------------------------------
 
@@ -254,13 +258,10 @@ async def _node_running(home: Home) -> bool:
 
 
 async def _libp2p_network(home: Home, config: Config) -> Network:
-    # libp2p takes about a second to import: done in a thread so a screen is not held up.
-    module = await asyncio.to_thread(__import__, "stig.node.libp2p_net", fromlist=["x"])
-    net = config.network
-    psk = await asyncio.to_thread(read_psk, Path(net.psk_file)) if net.psk_file else None
-    network: Network = module.Libp2pNetwork(
-        home.transport_seed(), net.listen or (DEFAULT_LISTEN,), psk=psk, lan=net.lan
-    )
+    # libp2p takes about a second to import: done in a thread so a screen is not held up
+    # (and so are the key files it reads).
+    module = await asyncio.to_thread(importlib.import_module, "stig.node.libp2p_net")
+    network: Network = await asyncio.to_thread(module.Libp2pNetwork.for_home, home, config)
     return network
 
 

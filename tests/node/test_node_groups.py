@@ -183,7 +183,7 @@ async def test_after_its_day_nothing_the_node_holds_opens_the_envelope(tmp_path:
         for epoch in epochs(chain, day, 40):  # every key the node can still make
             with pytest.raises(GroupError):
                 open_sealed(epoch, payload(envelope))
-        assert envelope.tags[0] not in a.groups.epochs(day_of(clock.now))
+        assert envelope.tags[0] not in a.groups.epochs_of("crew", day_of(clock.now))
 
 
 async def test_wipe_erases_group_keys(tmp_path: Path) -> None:

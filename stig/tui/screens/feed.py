@@ -189,11 +189,7 @@ class FeedScreen(Page):
         return None
 
     def _name_of(self, author: bytes) -> str:
-        keyring = self.stig.live.local.keyring
-        for name in keyring.names():
-            if keyring.public_key(name) == author:
-                return name
-        return author.hex()[:12]
+        return self.stig.live.local.keyring.owners().get(author, author.hex()[:12])
 
     def _narrow(self, where: FeedFilter) -> None:
         self.where = where

@@ -147,11 +147,8 @@ class ThreadScreen(Page):
         local = self.stig.live.local
         if self.group is not None and local.rooms.is_anonymous(self.group, trace):
             return member_of(self.group)
-        keyring = local.keyring
-        for name in keyring.names():
-            if keyring.public_key(name) == trace.author:
-                return f"you ({name})"
-        return trace.author.hex()[:SHORT_ID]
+        name = local.keyring.owners().get(trace.author)
+        return f"you ({name})" if name else trace.author.hex()[:SHORT_ID]
 
     @property
     def _visible(self) -> Thread | None:
