@@ -19,7 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from stig.crdt import kinds
-from stig.crdt.views import FeedFilter, Ranked
+from stig.crdt.views import FeedFilter, Ranked, feed_order
 from stig.errors import StigError, UsageError
 from stig.publish.mirror import Mirror, Written
 from stig.publish.site import SiteOptions, build_site
@@ -68,9 +68,7 @@ async def gather(store: Store, now: int, selection: Selection) -> list[Thread]:
     for where in filters or [FeedFilter(kinds=selection.kinds)]:
         for item in await store.feed(now, where, selection.limit):
             found[item.trace.id] = item
-    chosen = sorted(found.values(), key=lambda i: (-i.intensity, -i.trace.created, i.trace.id))[
-        : selection.limit
-    ]
+    chosen = sorted(found.values(), key=feed_order)[: selection.limit]
     threads: list[Thread] = []
     for item in chosen:
         thread = await store.thread(item.trace.id, now)

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from stig.crdt import kinds
-from stig.crdt.views import Ranked
+from stig.crdt.views import Ranked, feed_order
 from stig.publish.atom import ATOM_TYPE, FeedPlace, atom_feed
 from stig.publish.excerpts import author_label, clean, excerpt, kind_label, title_of
 from stig.readable import SHORT_ID, plural, responses, span
@@ -71,7 +71,7 @@ def tag_feed(tag: str) -> str:
 
 def build_site(threads: Sequence[Thread], now: int, options: SiteOptions) -> dict[str, bytes]:
     """Every file of the site. The same threads and ``now`` give the same bytes."""
-    threads = sorted(threads, key=lambda t: _order(t.ranked))
+    threads = sorted(threads, key=lambda t: feed_order(t.ranked))
     items = [t.ranked for t in threads]
     published = frozenset(item.trace.id for item in items)
     tags = Counter(tag for item in items for tag in item.trace.tags)
@@ -89,11 +89,6 @@ def build_site(threads: Sequence[Thread], now: int, options: SiteOptions) -> dic
         site[tag_page(tag)] = render.tag_page(tag, tagged)
         site[tag_feed(tag)] = atom_feed(tagged, render.feed_place(tag), now)
     return site
-
-
-def _order(item: Ranked) -> tuple[float, int, bytes]:
-    """The feed's order: most intense first, then newer, then by id."""
-    return (-item.intensity, -item.trace.created, item.trace.id)
 
 
 class _Render:
