@@ -84,7 +84,10 @@ def load_config(path: Path) -> Config:
     return Config(
         network=NetworkConfig(
             listen=tuple(_strings(network, "listen", path, "network")),
-            bootstrap=tuple(_strings(network, "bootstrap", path, "network")),
+            bootstrap=tuple(
+                check_bootstrap(a, f"{path}: network.bootstrap")
+                for a in _strings(network, "bootstrap", path, "network")
+            ),
             lan=_typed(network, "lan", bool, False, path, "network"),
             psk_file=_typed(network, "psk_file", str, "", path, "network"),
             sync_interval=_interval(network, path),
@@ -186,10 +189,31 @@ def with_network(
     return Config(
         NetworkConfig(
             listen=listen or net.listen or (DEFAULT_LISTEN,),
-            bootstrap=tuple(dict.fromkeys([*net.bootstrap, *bootstrap])),
+            bootstrap=tuple(
+                dict.fromkeys(
+                    [*net.bootstrap, *(check_bootstrap(a, "--bootstrap") for a in bootstrap)]
+                )
+            ),
             lan=lan or net.lan,
             psk_file=psk_file or net.psk_file,
             sync_interval=net.sync_interval,
         ),
         config.relay,
     )
+
+
+def check_bootstrap(address: str, where: str) -> str:
+    """``address`` if it is a full multiaddr of a peer (a transport, then ``/p2p/<peer id>``);
+    else a UsageError that says so — a typo must not leave a node quietly alone."""
+    import multiaddr  # type: ignore[import-untyped]  # noqa: PLC0415 - only when there is one
+
+    try:
+        names = [p.name for p in multiaddr.Multiaddr(address).protocols()]
+    except ValueError as exc:
+        raise UsageError(f"{where}: {address!r} is not a multiaddr: {exc}") from exc
+    if len(names) < 2 or names[-1] != "p2p":
+        raise UsageError(
+            f"{where}: {address!r} is not a full peer address: it needs where to reach the peer "
+            "and its id, like /ip4/198.51.100.7/tcp/4737/p2p/12D3KooW… (`stig addr` prints them)"
+        )
+    return address

@@ -53,3 +53,9 @@ def test_a_missing_home_is_not_created(tmp_path: Path) -> None:
     fresh = tmp_path / "fresh"
     assert f"no stig home at {fresh}; run `stig init` first" in fails(fresh, "feed")
     assert not fresh.exists()
+
+
+def test_a_mistyped_bootstrap_address_is_an_error_not_a_lonely_node(tmp_path: Path) -> None:
+    stig(tmp_path, "init", "-q")
+    done = stig(tmp_path, "node", "--bootstrap", "/ip4/1.2.3/garbage", code=1)
+    assert "--bootstrap: '/ip4/1.2.3/garbage' is not a multiaddr" in done.stderr
