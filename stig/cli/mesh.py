@@ -6,7 +6,6 @@ import asyncio
 import logging
 import signal
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +15,7 @@ from stig.cli.options import home_of, network_options, node_config, run
 from stig.cli.publishing import DEFAULT_TITLE, site_settings
 from stig.cli.render import echo_json
 from stig.errors import UsageError
+from stig.node import clock
 from stig.node.config import Config, RelayPolicy
 from stig.node.control import ask_status
 from stig.node.home import Home
@@ -218,7 +218,7 @@ def peers(ctx: click.Context, as_json: bool) -> None:
     if not status["peers"]:
         click.echo("no peers yet: start another node with --bootstrap <one of the addresses>,")
         click.echo("or run with --lan to find nodes on this network")
-    now = time.time()
+    now = clock.now()
     for p in status["peers"]:
         state = "connected" if p["connected"] else "gone"
         if p["banned"]:

@@ -17,7 +17,6 @@ import asyncio
 import contextlib
 import importlib
 import logging
-import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -26,10 +25,12 @@ from typing import Any
 from stig.crdt.trace import Trace
 from stig.crypto.persona import Persona
 from stig.errors import StigError, UsageError
+from stig.node.clock import now as clock_now
+from stig.node.clock import wall_clock
 from stig.node.config import Config, load_config
 from stig.node.control import ask_status
 from stig.node.home import Home
-from stig.node.local import Draft, LocalNode, create_store, wall_clock
+from stig.node.local import Draft, LocalNode, create_store
 from stig.node.mesh import MeshNode
 from stig.node.network import Network
 
@@ -104,7 +105,7 @@ class LiveNode:
         local: LocalNode,
         config: Config,
         *,
-        clock: Callable[[], float] = time.time,
+        clock: Callable[[], float] = clock_now,
     ) -> None:
         self.local = local
         self.config = config

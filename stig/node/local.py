@@ -9,7 +9,6 @@ from __future__ import annotations
 import hashlib
 import os
 import tempfile
-import time
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator
 from contextlib import asynccontextmanager, contextmanager, suppress
 from dataclasses import dataclass, replace
@@ -25,6 +24,7 @@ from stig.crdt.views import FeedFilter, Ranked
 from stig.crypto.group import day_of
 from stig.crypto.persona import Persona
 from stig.errors import PersonaError, StigError, UsageError
+from stig.node.clock import wall_clock
 from stig.node.groups import Groups
 from stig.node.home import Home
 from stig.node.ingest import Ingest, IngestReport
@@ -38,10 +38,6 @@ INGEST_BATCH = 2000
 show progress and bound memory."""
 
 ID_PREFIX_MIN = 6
-
-
-def wall_clock() -> int:
-    return int(time.time())
 
 
 @dataclass(frozen=True)

@@ -21,7 +21,6 @@ import contextlib
 import hashlib
 import logging
 import random
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -36,6 +35,7 @@ from stig.crdt.validate import validate
 from stig.crypto.pow import work_bits
 from stig.errors import InvalidTrace, StigError
 from stig.node import control, sync
+from stig.node.clock import now as clock_now
 from stig.node.config import Config, RelayPolicy
 from stig.node.groups import Groups
 from stig.node.home import Home
@@ -80,7 +80,7 @@ class MeshNode:
         network: Network,
         config: Config,
         *,
-        clock: Callable[[], float] = time.time,
+        clock: Callable[[], float] = clock_now,
     ) -> None:
         self.home = home
         self.store = store

@@ -14,13 +14,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
 from stig.crdt import kinds
 from stig.crdt.views import FeedFilter, Ranked, feed_order
 from stig.errors import StigError, UsageError
+from stig.node import clock
 from stig.publish.mirror import Mirror, Written
 from stig.publish.site import SiteOptions, build_site
 from stig.store.port import Store, Thread
@@ -98,7 +98,7 @@ class Publisher:
         mirror: Mirror,
         selection: Selection,
         options: SiteOptions,
-        clock: Callable[[], int] = lambda: int(time.time()),
+        clock: Callable[[], int] = clock.wall_clock,
     ) -> None:
         self.mirror = mirror
         self.selection = selection

@@ -9,7 +9,6 @@ The app also holds the space shown: public, or one group (``group``).
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import Callable
 from contextlib import AsyncExitStack
 from pathlib import Path
@@ -21,10 +20,11 @@ from textual.message import Message
 from textual.screen import ModalScreen
 
 from stig.crypto.persona import Persona
+from stig.node import clock
+from stig.node.clock import wall_clock
 from stig.node.config import Config
 from stig.node.home import Home
 from stig.node.live import LiveNode, LiveStatus
-from stig.node.local import wall_clock
 from stig.node.network import Network
 from stig.tui.idle_gc import YOUNG_EVERY, IdleCollector
 from stig.tui.screens.contour import ContourScreen
@@ -134,7 +134,7 @@ class StigApp(App[None]):
     async def _refresh_status(self) -> None:
         self.status = await self.live.status()
         for line in self.screen.query(StatusLine):
-            line.show(self.status, self.persona_name or "(none)", time.time(), self.group)
+            line.show(self.status, self.persona_name or "(none)", clock.now(), self.group)
 
     def changed(self) -> None:
         """Called after this app stored something: refresh at once, not at the next poll."""

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from typing import TYPE_CHECKING
 
 from rich.text import Text
@@ -10,6 +9,7 @@ from textual.app import ComposeResult
 from textual.containers import VerticalScroll
 from textual.widgets import DataTable, Footer, Header, Static
 
+from stig.node import clock
 from stig.node.live import ELSEWHERE, FAILED, OFFLINE, STARTING, LiveStatus
 from stig.readable import span
 from stig.tui.screens.page import Page
@@ -80,7 +80,7 @@ class PeersScreen(Page):
 
     def show(self) -> None:
         status = self.stig.status
-        now = time.time()
+        now = clock.now()
         me = self.query_one("#me", Static)
         me.update(f"this node  {status.peer_id}" if status.peer_id else "")
         table = self.query_one("#peers", DataTable)

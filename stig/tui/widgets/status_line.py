@@ -3,11 +3,10 @@ shown (public or a group), persona."""
 
 from __future__ import annotations
 
-import time
-
 from rich.text import Text
 from textual.widgets import Static
 
+from stig.node import clock
 from stig.node.live import ELSEWHERE, FAILED, OFFLINE, ONLINE, STARTING, LiveStatus
 from stig.readable import plural, span
 
@@ -51,7 +50,7 @@ class StatusLine(Static):
         status = getattr(self.app, "status", None)
         if isinstance(status, LiveStatus):
             persona = getattr(self.app, "persona_name", "") or "(none)"
-            self.show(status, persona, time.time(), getattr(self.app, "group", None))
+            self.show(status, persona, clock.now(), getattr(self.app, "group", None))
 
     _shown: Text | None = None
 
