@@ -164,6 +164,7 @@ class SyncReason(StrEnum):
     FRAME_TOO_LARGE = "frame_too_large"
     TOO_MANY_ROUNDS = "too_many_rounds"
     PROTOCOL = "protocol"  # decodes, but makes no sense at this point of the exchange
+    TOO_MUCH = "too_much"  # a session over its bounds (records, bytes: node/sync.py)
 
 
 class SyncError(StigError):

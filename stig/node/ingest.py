@@ -51,8 +51,19 @@ Policy = Callable[[Trace], Awaitable[tuple[str, str] | None]]
 (reason, detail) to refuse a valid trace, None to take it."""
 
 
+DETAILS_PER_REASON = 20
+"""A report keeps the details (where, what) of this many rejects per reason; beyond them it only
+counts, so a bundle or a session of any number of junk records costs constant memory."""
+
+HELD_AT_MOST = 10_000
+"""Traces past their own expiry held back for judgement at ``finish``; beyond this many they
+are judged at once against what is stored, so the held list stays bounded."""
+
+
 @dataclass
 class IngestReport:
+    """Counts of every outcome; details of the first DETAILS_PER_REASON rejects per reason."""
+
     accepted: int = 0
     duplicates: int = 0
     rejected: Counter[str] = field(default_factory=Counter)
@@ -63,22 +74,53 @@ class IngestReport:
 
     def refuse(self, at: str, reason: str, detail: str) -> None:
         self.rejected[reason] += 1
-        self.rejections.append(Rejection(at, reason, detail))
+        if self.rejected[reason] <= DETAILS_PER_REASON:
+            self.rejections.append(Rejection(at, reason, detail))
+
+    def omitted(self, reason: str) -> int:
+        """Rejects for ``reason`` counted but not kept in ``rejections``."""
+        return max(0, self.rejected[reason] - DETAILS_PER_REASON)
 
     @property
     def seen(self) -> int:
         return self.accepted + self.duplicates + sum(self.rejected.values())
 
 
+OnReject = Callable[[str], None]
+"""Told the reason of every reject as it happens (a sync session charges its peer at once)."""
+
+OnStoring = Callable[[Sequence[bytes], Sequence[bytes]], None]
+"""Told the ids of a batch about to be stored, then (second call, empty first argument) the ids
+of that batch that were not stored: what a node remembers as taken from the network."""
+
+
 class Ingest:
     """Feed batches with ``add``, then call ``finish`` once; read ``report``."""
 
-    def __init__(self, store: Store, now: int, policy: Policy | None = None) -> None:
+    def __init__(
+        self,
+        store: Store,
+        now: int,
+        policy: Policy | None = None,
+        *,
+        on_reject: OnReject | None = None,
+        on_storing: OnStoring | None = None,
+    ) -> None:
         self._store = store
         self._now = now
         self._policy = policy
+        self._on_reject = on_reject
+        self._on_storing = on_storing
         self._held: list[tuple[str, Trace, InvalidTrace]] = []
         self.report = IngestReport()
+
+    def _reject(self, at: str, error: InvalidTrace) -> None:
+        self._refuse(at, error.reason.value, error.detail)
+
+    def _refuse(self, at: str, reason: str, detail: str) -> None:
+        self.report.refuse(at, reason, detail)
+        if self._on_reject is not None:
+            self._on_reject(reason)
 
     async def add(self, records: Iterable[tuple[str, bytes]]) -> None:
         """Validate and store one batch of (where, raw bytes) records."""
@@ -95,16 +137,16 @@ class Ingest:
         valid: list[Trace] = []
         for at, item in decoded:
             if isinstance(item, InvalidTrace):
-                self.report.reject(at, item)
+                self._reject(at, item)
                 continue
             trace = item
             bad_signature = next(signed)
             if bad_signature is not None:
-                self.report.reject(at, bad_signature)
+                self._reject(at, bad_signature)
                 continue
             refused = await self._policy(trace) if self._policy else None
             if refused is not None:
-                self.report.refuse(at, *refused)
+                self._refuse(at, *refused)
                 continue
             try:
                 check_times(trace, self._now)
@@ -112,13 +154,19 @@ class Ingest:
                 if error.reason is Reason.EXPIRED:
                     self._held.append((at, trace, error))
                 else:
-                    self.report.reject(at, error)
+                    self._reject(at, error)
                 continue
             valid.append(trace)
         await self._store_batch(valid)
+        if len(self._held) > HELD_AT_MOST:
+            await self._judge_held()
 
     async def finish(self) -> IngestReport:
         """Judge the held-back traces against everything now stored."""
+        await self._judge_held()
+        return self.report
+
+    async def _judge_held(self) -> None:
         held, self._held = self._held, []
         if held:
             extended = await self._store.reinforced_until([trace for _, trace, _ in held])
@@ -127,16 +175,26 @@ class Ingest:
                 try:
                     check_times(trace, self._now, extended_until=extended.get(trace.id, 0))
                 except InvalidTrace:
-                    self.report.reject(at, error)
+                    self._reject(at, error)
                     continue
                 alive.append(trace)
             await self._store_batch(alive)
-        return self.report
 
     async def _store_batch(self, traces: list[Trace]) -> None:
         if not traces:
             return
-        added = await self._store.add(traces, self._now)
+        if self._on_storing is None:
+            added = await self._store.add(traces, self._now)
+        else:
+            ids = [trace.id for trace in traces]
+            self._on_storing(ids, ())
+            try:
+                added = await self._store.add(traces, self._now)
+            except BaseException:
+                self._on_storing((), ids)
+                raise
+            stored = set(added.accepted)
+            self._on_storing((), [tid for tid in ids if tid not in stored])
         self.report.accepted += len(added.accepted)
         self.report.duplicates += added.duplicates
 

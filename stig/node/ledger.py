@@ -88,6 +88,11 @@ class Ledger:
         with self._lock:
             return sorted(self._peers.values(), key=lambda r: (not r.connected, r.peer))
 
+    def count(self, peer: PeerId, reason: str) -> None:
+        """Count a refused message that is not the peer's fault (no penalty)."""
+        with self._lock:
+            self._record(peer).rejected[reason] += 1
+
     def reject(self, peer: PeerId, reason: str, now: float) -> bool:
         """Count a rejected message; True if the peer just crossed the penalty threshold."""
         with self._lock:

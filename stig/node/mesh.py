@@ -27,19 +27,15 @@ from typing import Any
 
 import msgpack
 
-from stig.crdt import kinds
-from stig.crdt.codec import unsigned_bytes
 from stig.crdt.reconcile import SyncError
-from stig.crdt.trace import Trace
-from stig.crdt.validate import validate
-from stig.crypto.pow import work_bits
-from stig.errors import InvalidTrace, StigError
+from stig.errors import StigError
 from stig.node import control, sync
+from stig.node.admission import Admission, Session, Taken
 from stig.node.clock import now as clock_now
 from stig.node.config import Config, RelayPolicy
 from stig.node.groups import Groups
 from stig.node.home import Home
-from stig.node.ingest import Ingest, IngestReport
+from stig.node.ingest import IngestReport
 from stig.node.ledger import Ledger
 from stig.node.network import Network, NetworkError, PeerDown, PeerId, PeerUp, Pushed, Stream
 from stig.node.rooms import collect_groups
@@ -68,7 +64,6 @@ MAX_CONNECTIONS = 32
 answer (so it can find others) and is then hung up on, so early nodes do not become hubs."""
 TURN_AWAY_GRACE = 2.0
 PEERS_PROTOCOL = "/stig/peers/1"
-_POLICY_REASONS = frozenset({"refused_tag", "low_pow", "author_rate", "author_quota"})
 MAX_SHARED_ADDRESSES = 32
 
 
@@ -91,7 +86,8 @@ class MeshNode:
         self.ledger = Ledger()
         self.addresses: list[str] = []
         self._known: dict[PeerId, list[str]] = {}  # addresses peers told us, for peer exchange
-        self._taken: set[bytes] = set()  # ids stored from the network: not to publish again
+        self.taken = Taken()
+        self.admission = Admission(self.policy, store, self.ledger, clock, self._cut_off_soon)
         self._pushes: asyncio.Queue[tuple[PeerId, bytes]] = asyncio.Queue()
         self._syncing: set[PeerId] = set()
         self._sync_turn = asyncio.Lock()
@@ -107,7 +103,7 @@ class MeshNode:
     async def run(self, stop: asyncio.Event) -> None:
         """Run until ``stop`` is set; then stop the network and return."""
         self._loop = asyncio.get_running_loop()
-        self.network.set_validator(PUBLIC_TOPIC, self._validate_push)
+        self.network.set_validator(PUBLIC_TOPIC, self.admission.judge_push)
         self.network.set_stream_handler(sync.SYNC_PROTOCOL, self._serve_sync)
         self.network.set_stream_handler(PEERS_PROTOCOL, self._serve_peers)
         await self.network.subscribe(PUBLIC_TOPIC)
@@ -156,68 +152,11 @@ class MeshNode:
 
     # -- push ----------------------------------------------------------------------------------
 
-    def _validate_push(self, peer: PeerId, data: bytes) -> bool:
-        """The gossip validator: runs on the network's thread, before a push is forwarded."""
-        now = self.clock()
-        if not self.ledger.admit_push(peer, len(data), now):
-            self._reject(peer, "rate_limited", now)
-            return False
-        try:
-            trace = validate(data, int(now))
-        except InvalidTrace as exc:
-            self._reject(peer, exc.reason.value, now)
-            return False
-        # A trace this node does not carry is not junk: refused without a penalty.
-        return self._carries(trace) is None
-
-    def _reject(self, peer: PeerId, reason: str, now: float) -> None:
-        if self.ledger.reject(peer, reason, now) and self._loop is not None:
-            # Crossed the penalty threshold: cut the peer off (from the network thread).
+    def _cut_off_soon(self, peer: PeerId) -> None:
+        """Admission's verdict that a peer crossed the penalty threshold: hang up on it (called
+        from either thread)."""
+        if self._loop is not None:
             self._loop.call_soon_threadsafe(self._spawn, self.network.hang_up(peer))
-
-    def _carries(self, trace: Trace) -> tuple[str, str] | None:
-        """The relay policy's static rules: tags and proof of work."""
-        policy = self.policy
-        # An envelope's one tag is a group's tag of the day: tag rules are about public topics.
-        if trace.kind != kinds.SEALED and not policy.admits_tags(trace.tags):
-            return ("refused_tag", "this relay does not carry these tags")
-        if policy.min_pow_bits and work_bits(unsigned_bytes(trace)) < policy.min_pow_bits:
-            return ("low_pow", f"less than {policy.min_pow_bits} bits of proof of work")
-        return None
-
-    async def _admits_pushed(
-        self, trace: Trace, admitted: dict[bytes, set[bytes]] | None = None
-    ) -> tuple[str, str] | None:
-        if not self.ledger.admit_author(trace.author, self.clock()):
-            return ("author_rate", "this author posts faster than this node takes by push")
-        return await self._admits(trace, admitted)
-
-    async def _admits(
-        self, trace: Trace, admitted: dict[bytes, set[bytes]] | None = None
-    ) -> tuple[str, str] | None:
-        """Everything the node asks of a valid trace before storing it. ``admitted`` holds, by
-        author, the ids admitted in the batch being ingested: not stored yet, they count
-        against the author quota all the same, or one batch could carry any number past it."""
-        refused = self._carries(trace)
-        if refused is not None:
-            return refused
-        now = self.clock()
-        quota = self.policy.author_quota
-        if quota:
-            pending = set() if admitted is None else admitted.setdefault(trace.author, set())
-            if trace.id in pending:
-                return None
-            held = await self.store.author_live_count(trace.author, int(now))
-            if held + len(pending) >= quota:
-                # Gossip often repeats what a sync just brought: a copy of a stored trace
-                # changes no count, and counts once, in the store.
-                if await self.store.get(trace.id) is not None:
-                    return None
-                pending -= {tid for tid in pending if await self.store.get(tid) is not None}
-                if held + len(pending) >= quota:
-                    return ("author_quota", f"this relay keeps at most {quota} traces per author")
-            pending.add(trace.id)
-        return None
 
     async def _ingest_pushes(self) -> None:
         while True:
@@ -233,27 +172,27 @@ class MeshNode:
 
     async def ingest(self, peer: PeerId, raws: list[bytes], *, pushed: bool) -> IngestReport:
         """Validate, apply policy, store; count per peer. Never raises for bad input."""
-        session = _Session(self, peer, pushed=pushed)
+        session = self.session(peer, pushed=pushed)
         await session.add(raws)
         return await session.finish()
 
-    def _settle(self, peer: PeerId, report: IngestReport, now: float) -> None:
-        """Count an ingest against the peer that sent it."""
-        record = self.ledger.record(peer)
-        record.accepted += report.accepted
-        for rejection in report.rejections:
-            if rejection.reason in _POLICY_REASONS:
-                record.rejected[rejection.reason] += 1  # counted, but not junk: no penalty
-            else:
-                self._reject(peer, rejection.reason, now)
+    def session(self, peer: PeerId, *, pushed: bool) -> Session:
+        return Session(
+            self.admission,
+            self.store,
+            self.taken,
+            self.ingest_turn,
+            peer,
+            pushed=pushed,
+            now=self.clock(),
+        )
 
     async def _publish_from(self, cursor: int) -> None:
         while True:
             cursor, raws = await self.store.stored_after(cursor, PUBLISH_BATCH)
             for raw in raws:
                 tid = hashlib.blake2b(raw, digest_size=32).digest()
-                if tid in self._taken:
-                    self._taken.discard(tid)
+                if not self.taken.publishable(tid):
                     continue
                 try:
                     await self.network.publish(PUBLIC_TOPIC, raw)
@@ -299,7 +238,7 @@ class MeshNode:
             try:
                 async with asyncio.timeout(SYNC_WITHIN):
                     stats = await sync.initiate(
-                        stream, self.store, self._ingest_from(peer), int(self.clock())
+                        stream, self.store, self.session(peer, pushed=False), int(self.clock())
                     )
             finally:
                 await stream.close()
@@ -313,13 +252,16 @@ class MeshNode:
             self._sync_turn.release()
             self._syncing.discard(peer)
         self._account(peer, stats)
+        if stats.more:
+            # More than one session carries (a fresh node, a long absence): go on at once.
+            self._spawn(self.sync_with(peer))
         return stats
 
     async def _serve_sync(self, peer: PeerId, stream: Stream) -> None:
         try:
             async with asyncio.timeout(SYNC_WITHIN):
                 stats = await sync.respond(
-                    stream, self.store, self._ingest_from(peer), int(self.clock())
+                    stream, self.store, self.session(peer, pushed=False), int(self.clock())
                 )
         except SyncError as exc:
             await stream.reset()
@@ -330,9 +272,6 @@ class MeshNode:
             return
         await stream.close()
         self._account(peer, stats)
-
-    def _ingest_from(self, peer: PeerId) -> _Session:
-        return _Session(self, peer, pushed=False)
 
     def _account(self, peer: PeerId, stats: sync.SyncStats) -> None:
         record = self.ledger.record(peer)
@@ -392,7 +331,7 @@ class MeshNode:
             return
         shared = _decode_addresses(frame or b"")
         if shared is None:
-            self.ledger.reject(peer, "peers:bad_frame", self.clock())
+            self.admission.charge(peer, "peers:bad_frame")
             return
         if shared:
             self._known[peer] = [a for a in shared if a.endswith("/p2p/" + peer)]
@@ -449,40 +388,6 @@ class MeshNode:
                 for r in self.ledger.records()
             ],
         }
-
-
-class _Session:
-    """One ingest for a batch of pushes or for a whole sync session (sync.Receiver)."""
-
-    def __init__(self, node: MeshNode, peer: PeerId, *, pushed: bool) -> None:
-        self._node = node
-        self._peer = peer
-        self._now = node.clock()
-        admits = node._admits_pushed if pushed else node._admits
-        self._admitted: dict[bytes, set[bytes]] = {}
-
-        async def policy(trace: Trace) -> tuple[str, str] | None:
-            return await admits(trace, self._admitted)
-
-        self._ingest = Ingest(node.store, int(self._now), policy)
-
-    async def add(self, traces: list[bytes]) -> None:
-        # What earlier batches admitted is stored now: the store counts it.
-        self._admitted.clear()
-        for raw in traces:
-            # Taken from the network: gossip already carries it, the publisher must not.
-            self._node._taken.add(hashlib.blake2b(raw, digest_size=32).digest())
-        async with self._node.ingest_turn:
-            await self._ingest.add((self._peer, raw) for raw in traces)
-
-    async def finish(self) -> IngestReport:
-        async with self._node.ingest_turn:
-            report = await self._ingest.finish()
-        node = self._node
-        node._settle(self._peer, report, self._now)
-        if node.policy.max_traces:
-            await node.store.evict(node.policy.max_traces, int(self._now))
-        return report
 
 
 def _decode_addresses(frame: bytes) -> list[str] | None:

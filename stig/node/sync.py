@@ -46,6 +46,12 @@ MAX_FRAME = 256 * 1024
 MAX_WANT_KEYS = 4096
 """Keys per WANT frame: a request stays small and its answer bounded."""
 
+MAX_SESSION_TRACES = 100_000
+MAX_SESSION_BYTES = 256 * 1024 * 1024
+"""What one session may carry each way (docs/sync.md §5): a side that receives more traces or
+more bytes of TRACES frames ends the session (``too_much``) and cuts the peer off. An initiator
+asks for, and pushes, at most MAX_SESSION_TRACES per session; the rest comes in the next one."""
+
 
 class Receiver(Protocol):
     """Where a session's received traces go: validated and stored batch by batch, and judged
@@ -64,6 +70,23 @@ class SyncStats:
     round_trips: int = 0
     sent_traces: int = 0
     received_traces: int = 0
+    received_trace_bytes: int = 0
+    more: bool = False
+    """The difference was larger than one session carries: sync again."""
+
+    def took(self, traces: list[bytes], frame: bytes) -> None:
+        """Count a TRACES frame; a session over its bounds is the peer breaking the protocol."""
+        self.received_traces += len(traces)
+        self.received_trace_bytes += len(frame)
+        if self.received_traces > MAX_SESSION_TRACES:
+            raise SyncError(
+                SyncReason.TOO_MUCH, f"more than {MAX_SESSION_TRACES} traces in one session"
+            )
+        if self.received_trace_bytes > MAX_SESSION_BYTES:
+            raise SyncError(
+                SyncReason.TOO_MUCH,
+                f"more than {MAX_SESSION_BYTES // (1024 * 1024)} MiB of traces in one session",
+            )
 
 
 class _Framed:
@@ -111,13 +134,18 @@ async def initiate(stream: Stream, store: Store, ingest: Receiver, now: int) -> 
         stats.round_trips += 1
         frame = reconciler.receive(await framed.receive())
     wanted = sorted(reconciler.need)
+    if len(wanted) > MAX_SESSION_TRACES:
+        wanted, stats.more = wanted[:MAX_SESSION_TRACES], True
     for start in range(0, len(wanted), MAX_WANT_KEYS):
         await framed.send(bytes([WANT]) + _pack(wanted[start : start + MAX_WANT_KEYS]))
         while (typed := await framed.receive_typed())[0] != DONE:
             traces = _traces(typed[1])
-            stats.received_traces += len(traces)
+            stats.took(traces, typed[1])
             await ingest.add(traces)
-    pushed = await store.fetch(sorted(reconciler.have), now)
+    offered = sorted(reconciler.have)
+    if len(offered) > MAX_SESSION_TRACES:
+        offered, stats.more = offered[:MAX_SESSION_TRACES], True
+    pushed = await store.fetch(offered, now)
     for chunk in _chunked(pushed):
         await framed.send(chunk)
     stats.sent_traces = len(pushed)
@@ -147,7 +175,7 @@ async def respond(stream: Stream, store: Store, ingest: Receiver, now: int) -> S
             await framed.send(bytes([DONE]))
         elif kind == TRACES:
             traces = _traces(frame)
-            stats.received_traces += len(traces)
+            stats.took(traces, frame)
             await ingest.add(traces)
         elif kind == DONE:
             await ingest.finish()
