@@ -13,6 +13,12 @@ its own traces. What the referrers say of a trace is kept in memory until a writ
 or one of them expires. Full-text indexing is not part of ingest: rows are indexed before the
 next search or collection.
 
+Deleted means gone from the files, not only from answers (docs/threat-model.md): every connection
+runs with ``secure_delete`` (SQLite overwrites what it deletes with zeros), a purge or a
+collection that removes indexed words merges the full-text index at once (an FTS5 'delete' only
+adds a tombstone), and a transaction that removed text ends with a TRUNCATE checkpoint, so no
+older copy of a page stays in the ``-wal`` file while a node keeps the store open.
+
 sqlite3 errors never leave this module: they become StoreError with a message that says what to
 do.
 """
@@ -20,6 +26,8 @@ do.
 from __future__ import annotations
 
 import asyncio
+import logging
+import os
 import sqlite3
 from collections.abc import AsyncIterator, Collection, Iterable, Iterator, Sequence
 from contextlib import asynccontextmanager, contextmanager
@@ -48,6 +56,8 @@ from stig.errors import InvalidTrace, StoreError
 from stig.store.port import Added, Collected, ExportFilter, Hidden, Thread
 from stig.store.schema import COUNTED, MIGRATIONS, SCHEMA_VERSION
 
+log = logging.getLogger(__name__)
+
 _CHUNK = 500  # ids per IN (...) list: far below SQLite's parameter limit
 _HEAT_SLACK = 1e-6  # far above the rounding error of heat (~1e-11) and of intensity
 _INDEX_STEP = 20_000  # rows per transaction when indexing for full-text search
@@ -57,6 +67,8 @@ _CACHE_KIB = 64 * 1024  # page cache per connection (SQLite's default is 2 MiB)
 _RARE_TAG = 2000
 _STANDINGS = 4096  # traces whose standing (_Standing) a store keeps in memory at most
 _FOREVER = 1 << 62
+_FILE_MODE = 0o600  # the store holds what reached this device: for this user only
+_CHECKPOINT_TRIES = 20  # a TRUNCATE checkpoint waits for readers (busy_timeout) this many times
 # What ranking needs of each referrer (_standing): its copy of the source's row in refs.
 _REFERRER = (
     "source_kind, source_author, source_created, source_expires, source_hidden, source_eff_expires"
@@ -92,12 +104,18 @@ class SqliteStore:
         # counts forgettings: a standing read while one happened is not kept.
         self._standings: dict[bytes, _Standing] = {}
         self._generation = 0
+        # Set by a transaction that removed text (_purge, _delete): after its commit, the WAL
+        # is checkpointed and truncated (_scrub_wal).
+        self._scrub_due = False
 
     @classmethod
     async def open(cls, path: Path) -> SqliteStore:
         with _mapped(path, "open"):
             db = await aiosqlite.connect(path, isolation_level=None)
             try:
+                # SQLite creates -wal and -shm with the mode of the database file: set it
+                # before any of them exists, whatever the umask.
+                os.chmod(path, _FILE_MODE)
                 store = cls(db, path)
                 await store._prepare()
             except BaseException:
@@ -109,6 +127,15 @@ class SqliteStore:
         db = self._db
         # Another process (a CLI command beside a running node) may hold the write lock.
         await db.execute("PRAGMA busy_timeout = 10000")
+        # Deleted rows, freed pages and index segments are overwritten with zeros, not left
+        # for anyone with the file to read. Explicit: a build may default it to off.
+        await db.execute("PRAGMA secure_delete = ON")
+        (secure,) = await self._one("PRAGMA secure_delete")
+        if secure != 1:
+            raise StoreError(
+                f"this SQLite cannot overwrite deleted data (secure_delete) in {self.path}; "
+                "use a build of SQLite without SQLITE_SECURE_DELETE disabled"
+            )
         await db.execute("PRAGMA journal_mode = WAL")
         await db.execute("PRAGMA synchronous = NORMAL")
         await db.execute(f"PRAGMA cache_size = -{_CACHE_KIB}")
@@ -193,6 +220,25 @@ class SqliteStore:
             finally:
                 if durable:
                     await self._db.execute("PRAGMA synchronous = NORMAL")
+            if self._scrub_due:
+                await self._scrub_wal()
+
+    async def _scrub_wal(self) -> None:
+        """Checkpoint the WAL into the database and truncate it to nothing: the frames that
+        still hold removed text (the page before the purge, the original insert) go with it.
+
+        Without this, a node that keeps the store open would keep them in ``store.db-wal``
+        until it stops. A checkpoint cannot finish while another connection reads an older
+        snapshot; it is tried again (busy_timeout waits each time), and a failure to finish is
+        logged, not raised: the next purge or collection tries again."""
+        self._scrub_due = False
+        for _ in range(_CHECKPOINT_TRIES):
+            (busy, _, _) = await self._one("PRAGMA wal_checkpoint(TRUNCATE)")
+            if not busy:
+                return
+            await asyncio.sleep(0.05)
+        self._scrub_due = True
+        log.warning("the WAL of %s is in use by another reader; it is truncated later", self.path)
 
     async def _insert(self, traces: Sequence[Trace], now: int) -> Added:
         unique = {t.id: t for t in traces}
@@ -325,10 +371,12 @@ class SqliteStore:
         its id, kind, author and times, so it is never accepted again and its retract still
         applies.
 
-        The row leaves search results at once (an FTS5 'delete'). But a 'delete' only adds a
-        tombstone: the body's words stay in the index segments until they are merged, which
-        ``collect`` does (``search_purged`` in meta says a merge is due). Merging here instead
-        would rewrite the whole index on every retract (docs/performance.md)."""
+        The row leaves search results at once (an FTS5 'delete'). A 'delete' only adds a
+        tombstone, and the body's words would stay in the index segments until merged: so the
+        index is merged here, at once (``_merge_search``), when a purged row had been indexed.
+        That rewrites the index (seconds on a store of a million rows, docs/performance.md);
+        it is the price of "retracted means gone", paid once per transaction that purges an
+        indexed row. Rows not indexed yet (ingest does not index) cost nothing."""
         chosen = list(traces)
         if not chosen:
             return
@@ -347,10 +395,15 @@ class SqliteStore:
                     "UPDATE traces SET raw = NULL, place = '' WHERE rowid = ?", (rowid,)
                 )
                 await self._db.execute("DELETE FROM tags WHERE trace = ?", (rowid,))
+        self._scrub_due = True
         if purged:
-            await self._db.execute(
-                "UPDATE meta SET value = value + ? WHERE key = 'search_purged'", (purged,)
-            )
+            await self._merge_search()
+
+    async def _merge_search(self) -> None:
+        """Merge the full-text index into one segment, so that the words of deleted rows
+        leave the file (with secure_delete, the old segments' pages are zeroed)."""
+        await self._db.execute("INSERT INTO search (search) VALUES ('optimize')")
+        await self._db.execute("UPDATE meta SET value = 0 WHERE key = 'search_purged'")
 
     async def _neighbourhood(
         self,
@@ -424,10 +477,9 @@ class SqliteStore:
                 )
                 (purged,) = await self._one("SELECT value FROM meta WHERE key = 'search_purged'")
                 if purged:
-                    # Merge the full-text index into one segment, so the words of traces
-                    # purged since the last collection leave the file (see _purge).
-                    await self._db.execute("INSERT INTO search (search) VALUES ('optimize')")
-                    await self._db.execute("UPDATE meta SET value = 0 WHERE key = 'search_purged'")
+                    # Expired (or evicted since the last collection) rows had words in the
+                    # index: they leave the file now, not at some later merge.
+                    await self._merge_search()
             for bid, burn in list(self._burns.items()):
                 if burn.expires <= now:
                     del self._burns[bid]
@@ -487,9 +539,16 @@ class SqliteStore:
                 "INSERT INTO search (search, rowid, body, tags) VALUES ('delete', ?, ?, ?)",
                 [(rowid, *_searchable_bytes(raw)) for rowid, raw in rows],
             )
+            if rows:
+                # Merged by collect (at once for expiry; at the next collection for eviction).
+                await db.execute(
+                    "UPDATE meta SET value = value + ? WHERE key = 'search_purged'", (len(rows),)
+                )
             await db.execute(f"DELETE FROM tags WHERE trace IN ({marks})", chunk)
             await db.execute(f"DELETE FROM refs WHERE source IN ({marks})", chunk)
             await db.execute(f"DELETE FROM traces WHERE rowid IN ({marks})", chunk)
+        if doomed:
+            self._scrub_due = True
         return len(doomed)
 
     # -- reading ---------------------------------------------------------------------------
