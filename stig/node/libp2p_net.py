@@ -11,6 +11,8 @@ Wire choices:
 * Security: Noise only (trap: a default host also offers ``/plaintext/2.0.0``), Yamux only, and
   an optional private-network key (64 hex characters; py-libp2p's pnet is not interoperable
   with go/js libp2p).
+* Negotiation before Noise is bounded (64 KiB a message, 256 KiB and 10 s in all) by
+  ``stig.node.negotiation_guard``: 0.8.1 reads whatever length a peer claims (trap).
 * Transport identity: an Ed25519 key derived from a 32-byte seed the caller keeps, so the
   peer id is stable across restarts. It is never a persona key (DESIGN.md principle 4).
 * Gossip: GossipSub speaking ``/meshsub/1.1.0`` (and 1.0.0). 1.2+ adds an IDONTWANT control
@@ -57,13 +59,13 @@ from libp2p.pubsub.gossipsub import GossipSub
 from libp2p.pubsub.pubsub import Pubsub
 from libp2p.pubsub.subscription import TrioSubscriptionAPI
 from libp2p.security.noise.transport import PROTOCOL_ID as NOISE_PROTOCOL_ID
-from libp2p.security.noise.transport import Transport as NoiseTransport
 from libp2p.stream_muxer.yamux.yamux import PROTOCOL_ID as YAMUX_PROTOCOL_ID
 from libp2p.stream_muxer.yamux.yamux import Yamux
 from libp2p.tools.anyio_service import background_trio_service
 
 from stig.node.config import DEFAULT_LISTEN, Config, read_psk
 from stig.node.home import Home
+from stig.node.negotiation_guard import GuardedNoise, GuardedTCP
 from stig.node.network import (
     MAX_STREAM_FRAME,
     NetEvent,
@@ -145,6 +147,7 @@ COUNTERS = (
     "validator_errors",
     "handler_errors",
     "frames_too_large",
+    "negotiation_refused",
     "restarts",
 )
 
@@ -301,11 +304,14 @@ class _Side:
             key_pair=key_pair,
             # trap: without sec_opt the host also accepts /plaintext/2.0.0.
             sec_opt={
-                NOISE_PROTOCOL_ID: NoiseTransport(
+                NOISE_PROTOCOL_ID: GuardedNoise(
                     key_pair, noise_privkey=create_x25519_key_pair().private_key
                 )
             },
             muxer_opt={TProtocol(YAMUX_PROTOCOL_ID): Yamux},
+            # trap: 0.8.1 reads negotiation messages of any length a peer claims, before Noise
+            # (GHSA-hmjq-g7pp-rw3x); GuardedTCP and GuardedNoise bound them (negotiation_guard).
+            transports=[GuardedTCP(on_refused=self._negotiation_refused)],
             listen_addrs=self.listen,
             psk=net.psk,
             enable_mDNS=net.lan,
@@ -405,6 +411,11 @@ class _Side:
             for listener in list(self.swarm.listeners.values()):
                 await listener.close()
             await self.host.close()
+
+    def _negotiation_refused(self, reason: str) -> None:
+        """A connection asked for more, or longer, negotiation than it needs; libp2p closes it.
+        Before Noise there is no peer id to charge it to, so it is only counted."""
+        self.counts["negotiation_refused"] += 1
 
     # peers
 

@@ -1,0 +1,202 @@
+"""Unbounded negotiation reads before Noise (GHSA-hmjq-g7pp-rw3x, py-libp2p 0.8.1): a real
+``stig node`` process against a raw TCP socket that claims a 200 MB multistream message, and
+the guard's bounds on their own (stig.node.negotiation_guard).
+
+Measured on the unguarded 0.8.1 host: the node took all 100 MB and grew by ≈100 MB of RSS,
+held until the upgrade timeout. Keep this test when 0.8.2 is pinned: it checks the property,
+not the patch. Every process is ended by PID (tests/mesh/processes.py).
+"""
+
+from __future__ import annotations
+
+import socket
+import time
+from pathlib import Path
+
+import pytest
+import trio
+import trio.testing
+from libp2p.io.abc import ReadWriteCloser
+from libp2p.network.connection.raw_connection import RawConnection
+from libp2p.security.pnet.psk_conn import PskConn
+
+from stig.node.negotiation_guard import (
+    MAX_NEGOTIATION_MESSAGE,
+    PREAUTH_DEADLINE,
+    PREAUTH_READ_BUDGET,
+    NegotiationGuard,
+    NegotiationRefused,
+    guard_under,
+)
+from tests.mesh.processes import Node, cluster, stig, wait_for
+
+pytestmark = pytest.mark.timeout(60)
+
+SEND = 100 * 2**20
+SEND_FOR = 20.0
+RSS_SLACK = 50 * 2**20
+# A claim the 0.8.1 host allocates and fills. (One of many GiB fails CPython's recv allocation
+# with MemoryError and cuts the connection by accident.)
+CLAIM = 200_000_000
+
+
+def varint(n: int) -> bytes:
+    out = bytearray()
+    while n >= 0x80:
+        out.append((n & 0x7F) | 0x80)
+        n >>= 7
+    out.append(n)
+    return bytes(out)
+
+
+def delimited(message: bytes) -> bytes:
+    """A multistream-select message: varint length, the message, a newline."""
+    return varint(len(message) + 1) + message + b"\n"
+
+
+def rss(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) * 1024
+    raise AssertionError(f"no VmRSS for {pid}")
+
+
+def flood(port: int, pid: int) -> tuple[int, int, str]:
+    """Send the header, the huge claim and up to SEND bytes of garbage as fast as the node takes
+    them, for at most SEND_FOR seconds; return (bytes sent, peak RSS, how it ended)."""
+    peak = rss(pid)
+    sent = 0
+    ended = "everything was accepted"
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
+        sock.sendall(delimited(b"/multistream/1.0.0") + varint(CLAIM))
+        chunk = b"\xaa" * 2**20
+        deadline = time.monotonic() + SEND_FOR
+        try:
+            while sent < SEND and time.monotonic() < deadline:
+                sock.sendall(chunk)
+                sent += len(chunk)
+                peak = max(peak, rss(pid))
+        except OSError as exc:  # reset, broken pipe: the node cut us off
+            ended = f"cut off: {exc!r}"
+        except TimeoutError:
+            ended = "the node stopped reading"
+        # The node may still be holding what it read; look a little longer.
+        for _ in range(5):
+            peak = max(peak, rss(pid))
+            time.sleep(0.1)
+    return sent, peak, ended
+
+
+@pytest.mark.slow
+def test_a_huge_negotiation_claim_is_cut_off_before_noise(tmp_path: Path) -> None:
+    with cluster() as nodes:
+        stig(tmp_path / "a", "init", "-q")
+        a = Node(tmp_path / "a").start()
+        nodes.append(a)
+        assert a.process is not None
+        pid = a.process.pid
+        port = int(a.address.split("/tcp/")[1].split("/")[0])
+        time.sleep(1.0)  # let start-up allocations settle before the baseline
+        baseline = rss(pid)
+
+        sent, peak, ended = flood(port, pid)
+
+        grown = (peak - baseline) / 2**20
+        assert ended.startswith("cut off"), (ended, sent)
+        assert sent < SEND, sent
+        assert peak - baseline < RSS_SLACK, f"RSS grew by {grown:.0f} MB"
+
+        # Still serving: an honest node connects, and A lists it.
+        stig(tmp_path / "b", "init", "-q")
+        b = Node(tmp_path / "b", "--bootstrap", a.address).start()
+        nodes.append(b)
+        b_id = b.address.rsplit("/p2p/", 1)[1]
+        wait_for(
+            lambda: any(p["peer"] == b_id and p["connected"] for p in a.peers()["peers"]),
+            15,
+            "the honest node to be connected to A",
+        )
+
+
+# --- the guard on its own -------------------------------------------------------------------
+
+
+class Endless(ReadWriteCloser):
+    """A peer that always has as many bytes as asked for, or (``silent``) never any."""
+
+    def __init__(self, silent: bool = False) -> None:
+        self.silent = silent
+        self.asked: list[int | None] = []
+
+    async def read(self, n: int | None = None) -> bytes:
+        self.asked.append(n)
+        if self.silent:
+            await trio.sleep_forever()
+        return b"x" * (n or 4096)
+
+    async def write(self, data: bytes) -> None:
+        await trio.lowlevel.checkpoint()
+
+    async def close(self) -> None:
+        await trio.lowlevel.checkpoint()
+
+    def get_remote_address(self) -> tuple[str, int] | None:
+        return ("127.0.0.1", 1)
+
+
+def test_a_read_over_the_message_bound_is_refused_before_reading_any_of_it() -> None:
+    async def main() -> None:
+        peer = Endless()
+        refused: list[str] = []
+        guard = NegotiationGuard(peer, refused.append)
+        assert len(await guard.read(MAX_NEGOTIATION_MESSAGE)) == MAX_NEGOTIATION_MESSAGE
+        guard.authenticated()
+        with pytest.raises(NegotiationRefused):
+            await guard.read(MAX_NEGOTIATION_MESSAGE + 1)  # after Noise too
+        assert peer.asked == [MAX_NEGOTIATION_MESSAGE]
+        assert refused == ["too_large"]
+
+    trio.run(main)
+
+
+def test_the_budget_before_noise_is_lifted_by_authentication() -> None:
+    async def main() -> None:
+        refused: list[str] = []
+        guard = NegotiationGuard(Endless(), refused.append)
+        total = 0
+        with pytest.raises(NegotiationRefused):
+            while True:
+                total += len(await guard.read(60_000))
+        assert total == PREAUTH_READ_BUDGET
+        assert refused == ["over_budget"]
+
+        guard = NegotiationGuard(Endless())
+        guard.authenticated()
+        for _ in range(2 * PREAUTH_READ_BUDGET // 60_000):
+            await guard.read(60_000)
+
+    trio.run(main)
+
+
+def test_a_silent_peer_is_refused_at_the_deadline() -> None:
+    async def main() -> None:
+        refused: list[str] = []
+        guard = NegotiationGuard(Endless(silent=True), refused.append)
+        started = trio.current_time()
+        with pytest.raises(NegotiationRefused):
+            await guard.read(1)
+        assert trio.current_time() - started == pytest.approx(PREAUTH_DEADLINE)
+        assert refused == ["too_slow"]
+
+    trio.run(main, clock=trio.testing.MockClock(autojump_threshold=0))
+
+
+def test_the_guard_is_found_under_a_private_network_layer() -> None:
+    async def main() -> None:
+        guard = NegotiationGuard(Endless())
+        raw = RawConnection(guard, False)
+        assert guard_under(raw) is guard
+        assert guard_under(PskConn(raw, "11" * 32)) is guard
+        assert guard_under(RawConnection(Endless(), False)) is None
+
+    trio.run(main)
