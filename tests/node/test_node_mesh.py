@@ -15,6 +15,7 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 
+import msgpack
 import pytest
 
 from stig.crdt import kinds
@@ -24,14 +25,14 @@ from stig.crdt.compose import compose
 from stig.crdt.trace import Trace
 from stig.crypto.persona import Persona
 from stig.crypto.pow import work_bits
-from stig.node import control
+from stig.node import control, sync
 from stig.node.config import Config, NetworkConfig, RelayPolicy
 from stig.node.home import Home
 from stig.node.ledger import PENALTY_THRESHOLD
 from stig.node.memory_net import MemoryHub, MemoryNetwork
 from stig.node.mesh import MeshNode
 from stig.node.network import PeerId, Stream
-from stig.node.sync import MAX_FRAME, SYNC_PROTOCOL
+from stig.node.sync import MAX_FRAME, SYNC_PROTOCOL, TRACES
 from stig.node.topics import PUBLIC_TOPIC
 from stig.store.sqlite import SqliteStore
 
@@ -411,6 +412,8 @@ async def test_relay_keeps_at_most_its_quota_per_author(mesh: Mesh) -> None:
     by_ana = [note(f"ana {i}", age=i) for i in range(4)]
     by_ben = note("ben", by=BEN)
     await source.post(*by_ana, by_ben)
+    # Published to no one before the relay starts: only the sync brings them, once.
+    await until(lambda: len(source.network.published) == 5, "source to publish")
     relay = await mesh.start("relay", bootstrap=(source,), relay=RelayPolicy(author_quota=2))
     await _synced(relay, source)
     assert await relay.store.author_live_count(ANA.public_key, now()) == 2
@@ -527,3 +530,93 @@ async def test_status_reports_every_peer(mesh: Mesh) -> None:
         honest.peer_id: False,
         hostile.peer_id: True,
     }
+
+
+# -- admission: charged as they arrive, never for the receiver's clock -------------------------
+
+
+def _traces_frame(raws: list[bytes]) -> bytes:
+    packed = msgpack.packb(raws, use_bin_type=True)
+    return bytes([TRACES]) + packed
+
+
+async def _hostile_connected(mesh: Mesh, node: Running, *, topic: bool = False) -> MemoryNetwork:
+    hostile = await mesh.raw_peer("hostile", topic=topic)
+    await hostile.dial(node.address, 1)
+    await until(lambda: hostile.peer_id in node.network.peers(), "the hostile peer to connect")
+    return hostile
+
+
+async def test_traces_streamed_without_done_are_charged_as_they_arrive(mesh: Mesh) -> None:
+    """A sync session that never sends DONE used to be charged never (rejects were counted on
+    DONE), and every record it sent was remembered as taken from the network."""
+    node = await mesh.start("node")
+    hostile = await _hostile_connected(mesh, node)
+    stream = await hostile.open_stream(node.peer_id, SYNC_PROTOCOL, 1)
+    for i in range(PENALTY_THRESHOLD // 4 + 1):
+        await stream.send(_traces_frame([b"\xc1 junk %d %d" % (i, j) for j in range(4)]))
+    # No DONE: the node cuts the peer off on the frame that crosses the threshold.
+    assert await asyncio.wait_for(stream.receive(), 5) is None
+    await until(lambda: hostile.peer_id not in node.network.peers(), "the hang-up")
+    record = node.node.ledger.record(hostile.peer_id)
+    assert node.node.ledger.is_banned(hostile.peer_id, time.time())
+    assert record.rejected["bad_encoding"] >= PENALTY_THRESHOLD
+    assert len(node.node.taken) == 0  # nothing stored, nothing remembered
+
+
+async def test_only_stored_ids_are_remembered_as_taken(mesh: Mesh) -> None:
+    node = await mesh.start("node")
+    hostile = await _hostile_connected(mesh, node)
+    valid = note("stored once")
+    await node.node.ingest(hostile.peer_id, [valid.encoded, b"\xc1 junk"], pushed=False)
+    assert len(node.node.taken) <= 1
+    await until(lambda: len(node.node.taken) == 0, "the publisher to see the stored trace")
+    assert valid.encoded not in node.network.published  # taken from the network: not again
+    # A copy of a stored trace is a duplicate, not a taken id.
+    await node.node.ingest(hostile.peer_id, [valid.encoded] * 3, pushed=False)
+    assert len(node.node.taken) == 0
+
+
+async def test_a_session_over_its_bounds_is_cut_off(
+    mesh: Mesh, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(sync, "MAX_SESSION_TRACES", 10)
+    node = await mesh.start("node")
+    hostile = await _hostile_connected(mesh, node)
+    stream = await hostile.open_stream(node.peer_id, SYNC_PROTOCOL, 1)
+    same = note("the same valid trace, again and again").encoded
+    for _ in range(3):
+        await stream.send(_traces_frame([same] * 4))
+    assert await asyncio.wait_for(stream.receive(), 5) is None
+    await until(lambda: hostile.peer_id not in node.network.peers(), "the hang-up")
+    assert node.node.ledger.record(hostile.peer_id).rejected["sync:too_much"] == 1
+
+
+def clock_edge_pushes(count: int) -> list[bytes]:
+    """Valid traces at the edge of a receiver's clock: from the future or just expired, by a
+    second or two — valid to a node whose clock differs a little."""
+    from stig.crdt.bounds import MAX_FUTURE_SKEW
+
+    edge: list[bytes] = []
+    for i in range(count):
+        ahead = compose(ANA, kinds.NOTE, f"ahead {i}", now=now() + MAX_FUTURE_SKEW + 2)
+        behind = compose(ANA, kinds.NOTE, f"behind {i}", now=now() - HOUR - 1, ttl=HOUR)
+        edge += [ahead.encoded, behind.encoded]
+    return edge
+
+
+async def test_clock_verdicts_are_never_the_peers_fault(mesh: Mesh) -> None:
+    """An outsider pushing traces at the edge of a node's clock used to get the honest
+    neighbours that relay them banned (partition attack)."""
+    node = await mesh.start("node")
+    hostile = await _hostile_connected(mesh, node, topic=True)
+    pushes = clock_edge_pushes(PENALTY_THRESHOLD + 5)
+    for data in pushes:
+        await hostile.publish(PUBLIC_TOPIC, data)
+    record = node.node.ledger.record(hostile.peer_id)
+    await until(lambda: sum(record.rejected.values()) >= len(pushes), "every push judged")
+    # And by sync, too.
+    await node.node.ingest(hostile.peer_id, pushes, pushed=False)
+    assert set(record.rejected) == {"from_future", "expired"}
+    assert not node.node.ledger.is_banned(hostile.peer_id, time.time())
+    assert hostile.peer_id in node.network.peers()
