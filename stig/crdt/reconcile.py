@@ -35,12 +35,12 @@ from __future__ import annotations
 
 import hashlib
 import math
-from bisect import bisect_left
+from bisect import bisect_left, bisect_right
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from enum import IntEnum, StrEnum
-from itertools import accumulate, pairwise
+from itertools import accumulate, compress, pairwise
 
 from stig.crdt.bounds import MAX_TIMESTAMP
 from stig.errors import StigError
@@ -148,6 +148,12 @@ DIGEST_RANGE_COST = 21  # bound, mode, fingerprint, count, sum
 SINGLE_COST = 15  # a decoded difference: a found range, or a claim and its answer, on average
 LIST_ITEM_COST = 5  # a listed item: its prefix and its share of the reply
 LIST_RANGE_COST = 30  # the fixed part of an id list and its reply
+
+MAX_COLLIDED_RANGES = 1024
+"""Ranges remembered as having hidden a prefix collision (listed with full ids from then on).
+An honest session sees one only when an adversary ground a 32-bit collision; a peer that
+answers range after range with a wrong check would make the list grow by every round, so past
+this many the initiator lists everything with full ids (larger, never wrong)."""
 
 FRAME_RESERVE = 64
 """Bytes kept free in every frame for the range that defers the rest to the next round: a skip
@@ -294,15 +300,58 @@ class IdList:
 @dataclass(frozen=True, slots=True)
 class IdReply:
     """The responder's answer to an initiator's IdList of ``count`` ``width``-byte prefixes:
-    which of them it lacks (indices into the list), ``extra_width``-byte prefixes of its own
-    items that matched none of them, and the fingerprint of its items that did match."""
+    which of them it lacks (bit i of ``bitmap`` set: entry i, see ``missing``),
+    ``extra_width``-byte prefixes of its own items that matched none of them, and the
+    fingerprint of its items that did match.
+
+    The bitmap is kept as it travels: a 256 KiB frame can hold 2 Mi bits, and building a
+    tuple of 2 Mi indices costs more CPU (~60 ms) than a frame may (docs/performance.md,
+    "Adversarial input"). Only the initiator expands it, once it checked that ``count`` is
+    the number of its own items in the range."""
 
     width: int
     count: int
-    missing: tuple[int, ...]
+    bitmap: bytes
     extra_width: int
     extras: tuple[bytes, ...]
     check: bytes
+
+    def __post_init__(self) -> None:
+        if len(self.bitmap) != (self.count + 7) // 8 or _bits_past(self.bitmap, self.count):
+            raise ValueError("the bitmap must have (count + 7) // 8 bytes, no bit past count")
+
+    @classmethod
+    def of(
+        cls,
+        width: int,
+        count: int,
+        missing: Iterable[int],
+        extra_width: int,
+        extras: tuple[bytes, ...],
+        check: bytes,
+    ) -> IdReply:
+        """The reply that marks the entries ``missing`` (indices below ``count``)."""
+        bitmap = bytearray((count + 7) // 8)
+        for i in missing:
+            bitmap[i >> 3] |= 1 << (i & 7)
+        return cls(width, count, bytes(bitmap), extra_width, extras, check)
+
+    @property
+    def missing(self) -> tuple[int, ...]:
+        """Indices of the entries the responder lacks, ascending. Linear in the bitmap: bin()
+        writes bit i as character i from the right, turned into selectors for compress()
+        (testing bit i of one large integer for each i in turn was quadratic)."""
+        digits = bin(int.from_bytes(self.bitmap, "little"))[:1:-1]
+        return tuple(compress(range(self.count), digits.encode("ascii").translate(_SELECTORS)))
+
+
+_SELECTORS = bytes.maketrans(b"01", b"\x00\x01")
+
+
+def _bits_past(bitmap: bytes, count: int) -> bool:
+    """Whether a bitmap of ``count`` bits (in (count + 7) // 8 bytes) sets a bit at or past
+    ``count``: only its last byte can, so this costs the same whatever the size."""
+    return count % 8 != 0 and bitmap[-1] >> (count % 8) != 0
 
 
 Payload = Skip | Fingerprint | Digest | Claim | Found | IdList | IdReply
@@ -435,13 +484,12 @@ class _Reader:
         nbytes = (count + 7) // 8
         if nbytes > self.remaining:
             raise _bad(f"id reply count {count} larger than the frame")
-        bits = int.from_bytes(self.take(nbytes, "id reply bitmap"), "little")
-        if bits >> count:
+        bitmap = self.take(nbytes, "id reply bitmap")
+        if _bits_past(bitmap, count):
             raise _bad("id reply bitmap has bits set past its count")
-        missing = tuple(i for i in range(count) if bits >> i & 1)
         extra_width, extras = self.prefixes("id reply extras")
         check = self.take(FINGERPRINT_BYTES, "id reply check")
-        return IdReply(width, count, missing, extra_width, extras, check)
+        return IdReply(width, count, bitmap, extra_width, extras, check)
 
 
 def decode_frame(frame: bytes) -> list[Range]:
@@ -494,14 +542,11 @@ def _encode_payload(payload: Payload) -> bytes:
         return bytes((Mode.FOUND,)) + encode_varint(len(payload.prefix)) + payload.prefix
     if isinstance(payload, IdList):
         return bytes((Mode.ID_LIST,)) + _encode_prefixes(payload.width, payload.ids)
-    bits = 0
-    for i in payload.missing:
-        bits |= 1 << i
     return (
         bytes((Mode.ID_REPLY,))
         + encode_varint(payload.width)
         + encode_varint(payload.count)
-        + bits.to_bytes((payload.count + 7) // 8, "little")
+        + payload.bitmap
         + _encode_prefixes(payload.extra_width, payload.extras)
         + payload.check
     )
@@ -653,8 +698,11 @@ class Reconciler:
         self._received = 0
         self._open: _Open | None = None
         # Ranges (as key intervals) whose short-prefix list collided with the peer's ids: from
-        # then on they are listed with full ids, even if a frame limit splits them first.
-        self._collided: list[tuple[bytes, bytes]] = []
+        # then on they are listed with full ids, even if a frame limit splits them first. Kept
+        # as the sorted starts and ends of disjoint intervals, so that a list asks in O(log)
+        # whether it overlaps one (a scan of all of them per list was quadratic in the rounds);
+        # None once there were more than MAX_COLLIDED_RANGES: every range counts as collided.
+        self._collided: tuple[list[bytes], list[bytes]] | None = ([], [])
         self.have: set[bytes] = set()
         self.need: set[bytes] = set()
 
@@ -800,7 +848,7 @@ class Reconciler:
             if self._take_reply(lo, hi, payload):
                 return True
             # A prefix collision hid a difference: list this range again with full ids.
-            self._collided.append((lower.key, upper.key))
+            self._collide(lower.key, upper.key)
             return self._list(writer, lower, upper, lo, hi, ID_BYTES) or (
                 not writer.work and self._split_fitting(writer, lower, upper, lo, hi, 2, 2)
             )
@@ -1038,9 +1086,7 @@ class Reconciler:
             self._open = opened
             return False
         if width is None:
-            low, high = lower.key, upper.key
-            collided = any(a < high and low < b for a, b in self._collided)
-            w = ID_BYTES if collided else self._list_width(lo, hi)
+            w = ID_BYTES if self._has_collided(lower.key, upper.key) else self._list_width(lo, hi)
         else:
             w = width
         mark = writer.mark()
@@ -1051,6 +1097,30 @@ class Reconciler:
         mergeable = peer_items is not None and width is None
         self._open = _Open(mark, lower, upper, lo, hi, 1, peer_items or 0) if mergeable else None
         return True
+
+    def _collide(self, low: bytes, high: bytes) -> None:
+        """Remember the key interval [low, high) as collided, merged with those it touches."""
+        if self._collided is None:
+            return
+        starts, ends = self._collided
+        # Intervals i..j-1 overlap or touch [low, high) (end >= low, start <= high).
+        i = bisect_left(ends, low)
+        j = bisect_right(starts, high)
+        if i < j:
+            low, high = min(low, starts[i]), max(high, ends[j - 1])
+        starts[i:j], ends[i:j] = [low], [high]
+        if len(starts) > MAX_COLLIDED_RANGES:
+            self._collided = None
+
+    def _has_collided(self, low: bytes, high: bytes) -> bool:
+        """Whether [low, high) overlaps a range remembered as collided."""
+        if self._collided is None:
+            return True
+        starts, ends = self._collided
+        # The first interval ending after low is the only candidate: it overlaps if it starts
+        # before high (the intervals are disjoint and sorted).
+        i = bisect_right(ends, low)
+        return i < len(ends) and starts[i] < high
 
     def _take_full_list(self, lo: int, hi: int, payload: IdList) -> None:
         """The responder's full ids of a small range: both differences of the range are known."""
@@ -1087,7 +1157,7 @@ class Reconciler:
         reply = None
         if least <= writer.room():
             extra_width = ID_BYTES if w == ID_BYTES else self._extra_width(extras)
-            reply = IdReply(
+            reply = IdReply.of(
                 w,
                 len(listed.ids),
                 missing,
@@ -1135,7 +1205,7 @@ class Reconciler:
                 sub_upper = upper if end == hi else self._bound_before(end)
                 ids = [k[_TS_BYTES:] for k in self._keys[start:end]]
                 extras = tuple(id_[:width] for id_ in ids)
-                reply = IdReply(PREFIX_BYTES, 0, (), width, extras, fingerprint(0, 0))
+                reply = IdReply(PREFIX_BYTES, 0, b"", width, extras, fingerprint(0, 0))
                 if writer.add(sub_lower, sub_upper, reply, reserve=2 * FRAME_RESERVE):
                     break
                 count //= 2
@@ -1184,8 +1254,9 @@ class Reconciler:
     def _take_reply(self, lo: int, hi: int, reply: IdReply) -> bool:
         """Check and record the responder's answer to our id list; False asks for a retry with
         full ids (a prefix collision hid a difference)."""
-        missing = set(reply.missing)
-        total = sum(self._vals[i] for i in range(lo, hi) if i - lo not in missing)
+        # count == hi - lo (_check_move): expanding the bitmap costs what our range holds.
+        missing = reply.missing
+        total = self._sums[hi] - self._sums[lo] - sum(self._vals[lo + i] for i in missing)
         if fingerprint(total, hi - lo - len(missing)) != reply.check:
             if reply.width == ID_BYTES:
                 # With full ids nothing can collide: the peer is broken or lying.

@@ -490,7 +490,7 @@ def _protocol_error(receiver: Reconciler, ranges: list[Range], detail: str) -> N
 def test_protocol_errors() -> None:
     a, _ = generated_sets(2, 10, 1.0, 0.0, "uniform", crafted=False)
     inf = reconcile.INFINITY
-    reply = IdReply(4, 0, (), 4, (), bytes(8))
+    reply = IdReply(4, 0, b"", 4, (), bytes(8))
     _protocol_error(
         Reconciler(a, initiator=False), [Range(inf, reply)], "may not send IdReply ranges"
     )
@@ -505,7 +505,7 @@ def test_protocol_errors() -> None:
     _protocol_error(initiator, [Range(inf, reply)], "id reply for 0 items, we hold 10 there")
     initiator = Reconciler(a, initiator=True)
     initiator.initiate()
-    full = IdReply(32, 10, (), 32, (), bytes(8))
+    full = IdReply(32, 10, bytes(2), 32, (), bytes(8))
     _protocol_error(initiator, [Range(inf, full)], "inconsistent with full ids")
     initiator = Reconciler(a, initiator=True)
     initiator.initiate()
@@ -530,6 +530,129 @@ def test_misuse_is_a_bug_not_a_peer_error() -> None:
     started.initiate()
     with pytest.raises(RuntimeError):
         started.initiate()
+
+
+# -- hostile frames: work linear in the bytes received -------------------------------------------
+#
+# Not timing assertions: each case feeds the largest frame of its kind and checks the answer.
+# The code they guard had steps quadratic in a peer's counts: on it the first test takes 44 s,
+# which the suite counts as a failure. benchmarks/adversarial.py measures every such frame
+# against its CPU budget (docs/performance.md, "Adversarial input").
+
+
+def _reply_frame(reply: IdReply) -> bytes:
+    return encode_frame([Range(reconcile.INFINITY, reply)])
+
+
+def test_a_full_frame_of_reply_bits_is_decoded_in_linear_time() -> None:
+    """A 256 KiB id reply with all of its 2 Mi bits set. The old decoder tested bit i of one
+    2 Mi-bit integer for each i (``bits >> i & 1``), quadratic: 44 s of CPU for this frame;
+    the bitmap is now kept as received and expanded once, linearly (well under a second)."""
+    count = 8 * (MAX_FRAME_BYTES - 64)
+    frame = _reply_frame(IdReply(4, count, b"\xff" * (count // 8), 4, (), FP))
+    assert len(frame) <= MAX_FRAME_BYTES
+    (decoded,) = decode_frame(frame)
+    reply = decoded.payload
+    assert isinstance(reply, IdReply) and reply.count == count
+    assert reply.missing == tuple(range(count))
+    # Neither side holds 2 Mi items there: both refuse the frame, before expanding the bitmap.
+    a, _ = generated_sets(3, 100, 1.0, 0.0, "uniform", crafted=False)
+    initiator = Reconciler(a, initiator=True)
+    initiator.initiate()
+    for side, detail in ((initiator, "we hold 100 there"), (Reconciler(a, initiator=False), "")):
+        with pytest.raises(SyncError) as caught:
+            side.receive(frame)
+        assert caught.value.reason == SyncReason.PROTOCOL
+        assert detail in caught.value.detail
+
+
+def test_an_initiator_takes_a_reply_that_lacks_all_its_items() -> None:
+    """The largest reply an initiator accepts: every one of its items missing (here 20,000,
+    so a 2,500-byte bitmap) and the rest of the frame filled with extras."""
+    a, _ = generated_sets(4, 20_000, 1.0, 0.0, "uniform", crafted=False)
+    initiator = Reconciler(a, initiator=True)
+    initiator.initiate()
+    n = len(a)
+    extras = tuple(hashlib.blake2b(bytes([i % 256, i // 256]), digest_size=4).digest()
+                   for i in range((MAX_FRAME_BYTES - n // 8 - 64) // 4))  # fmt: skip
+    reply = IdReply.of(4, n, range(n), 4, extras, reconcile.fingerprint(0, 0))
+    frame = _reply_frame(reply)
+    assert len(frame) <= MAX_FRAME_BYTES
+    assert initiator.receive(frame) is None
+    assert initiator.have == {x.id for x in a}
+    assert initiator.need == set(extras)
+
+
+def test_remembered_collisions_stay_bounded() -> None:
+    """A responder that answers every range of every round with a wrong check (each one a
+    'collision'): the initiator used to remember each range and scan them all for every list
+    it wrote, quadratic in the rounds. Past MAX_COLLIDED_RANGES it lists everything in full."""
+    a = [Item(T0 + i, hashlib.blake2b(i.to_bytes(4, "big")).digest()[:32]) for i in range(3_000)]
+    initiator = Reconciler(a, initiator=True)
+    initiator.initiate()
+    # Every other item in a range of its own, answered as if listed: one entry, none missing,
+    # a wrong check; skips between them, so that the ranges remembered cannot be merged.
+    wrong = IdReply.of(4, 1, (), 4, (), FP)
+    ranges = [
+        Range(reconcile.Bound(T0 + i + 1), wrong if i % 2 == 0 else Skip())
+        for i in range(len(a) - 1)  # an even count: the last range is a reply
+    ]
+    answer = initiator.receive(encode_frame(ranges))
+    assert answer is not None
+    # Every range listed again with full ids, and nothing more is remembered.
+    lists = [r.payload for r in decode_frame(answer) if not isinstance(r.payload, Skip)]
+    assert lists and all(isinstance(p, IdList) and p.width == 32 for p in lists)
+    assert len(ranges) > reconcile.MAX_COLLIDED_RANGES
+    assert initiator._collided is None
+    # From then on every short list is a full one (larger, never wrong).
+    assert initiator._has_collided(reconcile.LOWEST.key, reconcile.LOWEST.key + b"\x01")
+
+
+@st.composite
+def _intervals(draw: st.DrawFn) -> list[tuple[bytes, bytes]]:
+    points = st.binary(min_size=1, max_size=2)
+    out = []
+    for _ in range(draw(st.integers(0, 12))):
+        low, high = sorted(draw(st.lists(points, min_size=2, max_size=2, unique=True)))
+        out.append((low, high))
+    return out
+
+
+@settings(max_examples=200, deadline=None)
+@given(collided=_intervals(), queries=_intervals())
+def test_remembered_collisions_agree_with_a_plain_list(
+    collided: list[tuple[bytes, bytes]], queries: list[tuple[bytes, bytes]]
+) -> None:
+    """The sorted, merged intervals answer 'does [low, high) overlap a collided range' exactly
+    as the plain scan they replaced."""
+    side = Reconciler([], initiator=True)
+    for low, high in collided:
+        side._collide(low, high)
+    for low, high in queries:
+        expected = any(a < high and low < b for a, b in collided)
+        assert side._has_collided(low, high) == expected
+
+
+@settings(max_examples=300, deadline=None)
+@given(count=st.integers(0, 80), data=st.data())
+def test_reply_bitmaps_agree_with_bit_by_bit(count: int, data: st.DataObject) -> None:
+    """Encoding, decoding and expanding a reply's bitmap agree with the plain definition (bit
+    i of the little-endian bitmap set: entry i missing), and so does refusing stray bits."""
+    bits = data.draw(st.integers(0, (1 << (count + 8 - count % 8 if count % 8 else count)) - 1))
+    raw = bits.to_bytes((count + 7) // 8, "little")
+    frame = V + INF + b"\x03\x04" + reconcile.encode_varint(count) + raw + b"\x04\x00" + FP
+    if bits >> count:
+        with pytest.raises(SyncError, match="bits set past its count"):
+            decode_frame(frame)
+        with pytest.raises(ValueError):
+            IdReply(4, count, raw, 4, (), FP)
+        return
+    expected = tuple(i for i in range(count) if bits >> i & 1)
+    (decoded,) = decode_frame(frame)
+    assert decoded.payload == IdReply(4, count, raw, 4, (), FP)
+    assert decoded.payload.missing == expected
+    assert IdReply.of(4, count, expected, 4, (), FP).bitmap == raw
+    assert encode_frame([decoded]) == frame
 
 
 # -- fuzzing: arbitrary and mutated frames --------------------------------------------------------
