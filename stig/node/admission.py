@@ -210,6 +210,11 @@ class Taken:
         return len(self._ids)
 
 
+CHECK_EVERY = 256
+"""A sync batch is ingested in slices of this many records, and a peer cut off by one slice's
+charges gets no more work done for it: a frame of 20,000 junk records costs 256 of them."""
+
+
 class Session:
     """One ingest from one peer: a batch of pushes, or a whole sync session (sync.Receiver).
 
@@ -250,12 +255,15 @@ class Session:
     async def add(self, traces: list[bytes]) -> None:
         """Ingest one batch. In a sync session, a peer cut off by the charges of this batch (or
         before it) ends the session: SyncError."""
-        # What earlier batches admitted is stored now: the store counts it.
-        self._pending.clear()
-        async with self._turn:
-            await self._ingest.add((self._peer, raw) for raw in traces)
-        if not self._pushed and self._admission.ledger.is_banned(self._peer, self._now):
-            raise SyncError(SyncReason.TOO_MUCH, "too many invalid traces: cut off")
+        for start in range(0, len(traces), CHECK_EVERY):
+            # What earlier batches admitted is stored now: the store counts it.
+            self._pending.clear()
+            async with self._turn:
+                await self._ingest.add(
+                    (self._peer, raw) for raw in traces[start : start + CHECK_EVERY]
+                )
+            if not self._pushed and self._admission.ledger.is_banned(self._peer, self._now):
+                raise SyncError(SyncReason.TOO_MUCH, "too many invalid traces: cut off")
 
     async def finish(self) -> IngestReport:
         async with self._turn:

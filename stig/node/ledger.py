@@ -99,8 +99,9 @@ class Ledger:
             record = self._record(peer)
             record.rejected[reason] += 1
             record.recent_rejects.append(now)
-            while record.recent_rejects and record.recent_rejects[0] < now - PENALTY_WINDOW:
-                record.recent_rejects.popleft()
+            recent = record.recent_rejects
+            while recent and (recent[0] < now - PENALTY_WINDOW or len(recent) > PENALTY_THRESHOLD):
+                recent.popleft()
             if len(record.recent_rejects) >= PENALTY_THRESHOLD and not self._banned(record, now):
                 self._ban(record, now, f"{len(record.recent_rejects)} invalid messages")
                 return True

@@ -20,7 +20,9 @@ START_WITHIN = 30.0
 LOCAL = "/ip4/127.0.0.1/tcp/0"
 
 
-def stig(home: Path, *args: str, stdin: bytes | None = None) -> subprocess.CompletedProcess[str]:
+def stig(
+    home: Path, *args: str, stdin: bytes | None = None, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
     done = subprocess.run(
         [STIG, "--home", str(home), *args],
         check=False,
@@ -28,7 +30,7 @@ def stig(home: Path, *args: str, stdin: bytes | None = None) -> subprocess.Compl
         capture_output=True,
         text=True,
         timeout=60,
-        env=_env(),
+        env={**_env(), **(env or {})},
     )
     assert done.returncode == 0, (args, done.stdout, done.stderr)
     return done
@@ -47,8 +49,11 @@ def _env() -> dict[str, str]:
 class Node:
     """One ``stig node`` (or ``relay``) process."""
 
-    def __init__(self, home: Path, *args: str, command: str = "node") -> None:
+    def __init__(
+        self, home: Path, *args: str, command: str = "node", env: dict[str, str] | None = None
+    ) -> None:
         self.home = home
+        self.env = env or {}
         self.args = args
         self.command = command
         self.process: subprocess.Popen[bytes] | None = None
@@ -61,7 +66,7 @@ class Node:
             [STIG, "--home", str(self.home), self.command, "--listen", LOCAL, "-v", *self.args],
             stdout=subprocess.PIPE,
             stderr=log,
-            env=_env(),
+            env={**_env(), **self.env},
         )
         log.close()
         assert self.process.stdout is not None
