@@ -24,8 +24,14 @@ PEER_RATE = 200.0
 PEER_BURST = 2000.0
 """Pushes per second a peer may send us on average, and in a burst."""
 
+MAX_RECORDS = 4096
+"""Peers remembered at most. A fresh peer id is free, so records of peers that are gone are
+forgotten oldest first beyond this (a forgotten ban starts over: docs/threat-model.md)."""
+
 AUTHOR_RATE = 20.0
 AUTHOR_BURST = 2000.0
+MAX_AUTHORS = 65536
+"""Author buckets kept at most; beyond, the oldest tenth is forgotten (keys are free, too)."""
 """Pushed traces per second one author may get stored through us, on average and in a burst.
 It bounds gossip only: what is refused here is counted and comes later by pull (sync), which
 has no author limit — the node asked for those traces."""
@@ -81,8 +87,17 @@ class Ledger:
     def _record(self, peer: PeerId) -> PeerRecord:
         found = self._peers.get(peer)
         if found is None:
+            if len(self._peers) >= MAX_RECORDS:
+                self._forget_gone()
             found = self._peers[peer] = PeerRecord(peer)
         return found
+
+    def _forget_gone(self) -> None:
+        """Forget the oldest tenth of the records of peers not connected (in the order they
+        were first seen)."""
+        gone = [p for p, r in self._peers.items() if not r.connected]
+        for peer in gone[: max(1, MAX_RECORDS // 10)]:
+            del self._peers[peer]
 
     def records(self) -> list[PeerRecord]:
         with self._lock:
@@ -132,9 +147,17 @@ class Ledger:
             record.bytes_in += size
             return not self._banned(record, now) and record.bucket.take(now)
 
+    def tracked_authors(self) -> int:
+        """How many authors' rates are remembered (bounded by MAX_AUTHORS)."""
+        with self._lock:
+            return len(self._authors)
+
     def admit_author(self, author: bytes, now: float) -> bool:
         with self._lock:
             bucket = self._authors.get(author)
             if bucket is None:
+                if len(self._authors) >= MAX_AUTHORS:
+                    for old in list(self._authors)[: MAX_AUTHORS // 10]:
+                        del self._authors[old]
                 bucket = self._authors[author] = TokenBucket(AUTHOR_RATE, AUTHOR_BURST)
             return bucket.take(now)

@@ -108,7 +108,7 @@ class MeshNode:
         self.network.set_stream_handler(PEERS_PROTOCOL, self._serve_peers)
         await self.network.subscribe(PUBLIC_TOPIC)
         self.addresses = await self.network.start()
-        server = await control.serve(self.home.control_socket, self.status)
+        server = await control.serve(self.home.control_socket, self.status, stop.set)
         try:
             self._write_addresses()
             cursor = await self.store.cursor()
@@ -221,6 +221,7 @@ class MeshNode:
                     self._spawn(self.sync_with(event.peer))
             elif isinstance(event, PeerDown):
                 self.ledger.record(event.peer).connected = False
+                self._known.pop(event.peer, None)  # only connected peers' addresses are shared
 
     # -- pull ------------------------------------------------------------------------------------
 
