@@ -26,7 +26,14 @@ def cli(ctx: click.Context, home: str | None) -> None:
     Run `stig` alone in a terminal for the terminal UI; or start with `stig init`, then
     `stig post "..."` and `stig feed`.
     """
-    ctx.obj = Home.choose(home)
+    chosen = Home.choose(home)
+    if chosen.protect():
+        click.echo(
+            f"stig: tightened permissions of {chosen.root} to 0700 (its files to 0600): "
+            "other users of this machine could read it",
+            err=True,
+        )
+    ctx.obj = chosen
     if ctx.invoked_subcommand is None:
         import sys  # noqa: PLC0415
 

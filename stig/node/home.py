@@ -15,11 +15,17 @@ Layout::
 
 The home is chosen by ``--home DIR``, else ``$STIG_HOME``, else the platform's user data
 directory (platformdirs), so several nodes can run side by side on one machine.
+
+The home holds keys and what was read, group traces in the clear among them: nothing in it is
+for other users of the machine. A process that opens a home sets its umask to 077 first
+(``Home.protect``), so whatever it creates there — SQLite's files, key files, cursors — is
+private from the start, and an existing home found readable by others is tightened.
 """
 
 from __future__ import annotations
 
 import os
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -29,6 +35,17 @@ from stig.errors import StigError
 
 HOME_ENV = "STIG_HOME"
 _HOME_MODE = 0o700
+_FILE_MODE = 0o600
+PRIVATE_UMASK = 0o077
+"""The umask of a process that opens a home: files 0600, directories 0700."""
+_OWN_ENTRIES = frozenset(
+    {
+        "personas", "groups", "store.db", "store.db-wal", "store.db-shm", "config.toml",
+        "transport.key", "addrs", "addrs.tmp", "control.sock", "imported-feeds.json",
+    }
+)  # fmt: skip
+"""What stig itself keeps in a home: only these are tightened, so that a home pointed at a
+directory that also holds other things (``--home ~``) does not change those things' modes."""
 
 
 @dataclass(frozen=True)
@@ -97,8 +114,52 @@ class Home:
     def create(self) -> None:
         try:
             self.root.mkdir(mode=_HOME_MODE, parents=True, exist_ok=True)
+            # mkdir keeps the mode of a directory that exists already (made by hand, 0755).
+            _tighten(self.root, _HOME_MODE)
         except OSError as exc:
             raise StigError(
                 f"cannot create the home directory {self.root}: {exc.strerror}; "
                 "choose another with --home DIR"
             ) from exc
+
+    def protect(self) -> bool:
+        """Make this process create private files (umask 077), and tighten the home if it is
+        one (a store or keys in it) and other users could read or enter it: the root and
+        stig's own directories to 0700, stig's files to 0600. True if anything was changed
+        (the caller says so, once)."""
+        os.umask(PRIVATE_UMASK)
+        if not (self.store.exists() or self.personas.is_dir()):
+            return False
+        changed = False
+        try:
+            changed |= _tighten(self.root, _HOME_MODE)
+            for entry in os.scandir(self.root):
+                if entry.name in _OWN_ENTRIES:
+                    changed |= _tighten_tree(Path(entry.path))
+        except OSError as exc:
+            raise StigError(
+                f"cannot make the home {self.root} private: {exc.strerror}; "
+                f"run `chmod -R go= {self.root}`"
+            ) from exc
+        return changed
+
+
+def _tighten(path: Path, mode: int) -> bool:
+    """chmod ``path`` to ``mode`` if it grants anything to group or others; symlinks are
+    left alone (a chmod would follow them out of the home)."""
+    found = path.lstat()
+    if stat.S_ISLNK(found.st_mode) or not found.st_mode & 0o077:
+        return False
+    os.chmod(path, mode)
+    return True
+
+
+def _tighten_tree(path: Path) -> bool:
+    if path.is_symlink():
+        return False
+    if not path.is_dir():
+        return _tighten(path, _FILE_MODE)
+    changed = _tighten(path, _HOME_MODE)
+    for entry in os.scandir(path):
+        changed |= _tighten_tree(Path(entry.path))
+    return changed
