@@ -86,10 +86,12 @@ def id_default(ctx: click.Context, name: str) -> None:
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
 @click.pass_context
 def wipe_command(ctx: click.Context, yes: bool) -> None:
-    """Erase this node's keys (overwritten first) and its store. Cannot be undone."""
+    """Erase this node's keys (overwritten first) and its store, and stop a node or terminal
+    UI running on it. Cannot be undone."""
     home = home_of(ctx)
     confirm(f"erase every key and trace in {home.root}?", yes)
-    wipe(home)
+    if wipe(home):
+        click.echo(f"stopped the stig node (or terminal UI) running on {home.root}", err=True)
     click.echo(f"wiped {home.root}")
 
 

@@ -1,8 +1,17 @@
-"""The control socket: how ``stig peers`` asks a running node for its state.
+"""The control socket: how ``stig peers`` asks a running node for its state, and how ``stig
+wipe`` tells it to stop.
 
 A Unix socket at ``<home>/control.sock`` (mode 0600: only this user). One request per
-connection: a JSON line ``{"ask": "status"}``; one JSON line back. Nothing on it can change the
-node: posting from the CLI goes through the store, which the node watches (docs/architecture.md).
+connection: a JSON line, one JSON line back.
+
+* ``{"ask": "status"}`` — the node's state (``stig peers``).
+* ``{"ask": "stop"}`` — answered ``{"stopping": true}``, then the process stops as if
+  interrupted (a node returns from ``MeshNode.run``, the terminal UI exits). ``stig wipe``
+  sends it first: a process left running on a wiped home would go on showing, and writing,
+  what was just erased.
+
+Nothing else on it can change the node: posting from the CLI goes through the store, which the
+node watches (docs/architecture.md).
 """
 
 from __future__ import annotations
@@ -11,6 +20,8 @@ import asyncio
 import contextlib
 import json
 import os
+import socket
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -18,24 +29,41 @@ from typing import Any
 from stig.errors import UsageError
 
 MAX_REQUEST = 4096
+STOP_WITHIN = 10.0
+"""How long ``request_stop`` waits for the process to take its socket away (a node stops its
+network first, which takes a second or two)."""
 
 
-async def serve(path: Path, status: Callable[[], dict[str, Any]]) -> asyncio.AbstractServer:
-    """Serve ``status()`` on ``path`` (a socket left there by a node that died is replaced)."""
+async def serve(
+    path: Path,
+    status: Callable[[], dict[str, Any]],
+    stop: Callable[[], None] | None = None,
+) -> asyncio.AbstractServer:
+    """Serve ``status()`` on ``path`` (a socket left there by a node that died is replaced);
+    a stop request calls ``stop()`` once the answer is sent (refused if ``stop`` is None)."""
     with contextlib.suppress(FileNotFoundError):
         os.unlink(path)
 
     async def answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        stopping = False
         try:
             line = await reader.readline()
             request = json.loads(line[:MAX_REQUEST] or b"{}")
-            reply = status() if request.get("ask") == "status" else {"error": "unknown request"}
+            ask = request.get("ask")
+            if ask == "status":
+                reply = status()
+            elif ask == "stop" and stop is not None:
+                reply, stopping = {"stopping": True}, True
+            else:
+                reply = {"error": "unknown request"}
         except (ValueError, AttributeError):
             reply = {"error": "not a JSON request"}
         writer.write(json.dumps(reply).encode() + b"\n")
         with contextlib.suppress(ConnectionError):
             await writer.drain()
         writer.close()
+        if stopping and stop is not None:
+            stop()
 
     server = await asyncio.start_unix_server(answer, path=str(path))
     os.chmod(path, 0o600)
@@ -54,3 +82,23 @@ async def ask_status(path: Path) -> dict[str, Any]:
     writer.close()
     reply: dict[str, Any] = json.loads(line)
     return reply
+
+
+def request_stop(path: Path, within: float = STOP_WITHIN) -> bool:
+    """Ask the process serving ``path`` to stop, and wait (at most ``within`` seconds) until
+    it has taken its socket away. False if no process answered there (none is running, or a
+    dead one left its socket). Blocking: for the CLI, or a thread."""
+    try:
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as client:
+            client.settimeout(5)
+            client.connect(str(path))
+            client.sendall(b'{"ask": "stop"}\n')
+            reply = json.loads(client.makefile("rb").readline() or b"{}")
+    except (OSError, ValueError):
+        return False
+    if not isinstance(reply, dict) or not reply.get("stopping"):
+        return False
+    deadline = time.monotonic() + within
+    while path.exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return True

@@ -117,6 +117,10 @@ class LiveNode:
         self._stop = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._elsewhere: dict[str, Any] = {}
+        self._leaving = False
+        self.asked_to_stop = False
+        """True once the mesh stopped because its control socket was asked to (``stig wipe``):
+        the process holding this node should end, not go on showing the home."""
 
     @classmethod
     @asynccontextmanager
@@ -157,6 +161,7 @@ class LiveNode:
         mesh = MeshNode(home, self.local.store, network, self.config)
         self.mesh = mesh
         self._stop = asyncio.Event()
+        self._leaving = False
         self._task = asyncio.get_running_loop().create_task(self._run(mesh))
         started = asyncio.ensure_future(mesh.started.wait())
         await asyncio.wait({self._task, started}, return_when=asyncio.FIRST_COMPLETED)
@@ -170,6 +175,10 @@ class LiveNode:
         except Exception as exc:  # any failure of the network is shown, not raised
             log.warning("the mesh stopped: %s", exc)
             self._fail(f"{type(exc).__name__}: {exc}" if not str(exc) else str(exc))
+            return
+        if not self._leaving:  # stopped from outside: a stop request on the control socket
+            self.asked_to_stop = True
+            self._mode = OFFLINE
 
     def _fail(self, problem: str) -> None:
         self._mode = FAILED
@@ -177,6 +186,7 @@ class LiveNode:
 
     async def go_offline(self) -> None:
         if self._task is not None:
+            self._leaving = True
             self._stop.set()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task

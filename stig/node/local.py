@@ -24,11 +24,12 @@ from stig.crdt.views import FeedFilter, Ranked
 from stig.crypto.group import day_of
 from stig.crypto.persona import Persona
 from stig.errors import PersonaError, StigError, UsageError
+from stig.node import control
 from stig.node.clock import wall_clock
 from stig.node.groups import Groups
 from stig.node.home import Home
 from stig.node.ingest import Ingest, IngestReport
-from stig.node.keyring import Keyring
+from stig.node.keyring import Keyring, shred
 from stig.node.rooms import Rooms
 from stig.store.port import Collected, ExportFilter, Hidden, Store, Thread
 from stig.store.sqlite import SqliteStore
@@ -307,8 +308,12 @@ async def create_store(home: Home) -> None:
     await store.close()
 
 
-def wipe(home: Home) -> None:
-    """Erase keys — personas and groups — (overwritten first) and the stores."""
+def wipe(home: Home) -> bool:
+    """Erase keys — personas, groups and the transport key (overwritten first) — and the
+    stores. A node or terminal UI running on the home is told to stop first (over its control
+    socket), so that it neither goes on showing what is erased nor writes it again; True if
+    one was."""
+    stopped = control.request_stop(home.control_socket)
     errors: list[str] = []
     try:
         Keyring(home.personas).erase()
@@ -318,13 +323,19 @@ def wipe(home: Home) -> None:
         Groups(home.groups).erase()
     except OSError as exc:
         errors.append(f"cannot erase the groups in {home.groups}: {exc.strerror}")
-    for path in home.store_files:
+    try:
+        # The libp2p identity: kept, it would bring the wiped device back as the same peer.
+        shred(home.transport_key)
+    except OSError as exc:
+        errors.append(f"cannot erase {home.transport_key}: {exc.strerror}")
+    for path in [*home.store_files, home.addresses_file]:
         try:
             path.unlink(missing_ok=True)
         except OSError as exc:
             errors.append(f"cannot delete {path}: {exc.strerror}")
     if errors:
         raise StigError("; ".join(errors))
+    return stopped
 
 
 @contextmanager

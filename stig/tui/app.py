@@ -1,8 +1,9 @@
 """The stig terminal UI: the app holds the live node and the chosen persona; screens do the rest.
 
 Store and network work runs in Textual workers; the app polls the store's cursor twice a second
-so that traces arriving from the mesh (or posted from another terminal) appear by themselves.
-When it moves, envelopes for this device's affinity groups are opened into their stores first.
+so that traces arriving from the mesh (or posted from another terminal) appear by themselves,
+and exits when the home is wiped (its store is gone, or its mesh was asked to stop). When it
+moves, envelopes for this device's affinity groups are opened into their stores first.
 The app also holds the space shown: public, or one group (``group``).
 """
 
@@ -115,6 +116,11 @@ class StigApp(App[None]):
         self._collector.key_pressed()
 
     async def _poll(self) -> None:
+        if self.live.asked_to_stop or not self.home.exists():
+            # `stig wipe` (or a stop request on the control socket): what this app shows is
+            # gone from the disk, and must go from the screen too.
+            self.exit()
+            return
         cursor = await self.live.changes()
         if cursor != self._cursor:
             self._cursor = cursor
