@@ -127,9 +127,13 @@ class Admission:
         except InvalidTrace as exc:
             self.charge(peer, exc.reason.value, now)
             return False
-        # A trace this node does not carry is not junk: refused without a penalty (and counted
-        # once, when the ingest of the delivered push refuses it).
-        return self.carries(trace) is None
+        # A trace this node does not carry is not junk: refused (not forwarded, not delivered),
+        # counted, and not charged.
+        refused = self.carries(trace)
+        if refused is not None:
+            self.charge(peer, refused.reason.value, now)
+            return False
+        return True
 
     # -- traces ----------------------------------------------------------------------------------
 

@@ -337,6 +337,12 @@ async def test_invalid_pushes_are_counted_and_never_forwarded(mesh: Mesh) -> Non
 # -- relay policy --------------------------------------------------------------------------------
 
 
+async def _published_to_no_one(source: Running, count: int) -> None:
+    """Wait for the source's publisher before a relay starts, so that only the relay's sync
+    brings these traces (and counts each refusal once), not a gossip push besides."""
+    await until(lambda: len(source.network.published) == count, "the source to publish")
+
+
 async def _synced(relay: Running, source: Running) -> None:
     await until(lambda: relay.node.ledger.record(source.peer_id).last_sync > 0, "the first sync")
 
@@ -350,6 +356,7 @@ async def test_relay_carries_only_the_tags_it_chose(mesh: Mesh) -> None:
         note("no tags at all"),
     ]
     await source.post(*kept, *refused)
+    await _published_to_no_one(source, 5)
     policy = RelayPolicy(carry_tags=frozenset({"housing", "j20"}), refuse_tags=frozenset({"spam"}))
     relay = await mesh.start("relay", bootstrap=(source,), relay=policy)
     await _synced(relay, source)
@@ -380,6 +387,7 @@ async def test_relay_asks_for_proof_of_work(mesh: Mesh) -> None:
     source = await mesh.start("source")
     weak, strong = _weak("no work", 8), note("some work", pow_bits=8)
     await source.post(weak, strong)
+    await _published_to_no_one(source, 2)
     relay = await mesh.start("relay", bootstrap=(source,), relay=RelayPolicy(min_pow_bits=8))
     await _synced(relay, source)
     assert (await relay.holds(weak), await relay.holds(strong)) == (False, True)
@@ -399,6 +407,7 @@ async def test_relay_over_max_traces_evicts_the_lowest_heat(mesh: Mesh) -> None:
     middle = note("middle-aged, alone", age=3 * HOUR)
     new = note("new", age=0)
     await source.post(old, *echoes, middle, new)
+    await _published_to_no_one(source, 5)
     relay = await mesh.start("relay", bootstrap=(source,), relay=RelayPolicy(max_traces=4))
     await _synced(relay, source)
     assert await relay.store.count() == 4
@@ -412,8 +421,7 @@ async def test_relay_keeps_at_most_its_quota_per_author(mesh: Mesh) -> None:
     by_ana = [note(f"ana {i}", age=i) for i in range(4)]
     by_ben = note("ben", by=BEN)
     await source.post(*by_ana, by_ben)
-    # Published to no one before the relay starts: only the sync brings them, once.
-    await until(lambda: len(source.network.published) == 5, "source to publish")
+    await _published_to_no_one(source, 5)
     relay = await mesh.start("relay", bootstrap=(source,), relay=RelayPolicy(author_quota=2))
     await _synced(relay, source)
     assert await relay.store.author_live_count(ANA.public_key, now()) == 2
