@@ -4,6 +4,7 @@ scripts depend on them, so they only ever grow)."""
 from __future__ import annotations
 
 import json
+from collections import Counter
 from collections.abc import Callable
 from typing import Any
 
@@ -71,6 +72,9 @@ def thread_json(found: Thread | Hidden, extra: Extra = None) -> dict[str, Any]:
 
 
 def report_json(report: IngestReport) -> dict[str, Any]:
+    """Counts of every reason (``rejected``), the details kept of the first rejects of each
+    (``rejections``, at most ingest.DETAILS_PER_REASON per reason) and, per reason, how many
+    more were counted but not listed (``omitted``)."""
     return {
         "accepted": report.accepted,
         "duplicates": report.duplicates,
@@ -78,7 +82,15 @@ def report_json(report: IngestReport) -> dict[str, Any]:
         "rejections": [
             {"at": r.at, "reason": r.reason, "detail": r.detail} for r in report.rejections
         ],
+        "omitted": _omitted(report),
     }
+
+
+def _omitted(report: IngestReport) -> dict[str, int]:
+    """Rejects counted but not listed, by reason (0 when all are listed). Computed from the
+    counts and the kept details, which is what ``IngestReport.omitted`` says."""
+    listed = Counter(r.reason for r in report.rejections)
+    return {reason: n - listed[reason] for reason, n in sorted(report.rejected.items())}
 
 
 def echo_json(value: Any) -> None:
@@ -138,14 +150,18 @@ def echo_thread(found: Thread | Hidden, now: int, by: By = None) -> None:
                 click.echo("  " + line)
 
 
-def echo_report(report: IngestReport, shown: int = 20) -> None:
+def echo_report(report: IngestReport) -> None:
+    """The counts on stdout; on stderr, the kept details grouped by reason, each group followed
+    by how many more of that reason were counted but not listed."""
     reasons = ", ".join(f"{reason} {n}" for reason, n in sorted(report.rejected.items()))
     rejected = sum(report.rejected.values())
     click.echo(
         f"accepted {report.accepted}, duplicate {report.duplicates}, rejected {rejected}"
         + (f" ({reasons})" if reasons else "")
     )
-    for r in report.rejections[:shown]:
-        click.echo(f"  rejected {r.at}: {r.reason}: {r.detail}", err=True)
-    if len(report.rejections) > shown:
-        click.echo(f"  ... and {len(report.rejections) - shown} more (see --json)", err=True)
+    for reason, more in _omitted(report).items():
+        for r in report.rejections:
+            if r.reason == reason:
+                click.echo(f"  rejected {r.at}: {r.reason}: {r.detail}", err=True)
+        if more:
+            click.echo(f"  ... and {more} more {reason} not listed", err=True)

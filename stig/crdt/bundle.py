@@ -63,7 +63,14 @@ def read_records(stream: BinaryIO) -> Iterator[Record]:
         if not prefix:
             return
         if len(prefix) < _LENGTH.size:
-            yield Record(offset, error=InvalidTrace(Reason.TRUNCATED, "record length cut short"))
+            yield Record(
+                offset,
+                error=InvalidTrace(
+                    Reason.TRUNCATED,
+                    f"the file ends {len(prefix)} bytes into a record's 4-byte length "
+                    f"({prefix.hex()})",
+                ),
+            )
             return
         (length,) = _LENGTH.unpack(prefix)
         if length > MAX_RECORD_BYTES:

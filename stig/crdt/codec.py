@@ -74,18 +74,80 @@ def decode(raw: bytes) -> Trace:
     try:
         value = msgpack.unpackb(raw, raw=False, use_list=True, **_UNPACK_LIMITS)
     except UnicodeDecodeError as exc:
-        raise InvalidTrace(Reason.BAD_ENCODING, f"text is not UTF-8: {exc.reason}") from exc
+        raise InvalidTrace(Reason.BAD_ENCODING, _not_utf8(exc, raw)) from exc
     except (ValueError, msgpack.UnpackException) as exc:  # ExtraData, FormatError, StackError,
         # limits exceeded, truncated input: each means "not one msgpack value within bounds"
         raise InvalidTrace(
-            Reason.BAD_ENCODING, f"not a msgpack value: {exc or type(exc).__name__}"
+            Reason.BAD_ENCODING, f"not one msgpack value ({_fault(exc)}): {describe_bytes(raw)}"
         ) from exc
     trace = _from_value(value)
     if encode(trace) != raw:
-        raise InvalidTrace(Reason.NON_CANONICAL, "decodes, but is not the one canonical byte form")
+        raise InvalidTrace(
+            Reason.NON_CANONICAL,
+            f"decodes, but is not the one canonical byte form ({_first_difference(raw, trace)})",
+        )
     # The bytes are the canonical form: keep them rather than encoding again.
     trace.__dict__["encoded"] = raw
     return trace
+
+
+DETAIL_BYTES = 16
+"""How many bytes of a refused input a reject detail shows (in hex)."""
+
+
+def describe_bytes(raw: bytes) -> str:
+    """What was found, for a reject detail: the length and the first DETAIL_BYTES in hex."""
+    if not raw:
+        return "0 bytes"
+    more = "…" if len(raw) > DETAIL_BYTES else ""
+    return f"{_bytes(len(raw))}, {raw[:DETAIL_BYTES].hex()}{more}"
+
+
+def _bytes(n: int) -> str:
+    return "1 byte" if n == 1 else f"{n} bytes"
+
+
+def _fault(exc: Exception) -> str:
+    """msgpack's own words, or ours where it has none (FormatError and StackError carry no
+    message, and a detail must say what was wrong)."""
+    if isinstance(exc, msgpack.ExtraData):
+        return f"{_bytes(len(exc.extra))} after the end of the value"
+    if isinstance(exc, msgpack.FormatError):
+        return "a byte that is no msgpack header (c1, or a reserved one)"
+    if isinstance(exc, msgpack.StackError):
+        return "arrays nested deeper than the parser allows"
+    return str(exc) or type(exc).__name__
+
+
+def _not_utf8(exc: UnicodeDecodeError, raw: bytes) -> str:
+    text = bytes(exc.object)
+    bad = text[exc.start : exc.end].hex()
+    return (
+        f"text is not UTF-8: {exc.reason} ({bad}) at byte {exc.start} of a {len(text)}-byte "
+        f"str, in {describe_bytes(raw)}"
+    )
+
+
+def _first_difference(raw: bytes, trace: Trace) -> str:
+    canonical = encode(trace)
+    at = next(
+        (i for i, (a, b) in enumerate(zip(raw, canonical, strict=False)) if a != b),
+        min(len(raw), len(canonical)),
+    )
+    return (
+        f"byte {at} is {raw[at : at + 1].hex() or 'missing'}, "
+        f"the canonical form has {canonical[at : at + 1].hex() or 'nothing'}"
+    )
+
+
+def _what(value: object) -> str:
+    if isinstance(value, list):
+        return f"an array of {len(value)}"
+    if isinstance(value, dict):
+        return f"a map of {len(value)} entries"
+    if isinstance(value, msgpack.ExtType):
+        return f"an extension of type {value.code} with {len(value.data)} bytes"
+    return f"{type(value).__name__} {value!r:.40}"
 
 
 def decode_trusted(raw: bytes) -> Trace:
@@ -113,7 +175,9 @@ def decode_trusted(raw: bytes) -> Trace:
 
 def _from_value(value: object) -> Trace:
     if not isinstance(value, list) or len(value) != FIELD_COUNT:
-        raise InvalidTrace(Reason.BAD_SHAPE, f"not an array of {FIELD_COUNT} fields")
+        raise InvalidTrace(
+            Reason.BAD_SHAPE, f"not an array of {FIELD_COUNT} fields but {_what(value)}"
+        )
     version, kind, author, created, expires, tags, place, refs, body, nonce, signature = value
     return Trace(
         version=_int(version, "version"),

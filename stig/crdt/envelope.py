@@ -39,7 +39,31 @@ def check_envelope(trace: Trace) -> None:
 
 
 def payload(trace: Trace) -> bytes:
+    """The sealed payload: the body read as canonical base64 (docs/protocol.md §10.3).
+
+    Only the one base64 form that encoding the payload gives is accepted. Decoders ignore the
+    unused low bits of the last character before ``=`` (``QR==`` and ``QQ==`` are both ``A``),
+    so without the re-encoding a relay could mint a second envelope, with a second id, for
+    the same payload — as §3 refuses for the trace itself."""
+    body = trace.body
     try:
-        return base64.b64decode(trace.body.encode("ascii"), validate=True)
+        value = base64.b64decode(body.encode("ascii"), validate=True)
     except (binascii.Error, UnicodeEncodeError) as exc:
-        raise InvalidTrace(Reason.BAD_ENVELOPE, "a sealed body is not base64") from exc
+        raise InvalidTrace(
+            Reason.BAD_ENVELOPE,
+            f"a sealed body is not base64 (standard, padded: {exc}): {len(body)} characters, "
+            f"{body[:16]!r}{'…' if len(body) > 16 else ''}",
+        ) from exc
+    canonical = base64.b64encode(value).decode("ascii")
+    if canonical != body:
+        at = next(
+            (i for i, (a, b) in enumerate(zip(body, canonical, strict=False)) if a != b),
+            min(len(body), len(canonical)),
+        )
+        raise InvalidTrace(
+            Reason.BAD_ENVELOPE,
+            f"a sealed body is not canonical base64: character {at} is {body[at : at + 1]!r}, "
+            f"the canonical form has {canonical[at : at + 1]!r} (one form only: the unused low "
+            "bits of the last character before '=' are zero)",
+        )
+    return value

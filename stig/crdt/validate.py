@@ -64,7 +64,9 @@ def check_fields(trace: Trace) -> None:
     if len(trace.signature) != SIGNATURE_BYTES:
         raise InvalidTrace(Reason.BAD_SHAPE, f"signature is {len(trace.signature)} bytes, not 64")
     if not 0 <= trace.nonce <= MAX_NONCE:
-        raise InvalidTrace(Reason.BAD_SHAPE, "nonce is not an unsigned 64-bit integer")
+        raise InvalidTrace(
+            Reason.BAD_SHAPE, f"nonce {trace.nonce} is not an unsigned 64-bit integer"
+        )
     _check_life(trace)
     _check_tags(trace.tags)
     if not is_valid_place(trace.place):
@@ -73,7 +75,11 @@ def check_fields(trace: Trace) -> None:
     try:
         body_bytes = len(trace.body.encode("utf-8"))
     except UnicodeEncodeError as exc:  # a lone surrogate, e.g. from surrogateescape'd input
-        raise InvalidTrace(Reason.BAD_ENCODING, f"body is not UTF-8 text: {exc.reason}") from exc
+        raise InvalidTrace(
+            Reason.BAD_ENCODING,
+            f"body is not UTF-8 text: {exc.reason} (U+{ord(exc.object[exc.start]):04X} at "
+            f"character {exc.start})",
+        ) from exc
     if body_bytes > MAX_BODY_BYTES:
         raise InvalidTrace(
             Reason.BODY_TOO_LARGE, f"body is {body_bytes} bytes, the limit is {MAX_BODY_BYTES}"
@@ -81,7 +87,11 @@ def check_fields(trace: Trace) -> None:
     try:
         size = len(trace.encoded)
     except UnicodeEncodeError as exc:  # a lone surrogate in a tag (is_valid_tag allows them)
-        raise InvalidTrace(Reason.BAD_ENCODING, f"text is not UTF-8: {exc.reason}") from exc
+        raise InvalidTrace(
+            Reason.BAD_ENCODING,
+            f"text is not UTF-8: {exc.reason} (U+{ord(exc.object[exc.start]):04X} at "
+            f"character {exc.start} of {exc.object!r:.60})",
+        ) from exc
     if size > MAX_TRACE_BYTES:
         raise InvalidTrace(Reason.TOO_LARGE, f"{size} bytes, the limit is {MAX_TRACE_BYTES}")
     if trace.kind == kinds.SEALED:
@@ -98,9 +108,15 @@ def _is_valid_kind(kind: str) -> bool:
 
 def _check_life(trace: Trace) -> None:
     if not 0 <= trace.created <= MAX_TIMESTAMP or not 0 <= trace.expires <= MAX_TIMESTAMP:
-        raise InvalidTrace(Reason.BAD_TIMES, "created or expires out of range")
+        raise InvalidTrace(
+            Reason.BAD_TIMES,
+            f"created {trace.created} or expires {trace.expires} is outside 0..{MAX_TIMESTAMP}",
+        )
     if trace.expires <= trace.created:
-        raise InvalidTrace(Reason.BAD_TIMES, "expires is not after created")
+        raise InvalidTrace(
+            Reason.BAD_TIMES,
+            f"expires {trace.expires} is not after created {trace.created}",
+        )
     ttl = trace.expires - trace.created
     if trace.kind in kinds.PINNED_LIFE_KINDS:
         if ttl != LIFE_CAP:
@@ -119,7 +135,9 @@ def _check_tags(tags: tuple[str, ...]) -> None:
         if not is_valid_tag(tag):
             raise InvalidTrace(Reason.BAD_TAG, f"tag {tag!r} is not in normal form")
     if list(tags) != sorted(set(tags)):
-        raise InvalidTrace(Reason.NON_CANONICAL, "tags are not sorted and unique")
+        raise InvalidTrace(
+            Reason.NON_CANONICAL, f"tags {list(tags)!r:.200} are not sorted and unique"
+        )
 
 
 def _check_refs(trace: Trace) -> None:
@@ -130,7 +148,12 @@ def _check_refs(trace: Trace) -> None:
         if len(ref) != ID_BYTES:
             raise InvalidTrace(Reason.BAD_SHAPE, f"a ref is {len(ref)} bytes, not 32")
     if list(refs) != sorted(set(refs)):
-        raise InvalidTrace(Reason.NON_CANONICAL, "refs are not sorted and unique")
+        at = next(i for i in range(1, len(refs)) if refs[i] <= refs[i - 1])
+        raise InvalidTrace(
+            Reason.NON_CANONICAL,
+            f"refs are not sorted and unique: ref {at} ({refs[at].hex()[:16]}…) is not after "
+            f"ref {at - 1} ({refs[at - 1].hex()[:16]}…)",
+        )
     if not refs and trace.kind in kinds.REF_REQUIRED_KINDS:
         raise InvalidTrace(Reason.MISSING_REF, f"a {trace.kind} must reference a trace")
 

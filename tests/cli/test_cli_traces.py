@@ -150,7 +150,9 @@ def test_export_import_gc(home: Path, tmp_path: Path) -> None:
     )
 
     report = as_json(other, "import", str(bundle))
-    assert report == {"accepted": 3, "duplicates": 0, "rejected": {}, "rejections": []}
+    assert report == {
+        "accepted": 3, "duplicates": 0, "rejected": {}, "rejections": [], "omitted": {}
+    }  # fmt: skip
     feed = as_json(other, "feed", "--kind", "callout", "--kind", "report", "--kind", "echo")
     assert sorted(ids(feed)) == sorted([*kept, echo])
     assert next(item for item in feed if item["id"] == kept[0])["echoes"] == 0  # own echo
@@ -162,12 +164,16 @@ def test_export_import_gc(home: Path, tmp_path: Path) -> None:
     damaged.write_bytes(raw + struct.pack(">I", len(junk)) + junk)
     report = as_json(other, "import", str(damaged))
     [rejection] = report["rejections"]
-    assert rejection["detail"].startswith("not a msgpack value")
+    assert rejection["detail"] == (
+        "not one msgpack value (a byte that is no msgpack header (c1, or a reserved one)): "
+        f"{len(junk)} bytes, {junk.hex()}"
+    )
     assert report == {
         "accepted": 0,
         "duplicates": 1,
         "rejected": {"bad_encoding": 1},
         "rejections": [{**rejection, "at": f"byte {len(raw)}", "reason": "bad_encoding"}],
+        "omitted": {"bad_encoding": 0},
     }
     done = stig(other, "import", str(damaged))
     assert done.stdout.startswith("accepted 0, duplicate 1, rejected 1 (bad_encoding 1)")

@@ -343,3 +343,36 @@ def test_invalid_utf8_is_bad_encoding() -> None:
 def test_not_a_trace_at_all(raw: bytes) -> None:
     # Empty, a reserved byte, an ext type (fixext, and a zero-length ext8)
     assert reason_of(raw) in {Reason.BAD_ENCODING, Reason.BAD_SHAPE}
+
+
+@pytest.mark.parametrize(
+    ("raw", "says"),
+    [
+        (b"", "(Unpack failed: incomplete input): 0 bytes"),
+        (b"\xc1", "(a byte that is no msgpack header (c1, or a reserved one)): 1 byte, c1"),
+        (b"\x91" * 1100, "(arrays nested deeper than the parser allows): 1100 bytes, 9191"),
+        (b"\x00\x00\x00", "(2 bytes after the end of the value): 3 bytes, 000000"),
+        (b"\x81\x00\x00", "(1 exceeds max_map_len(0)): 3 bytes, 810000"),
+        (b"\xa2\xff\xfe", "invalid start byte (ff) at byte 0 of a 2-byte str, in 3 bytes, a2fffe"),
+        (b"\x80", "not an array of 11 fields but a map of 0 entries"),
+        (b"\xc7\x00\x05", "not an array of 11 fields but an extension of type 5 with 0 bytes"),
+        (b"\x9a" + b"\x00" * 10, "not an array of 11 fields but an array of 10"),
+        (b"\xc0", "not an array of 11 fields but NoneType None"),
+    ],
+)
+def test_a_decoding_detail_says_what_was_found(raw: bytes, says: str) -> None:
+    """A reject's detail is never empty after its colon: msgpack's FormatError and StackError
+    carry no message, so the detail names the fault and shows the length and first bytes."""
+    with pytest.raises(InvalidTrace) as caught:
+        decode(raw)
+    assert says in caught.value.detail
+    assert not caught.value.detail.endswith(": ")
+
+
+def test_a_non_canonical_detail_names_the_first_differing_byte() -> None:
+    raw = encode(forge())
+    at = raw.index(b"\xce" + T0.to_bytes(4, "big"))  # created, a uint32
+    longer = raw[:at] + b"\xcf\x00\x00\x00\x00" + raw[at + 1 :]
+    with pytest.raises(InvalidTrace) as caught:
+        decode(longer)
+    assert caught.value.detail.endswith(f"(byte {at} is cf, the canonical form has ce)")

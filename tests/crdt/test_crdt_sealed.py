@@ -145,3 +145,45 @@ def test_an_expired_inner_trace_is_refused_by_the_member() -> None:
     with pytest.raises(InvalidTrace) as caught:
         open_envelope(envelope, mine(), inner.expires + 1)
     assert caught.value.reason == Reason.EXPIRED
+
+
+_B64 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
+
+
+def _other_forms(body: str) -> list[str]:
+    """Bodies that base64 decoders read as the same payload: the last character before '='
+    with its unused low bits set, and (for one '=') the padding dropped or doubled."""
+    unused = 0b11 if body.endswith("=") and not body.endswith("==") else 0b1111
+    last = _B64.index(body.rstrip("=")[-1])
+    assert last & unused == 0
+    stem = body.rstrip("=")[:-1]
+    pad = body[len(stem) + 1 :]
+    return [stem + _B64[last | bit] + pad for bit in (1, unused)]
+
+
+@pytest.mark.parametrize("size", [100, 700])  # buckets of 296 and 1064 payload bytes: one '='
+def test_only_the_canonical_base64_of_a_payload_is_an_envelope(size: int) -> None:
+    """docs/protocol.md §10.3: decoders ignore the unused bits of the last character, so
+    without this check one payload has several bodies, hence several envelope ids."""
+    _, envelope = sealed("x" * size)
+    assert envelope.body.endswith("=") and not envelope.body.endswith("==")
+    one_time = Persona("x", bytes([5]) * 32)
+    for body in _other_forms(envelope.body):
+        assert base64.b64decode(body, validate=True) == base64.b64decode(envelope.body)
+        bad = resign(dataclasses.replace(envelope, author=one_time.public_key, body=body), one_time)
+        with pytest.raises(InvalidTrace) as caught:
+            validate(bad.encoded, T0)
+        assert caught.value.reason == Reason.BAD_ENVELOPE
+        assert f"character {len(body) - 2} is {body[-2]!r}" in caught.value.detail
+        assert "not canonical base64" in caught.value.detail
+
+
+def test_a_body_that_decodes_the_same_without_its_padding_is_refused() -> None:
+    """Python's decoder reads 'QUJD=' as 'QUJD': the same payload, a longer body."""
+    _, envelope = sealed("x" * 250)
+    assert not envelope.body.endswith("=")  # 552 bytes: no padding
+    bad = resign(dataclasses.replace(envelope, body=envelope.body + "="), ANA)
+    with pytest.raises(InvalidTrace) as caught:
+        validate(bad.encoded, T0)
+    assert caught.value.reason == Reason.BAD_ENVELOPE
+    assert "the canonical form has ''" in caught.value.detail

@@ -14,6 +14,7 @@ and paste the printed blocks over the old ones in §9.
 from __future__ import annotations
 
 import ast
+import base64
 import hashlib
 import importlib
 import io
@@ -34,9 +35,11 @@ from nacl.signing import SigningKey, VerifyKey
 from stig.crdt import bounds, bundle, kinds
 from stig.crdt.codec import decode, encode, unsigned_bytes, unsigned_fields
 from stig.crdt.compose import compose
+from stig.crdt.sealed import seal_trace
 from stig.crdt.trace import Trace
 from stig.crdt.validate import signing_message, validate
 from stig.crdt.views import TraceSet
+from stig.crypto.group import Epoch, day_of
 from stig.crypto.persona import Persona
 from stig.crypto.pow import POW_CONTEXT, work_bits
 from stig.errors import InvalidBundle, InvalidTrace, Reason
@@ -48,6 +51,11 @@ JSON_FILE = Path(__file__).resolve().with_name("vectors.json")
 # The fixed inputs of every vector (docs/protocol.md §9).
 SEED_A = bytes(range(32))
 SEED_B = bytes([0xA5]) * 32
+GROUP_CHAIN = bytes(range(32))
+"""The chain key of the day the call-out expires, for the envelope vector (§10)."""
+ENVELOPE_SEED = bytes([0x5E]) * 32
+"""The envelope's one-time key seed; its first 24 bytes are the nonce."""
+B64 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
 T0 = 1_790_000_000
 DAY = bounds.DAY
 HOUR = bounds.HOUR
@@ -145,6 +153,36 @@ def _invalid(name: str, how: str, raw: bytes, now: int, reason: Reason) -> Vecto
         "reason": reason.value,
         "trace_hex": raw.hex(),
     }
+
+
+def _envelope(callout: Trace) -> Trace:
+    """The call-out sealed for the group whose chain key on its last day is GROUP_CHAIN."""
+    epoch = Epoch.of(GROUP_CHAIN, day_of(callout.expires))
+    return seal_trace(callout, epoch, callout.created, envelope_seed=ENVELOPE_SEED)
+
+
+def _padding_bits_set(envelope: Trace) -> Trace:
+    """The envelope with the unused low bits of its last base64 character before '=' not zero
+    (the same payload, another body), signed again by its one-time key."""
+    body = envelope.body
+    assert body.endswith("=") and not body.endswith("==")  # 296 bytes: 2 bits unused
+    last = B64.index(body[-2])
+    assert last & 0b11 == 0
+    wrong = body[:-2] + B64[last | 0b01] + "="
+    return _sign(Persona("envelope", ENVELOPE_SEED), replace(envelope, body=wrong))
+
+
+def live_digest(traces: list[Trace], now: int) -> tuple[int, bytes]:
+    """§8.7 from the document: H of the sorted ids of the live items of §8.4 — effective
+    expiry after now, and not hidden unless of a pinned-life kind (whose bytes are kept)."""
+    state = TraceSet(traces)
+    ids = sorted(
+        t.id
+        for t in traces
+        if state.effective_expiry(t) > now
+        and (not state.is_hidden(t) or t.kind in kinds.PINNED_LIFE_KINDS)
+    )
+    return len(ids), hashlib.blake2b(b"".join(ids), digest_size=32).digest()
 
 
 def _bundle_bytes(records: list[bytes]) -> bytes:
@@ -361,6 +399,15 @@ def build_vectors() -> list[Vector]:
             T0 + DAY,
             Reason.MISSING_REF,
         ),
+        _invalid(
+            "envelope-base64-padding-bits",
+            "the callout sealed (§10: chain key 000102…1f on the day it expires, one-time key "
+            "seed and nonce from 32 bytes of 5e) with the unused low bits of the last base64 "
+            "character before '=' set (A -> B: the same payload), signed again",
+            _padding_bits_set(_envelope(callout)).encoded,
+            T0,
+            Reason.BAD_ENVELOPE,
+        ),
     ]
 
     truncated_echo = len(echo.encoded).to_bytes(4, "big") + echo.encoded[:10]
@@ -411,6 +458,22 @@ def build_vectors() -> list[Vector]:
         view("view-burned-echo", ["callout", "echo", "burn"], T0 + 2 * DAY, "callout"),
         view("view-burn-hides-itself", ["burn"], T0 + 36 * HOUR, "burn"),
         view("view-collected", ["callout", "echo", "retract", "burn", "pow"], T0 + 8 * DAY, "echo"),
+    ]
+
+    def digest(name: str, members: list[str], now: int) -> Vector:
+        count, value = live_digest([traces[member] for member in members], now)
+        return {
+            "name": name,
+            "type": "digest",
+            "set": members,
+            "now": now,
+            "count": count,
+            "digest_hex": value.hex(),
+        }
+
+    vectors += [
+        digest("digest-empty", [], T0),
+        digest("digest", ["callout", "echo", "retract", "burn"], T0 + 2 * DAY),
     ]
     return vectors
 
@@ -490,7 +553,7 @@ def test_json_file_holds_the_document_vectors() -> None:
 
 def test_every_vector_type_is_covered() -> None:
     types = {vector["type"] for vector in DOC_VECTORS}
-    assert types == {"persona", "trace", "times", "invalid", "bundle", "view"}
+    assert types == {"persona", "trace", "times", "invalid", "bundle", "view", "digest"}
 
 
 # -- personas and valid traces -----------------------------------------------------------------
@@ -588,6 +651,22 @@ def test_invalid_vector(name: str) -> None:
     assert caught.value.reason == Reason(vector["reason"])
 
 
+def test_envelope_padding_bits_are_the_only_difference() -> None:
+    """§10.3: the vector's body decodes to the very payload of the canonical envelope, and its
+    signature holds, so only the canonical-base64 check refuses it."""
+    wrong = decode(_raw("envelope-base64-padding-bits"))
+    envelope = _envelope(decode(_raw("callout")))
+    validate(envelope.encoded, T0)
+    assert base64.b64decode(wrong.body, validate=True) == base64.b64decode(envelope.body)
+    assert [
+        i for i, (x, y) in enumerate(zip(wrong.body, envelope.body, strict=True)) if x != y
+    ] == [len(envelope.body) - 2]
+    assert replace(wrong, body=envelope.body, signature=b"") == replace(envelope, signature=b"")
+    with pytest.raises(InvalidTrace) as caught:
+        validate(wrong.encoded, T0)
+    assert "not canonical base64" in caught.value.detail
+
+
 def test_non_canonical_int_would_have_a_valid_signature() -> None:
     """The point of §3: the longer form carries the very same signed content, so only the
     canonical check stops a second id for one trace."""
@@ -644,6 +723,20 @@ def test_bundle_oversize_record_is_skipped_and_reading_goes_on() -> None:
 def test_bundle_bad_header(header: bytes) -> None:
     with pytest.raises(InvalidBundle):
         list(bundle.read_records(io.BytesIO(header)))
+
+
+# -- the set digest ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", _of_type("digest"))
+def test_digest_vector(name: str) -> None:
+    """§8.7, by the formula alone: BLAKE2b-256 of the sorted ids of the live items."""
+    vector = BY_NAME[name]
+    members = [decode(_raw(member)) for member in vector["set"]]
+    count, value = live_digest(members, vector["now"])
+    assert (count, value.hex()) == (vector["count"], vector["digest_hex"])
+    if not members:
+        assert value == hashlib.blake2b(b"", digest_size=32).digest()
 
 
 # -- derived views -----------------------------------------------------------------------------
