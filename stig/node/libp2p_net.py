@@ -11,8 +11,9 @@ Wire choices:
 * Security: Noise only (trap: a default host also offers ``/plaintext/2.0.0``), Yamux only, and
   an optional private-network key (64 hex characters; py-libp2p's pnet is not interoperable
   with go/js libp2p).
-* Negotiation before Noise is bounded (64 KiB a message, 256 KiB and 10 s in all) by
-  ``stig.node.negotiation_guard``: 0.8.1 reads whatever length a peer claims (trap).
+* Protocol negotiation is bounded (64 KiB a read; 256 KiB before Noise, 1 MiB after it, 10 s
+  in all until the connection is multiplexed) by ``stig.node.negotiation_guard``: 0.8.1 reads
+  whatever length a peer claims (trap).
 * Transport identity: an Ed25519 key derived from a 32-byte seed the caller keeps, so the
   peer id is stable across restarts. It is never a persona key (DESIGN.md principle 4).
 * Gossip: GossipSub speaking ``/meshsub/1.1.0`` (and 1.0.0). 1.2+ adds an IDONTWANT control
@@ -65,7 +66,7 @@ from libp2p.tools.anyio_service import background_trio_service
 
 from stig.node.config import DEFAULT_LISTEN, Config, read_psk
 from stig.node.home import Home
-from stig.node.negotiation_guard import GuardedNoise, GuardedTCP
+from stig.node.negotiation_guard import GuardedNoise, GuardedTCP, connection_upgraded
 from stig.node.network import (
     MAX_STREAM_FRAME,
     NetEvent,
@@ -263,6 +264,7 @@ class _PeerNotifee(INotifee):
 
     async def connected(self, network: INetwork, conn: INetConn) -> None:
         await trio.lowlevel.checkpoint()
+        connection_upgraded(conn)  # the upgrade's read bounds end here (negotiation_guard)
         self.side.peer_connected(conn.muxed_conn.peer_id)
 
     async def disconnected(self, network: INetwork, conn: INetConn) -> None:
@@ -309,8 +311,9 @@ class _Side:
                 )
             },
             muxer_opt={TProtocol(YAMUX_PROTOCOL_ID): Yamux},
-            # trap: 0.8.1 reads negotiation messages of any length a peer claims, before Noise
-            # (GHSA-hmjq-g7pp-rw3x); GuardedTCP and GuardedNoise bound them (negotiation_guard).
+            # trap: 0.8.1 reads negotiation messages of any length a peer claims, before and
+            # after Noise (GHSA-hmjq-g7pp-rw3x); GuardedTCP, GuardedNoise and the notifee bound
+            # them (negotiation_guard).
             transports=[GuardedTCP(on_refused=self._negotiation_refused)],
             listen_addrs=self.listen,
             psk=net.psk,

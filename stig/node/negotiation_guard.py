@@ -1,4 +1,4 @@
-"""Bounds on what a peer can make us read before Noise has told us who it is.
+"""Bounds on what a peer can make us read while a connection is being upgraded.
 
 py-libp2p 0.8.1 reads protocol-negotiation (multistream-select) messages without a bound
 (advisory GHSA-hmjq-g7pp-rw3x, fixed in 0.8.2, which the registry here does not serve yet):
@@ -6,9 +6,13 @@ py-libp2p 0.8.1 reads protocol-negotiation (multistream-select) messages without
 length and hands it to ``io/utils.py`` ``read_exactly``, which calls ``read(n)`` on the raw TCP
 stream with that ``n`` and keeps extending one buffer for up to 101 reads. A peer that opens a
 TCP connection, sends the multistream header and then a varint claiming 200 MB followed by
-garbage made a ``stig node`` grow by 100 MB (measured: +100 MB RSS for 100 MB sent, and the
-memory stays until the 10 s upgrade timeout), before any key was exchanged: the peer costs
-nothing and needs no identity.
+garbage made a ``stig node`` grow by 80–100 MB per connection (eight such connections at once:
++669 MB), before any key was exchanged: the peer costs nothing and needs no identity.
+
+The same claim one step later, in the muxer negotiation that runs over the Noise session, is
+just as cheap (Noise proves only that the peer holds *some* key, and keys are free) and worse:
+``security/secure_session.py`` ``read(n)`` assembles all ``n`` bytes itself, so no retry limit
+stops it (measured: +101 MB for 100 MB sent after a handshake with a throwaway key).
 
 The fix lives at the one seam we own without patching the library: the transport.
 ``GuardedTCP`` is py-libp2p's TCP transport with every raw stream, inbound (listener handler)
@@ -20,33 +24,34 @@ or outbound (dial), wrapped in a ``NegotiationGuard`` before the swarm sees it. 
   Noise frame of at most 2 + 65535 bytes (``security/noise/io.py``), so nothing honest asks for
   more; a bigger ``n`` can only be a peer's claimed length, and is refused before any byte of it
   is read (or, for a claim of many GiB, before CPython's ``recv`` tries to allocate it);
-* until ``authenticated()`` is called, allows ``PREAUTH_READ_BUDGET`` bytes in total and
-  ``PREAUTH_DEADLINE`` seconds from the connection's start; a read that would pass either
-  raises ``NegotiationRefused``, and the swarm closes the connection.
+* until Noise succeeds, allows ``PREAUTH_READ_BUDGET`` bytes in total; from then until the swarm
+  holds the multiplexed connection, ``MUXING_READ_BUDGET`` more (the guard cannot read the
+  encrypted negotiation, so it bounds the bytes under it);
+* allows ``UPGRADE_DEADLINE`` seconds from the connection's start for all of that.
 
-``GuardedNoise`` is py-libp2p's Noise transport that calls ``authenticated()`` on the guard
-under the connection once its handshake has succeeded. Both are handed to ``new_host`` through
-its public ``transports`` and ``sec_opt`` arguments; nothing in libp2p is replaced at runtime.
+A read that would pass a bound raises ``NegotiationRefused``, and the swarm closes the
+connection. ``GuardedNoise`` is py-libp2p's Noise transport that moves the guard under the
+connection to its second budget once the handshake has succeeded, and remembers which Noise
+session belongs to which guard; ``connection_upgraded`` (called from the swarm's "connected"
+notification) lifts the budgets and the deadline. Both classes go to ``new_host`` through its
+public ``transports`` and ``sec_opt`` arguments; nothing in libp2p is replaced at runtime.
+(trap: the muxer class in ``muxer_opt`` cannot be the hook: for ``/yamux/1.0.0``
+``stream_muxer/muxer_multistream.py`` builds ``Yamux`` itself, whatever class was given.)
 
-Refusals raise ``NegotiationRefused``, a libp2p ``IOException`` (so the swarm treats it like a
-broken connection and closes it), and are reported through ``on_refused(reason)`` for
-counting: "the peer sent garbage", never an exception that reaches the node.
-
-Not covered (after Noise, so only from a peer that proved a key): the muxer negotiation runs
-over the Noise session, whose ``read(n)`` (``security/secure_session.py``) assembles all ``n``
-bytes in one buffer, so an authenticated peer can still claim a huge length there; the raw
-guard then sees only Noise frames it cannot look into. py-libp2p bounds that phase only by its
-10 s inbound upgrade timeout. Pin 0.8.2 when it is installable and re-check.
+Refusals are "the peer sent garbage": reported through ``on_refused(reason)`` for counting,
+never an exception that reaches the node.
 """
 
 from __future__ import annotations
 
 import logging
+import math
+import weakref
 from collections.abc import Callable
 
 import multiaddr  # type: ignore[import-untyped]
 import trio
-from libp2p.abc import IRawConnection, ISecureConn
+from libp2p.abc import INetConn, IRawConnection, ISecureConn
 from libp2p.custom_types import THandler
 from libp2p.io.abc import ReadWriteCloser
 from libp2p.io.exceptions import IOException
@@ -62,17 +67,22 @@ log = logging.getLogger(__name__)
 
 MAX_NEGOTIATION_MESSAGE = 64 * 1024
 """Largest single read a peer can ask of a raw connection: py-libp2p 0.8.2's bound on a
-negotiation message, and just above a full Noise frame (2 + 65535 bytes)."""
+negotiation message, and just above the largest Noise frame body (65535 bytes)."""
 
 PREAUTH_READ_BUDGET = 256 * 1024
 """Bytes a connection may read before its Noise handshake succeeds: room for two maximal
 negotiation messages and two maximal Noise handshake messages. An honest handshake reads
 well under 2 KiB (multistream header, ``/noise``, two handshake messages)."""
 
-PREAUTH_DEADLINE = 10.0
-"""Seconds from the connection's start to a finished Noise handshake, on either side (py-libp2p
-bounds only inbound upgrades, by 10 s; an outbound security upgrade waits on multistream's
-30 s negotiation timeout)."""
+MUXING_READ_BUDGET = 1024 * 1024
+"""Bytes a connection may read after Noise until the swarm holds it multiplexed. The muxer
+negotiation itself is two short messages; the rest is room for the first frames an honest peer
+sends while the swarm starts the muxer and before it tells its notifees (milliseconds)."""
+
+UPGRADE_DEADLINE = 10.0
+"""Seconds from the connection's start until the swarm holds it multiplexed, on either side
+(py-libp2p bounds only inbound upgrades, by 10 s; an outbound security upgrade waits on
+multistream's 30 s negotiation timeout)."""
 
 Refused = Callable[[str], None]
 """Told the reason (``too_large``, ``over_budget``, ``too_slow``) of each refusal."""
@@ -97,13 +107,26 @@ class NegotiationGuard(ReadWriteCloser):
     def __init__(self, inner: ReadWriteCloser, on_refused: Refused = _ignore) -> None:
         self.inner = inner
         self.on_refused = on_refused
-        self.deadline: float | None = trio.current_time() + PREAUTH_DEADLINE
+        self.phase = "securing"
+        """``securing`` (before Noise), ``muxing`` (after Noise, until the swarm holds the
+        connection), ``upgraded``."""
         self.budget = PREAUTH_READ_BUDGET
+        self.deadline = trio.current_time() + UPGRADE_DEADLINE
+        self._reading: trio.CancelScope | None = None
 
     def authenticated(self) -> None:
-        """The Noise handshake succeeded: lift the budget and the deadline (the per-read bound
-        stays)."""
-        self.deadline = None
+        """The Noise handshake succeeded: the second budget starts."""
+        if self.phase == "securing":
+            self.phase = "muxing"
+            self.budget = MUXING_READ_BUDGET
+
+    def upgraded(self) -> None:
+        """The swarm holds the connection, multiplexed: lift the budgets and the deadline (the
+        bound on one read stays)."""
+        self.phase = "upgraded"
+        # The muxer's first read may already be waiting under the deadline.
+        if self._reading is not None:
+            self._reading.deadline = math.inf
 
     def _refuse(self, reason: str, detail: str) -> NegotiationRefused:
         log.debug("negotiation refused (%s): %s from %s", reason, detail, self.get_remote_address())
@@ -113,17 +136,18 @@ class NegotiationGuard(ReadWriteCloser):
     async def read(self, n: int | None = None) -> bytes:
         if n is not None and n > MAX_NEGOTIATION_MESSAGE:
             raise self._refuse("too_large", f"a read of {n} bytes")
-        if self.deadline is None:
+        if self.phase == "upgraded":
             return await self.inner.read(n)
         if self.budget <= 0:
-            raise self._refuse("over_budget", f"more than {PREAUTH_READ_BUDGET} bytes")
+            raise self._refuse("over_budget", f"too many bytes while {self.phase}")
         # Never ask for more than the budget left, so one read cannot overshoot it.
         want = self.budget if n is None else min(n, self.budget)
-        with trio.move_on_at(self.deadline):
+        with trio.move_on_at(self.deadline) as self._reading:
             data = await self.inner.read(want)
-            self.budget -= len(data)
+            if self.phase != "upgraded":
+                self.budget -= len(data)
             return data
-        raise self._refuse("too_slow", f"no handshake within {PREAUTH_DEADLINE} s")
+        raise self._refuse("too_slow", f"not upgraded within {UPGRADE_DEADLINE} s")
 
     async def write(self, data: bytes) -> None:
         await self.inner.write(data)
@@ -181,25 +205,37 @@ class GuardedTCP(TCP):
         return super().create_listener(guarded)
 
 
+_MUXING: weakref.WeakKeyDictionary[ISecureConn, NegotiationGuard] = weakref.WeakKeyDictionary()
+"""The guard under each Noise session whose connection the swarm does not hold yet. Weak: a
+session whose upgrade failed is forgotten with it."""
+
+
 class GuardedNoise(NoiseTransport):
-    """py-libp2p's Noise transport that lifts the pre-authentication bounds of the connection's
-    guard once the handshake has succeeded."""
+    """py-libp2p's Noise transport that moves the connection's guard to its second budget once
+    the handshake has succeeded."""
 
     async def secure_inbound(self, conn: IRawConnection) -> ISecureConn:
-        secure = await super().secure_inbound(conn)
-        _authenticated(conn)
-        return secure
+        return _authenticated(conn, await super().secure_inbound(conn))
 
     async def secure_outbound(self, conn: IRawConnection, peer_id: ID) -> ISecureConn:
-        secure = await super().secure_outbound(conn, peer_id)
-        _authenticated(conn)
-        return secure
+        return _authenticated(conn, await super().secure_outbound(conn, peer_id))
 
 
-def _authenticated(conn: IRawConnection) -> None:
+def _authenticated(conn: IRawConnection, secure: ISecureConn) -> ISecureConn:
     guard = guard_under(conn)
     if guard is None:
-        # Not one of ours (a transport other than GuardedTCP): nothing to lift.
+        # Not one of ours (a transport other than GuardedTCP): nothing to bound.
         log.debug("no negotiation guard under %r", conn)
-        return
+        return secure
     guard.authenticated()
+    _MUXING[secure] = guard
+    return secure
+
+
+def connection_upgraded(conn: INetConn) -> None:
+    """The swarm holds ``conn`` (its "connected" notification): lift the guard's budgets."""
+    # Yamux keeps its Noise session as ``secured_conn`` (not on the IMuxedConn interface).
+    secure = getattr(conn.muxed_conn, "secured_conn", None)
+    guard = _MUXING.pop(secure, None) if secure is not None else None
+    if guard is not None:
+        guard.upgraded()

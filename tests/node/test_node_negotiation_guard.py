@@ -1,29 +1,41 @@
-"""Unbounded negotiation reads before Noise (GHSA-hmjq-g7pp-rw3x, py-libp2p 0.8.1): a real
-``stig node`` process against a raw TCP socket that claims a 200 MB multistream message, and
-the guard's bounds on their own (stig.node.negotiation_guard).
+"""Unbounded negotiation reads (GHSA-hmjq-g7pp-rw3x, py-libp2p 0.8.1): a real ``stig node``
+process against a peer that claims a 200 MB multistream message, from a raw TCP socket before
+Noise and through a Noise session made with a throwaway key; then the guard's bounds on their
+own (stig.node.negotiation_guard).
 
-Measured on the unguarded 0.8.1 host: the node took all 100 MB and grew by ≈100 MB of RSS,
-held until the upgrade timeout. Keep this test when 0.8.2 is pinned: it checks the property,
-not the patch. Every process is ended by PID (tests/mesh/processes.py).
+Measured on the unguarded 0.8.1 host: the node took the 100 MB and grew by 80–100 MB of RSS
+either way. Keep these tests when 0.8.2 is pinned: they check the property, not the patch.
+Every process is ended by PID (tests/mesh/processes.py).
 """
 
 from __future__ import annotations
 
 import socket
 import time
+from collections.abc import Callable
 from pathlib import Path
 
+import multiaddr  # type: ignore[import-untyped]
 import pytest
 import trio
 import trio.testing
+from libp2p.crypto.ed25519 import create_new_key_pair
+from libp2p.crypto.x25519 import create_new_key_pair as create_x25519_key_pair
 from libp2p.io.abc import ReadWriteCloser
+from libp2p.io.exceptions import IOException
 from libp2p.network.connection.raw_connection import RawConnection
+from libp2p.peer.id import ID
+from libp2p.security.noise.transport import PROTOCOL_ID as NOISE_PROTOCOL_ID
+from libp2p.security.noise.transport import Transport as NoiseTransport
 from libp2p.security.pnet.psk_conn import PskConn
+from libp2p.security.security_multistream import SecurityMultistream
+from libp2p.transport.tcp.tcp import TCP
 
 from stig.node.negotiation_guard import (
     MAX_NEGOTIATION_MESSAGE,
-    PREAUTH_DEADLINE,
+    MUXING_READ_BUDGET,
     PREAUTH_READ_BUDGET,
+    UPGRADE_DEADLINE,
     NegotiationGuard,
     NegotiationRefused,
     guard_under,
@@ -38,6 +50,9 @@ RSS_SLACK = 50 * 2**20
 # A claim the 0.8.1 host allocates and fills. (One of many GiB fails CPython's recv allocation
 # with MemoryError and cuts the connection by accident.)
 CLAIM = 200_000_000
+
+Flood = tuple[int, int, str]
+"""Bytes sent, peak RSS of the node, how the sending ended."""
 
 
 def varint(n: int) -> bytes:
@@ -61,9 +76,10 @@ def rss(pid: int) -> int:
     raise AssertionError(f"no VmRSS for {pid}")
 
 
-def flood(port: int, pid: int) -> tuple[int, int, str]:
-    """Send the header, the huge claim and up to SEND bytes of garbage as fast as the node takes
-    them, for at most SEND_FOR seconds; return (bytes sent, peak RSS, how it ended)."""
+def flood_before_noise(address: str, pid: int) -> Flood:
+    """Send the multistream header, the huge claim and up to SEND bytes of garbage on a raw TCP
+    socket, as fast as the node takes them, for at most SEND_FOR seconds."""
+    port = int(multiaddr.Multiaddr(address).value_for_protocol("tcp"))
     peak = rss(pid)
     sent = 0
     ended = "everything was accepted"
@@ -76,10 +92,10 @@ def flood(port: int, pid: int) -> tuple[int, int, str]:
                 sock.sendall(chunk)
                 sent += len(chunk)
                 peak = max(peak, rss(pid))
-        except OSError as exc:  # reset, broken pipe: the node cut us off
-            ended = f"cut off: {exc!r}"
         except TimeoutError:
             ended = "the node stopped reading"
+        except OSError as exc:  # reset, broken pipe: the node cut us off
+            ended = f"cut off: {exc!r}"
         # The node may still be holding what it read; look a little longer.
         for _ in range(5):
             peak = max(peak, rss(pid))
@@ -87,24 +103,59 @@ def flood(port: int, pid: int) -> tuple[int, int, str]:
     return sent, peak, ended
 
 
+def flood_after_noise(address: str, pid: int) -> Flood:
+    """The same in the muxer negotiation, after a Noise handshake with a throwaway key."""
+
+    async def main() -> Flood:
+        key_pair = create_new_key_pair()
+        noise = NoiseTransport(key_pair, noise_privkey=create_x25519_key_pair().private_key)
+        where, peer = address.rsplit("/p2p/", 1)
+        raw = await TCP().dial(multiaddr.Multiaddr(where))
+        secure = await SecurityMultistream({NOISE_PROTOCOL_ID: noise}).secure_outbound(
+            raw, ID.from_base58(peer)
+        )
+        peak = rss(pid)
+        sent = 0
+        ended = "everything was accepted"
+        chunk = b"\xaa" * 60_000
+        with trio.move_on_after(SEND_FOR):
+            try:
+                await secure.write(delimited(b"/multistream/1.0.0") + varint(CLAIM))
+                while sent < SEND:
+                    await secure.write(chunk)
+                    sent += len(chunk)
+                    peak = max(peak, rss(pid))
+            except (IOException, OSError) as exc:
+                ended = f"cut off: {exc!r}"
+        for _ in range(5):
+            peak = max(peak, rss(pid))
+            await trio.sleep(0.1)
+        await secure.close()
+        return sent, peak, ended
+
+    return trio.run(main)
+
+
 @pytest.mark.slow
-def test_a_huge_negotiation_claim_is_cut_off_before_noise(tmp_path: Path) -> None:
+@pytest.mark.parametrize("flood", [flood_before_noise, flood_after_noise])
+def test_a_huge_negotiation_claim_is_cut_off(
+    tmp_path: Path, flood: Callable[[str, int], Flood]
+) -> None:
     with cluster() as nodes:
         stig(tmp_path / "a", "init", "-q")
         a = Node(tmp_path / "a").start()
         nodes.append(a)
         assert a.process is not None
         pid = a.process.pid
-        port = int(a.address.split("/tcp/")[1].split("/")[0])
         time.sleep(1.0)  # let start-up allocations settle before the baseline
         baseline = rss(pid)
 
-        sent, peak, ended = flood(port, pid)
+        sent, peak, ended = flood(a.address, pid)
 
-        grown = (peak - baseline) / 2**20
-        assert ended.startswith("cut off"), (ended, sent)
-        assert sent < SEND, sent
-        assert peak - baseline < RSS_SLACK, f"RSS grew by {grown:.0f} MB"
+        grown = f"RSS grew by {(peak - baseline) / 2**20:.0f} MB"
+        assert ended.startswith("cut off"), (ended, sent, grown)
+        assert sent < SEND, (sent, grown)
+        assert peak - baseline < RSS_SLACK, grown
 
         # Still serving: an honest node connects, and A lists it.
         stig(tmp_path / "b", "init", "-q")
@@ -151,41 +202,59 @@ def test_a_read_over_the_message_bound_is_refused_before_reading_any_of_it() -> 
         guard = NegotiationGuard(peer, refused.append)
         assert len(await guard.read(MAX_NEGOTIATION_MESSAGE)) == MAX_NEGOTIATION_MESSAGE
         guard.authenticated()
+        guard.upgraded()
         with pytest.raises(NegotiationRefused):
-            await guard.read(MAX_NEGOTIATION_MESSAGE + 1)  # after Noise too
+            await guard.read(MAX_NEGOTIATION_MESSAGE + 1)  # once upgraded too
         assert peer.asked == [MAX_NEGOTIATION_MESSAGE]
         assert refused == ["too_large"]
 
     trio.run(main)
 
 
-def test_the_budget_before_noise_is_lifted_by_authentication() -> None:
+def test_the_budgets_hold_until_the_connection_is_upgraded() -> None:
     async def main() -> None:
         refused: list[str] = []
+
+        async def drain(guard: NegotiationGuard) -> int:
+            total = 0
+            with pytest.raises(NegotiationRefused):
+                while True:
+                    total += len(await guard.read(60_000))
+            return total
+
+        assert await drain(NegotiationGuard(Endless(), refused.append)) == PREAUTH_READ_BUDGET
         guard = NegotiationGuard(Endless(), refused.append)
-        total = 0
-        with pytest.raises(NegotiationRefused):
-            while True:
-                total += len(await guard.read(60_000))
-        assert total == PREAUTH_READ_BUDGET
-        assert refused == ["over_budget"]
+        guard.authenticated()
+        assert await drain(guard) == MUXING_READ_BUDGET
+        assert refused == ["over_budget", "over_budget"]
 
         guard = NegotiationGuard(Endless())
         guard.authenticated()
-        for _ in range(2 * PREAUTH_READ_BUDGET // 60_000):
+        guard.upgraded()
+        for _ in range(2 * MUXING_READ_BUDGET // 60_000):
             await guard.read(60_000)
 
     trio.run(main)
 
 
-def test_a_silent_peer_is_refused_at_the_deadline() -> None:
+def test_a_silent_peer_is_refused_at_the_deadline_unless_upgraded_meanwhile() -> None:
     async def main() -> None:
         refused: list[str] = []
         guard = NegotiationGuard(Endless(silent=True), refused.append)
         started = trio.current_time()
         with pytest.raises(NegotiationRefused):
             await guard.read(1)
-        assert trio.current_time() - started == pytest.approx(PREAUTH_DEADLINE)
+        assert trio.current_time() - started == pytest.approx(UPGRADE_DEADLINE)
+        assert refused == ["too_slow"]
+
+        # The muxer's first read starts under the deadline; the upgrade lifts it mid-read.
+        guard = NegotiationGuard(Endless(silent=True), refused.append)
+        with trio.move_on_after(3 * UPGRADE_DEADLINE) as waited:
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(guard.read, 12)
+                await trio.sleep(1)
+                guard.upgraded()
+        assert waited.cancelled_caught
         assert refused == ["too_slow"]
 
     trio.run(main, clock=trio.testing.MockClock(autojump_threshold=0))
