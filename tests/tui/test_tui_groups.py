@@ -28,9 +28,9 @@ from stig.tui.screens.groups import GroupsScreen, InviteScreen
 from stig.tui.screens.thread import ThreadScreen
 from stig.tui.widgets.qr import QUIET, qr_text
 from tests.tui.homes import BEN, NOW, fill, make_home, story
-from tests.tui.test_tui_flows import SIZE, app_for, highlight, rows
+from tests.tui.test_tui_flows import SIZE, WITHIN, app_for, highlight, rows
 
-pytestmark = pytest.mark.timeout(60)
+pytestmark = pytest.mark.timeout(180)
 
 TODAY = day_of(NOW)
 
@@ -42,7 +42,7 @@ def text_of(app: StigApp, selector: str) -> str:
 async def soon(pilot: Pilot[None], condition: Callable[[], bool], what: str) -> None:
     """Wait for ``condition`` in small steps (``settle`` waits on workers, and a worker
     waiting for a dialog holds it up)."""
-    deadline = time.monotonic() + 10
+    deadline = time.monotonic() + WITHIN
     while not condition():
         assert time.monotonic() < deadline, f"timed out waiting for {what}"
         await pilot.pause(0.02)

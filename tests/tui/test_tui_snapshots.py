@@ -7,11 +7,13 @@ from __future__ import annotations
 import asyncio
 import shutil
 import tempfile
+import time
 from pathlib import Path
 from typing import Any
 
 import pytest
 from textual.pilot import Pilot
+from textual.widgets import Input, TextArea
 
 from stig.crypto.group import day_of, invite_code
 from stig.node.groups import Groups
@@ -21,6 +23,9 @@ from tests.tui.homes import NOW, clock, fill, make_home, story
 pytestmark = pytest.mark.timeout(60)
 
 SIZE = (120, 36)
+QUIET_WITHIN = 30.0
+"""Seconds a screen may take to settle on a loaded machine before the test says which
+workers still run."""
 
 
 @pytest.fixture
@@ -39,9 +44,26 @@ def app() -> StigApp:
 
 
 async def _settle(pilot: Pilot[None]) -> None:
-    await pilot.pause(0.2)
-    await pilot.app.workers.wait_for_complete()
-    await pilot.pause(0.1)
+    """Wait until the screen is quiet, not for a fixed time: twice in a row, the same screen has
+    handled every pending message and no worker (the screen's or the app's) is running. A screen
+    starts its workers when it mounts, and their results refresh it: one look is not enough."""
+    deadline = time.monotonic() + QUIET_WITHIN
+    quiet = 0
+    while quiet < 2:
+        screen = pilot.app.screen
+        await pilot.pause()
+        left = deadline - time.monotonic()
+        busy = [w.name for w in pilot.app.workers if not w.is_finished]
+        assert left > 0, f"{screen} is not quiet after {QUIET_WITHIN} s: workers {busy} run"
+        await asyncio.wait_for(pilot.app.workers.wait_for_complete(), left)
+        await pilot.pause()
+        idle = all(w.is_finished for w in pilot.app.workers)
+        quiet = quiet + 1 if idle and pilot.app.screen is screen else 0
+        # A blinking cursor is shown or not by the clock: hold it shown.
+        for field in pilot.app.screen.query(Input):
+            field.cursor_blink = False
+        for area in pilot.app.screen.query(TextArea):
+            area.cursor_blink = False
 
 
 def _then(*keys: str) -> Any:
