@@ -20,7 +20,9 @@ from tests.mesh.processes import Node
 
 pytestmark = pytest.mark.timeout(120)
 
-GONE_WITHIN = 5.0
+GONE_WITHIN = 30.0
+"""Seconds a running node may take to purge, on a loaded machine (polled: a fast one waits
+less)."""
 NODE_LOG = "node.log"  # the test's own copy of the node's stderr (tests/mesh/processes.py)
 
 

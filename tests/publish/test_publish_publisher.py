@@ -38,13 +38,13 @@ async def test_run_follows_arrivals_and_expiry(tmp_path: Path) -> None:
         with Mirror(site) as mirror:
             publisher = Publisher(mirror, Selection(), SiteOptions())
             running = asyncio.create_task(publisher.run(reader, stop))
-            await until((site / "index.html").exists, 10, "a first render")
+            await until((site / "index.html").exists, 30, "a first render")
 
             now = int(time.time())
             brief = compose(ANA, kinds.REPORT, "brief", now=now, ttl=3)
             lasting = compose(ANA, kinds.NOTE, "lasting", now=now)
             await writer.add([brief, lasting], now)
-            await until(lambda: lasting.hex_id in trace_pages(site), 10, "the arrivals published")
+            await until(lambda: lasting.hex_id in trace_pages(site), 30, "the arrivals published")
             # On a loaded machine the first render may come after the brief one's end; then
             # it is simply never published. Either way it must be gone well before the
             # minute tick: the loop wakes when the next published trace fades.
@@ -52,7 +52,7 @@ async def test_run_follows_arrivals_and_expiry(tmp_path: Path) -> None:
             await until(lambda: trace_pages(site) == {lasting.hex_id}, 15, "the brief one gone")
             assert atom_ids((site / "feed.atom").read_bytes()) == {lasting.hex_id}
             stop.set()
-            await asyncio.wait_for(running, 10)
+            await asyncio.wait_for(running, 30)
     finally:
         stop.set()
         await reader.close()
