@@ -56,7 +56,8 @@ async def serve(
                 reply, stopping = {"stopping": True}, True
             else:
                 reply = {"error": "unknown request"}
-        except (ValueError, AttributeError):
+        except (ValueError, AttributeError, RecursionError):
+            # RecursionError: JSON nested deeper than the parser's stack ("[[[[...").
             reply = {"error": "not a JSON request"}
         writer.write(json.dumps(reply).encode() + b"\n")
         with contextlib.suppress(ConnectionError):

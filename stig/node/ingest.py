@@ -130,7 +130,9 @@ class Ingest:
                 one = decode(raw)
                 check_fields(one)
             except InvalidTrace as error:
-                decoded.append((at, error))
+                # Without its traceback: the traceback holds this frame, which holds
+                # ``decoded``, a cycle only the garbage collector would free.
+                decoded.append((at, error.with_traceback(None)))
             else:
                 decoded.append((at, one))
         signed = iter(await check_signatures([t for _, t in decoded if isinstance(t, Trace)]))

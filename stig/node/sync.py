@@ -24,6 +24,7 @@ that does not decode raises SyncError, which ends the session and gets the peer 
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Protocol
@@ -127,12 +128,12 @@ async def initiate(stream: Stream, store: Store, ingest: Receiver, now: int) -> 
     """Run a session as the initiator: reconcile, fetch what we lack, push what they lack."""
     stats = SyncStats()
     framed = _Framed(stream, stats)
-    reconciler = Reconciler(await _items(store, now), initiator=True, frame_limit=MAX_FRAME)
+    reconciler = await _reconciler(store, now, initiator=True)
     frame: bytes | None = reconciler.initiate()
     while frame is not None:
         await framed.send(frame)
         stats.round_trips += 1
-        frame = reconciler.receive(await framed.receive())
+        frame = await _receive(reconciler, await framed.receive())
     wanted = sorted(reconciler.need)
     if len(wanted) > MAX_SESSION_TRACES:
         wanted, stats.more = wanted[:MAX_SESSION_TRACES], True
@@ -160,11 +161,11 @@ async def respond(stream: Stream, store: Store, ingest: Receiver, now: int) -> S
     """Serve one session as the responder."""
     stats = SyncStats()
     framed = _Framed(stream, stats)
-    reconciler = Reconciler(await _items(store, now), initiator=False, frame_limit=MAX_FRAME)
+    reconciler = await _reconciler(store, now, initiator=False)
     while True:
         kind, frame = await framed.receive_typed()
         if kind == PROTOCOL_VERSION:
-            await framed.send(reconciler.receive(frame) or b"")
+            await framed.send(await _receive(reconciler, frame) or b"")
             stats.round_trips += 1
         elif kind == WANT:
             keys = _keys(frame)
@@ -185,8 +186,23 @@ async def respond(stream: Stream, store: Store, ingest: Receiver, now: int) -> S
             raise SyncError(SyncReason.BAD_FRAME, f"unknown frame type 0x{kind:02x}")
 
 
-async def _items(store: Store, now: int) -> list[Item]:
-    return [Item(created, tid) for created, tid in await store.live_items(now)]
+INLINE_BELOW = 4096
+"""Reconciliation frames smaller than this are handled on the event loop; larger ones, and
+building the reconciler, on a worker thread, so the loop stays responsive while a dense frame
+(up to hundreds of milliseconds of CPU: docs/performance.md, "Adversarial input") is worked."""
+
+
+async def _reconciler(store: Store, now: int, *, initiator: bool) -> Reconciler:
+    items = [Item(created, tid) for created, tid in await store.live_items(now)]
+    if len(items) < INLINE_BELOW:
+        return Reconciler(items, initiator=initiator, frame_limit=MAX_FRAME)
+    return await asyncio.to_thread(Reconciler, items, initiator=initiator, frame_limit=MAX_FRAME)
+
+
+async def _receive(reconciler: Reconciler, frame: bytes) -> bytes | None:
+    if len(frame) < INLINE_BELOW:
+        return reconciler.receive(frame)
+    return await asyncio.to_thread(reconciler.receive, frame)
 
 
 def _pack(values: list[bytes]) -> bytes:

@@ -540,6 +540,25 @@ async def test_status_reports_every_peer(mesh: Mesh) -> None:
     }
 
 
+@pytest.mark.parametrize(
+    "request_line",
+    [b"[" * 4096 + b"\n", b"\xff\xfe not json\n", b"42\n", b"x" * 200_000 + b"\n"],
+    ids=["deeply nested", "not utf-8", "not an object", "over the line limit"],
+)
+async def test_the_control_socket_answers_junk_with_an_error(
+    mesh: Mesh, request_line: bytes
+) -> None:
+    node = await mesh.start("node")
+    reader, writer = await asyncio.open_unix_connection(str(node.home.control_socket))
+    writer.write(request_line)
+    await writer.drain()
+    answer = json.loads(await asyncio.wait_for(reader.readline(), 5))
+    writer.close()
+    assert "error" in answer
+    # And it still answers a good request.
+    assert (await control.ask_status(node.home.control_socket))["peer_id"] == node.peer_id
+
+
 # -- admission: charged as they arrive, never for the receiver's clock -------------------------
 
 
