@@ -1,5 +1,5 @@
 """Admission: what a node takes from its peers, and what it holds against them
-(docs/protocol.md §8.5).
+(docs/protocol.md §8.2 "What counts against a peer", §8.4 "Bounds of a session").
 
 For every pushed message and every record of a sync session the node decides one of three
 things (``Outcome``):
