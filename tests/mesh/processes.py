@@ -115,6 +115,37 @@ class Node:
         return result
 
 
+ROOT = Path(__file__).resolve().parents[2]
+
+
+class Script:
+    """A Python script of the test suite in its own OS process (a hostile peer, an attacker),
+    its output to a file; ended by PID (SIGINT, then SIGKILL) by ``stop``."""
+
+    def __init__(self, script: Path, log: Path, *args: str) -> None:
+        self.log_path = log
+        with log.open("wb") as out:
+            self.process = subprocess.Popen(
+                [sys.executable, str(script), *args],
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                cwd=ROOT,
+                env={**os.environ, "PYTHONPATH": str(ROOT), "PYTHONUNBUFFERED": "1"},
+            )
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGINT)
+            try:
+                self.process.wait(10)
+            except subprocess.TimeoutExpired:
+                os.kill(self.process.pid, signal.SIGKILL)
+                self.process.wait(5)
+
+
 @contextmanager
 def cluster() -> Iterator[list[Node]]:
     """Every node added to the list is ended by PID when the block ends."""

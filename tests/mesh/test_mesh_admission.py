@@ -15,54 +15,29 @@ Bounded in time; every process is ended by PID.
 
 from __future__ import annotations
 
-import os
 import re
-import signal
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import psutil
 import pytest
 
-from tests.mesh.processes import Node, cluster, stig, wait_for
+from tests.mesh.processes import Node, Script, cluster, stig, wait_for
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(240)]
 
 ATTACKER = Path(__file__).with_name("attacker.py")
-ROOT = Path(__file__).resolve().parents[2]
 OFFSETS = (-600, -5, 5, 600)
 
 
-class Attacker:
+class Attacker(Script):
     def __init__(self, log: Path, *args: str) -> None:
-        self.log_path = log
-        with log.open("wb") as out:
-            self.process = subprocess.Popen(
-                [sys.executable, str(ATTACKER), *args],
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                cwd=ROOT,
-                env={**os.environ, "PYTHONPATH": str(ROOT), "PYTHONUNBUFFERED": "1"},
-            )
-
-    def log(self) -> str:
-        return self.log_path.read_text(errors="replace")
+        super().__init__(ATTACKER, log, *args)
 
     def says(self, text: str) -> bool:
         if self.process.poll() is not None and text not in self.log():
             raise AssertionError(f"the attacker exited: {self.log()[-2000:]}")
         return text in self.log()
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGINT)
-            try:
-                self.process.wait(10)
-            except subprocess.TimeoutExpired:
-                os.kill(self.process.pid, signal.SIGKILL)
-                self.process.wait(5)
 
 
 def init(home: Path) -> Path:

@@ -9,22 +9,17 @@ attack, and no junk reaches B. Bounded in time; every process is ended by PID.
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
-import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.mesh.processes import Node, cluster, stig, stig_json, wait_for
+from tests.mesh.processes import Node, Script, cluster, stig, stig_json, wait_for
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(180)]
 
 HOSTILE = Path(__file__).with_name("hostile_peer.py")
-ROOT = Path(__file__).resolve().parents[2]
 PUSH_REASONS = {"bad_encoding", "too_large", "bad_signature", "expired"}
 
 
@@ -34,19 +29,11 @@ def init(home: Path, sync_interval: float = 2.0) -> Path:
     return home
 
 
-class Hostile:
+class Hostile(Script):
     """The hostile peer process; its output goes to a file (it prints a line per action)."""
 
     def __init__(self, address: str, sync_flag: Path, log: Path) -> None:
-        self.log_path = log
-        with log.open("wb") as out:
-            self.process = subprocess.Popen(
-                [sys.executable, str(HOSTILE), address, "--sync-flag", str(sync_flag)],
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                cwd=ROOT,
-                env={**os.environ, "PYTHONPATH": str(ROOT), "PYTHONUNBUFFERED": "1"},
-            )
+        super().__init__(HOSTILE, log, address, "--sync-flag", str(sync_flag))
         self.peer = ""
 
     def started(self) -> bool:
@@ -57,23 +44,11 @@ class Hostile:
             self.peer = first.split()[1]
         return bool(self.peer)
 
-    def log(self) -> str:
-        return self.log_path.read_text(errors="replace")
-
     def wait_for(self, condition: Callable[[], bool], what: str, within: float = 30) -> None:
         try:
             wait_for(condition, within, what)
         except AssertionError as exc:
             raise AssertionError(f"{exc}; the hostile peer's log:\n{self.log()[-2000:]}") from None
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGINT)
-            try:
-                self.process.wait(10)
-            except subprocess.TimeoutExpired:
-                os.kill(self.process.pid, signal.SIGKILL)
-                self.process.wait(5)
 
 
 def record(node: Node, peer: str) -> dict[str, Any]:
