@@ -27,13 +27,13 @@ import asyncio
 import cProfile
 import io
 import pstats
-import sqlite3
 import sys
 import tempfile
 import time
 from collections.abc import Sequence
 from pathlib import Path
 
+import sqlean  # type: ignore[import-untyped]
 from nacl.signing import VerifyKey
 
 from stig.crdt.bundle import read_records, write_header, write_record
@@ -66,7 +66,7 @@ def limit_verify(work: Sequence[tuple[bytes, bytes, bytes]]) -> tuple[float, flo
 
 
 def limit_insert(rows: Sequence[tuple[bytes, bytes]], path: Path) -> tuple[float, float]:
-    db = sqlite3.connect(path, isolation_level=None)
+    db = sqlean.connect(path, isolation_level=None)  # the SQLite the store runs on
     try:
         db.execute("PRAGMA journal_mode = WAL")
         db.execute("PRAGMA synchronous = NORMAL")

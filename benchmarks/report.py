@@ -12,6 +12,8 @@ from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
+import sqlean  # type: ignore[import-untyped]
+
 
 def print_table(title: str, headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
     cells = [[_cell(v) for v in row] for row in rows]
@@ -69,7 +71,8 @@ def machine() -> dict[str, Any]:
         "cpu": cpu,
         "ram": ram,
         "python": platform.python_version(),
-        "sqlite": sqlite3.sqlite_version,
+        "sqlite": sqlite3.sqlite_version,  # Python's own; the store's is sqlean's
+        "store_sqlite": sqlean.sqlite_version,
         "pynacl": version("pynacl"),
         "msgpack": version("msgpack"),
         "aiosqlite": version("aiosqlite"),

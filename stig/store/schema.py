@@ -131,6 +131,20 @@ MIGRATIONS: tuple[str, ...] = (
         place
     ) WHERE {COUNTED};
     """,
+    # 2 -> 3: the full-text index deletes in place (FTS5 secure-delete, SQLite >= 3.42).
+    """
+    -- With this option, an FTS5 'delete' removes the row's entries from the index segments
+    -- at once, instead of adding a tombstone that hides them until a merge: the words of a
+    -- purged or collected trace leave the file with the statement that deletes them, at a
+    -- cost that grows with the row, not with the index. It is kept in search_config (the
+    -- table's own persistent configuration). Enabling it makes the index unreadable by an
+    -- SQLite older than 3.42 (FTS5 file format 5). The one 'optimize' merges away whatever a
+    -- store of schema 2 still held as tombstones (rows evicted since its last collection).
+    INSERT INTO search (search, rank) VALUES ('secure-delete', 1);
+    INSERT INTO search (search) VALUES ('optimize');
+    -- No longer counted (always 0 from here on): nothing waits for a merge.
+    UPDATE meta SET value = 0 WHERE key = 'search_purged';
+    """,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -14,12 +14,19 @@ or one of them expires. Full-text indexing is not part of ingest: rows are index
 next search or collection.
 
 Deleted means gone from the files, not only from answers (docs/threat-model.md): every connection
-runs with ``secure_delete`` (SQLite overwrites what it deletes with zeros), a purge or a
-collection that removes indexed words merges the full-text index at once (an FTS5 'delete' only
-adds a tombstone), and a transaction that removed text ends with a TRUNCATE checkpoint, so no
-older copy of a page stays in the ``-wal`` file while a node keeps the store open.
+runs with ``secure_delete`` (SQLite overwrites what it deletes with zeros), the full-text index
+runs with FTS5's ``secure-delete`` option (schema 3: an FTS5 'delete' removes the row's entries
+from the index segments in place, instead of adding a tombstone that only a merge of the whole
+index would clear), and a transaction that removed text ends with a TRUNCATE checkpoint, so no
+older copy of a page stays in the ``-wal`` file while a node keeps the store open. So a purge
+costs what it purges, not what the index holds (docs/performance.md, "Purging").
 
-sqlite3 errors never leave this module: they become StoreError with a message that says what to
+SQLite is not the one linked into Python's ``sqlite3`` (3.40 on Debian 12, without FTS5
+secure-delete, which needs 3.42) but the one of the ``sqlean.py`` package (module ``sqlean``,
+the sqlite3 API over its own SQLite), given to aiosqlite as its connector
+(docs/architecture.md, "Why sqlean"). Its errors are ``sqlean``'s classes, not ``sqlite3``'s.
+
+sqlean errors never leave this module: they become StoreError with a message that says what to
 do.
 """
 
@@ -28,7 +35,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-import sqlite3
 from collections.abc import AsyncIterator, Collection, Iterable, Iterator, Sequence
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
@@ -37,6 +43,7 @@ from typing import Any
 
 import aiosqlite
 import msgpack
+import sqlean  # type: ignore[import-untyped]  # SQLite 3.50 with the sqlite3 API
 
 from stig.crdt import kinds
 from stig.crdt.bounds import DAY, LIFE_CAP
@@ -67,8 +74,10 @@ _CACHE_KIB = 64 * 1024  # page cache per connection (SQLite's default is 2 MiB)
 _RARE_TAG = 2000
 _STANDINGS = 4096  # traces whose standing (_Standing) a store keeps in memory at most
 _FOREVER = 1 << 62
+_ITER_CHUNK = 64  # rows per fetch when iterating a cursor (aiosqlite.connect's default)
 _FILE_MODE = 0o600  # the store holds what reached this device: for this user only
 _CHECKPOINT_TRIES = 20  # a TRUNCATE checkpoint waits for readers (busy_timeout) this many times
+_SQLITE_AT_LEAST = (3, 42, 0)  # FTS5 secure-delete (schema 3)
 # What ranking needs of each referrer (_standing): its copy of the source's row in refs.
 _REFERRER = (
     "source_kind, source_author, source_created, source_expires, source_hidden, source_eff_expires"
@@ -111,7 +120,16 @@ class SqliteStore:
     @classmethod
     async def open(cls, path: Path) -> SqliteStore:
         with _mapped(path, "open"):
-            db = await aiosqlite.connect(path, isolation_level=None)
+            if sqlean.sqlite_version_info < _SQLITE_AT_LEAST:
+                raise StoreError(
+                    f"this SQLite ({sqlean.sqlite_version}) has no FTS5 secure-delete; "
+                    "install the sqlean.py version that pyproject.toml asks for"
+                )
+            # aiosqlite.connect would open the stdlib's sqlite3; its Connection takes any
+            # connector (run in its worker thread) that returns a sqlite3-API connection.
+            db = await aiosqlite.Connection(
+                lambda: sqlean.connect(str(path), isolation_level=None), _ITER_CHUNK
+            )
             try:
                 # SQLite creates -wal and -shm with the mode of the database file: set it
                 # before any of them exists, whatever the umask.
@@ -371,17 +389,16 @@ class SqliteStore:
         its id, kind, author and times, so it is never accepted again and its retract still
         applies.
 
-        The row leaves search results at once (an FTS5 'delete'). A 'delete' only adds a
-        tombstone, and the body's words would stay in the index segments until merged: so the
-        index is merged here, at once (``_merge_search``), when a purged row had been indexed.
-        That rewrites the index (seconds on a store of a million rows, docs/performance.md);
-        it is the price of "retracted means gone", paid once per transaction that purges an
-        indexed row. Rows not indexed yet (ingest does not index) cost nothing."""
+        The row leaves search results at once (an FTS5 'delete'), and with the index's
+        ``secure-delete`` option (schema 3) its words leave the index segments in the same
+        statement: the leaf pages that held them are rewritten in place (and, with
+        ``secure_delete``, their old content zeroed), so the cost is that of the purged row,
+        not of the index (docs/performance.md, "Purging"). Rows not indexed yet (ingest does
+        not index) need no 'delete' at all."""
         chosen = list(traces)
         if not chosen:
             return
         indexed_until = await self._indexed_until()
-        purged = 0
         for trace in chosen:
             row = await self._rows("SELECT rowid FROM traces WHERE id = ?", (trace.id,))
             for (rowid,) in row:
@@ -390,20 +407,11 @@ class SqliteStore:
                         "INSERT INTO search (search, rowid, body, tags) VALUES ('delete', ?, ?, ?)",
                         (rowid, *_searchable(trace)),
                     )
-                    purged += 1
                 await self._db.execute(
                     "UPDATE traces SET raw = NULL, place = '' WHERE rowid = ?", (rowid,)
                 )
                 await self._db.execute("DELETE FROM tags WHERE trace = ?", (rowid,))
         self._scrub_due = True
-        if purged:
-            await self._merge_search()
-
-    async def _merge_search(self) -> None:
-        """Merge the full-text index into one segment, so that the words of deleted rows
-        leave the file (with secure_delete, the old segments' pages are zeroed)."""
-        await self._db.execute("INSERT INTO search (search) VALUES ('optimize')")
-        await self._db.execute("UPDATE meta SET value = 0 WHERE key = 'search_purged'")
 
     async def _neighbourhood(
         self,
@@ -475,11 +483,6 @@ class SqliteStore:
                 removed = await self._delete(
                     "SELECT rowid FROM traces WHERE eff_expires <= ?", (now,)
                 )
-                (purged,) = await self._one("SELECT value FROM meta WHERE key = 'search_purged'")
-                if purged:
-                    # Expired (or evicted since the last collection) rows had words in the
-                    # index: they leave the file now, not at some later merge.
-                    await self._merge_search()
             for bid, burn in list(self._burns.items()):
                 if burn.expires <= now:
                     del self._burns[bid]
@@ -539,11 +542,6 @@ class SqliteStore:
                 "INSERT INTO search (search, rowid, body, tags) VALUES ('delete', ?, ?, ?)",
                 [(rowid, *_searchable_bytes(raw)) for rowid, raw in rows],
             )
-            if rows:
-                # Merged by collect (at once for expiry; at the next collection for eviction).
-                await db.execute(
-                    "UPDATE meta SET value = value + ? WHERE key = 'search_purged'", (len(rows),)
-                )
             await db.execute(f"DELETE FROM tags WHERE trace IN ({marks})", chunk)
             await db.execute(f"DELETE FROM refs WHERE source IN ({marks})", chunk)
             await db.execute(f"DELETE FROM traces WHERE rowid IN ({marks})", chunk)
@@ -769,7 +767,7 @@ class SqliteStore:
             )
             try:
                 rows = await self._rows(sql, (query, now, limit))
-            except sqlite3.OperationalError:
+            except sqlean.OperationalError:
                 # Not FTS5 query syntax (a stray quote, a dash): search the words as typed.
                 rows = await self._rows(sql, (_as_phrases(query), now, limit))
             return await self._rank_rows([(0, *row) for row in rows], now)
@@ -1037,14 +1035,14 @@ def _stored(raw: bytes) -> Trace:
 def _mapped(path: Path, doing: str) -> Iterator[None]:
     try:
         yield
-    except sqlite3.OperationalError as exc:  # locked, disk full, read-only: not damage
+    except sqlean.OperationalError as exc:  # locked, disk full, read-only: not damage
         raise StoreError(f"cannot {doing} in the store at {path}: {exc}") from exc
-    except sqlite3.DatabaseError as exc:
+    except sqlean.DatabaseError as exc:
         raise StoreError(
             f"cannot {doing}: the store at {path} is damaged or not a stig store ({exc}); "
             "move it aside and run `stig init`, or restore it from a backup"
         ) from exc
-    except sqlite3.Error as exc:
+    except sqlean.Error as exc:
         raise StoreError(f"cannot {doing} in the store at {path}: {exc}") from exc
 
 

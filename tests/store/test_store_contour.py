@@ -11,11 +11,11 @@ migrated from schema 1, and LocalNode.contour.
 from __future__ import annotations
 
 import asyncio
-import sqlite3
 import tempfile
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
+import sqlean  # type: ignore[import-untyped]
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -135,13 +135,13 @@ def test_a_store_from_before_the_contour_is_migrated(
     async def body(sql: SqliteStore, path: Path) -> None:
         await sql.add(traces[:cut], T0 - DAY)
         await sql.close()
-        with sqlite3.connect(path) as db:
+        with sqlean.connect(path) as db:
             db.executescript(DOWNGRADE)
         db.close()
         migrated = await SqliteStore.open(path)
         try:
             (version,) = await migrated._one("PRAGMA user_version")
-            assert version == SCHEMA_VERSION == 2
+            assert version == SCHEMA_VERSION == 3
             expected = contour(TraceSet(traces[:cut]), now, 120, ALL, ALL)
             assert ordered(await migrated.contour(now, 120, ALL, ALL)) == ordered(expected)
             # Later traces (retracts, echoes) change the migrated rows through the trigger.

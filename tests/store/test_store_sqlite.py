@@ -8,12 +8,12 @@ expected value comes from ``TraceSet`` over the same traces.
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import AsyncIterator, Iterator
 from contextlib import closing, contextmanager
 from pathlib import Path
 
 import pytest
+import sqlean  # type: ignore[import-untyped]
 
 from stig.crdt import kinds
 from stig.crdt.bounds import DAY, HOUR, MINUTE
@@ -42,9 +42,10 @@ async def store(path: Path) -> AsyncIterator[SqliteStore]:
 
 
 @contextmanager
-def raw_db(path: Path) -> Iterator[sqlite3.Connection]:
-    """The store file through the standard library, as a person with the file would see it."""
-    with closing(sqlite3.connect(path, isolation_level=None)) as con:
+def raw_db(path: Path) -> Iterator[sqlean.Connection]:
+    """The store file through plain SQL (the SQLite the store uses), as a person with the file
+    would see it."""
+    with closing(sqlean.connect(path, isolation_level=None)) as con:
         yield con
 
 
@@ -52,7 +53,7 @@ def file_bytes(*paths: Path) -> bytes:
     return b"".join(p.read_bytes() for p in paths)
 
 
-def one(con: sqlite3.Connection, sql: str, params: tuple[object, ...] = ()) -> object:
+def one(con: sqlean.Connection, sql: str, params: tuple[object, ...] = ()) -> object:
     return con.execute(sql, params).fetchone()[0]
 
 
@@ -130,8 +131,8 @@ async def test_a_file_that_is_not_a_store_is_a_store_error(path: Path, garbage: 
         out.write(garbage)
     with pytest.raises(StoreError, match="damaged or not a stig store") as caught:
         await SqliteStore.open(path)
-    assert not isinstance(caught.value, sqlite3.Error)
-    assert isinstance(caught.value.__cause__, sqlite3.DatabaseError)
+    assert not isinstance(caught.value, sqlean.Error)
+    assert isinstance(caught.value.__cause__, sqlean.DatabaseError)
     assert str(path) in str(caught.value)
     assert file_bytes(path) == garbage  # never overwritten
 
@@ -346,6 +347,89 @@ async def test_search_forgets_retracted_and_collected_traces(
         words = {row[0] for row in con.execute("SELECT term FROM temp.words")}
     assert {"walrus", "zeppelin", "still"} <= words
     assert not words & {"hangar", "meet", "fleeting", "sighting"}
+
+
+def search_files(path: Path) -> bytes:
+    return file_bytes(*(q for q in (path, Path(f"{path}-wal"), Path(f"{path}-shm")) if q.exists()))
+
+
+async def test_the_index_deletes_in_place_without_a_merge(store: SqliteStore, path: Path) -> None:
+    """FTS5 secure-delete (schema 3): a retract's FTS 'delete' takes the body's words out of
+    the index segments by itself; no 'optimize' runs, and the rest of the index stays as it
+    was (its other segments are not rewritten)."""
+    filler = [
+        post(p, kinds.NOTE, i, body=f"ordinary words number{i} of the mesh {p.name}")
+        for i in range(60)
+        for p in (BEN, CY)
+    ]
+    secret = post(ANA, kinds.NOTE, 0, body="quixotryx is where we meet", tags=("zorblat",))
+    # Several batches indexed apart: several segments, as in a store indexed over time.
+    await store.add(filler[:60], T0)
+    await store.search("ordinary", T0 + 1, 1)
+    await store.add([secret], T0)
+    await store.search("ordinary", T0 + 1, 1)
+    await store.add(filler[60:], T0)
+    await store.search("ordinary", T0 + 1, 1)
+    assert ids(await store.search("quixotryx", T0 + 1, 10)) == [secret.id]
+    with raw_db(path) as con:
+        assert one(con, "SELECT v FROM search_config WHERE k = 'secure-delete'") == 1
+        segments_before = con.execute("SELECT id FROM search_data ORDER BY id").fetchall()
+    assert b"quixotryx" in search_files(path)
+
+    sent: list[str] = []
+    execute = store._db.execute
+
+    def recording(sql: str, *args: object) -> object:
+        sent.append(sql)
+        return execute(sql, *args)
+
+    store._db.execute = recording  # type: ignore[assignment,method-assign]
+    await store.add([post(ANA, kinds.RETRACT, MINUTE, refs=(secret,))], T0 + MINUTE)
+    assert sent and not [sql for sql in sent if "optimize" in sql]
+    assert ids(await store.search("quixotryx", T0 + 2 * MINUTE, 10)) == []
+    on_disk = search_files(path)
+    assert b"quixotryx" not in on_disk
+    assert b"zorblat" not in on_disk
+    with raw_db(path) as con:
+        con.execute("INSERT INTO search (search) VALUES ('integrity-check')")  # raises if not
+        # No merge: the index still holds the same segments' pages (a merge makes new ones).
+        assert con.execute("SELECT id FROM search_data ORDER BY id").fetchall() == segments_before
+    assert len(await store.search("ordinary", T0 + 2 * MINUTE, 200)) == 120
+
+
+async def test_a_store_of_schema_2_is_migrated_to_secure_delete(path: Path) -> None:
+    """Schema 2 had plain FTS5 deletes (tombstones, merged later): the migration turns
+    secure-delete on, and merges once, so a tombstoned row's words leave the file too."""
+    opened = await SqliteStore.open(path)
+    old = post(ANA, kinds.NOTE, 0, body="pterodactyl sightings downtown")
+    kept = post(BEN, kinds.NOTE, 0, body="pigeons sightings downtown")
+    await opened.add([old, kept], T0)
+    await opened.search("pigeons", T0 + 1, 1)
+    await opened.close()
+    with raw_db(path) as con:
+        # What a schema-2 store looks like after an eviction: a plain delete left a tombstone
+        # (the row itself is overwritten, as the store does).
+        con.execute("PRAGMA secure_delete = ON")
+        con.execute("INSERT INTO search (search, rank) VALUES ('secure-delete', 0)")
+        con.execute(
+            "INSERT INTO search (search, rowid, body, tags) VALUES ('delete', 1, ?, '')",
+            ("pterodactyl sightings downtown",),
+        )
+        con.execute("DELETE FROM traces WHERE rowid = 1")
+        con.execute("PRAGMA user_version = 2")
+        con.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    assert b"pterodactyl" in search_files(path)
+
+    migrated = await SqliteStore.open(path)
+    try:
+        assert await migrated._one("PRAGMA user_version") == (SCHEMA_VERSION,)
+        assert ids(await migrated.search("downtown", T0 + 1, 10)) == [kept.id]
+    finally:
+        await migrated.close()
+    assert b"pterodactyl" not in search_files(path)
+    with raw_db(path) as con:
+        assert one(con, "SELECT v FROM search_config WHERE k = 'secure-delete'") == 1
+        con.execute("INSERT INTO search (search) VALUES ('integrity-check')")  # raises if not
 
 
 async def test_a_trace_is_searchable_right_after_add_and_a_retracted_one_never_is(
