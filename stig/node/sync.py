@@ -49,9 +49,10 @@ MAX_WANT_KEYS = 4096
 
 MAX_SESSION_TRACES = 100_000
 MAX_SESSION_BYTES = 256 * 1024 * 1024
-"""What one session may carry each way (docs/protocol.md §8.4, "Bounds of a session"): a side that receives more traces or
-more bytes of TRACES frames ends the session (``too_much``) and cuts the peer off. An initiator
-asks for, and pushes, at most MAX_SESSION_TRACES per session; the rest comes in the next one."""
+"""What one session may carry each way (docs/protocol.md §8.4, "Bounds of a session"): a side
+that receives more traces or more bytes of TRACES frames ends the session (``too_much``) and cuts
+the peer off. An initiator asks for, and pushes, at most MAX_SESSION_TRACES per session; the rest
+comes in the next one."""
 
 
 class Receiver(Protocol):
