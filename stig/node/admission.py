@@ -195,12 +195,15 @@ class Taken:
         self._lock = threading.Lock()
         self._ids: set[bytes] = set()
 
-    def storing(self, expected: Sequence[bytes], not_stored: Sequence[bytes]) -> None:
-        """ingest.OnStoring: expect a batch's ids before the store commits, then forget those
-        that were not stored."""
+    def expect(self, ids: Sequence[bytes]) -> None:
+        """ingest.Storing: a batch's ids, before the store commits them."""
         with self._lock:
-            self._ids.update(expected)
-            self._ids.difference_update(not_stored)
+            self._ids.update(ids)
+
+    def forget(self, ids: Sequence[bytes]) -> None:
+        """ingest.Storing: the ids of that batch that were not stored."""
+        with self._lock:
+            self._ids.difference_update(ids)
 
     def publishable(self, tid: bytes) -> bool:
         """False (once) for an id stored from the network; True for one of our own."""
@@ -249,9 +252,7 @@ class Session:
             refused = await rule(trace, self._pending)
             return None if refused is None else (refused.reason.value, refused.detail)
 
-        self._ingest = Ingest(
-            store, int(now), policy, on_reject=self._charge, on_storing=taken.storing
-        )
+        self._ingest = Ingest(store, int(now), policy, on_reject=self._charge, storing=taken)
 
     def _charge(self, reason: str) -> None:
         self._admission.charge(self._peer, reason, self._now)

@@ -19,6 +19,7 @@ from collections.abc import Awaitable, Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import cache
+from typing import Protocol
 
 from stig.crdt.bounds import SIGNATURE_CONTEXT
 from stig.crdt.codec import decode
@@ -89,9 +90,15 @@ class IngestReport:
 OnReject = Callable[[str], None]
 """Told the reason of every reject as it happens (a sync session charges its peer at once)."""
 
-OnStoring = Callable[[Sequence[bytes], Sequence[bytes]], None]
-"""Told the ids of a batch about to be stored, then (second call, empty first argument) the ids
-of that batch that were not stored: what a node remembers as taken from the network."""
+
+class Storing(Protocol):
+    """Told which ids a batch is about to store (``expect``, before the store commits), then
+    which of them were not stored after all (``forget``): what a node remembers as taken from
+    the network."""
+
+    def expect(self, ids: Sequence[bytes]) -> None: ...
+
+    def forget(self, ids: Sequence[bytes]) -> None: ...
 
 
 class Ingest:
@@ -104,13 +111,13 @@ class Ingest:
         policy: Policy | None = None,
         *,
         on_reject: OnReject | None = None,
-        on_storing: OnStoring | None = None,
+        storing: Storing | None = None,
     ) -> None:
         self._store = store
         self._now = now
         self._policy = policy
         self._on_reject = on_reject
-        self._on_storing = on_storing
+        self._storing = storing
         self._held: list[tuple[str, Trace, InvalidTrace]] = []
         self.report = IngestReport()
 
@@ -185,18 +192,18 @@ class Ingest:
     async def _store_batch(self, traces: list[Trace]) -> None:
         if not traces:
             return
-        if self._on_storing is None:
+        if self._storing is None:
             added = await self._store.add(traces, self._now)
         else:
             ids = [trace.id for trace in traces]
-            self._on_storing(ids, ())
+            self._storing.expect(ids)
             try:
                 added = await self._store.add(traces, self._now)
             except BaseException:
-                self._on_storing((), ids)
+                self._storing.forget(ids)
                 raise
             stored = set(added.accepted)
-            self._on_storing((), [tid for tid in ids if tid not in stored])
+            self._storing.forget([tid for tid in ids if tid not in stored])
         self.report.accepted += len(added.accepted)
         self.report.duplicates += added.duplicates
 
