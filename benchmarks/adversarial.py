@@ -52,6 +52,7 @@ from stig.crdt.compose import compose
 from stig.crdt.reconcile import (
     ID_BYTES,
     INFINITY,
+    MAX_FRAME_RANGES,
     Bound,
     Claim,
     Digest,
@@ -127,8 +128,9 @@ def reconciler(ours: Ours, initiator: bool) -> Reconciler:
 
 
 def fill(ours: Ours, per_range: Callable[[int, int], Payload], spread: bool) -> bytes:
-    """The most ranges of ``per_range(lo, hi)`` payloads that fit in MAX_FRAME bytes: one of
-    our items per range (``spread`` False) or the whole set cut evenly (``spread`` True)."""
+    """The most ranges of ``per_range(lo, hi)`` payloads that fit in MAX_FRAME bytes and
+    MAX_FRAME_RANGES: one of our items per range (``spread`` False) or the whole set cut evenly
+    (``spread`` True)."""
 
     def frame(k: int, width: int) -> bytes:
         ranges = []
@@ -138,7 +140,7 @@ def fill(ours: Ours, per_range: Callable[[int, int], Payload], spread: bool) -> 
             ranges.append(Range(upper, per_range(lo, min(hi, ours.n))))
         return encode_frame(ranges)
 
-    low, high = 1, ours.n
+    low, high = 1, min(ours.n, MAX_FRAME_RANGES)
     while low < high:  # the largest k whose frame fits
         k = (low + high + 1) // 2
         if len(frame(k, ours.n // k if spread else 1)) <= MAX_FRAME:
@@ -222,6 +224,12 @@ def reconcile_cases(ours: Ours, rng: random.Random) -> list[Case]:
         receiving(ours, "id list, 32 B x 8k, not ours", "initiator", True,
                   single_range(IdList(32, full)))
     )  # fmt: skip
+    # Ranges past MAX_FRAME_RANGES (256 KiB of one-item fingerprints, which the limit exists
+    # for): refusing them costs the decoding of the first MAX_FRAME_RANGES.
+    over = encode_frame(
+        [Range(ours.bound(i + 1), Fingerprint(wrong)) for i in range(MAX_FRAME // 12)]
+    )
+    cases.append(receiving(ours, "fingerprint, 256 KiB of ranges", "responder", False, over))
     # Skips between equal fingerprints: everything settled, nothing to answer.
     equal = fill(ours, lambda lo, hi: Fingerprint(fingerprint(ours.total(lo, hi), hi - lo)), False)
     cases.append(receiving(ours, "fingerprint, equal (fine)", "responder", False, equal))
@@ -253,14 +261,15 @@ def receiving(ours: Ours, name: str, role: str, initiator: bool, frame: bytes) -
 COLLISION_ROUNDS = 3
 
 
-def collisions(ours: Ours) -> bytes:
-    """Every other item of ours in a range of its own, answered with an id reply whose check is
-    wrong (a 'collision', which the initiator remembers), skips between: nothing merges."""
-    ranges = []
-    for i in range(ours.n - 1):
-        payload = IdReply.of(4, 1, (), 4, (), bytes(8)) if i % 2 == 0 else Skip()
+def collisions(ours: Ours, start: int) -> bytes:
+    """From our item ``start`` on, every other item of ours in a range of its own, answered with
+    an id reply whose check is wrong (a 'collision', which the initiator remembers), skips
+    between: nothing merges. As many as a frame holds (MAX_FRAME_RANGES)."""
+    ranges = [Range(ours.bound(start), Skip())] if start else []
+    for i in range(start, ours.n - 1):
+        payload = IdReply.of(4, 1, (), 4, (), bytes(8)) if (i - start) % 2 == 0 else Skip()
         ranges.append(Range(ours.bound(i + 1), payload))
-        if i % 2 == 0 and len(encode_frame(ranges[-2:])) * (i + 2) // 2 > MAX_FRAME - 64:
+        if (i - start) % 2 == 0 and len(ranges) >= MAX_FRAME_RANGES - 2:
             break
     return encode_frame(ranges)
 
@@ -269,14 +278,15 @@ def rounds_of_collisions(ours: Ours) -> Case:
     """After COLLISION_ROUNDS frames of collisions, a frame of wrong fingerprints: each range
     makes the initiator write an id list, which asks whether it overlaps a remembered
     collision (the old code scanned them all: quadratic in the rounds)."""
-    wrong = collisions(ours)
+    step = MAX_FRAME_RANGES  # items each round's ranges cover: the rounds do not overlap
+    wrongs = [collisions(ours, r * step) for r in range(COLLISION_ROUNDS)]
     frame = fill(ours, lambda lo, hi: Fingerprint(bytes(8)), False)
     name = f"fingerprint (fine) after {COLLISION_ROUNDS} rounds of collisions, to initiator"
     case = Case("reconcile", name, len(frame), lambda: lambda: None)
 
     def prepare() -> Callable[[], object]:
         r = reconciler(ours, True)
-        for _ in range(COLLISION_ROUNDS):
+        for wrong in wrongs:
             r.receive(wrong)
         return lambda: r.receive(frame)
 

@@ -73,6 +73,12 @@ MIN_FRAME_BYTES = 256
 """Smallest frame limit the state machine works with: a frame must always have room for one
 split into two digests plus the fingerprint of the deferred remainder."""
 
+MAX_FRAME_RANGES = 2048
+"""Most ranges in one frame (skips included). A range costs the receiver a few microseconds of
+interpreter work however few bytes it takes, so this, not the byte limit, bounds a frame's CPU:
+a 256 KiB frame of 1-item ranges held some 40,000 of them (0.2-0.6 s). An answer with more is
+deferred to the next round like one over the byte limit (docs/sync.md §4.6)."""
+
 MAX_ROUNDS = 512
 """Most frames a side receives in one session (a round is one frame each way). With full-size
 frames a new node can pull some 30 million ids within it; a peer that needs more is cut off."""
@@ -158,6 +164,9 @@ this many the initiator lists everything with full ids (larger, never wrong)."""
 FRAME_RESERVE = 64
 """Bytes kept free in every frame for the range that defers the rest to the next round: a skip
 range (bound up to 40 bytes) and a fingerprint range up to infinity (11 bytes)."""
+
+RANGES_RESERVE = 2
+"""Ranges kept free in every frame for the same deferral: the skip and the fingerprint."""
 
 # -- errors ---------------------------------------------------------------------------------------
 
@@ -504,6 +513,8 @@ def decode_frame(frame: bytes) -> list[Range]:
     while reader.remaining:
         if last.infinite:
             raise _bad("trailing bytes after the infinite bound")
+        if len(ranges) == MAX_FRAME_RANGES:
+            raise _bad(f"more than {MAX_FRAME_RANGES} ranges")
         upper = reader.bound(last.timestamp)
         if upper.key <= last.key:
             raise _bad("bounds out of order")
@@ -568,17 +579,18 @@ def encode_frame(ranges: Sequence[Range]) -> bytes:
     return bytes(out)
 
 
-_Mark = tuple[int, int, Bound, int]
+_Mark = tuple[int, int, Bound, int, int]
 
 
 class _Writer:
-    """Builds one outgoing frame range by range, within a byte budget.
+    """Builds one outgoing frame range by range, within a byte budget and MAX_FRAME_RANGES.
 
     Every write is all-or-nothing: ``add`` rolls back and returns False if the range (with a
-    skip range before it, when there is a gap) would leave less than ``reserve`` bytes free
-    (FRAME_RESERVE unless told otherwise)."""
+    skip range before it, when there is a gap) would leave room for fewer than ``reserve``
+    deferrals (one unless told otherwise; a deferral is FRAME_RESERVE bytes and
+    RANGES_RESERVE ranges)."""
 
-    __slots__ = ("buf", "limit", "prev_ts", "upper", "work")
+    __slots__ = ("buf", "limit", "prev_ts", "ranges", "upper", "work")
 
     def __init__(self, limit: int) -> None:
         self.buf = bytearray((PROTOCOL_VERSION,))
@@ -586,13 +598,14 @@ class _Writer:
         self.prev_ts = 0
         self.upper = LOWEST  # upper bound of the last range written
         self.work = 0  # ranges written that are not skips
+        self.ranges = 0  # ranges written, skips included
 
     def mark(self) -> _Mark:
-        return (len(self.buf), self.prev_ts, self.upper, self.work)
+        return (len(self.buf), self.prev_ts, self.upper, self.work, self.ranges)
 
     def rollback(self, mark: _Mark) -> None:
         del self.buf[mark[0] :]
-        _, self.prev_ts, self.upper, self.work = mark
+        _, self.prev_ts, self.upper, self.work, self.ranges = mark
 
     def _range(self, upper: Bound, payload: Payload) -> None:
         self.buf += _encode_bound(upper, self.prev_ts)
@@ -600,16 +613,18 @@ class _Writer:
         if not upper.infinite:
             self.prev_ts = upper.timestamp
         self.upper = upper
+        self.ranges += 1
 
-    def add(
-        self, lower: Bound, upper: Bound, payload: Payload, *, reserve: int = FRAME_RESERVE
-    ) -> bool:
+    def add(self, lower: Bound, upper: Bound, payload: Payload, *, reserve: int = 1) -> bool:
         mark = self.mark()
         if lower != self.upper:
             self._range(lower, Skip())
         self._range(upper, payload)
         self.work += 1
-        if len(self.buf) + reserve > self.limit:
+        if (
+            len(self.buf) + reserve * FRAME_RESERVE > self.limit
+            or self.ranges + reserve * RANGES_RESERVE > MAX_FRAME_RANGES
+        ):
             self.rollback(mark)
             return False
         return True
@@ -1206,7 +1221,7 @@ class Reconciler:
                 ids = [k[_TS_BYTES:] for k in self._keys[start:end]]
                 extras = tuple(id_[:width] for id_ in ids)
                 reply = IdReply(PREFIX_BYTES, 0, b"", width, extras, fingerprint(0, 0))
-                if writer.add(sub_lower, sub_upper, reply, reserve=2 * FRAME_RESERVE):
+                if writer.add(sub_lower, sub_upper, reply, reserve=2):
                     break
                 count //= 2
             if not count:

@@ -82,10 +82,12 @@ def run(a: Sequence[Item], b: Sequence[Item], *, frame_limit: int = MAX_FRAME_BY
     frame: bytes | None = session.initiator.initiate()
     while frame is not None:
         assert len(frame) <= frame_limit
+        assert len(decode_frame(frame)) <= reconcile.MAX_FRAME_RANGES
         session.frames.append(frame)
         answer = session.responder.receive(frame)
         assert answer is not None, "the responder always answers"
         assert len(answer) <= frame_limit
+        assert len(decode_frame(answer)) <= reconcile.MAX_FRAME_RANGES
         session.frames.append(answer)
         frame = session.initiator.receive(answer)
         assert session.rounds <= MAX_ROUNDS, "no end"
@@ -275,6 +277,20 @@ def test_identical_sets_take_one_round_trip_under_1_kb(n: int) -> None:
     assert session.responder.done == (n > reconcile.FIRST_LIST_MAX_ITEMS)
 
 
+def test_answers_past_the_range_limit_are_deferred_to_the_next_round() -> None:
+    """Many scattered differences: the responder's splits alone would take more than
+    MAX_FRAME_RANGES ranges (every frame is checked by run()); what does not fit is deferred
+    by a fingerprint of the rest, and the sets still converge."""
+    a, b = generated_sets(7, 100_000, 0.9, 0.9, "uniform", crafted=False)
+    session = run(a, b)
+    assert_reconciled(session, a, b)
+    counts = [len(decode_frame(f)) for f in session.frames]
+    # The limit is what bound the responder's first answer (it stopped short by less than the
+    # one split that did not fit), not the byte limit.
+    assert max(counts) > reconcile.MAX_FRAME_RANGES - reconcile.MAX_BRANCHES, counts
+    assert max(len(f) for f in session.frames[:2]) < MAX_FRAME_BYTES // 2
+
+
 def test_a_single_difference_is_named_by_the_digest_arithmetic() -> None:
     a, b = generated_sets(3, 5000, 1.0, 1.0, "uniform", crafted=False)
     extra = Item(T0 + 1000, bytes(range(32)))
@@ -434,6 +450,10 @@ BAD_FRAMES: dict[str, tuple[bytes, str]] = {
     "trailing skip": (V + b"\x05\x00\x01" + FP + INF + b"\x00", "trailing skip"),
     "adjacent skips": (V + b"\x05\x00\x00\x02\x00\x00" + INF + b"\x01" + FP, "adjacent skip"),
     "partial range": (V + b"\x05\x00\x01" + FP + b"\x05", "truncated varint"),
+    "too many ranges": (
+        V + (b"\x02\x00\x01" + FP) * (reconcile.MAX_FRAME_RANGES + 1),
+        f"more than {reconcile.MAX_FRAME_RANGES} ranges",
+    ),
 }
 
 
@@ -593,16 +613,23 @@ def test_remembered_collisions_stay_bounded() -> None:
     # Every other item in a range of its own, answered as if listed: one entry, none missing,
     # a wrong check; skips between them, so that the ranges remembered cannot be merged.
     wrong = IdReply.of(4, 1, (), 4, (), FP)
-    ranges = [
-        Range(reconcile.Bound(T0 + i + 1), wrong if i % 2 == 0 else Skip())
-        for i in range(len(a) - 1)  # an even count: the last range is a reply
-    ]
-    answer = initiator.receive(encode_frame(ranges))
-    assert answer is not None
-    # Every range listed again with full ids, and nothing more is remembered.
-    lists = [r.payload for r in decode_frame(answer) if not isinstance(r.payload, Skip)]
-    assert lists and all(isinstance(p, IdList) and p.width == 32 for p in lists)
-    assert len(ranges) > reconcile.MAX_COLLIDED_RANGES
+    # Two rounds, each frame within MAX_FRAME_RANGES: the first over items 0..1999, the second
+    # (a skip over those first) over items 2000..2999.
+    replied = 0
+    for start, end in ((0, 2_000), (2_000, 3_000)):
+        ranges = [Range(reconcile.Bound(T0 + start), Skip())] if start else []
+        ranges += [
+            Range(reconcile.Bound(T0 + i + 1), wrong if (i - start) % 2 == 0 else Skip())
+            for i in range(start, end - 1)  # an even count: the last range is a reply
+        ]
+        replied += sum(1 for r in ranges if r.payload is wrong)
+        answer = initiator.receive(encode_frame(ranges))
+        assert answer is not None
+        # Every range listed again with full ids.
+        lists = [r.payload for r in decode_frame(answer) if not isinstance(r.payload, Skip)]
+        assert lists and all(isinstance(p, IdList) and p.width == 32 for p in lists)
+    # And nothing more is remembered.
+    assert replied > reconcile.MAX_COLLIDED_RANGES
     assert initiator._collided is None
     # From then on every short list is a full one (larger, never wrong).
     assert initiator._has_collided(reconcile.LOWEST.key, reconcile.LOWEST.key + b"\x01")
