@@ -155,6 +155,10 @@ SINGLE_COST = 15  # a decoded difference: a found range, or a claim and its answ
 LIST_ITEM_COST = 5  # a listed item: its prefix and its share of the reply
 LIST_RANGE_COST = 30  # the fixed part of an id list and its reply
 
+SINGLE_SCAN_MAX_ITEMS = 64
+"""A digest over a range of at most this many of our items is decoded by scanning the range;
+over a larger one, by looking its low 64 bits up in an index of our ids built once per session."""
+
 MAX_COLLIDED_RANGES = 1024
 """Ranges remembered as having hidden a prefix collision (listed with full ids from then on).
 An honest session sees one only when an adversary ground a 32-bit collision; a peer that
@@ -648,6 +652,8 @@ class _Open:
     hi: int
     ranges: int
     peer_items: int  # the peer's items in the merged ranges, from their digests
+    list: IdList  # what was written
+    shorts: frozenset[bytes] = frozenset()  # its entries, when they are PREFIX_BYTES long
 
 
 def _common_prefix(a: bytes, b: bytes) -> int:
@@ -704,6 +710,9 @@ class Reconciler:
         # Ids whose first PREFIX_BYTES are shared with another of ours, by those bytes, sorted:
         # only these need a longer prefix to be told apart (built on first need).
         self._crowded: dict[bytes, list[bytes]] | None = None
+        # Our indices by the low 64 bits of their ids, for decoding digests over large ranges
+        # in O(1) rather than by a scan of the range (built on first need).
+        self._by_low_bits: dict[int, int | list[int]] | None = None
         self._initiator = initiator
         self._limit = frame_limit
         self._accept = max(frame_limit, MAX_FRAME_BYTES)
@@ -957,9 +966,25 @@ class Reconciler:
         our range has the peer's fingerprint ``peer``; None if there is none."""
         total = self._sums[hi] - self._sums[lo]
         vals = self._vals
-        for i in range(lo, hi):
+        if hi - lo <= SINGLE_SCAN_MAX_ITEMS:
+            candidates: Iterable[int] = range(lo, hi)
+        else:
+            # A digest over a large range (a peer may send one over our whole set): look the
+            # low bits up instead of scanning, so a frame's work does not grow with our set.
+            if self._by_low_bits is None:
+                index: dict[int, int | list[int]] = {}
+                for i, value in enumerate(vals):
+                    bits = value & _SUM_MASK
+                    seen = index.setdefault(bits, i)
+                    if seen != i:  # ids ground to share their low 64 bits
+                        index[bits] = [*seen, i] if isinstance(seen, list) else [seen, i]
+                self._by_low_bits = index
+            found = self._by_low_bits.get(low_bits)
+            candidates = () if found is None else [found] if isinstance(found, int) else found
+        for i in candidates:
             if (
-                vals[i] & _SUM_MASK == low_bits
+                lo <= i < hi
+                and vals[i] & _SUM_MASK == low_bits
                 and fingerprint(total - vals[i], hi - lo - 1) == peer
             ):
                 return i
@@ -1083,8 +1108,9 @@ class Reconciler:
             and hi - opened.lo <= LIST_MERGE_MAX_ITEMS
             and opened.peer_items + peer_items <= LIST_MERGE_MAX_ITEMS
         ):
+            merged = self._merged(opened, lower, upper, lo, hi)
             writer.rollback(opened.mark)
-            if self._list(writer, opened.lower, upper, opened.lo, hi, None):
+            if merged is not None and writer.add(opened.lower, upper, merged[0]):
                 self._open = _Open(
                     opened.mark,
                     opened.lower,
@@ -1093,10 +1119,20 @@ class Reconciler:
                     hi,
                     opened.ranges + 1,
                     opened.peer_items + peer_items,
+                    merged[0],
+                    merged[1],
                 )
                 return True
+            total = opened.peer_items + peer_items
+            # (Not merged again inside: the open list ends above opened.lower.)
+            if merged is None and self._list(
+                writer, opened.lower, upper, opened.lo, hi, None, peer_items=total
+            ):
+                assert self._open is not None  # _list just opened it
+                self._open.ranges = opened.ranges + 1
+                return True
             # The merged list does not fit: put the previous one back as it was.
-            if not self._list(writer, opened.lower, opened.upper, opened.lo, opened.hi, None):
+            if not writer.add(opened.lower, opened.upper, opened.list):
                 raise AssertionError("a list that fitted no longer fits")
             self._open = opened
             return False
@@ -1109,9 +1145,28 @@ class Reconciler:
         payload = IdList(w, tuple(k[_TS_BYTES:end] for k in self._keys[lo:hi]))
         if not writer.add(lower, upper, payload):
             return False
-        mergeable = peer_items is not None and width is None
-        self._open = _Open(mark, lower, upper, lo, hi, 1, peer_items or 0) if mergeable else None
+        if peer_items is not None and width is None:
+            shorts = frozenset(payload.ids) if w == PREFIX_BYTES else frozenset()
+            self._open = _Open(mark, lower, upper, lo, hi, 1, peer_items, payload, shorts)
+        else:
+            self._open = None
         return True
+
+    def _merged(
+        self, opened: _Open, lower: Bound, upper: Bound, lo: int, hi: int
+    ) -> tuple[IdList, frozenset[bytes]] | None:
+        """The open list of short prefixes extended by our items in [lo, hi) without listing
+        the open part again (merging used to re-list it for every range merged in), if the
+        short prefixes still tell every item apart; None if the merged list needs working out
+        afresh (longer prefixes, or a range that collided before)."""
+        if not opened.shorts or self._has_collided(opened.lower.key, upper.key):
+            return None
+        end = _TS_BYTES + PREFIX_BYTES
+        added = [k[_TS_BYTES:end] for k in self._keys[lo:hi]]
+        fresh = opened.shorts.union(added)
+        if len(fresh) != len(opened.shorts) + len(added):
+            return None
+        return IdList(PREFIX_BYTES, opened.list.ids + tuple(added)), fresh
 
     def _collide(self, low: bytes, high: bytes) -> None:
         """Remember the key interval [low, high) as collided, merged with those it touches."""
@@ -1152,6 +1207,13 @@ class Reconciler:
         if not listed.ids and hi > lo and self._reply_in_chunks(writer, lower, upper, lo, hi):
             return True
         w = listed.width
+        if (hi - lo - len(listed.ids)) * PREFIX_BYTES > writer.room():
+            # More of our items than entries, by more extras than the frame has room for: the
+            # reply cannot fit, so do not read the range (it may hold our whole set) to find out.
+            if writer.work:
+                return False
+            k = min(MAX_BRANCHES, -(-(hi - lo - len(listed.ids)) * PREFIX_BYTES * 2 // self._limit))
+            return self._split_fitting(writer, lower, upper, lo, hi, max(k, 2), 2, plain=True)
         entries = set(listed.ids)
         present: set[bytes] = set()
         extras: list[bytes] = []

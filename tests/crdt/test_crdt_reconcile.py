@@ -301,6 +301,28 @@ def test_a_single_difference_is_named_by_the_digest_arithmetic() -> None:
         assert sum(map(len, session.frames)) < 2000
 
 
+@pytest.mark.parametrize("shared_low_bits", [False, True])
+def test_a_digest_over_a_large_range_is_decoded_by_lookup(shared_low_bits: bool) -> None:
+    """One digest over a whole set of 5,000 that lacks one of them: the responder names the
+    item (Found), looked up by its low 64 bits rather than by a scan; also when another id
+    was ground to share those bits (both are checked against the fingerprint)."""
+    ids = [hashlib.blake2b(i.to_bytes(4, "big"), digest_size=32).digest() for i in range(5_000)]
+    if shared_low_bits:
+        ids[10] = ids[20][:8] + ids[10][8:]
+    items = [Item(T0 + i, id_) for i, id_ in enumerate(ids)]
+    lacking = 20
+    rest = [x for i, x in enumerate(items) if i != lacking]
+    total = sum(int.from_bytes(x.id, "little") for x in rest)
+    value = reconcile.fingerprint(total, len(rest))
+    digest = Digest(value, len(rest), total & (2**64 - 1))
+    responder = Reconciler(items, initiator=False)
+    answer = responder.receive(encode_frame([Range(reconcile.INFINITY, digest)]))
+    assert answer is not None
+    (found,) = decode_frame(answer)
+    assert isinstance(found.payload, Found) and ids[lacking].startswith(found.payload.prefix)
+    assert responder.have == {ids[lacking]}
+
+
 def test_a_new_node_pulls_a_full_frame_of_prefixes_per_round_trip() -> None:
     # An initiator that holds nothing lists nothing; the responder answers the empty list with
     # replies over consecutive parts of the range, as many as fit, then defers the rest.
