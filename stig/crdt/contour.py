@@ -38,7 +38,7 @@ from dataclasses import dataclass
 
 from stig.crdt import kinds
 from stig.crdt.bounds import DAY
-from stig.crdt.views import TraceSet
+from stig.crdt.views import NO_MUTES, Mutes, TraceSet
 
 PLACE_PREFIX = 3
 """Characters of a geohash the contour keeps: about 156 km x 156 km, a region, not a town."""
@@ -119,15 +119,16 @@ def contour(
     days: int = DAYS,
     top_tags: int = TOP_TAGS,
     top_places: int = TOP_PLACES,
+    mutes: Mutes = NO_MUTES,
 ) -> Contour:
     """Activity at ``now`` by tag x day over ``days`` UTC days ending today, and by place
-    (module docstring)."""
+    (module docstring); traces this device muted (views.Mutes) are not counted."""
     first_day, today = window(now, days, top_tags, top_places)
     tag_days: Counter[tuple[str, int]] = Counter()
     total: Counter[int] = Counter()
     places: Counter[str] = Counter()
     for trace in traces:
-        if trace.kind in UNCOUNTED_KINDS or not traces.is_visible(trace, now):
+        if trace.kind in UNCOUNTED_KINDS or mutes.hides(trace) or not traces.is_visible(trace, now):
             continue
         if trace.place:
             places[trace.place[:PLACE_PREFIX]] += 1

@@ -18,8 +18,9 @@ DISPUTE = "dispute"
 RETRACT = "retract"
 BURN = "burn"
 SEALED = "sealed"
+MUTE = "mute"
 
-KNOWN_KINDS = (CALLOUT, ACTION, REPORT, NOTE, ECHO, CONFIRM, DISPUTE, RETRACT, BURN, SEALED)
+KNOWN_KINDS = (CALLOUT, ACTION, REPORT, NOTE, ECHO, CONFIRM, DISPUTE, RETRACT, BURN, SEALED, MUTE)
 
 SUPPORT_KINDS = frozenset({ECHO, ACTION, CONFIRM})
 """A trace of these kinds by another author supports each trace it references: it adds to its
@@ -31,7 +32,9 @@ REF_REQUIRED_KINDS = frozenset({ECHO, CONFIRM, DISPUTE, RETRACT})
 PINNED_LIFE_KINDS = frozenset({RETRACT, BURN})
 """These must live exactly LIFE_CAP, so they outlive every trace they hide (see views.py)."""
 
-META_KINDS = frozenset({ECHO, CONFIRM, DISPUTE, RETRACT, BURN, SEALED})
+META_KINDS = frozenset({ECHO, CONFIRM, DISPUTE, RETRACT, BURN, SEALED, MUTE})
 """Traces about traces: counted in threads, not listed in the feed unless asked for by kind.
 A sealed trace (an affinity group's envelope, stig.crdt.sealed) is listed among them: it is
-carried like any trace but has nothing to show to someone outside the group."""
+carried like any trace but has nothing to show to someone outside the group. A mute (a person's
+published judgement that an author abuses the network, stig.crdt.mutes) is about an author: it
+matters only to those who follow its author's mutes, and it never supports what it refs."""

@@ -41,6 +41,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from enum import IntEnum, StrEnum
 from itertools import accumulate, compress, pairwise
+from operator import itemgetter
 
 from stig.crdt.bounds import MAX_TIMESTAMP
 from stig.errors import StigError
@@ -1307,15 +1308,18 @@ class Reconciler:
         """The shortest prefix of our id ``id_`` (at least PREFIX_BYTES) no other id of ours
         starts with."""
         if self._crowded is None:
-            head = slice(_TS_BYTES, _TS_BYTES + PREFIX_BYTES)
-            shared = Counter(k[head] for k in self._keys)
-            crowded: dict[bytes, list[bytes]] = {p: [] for p, n in shared.items() if n > 1}
-            for k in self._keys:
-                group = crowded.get(k[head])
-                if group is not None:
-                    group.append(k[_TS_BYTES:])
-            for group in crowded.values():
-                group.sort()
+            head = itemgetter(slice(_TS_BYTES, _TS_BYTES + PREFIX_BYTES))
+            heads = list(map(head, self._keys))
+            crowded: dict[bytes, list[bytes]] = {}
+            if len(set(heads)) < len(heads):  # else no two of our ids share their head
+                shared = Counter(heads)
+                crowded = {p: [] for p, n in shared.items() if n > 1}
+                for h, k in zip(heads, self._keys, strict=True):
+                    group = crowded.get(h)
+                    if group is not None:
+                        group.append(k[_TS_BYTES:])
+                for group in crowded.values():
+                    group.sort()
             self._crowded = crowded
         group = self._crowded.get(id_[:PREFIX_BYTES])
         if group is None:

@@ -60,6 +60,27 @@ class Ranked:
 
 
 @dataclass(frozen=True)
+class Mutes:
+    """What this device chose not to see (stig.crdt.mutes): authors — its own mutes and those
+    of the personas it follows — and tags. A muted author's traces are not shown, and their
+    support does not count towards intensity or counts *as shown here*; a trace with a muted
+    tag is not shown. Life is not touched: effective expiry and collection are properties of
+    the set, the same on every node, whatever each one mutes."""
+
+    authors: frozenset[bytes] = frozenset()
+    tags: frozenset[str] = frozenset()
+
+    def hides(self, trace: Trace) -> bool:
+        return trace.author in self.authors or not self.tags.isdisjoint(trace.tags)
+
+    def __bool__(self) -> bool:
+        return bool(self.authors or self.tags)
+
+
+NO_MUTES = Mutes()
+
+
+@dataclass(frozen=True)
 class FeedFilter:
     """What the feed shows. ``kinds`` empty means every kind but the meta kinds; tags must all
     be present; place matches as a geohash prefix (``u0`` includes ``u09t``)."""
@@ -166,56 +187,73 @@ class TraceSet:
 
     # -- intensity -------------------------------------------------------------------------
 
-    def support_times(self, trace: Trace, now: int) -> list[int]:
-        """One time per distinct supporting author, the author's own first, sorted."""
+    def support_times(
+        self, trace: Trace, now: int, muted: frozenset[bytes] = frozenset()
+    ) -> list[int]:
+        """One time per distinct supporting author, the author's own first, sorted; authors in
+        ``muted`` do not count (Mutes)."""
         latest: dict[bytes, int] = {}
         for r in self._supporters(trace):
+            if r.author in muted:
+                continue
             if r.expires > now and r.created > latest.get(r.author, -1):
                 latest[r.author] = r.created
         return sorted([trace.created, *latest.values()])
 
-    def intensity(self, trace: Trace, now: int) -> float:
+    def intensity(self, trace: Trace, now: int, muted: frozenset[bytes] = frozenset()) -> float:
         if not self.is_visible(trace, now):
             return 0.0
-        return intensity_of(self.support_times(trace, now), now)
+        return intensity_of(self.support_times(trace, now, muted), now)
 
     def heat(self, trace: Trace, now: int) -> float:
         return heat_of(self.support_times(trace, now))
 
     # -- threads and the feed --------------------------------------------------------------
 
-    def answers(self, trace: Trace, now: int) -> list[Trace]:
-        """Visible traces that answer this one (any kind but the meta kinds), oldest first."""
+    def answers(self, trace: Trace, now: int, muted: frozenset[bytes] = frozenset()) -> list[Trace]:
+        """Visible traces that answer this one (any kind but the meta kinds), oldest first;
+        not those of authors in ``muted``."""
         found = [
             r
             for r in self.referrers(trace.id)
-            if r.kind not in kinds.META_KINDS and self.is_visible(r, now)
+            if r.kind not in kinds.META_KINDS and r.author not in muted and self.is_visible(r, now)
         ]
         return sorted(found, key=lambda r: (r.created, r.id))
 
-    def counts(self, trace: Trace, now: int) -> Counts:
+    def counts(self, trace: Trace, now: int, muted: frozenset[bytes] = frozenset()) -> Counts:
         authors: dict[str, set[bytes]] = defaultdict(set)
         for r in self.referrers(trace.id):
-            if r.author != trace.author and self.is_visible(r, now):
+            if r.author != trace.author and r.author not in muted and self.is_visible(r, now):
                 authors[r.kind].add(r.author)
         return Counts(
-            answers=len(self.answers(trace, now)),
+            answers=len(self.answers(trace, now, muted)),
             echoes=len(authors[kinds.ECHO]),
             confirms=len(authors[kinds.CONFIRM]),
             disputes=len(authors[kinds.DISPUTE]),
         )
 
-    def rank(self, trace: Trace, now: int) -> Ranked:
+    def rank(self, trace: Trace, now: int, muted: frozenset[bytes] = frozenset()) -> Ranked:
         return Ranked(
             trace=trace,
-            intensity=self.intensity(trace, now),
+            intensity=self.intensity(trace, now, muted),
             effective_expiry=self.effective_expiry(trace),
-            counts=self.counts(trace, now),
+            counts=self.counts(trace, now, muted),
         )
 
-    def feed(self, now: int, where: FeedFilter = FeedFilter(), limit: int = 50) -> list[Ranked]:
-        """Visible traces that pass the filter, most intense first (feed_order)."""
-        ranked = [self.rank(t, now) for t in self if where.admits(t) and self.is_visible(t, now)]
+    def feed(
+        self,
+        now: int,
+        where: FeedFilter = FeedFilter(),
+        limit: int = 50,
+        mutes: Mutes = NO_MUTES,
+    ) -> list[Ranked]:
+        """Visible traces that pass the filter and are not muted, most intense first
+        (feed_order), ranked as shown here (Mutes)."""
+        ranked = [
+            self.rank(t, now, mutes.authors)
+            for t in self
+            if where.admits(t) and not mutes.hides(t) and self.is_visible(t, now)
+        ]
         ranked.sort(key=feed_order)
         return ranked[:limit]
 

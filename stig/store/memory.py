@@ -6,12 +6,12 @@ stig.crdt.views; tests/store/test_store_agrees.py holds them to it.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Collection, Sequence
 
 from stig.crdt import kinds
 from stig.crdt.contour import Contour, contour
 from stig.crdt.trace import Trace
-from stig.crdt.views import FeedFilter, Ranked, TraceSet, feed_order
+from stig.crdt.views import NO_MUTES, FeedFilter, Mutes, Ranked, TraceSet, feed_order
 from stig.store.port import Added, Collected, ExportFilter, Hidden, Thread
 
 
@@ -56,23 +56,42 @@ class MemoryStore:
                     until[target.id] = max(until.get(target.id, 0), r.expires)
         return until
 
-    async def feed(self, now: int, where: FeedFilter, limit: int) -> list[Ranked]:
-        return self._set.feed(now, where, limit)
+    async def feed(
+        self, now: int, where: FeedFilter, limit: int, mutes: Mutes = NO_MUTES
+    ) -> list[Ranked]:
+        return self._set.feed(now, where, limit, mutes)
 
-    async def search(self, query: str, now: int, limit: int) -> list[Ranked]:
+    async def search(
+        self, query: str, now: int, limit: int, mutes: Mutes = NO_MUTES
+    ) -> list[Ranked]:
         words = query.casefold().split()
         found = [
-            self._set.rank(t, now)
+            self._set.rank(t, now, mutes.authors)
             for t in self._set
             if self._set.is_visible(t, now)
+            and not mutes.hides(t)
             and all(w in f"{t.body} {' '.join(t.tags)}".casefold() for w in words)
         ]
         return sorted(found, key=feed_order)[:limit]
 
-    async def contour(self, now: int, days: int, top_tags: int, top_places: int) -> Contour:
-        return contour(self._set, now, days, top_tags, top_places)
+    async def contour(
+        self, now: int, days: int, top_tags: int, top_places: int, mutes: Mutes = NO_MUTES
+    ) -> Contour:
+        return contour(self._set, now, days, top_tags, top_places, mutes)
 
-    async def thread(self, trace_id: bytes, now: int) -> Thread | Hidden | None:
+    async def mutes_by(self, authors: Collection[bytes], now: int) -> list[Trace]:
+        return sorted(
+            (
+                t
+                for t in self._set
+                if t.kind == kinds.MUTE and t.author in authors and self._set.is_visible(t, now)
+            ),
+            key=lambda t: t.id,
+        )
+
+    async def thread(
+        self, trace_id: bytes, now: int, mutes: Mutes = NO_MUTES
+    ) -> Thread | Hidden | None:
         trace = self._set.get(trace_id)
         if trace is None or self._set.effective_expiry(trace) <= now:
             return None
@@ -81,12 +100,21 @@ class MemoryStore:
         answers_to: list[tuple[bytes, Ranked | None]] = []
         for ref in trace.refs:
             target = self._set.get(ref)
-            shown = target is not None and self._set.is_visible(target, now)
-            answers_to.append((ref, self._set.rank(target, now) if target and shown else None))
+            shown = (
+                target is not None and self._set.is_visible(target, now) and not mutes.hides(target)
+            )
+            answers_to.append(
+                (ref, self._set.rank(target, now, mutes.authors) if target and shown else None)
+            )
+        muted = mutes.authors
         return Thread(
-            ranked=self._set.rank(trace, now),
+            ranked=self._set.rank(trace, now, muted),
             answers_to=answers_to,
-            answers=[self._set.rank(a, now) for a in self._set.answers(trace, now)],
+            answers=[
+                self._set.rank(a, now, muted)
+                for a in self._set.answers(trace, now, muted)
+                if not mutes.hides(a)
+            ],
         )
 
     async def export(self, now: int, where: ExportFilter) -> AsyncIterator[bytes]:

@@ -7,13 +7,13 @@ twin over the pure ``TraceSet``, for fast tests). Both answer every read with th
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Collection, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
 from stig.crdt.contour import Contour
 from stig.crdt.trace import Trace
-from stig.crdt.views import FeedFilter, Ranked
+from stig.crdt.views import NO_MUTES, FeedFilter, Mutes, Ranked
 
 
 @dataclass(frozen=True)
@@ -74,16 +74,30 @@ class Store(Protocol):
         """For each target, the latest ``expires`` of stored, non-hidden supporters by other
         authors (validate's ``extended_until``); targets without support are absent."""
 
-    async def feed(self, now: int, where: FeedFilter, limit: int) -> list[Ranked]: ...
+    async def feed(
+        self, now: int, where: FeedFilter, limit: int, mutes: Mutes = NO_MUTES
+    ) -> list[Ranked]:
+        """``TraceSet.feed``: what is not muted, ranked as shown here."""
 
-    async def thread(self, trace_id: bytes, now: int) -> Thread | Hidden | None:
-        """The trace and its thread; Hidden if retracted; None if not stored here or expired."""
+    async def thread(
+        self, trace_id: bytes, now: int, mutes: Mutes = NO_MUTES
+    ) -> Thread | Hidden | None:
+        """The trace and its thread; Hidden if retracted; None if not stored here or expired.
+        Muted answers and refs are left out, muted support not counted (the trace itself is
+        returned even if muted: the caller decides)."""
 
-    async def search(self, query: str, now: int, limit: int) -> list[Ranked]: ...
+    async def search(
+        self, query: str, now: int, limit: int, mutes: Mutes = NO_MUTES
+    ) -> list[Ranked]: ...
 
-    async def contour(self, now: int, days: int, top_tags: int, top_places: int) -> Contour:
+    async def contour(
+        self, now: int, days: int, top_tags: int, top_places: int, mutes: Mutes = NO_MUTES
+    ) -> Contour:
         """Activity by tag x day and by place at ``now``: ``stig.crdt.contour.contour`` of the
         stored set (who is never part of it). ValueError if ``days`` < 1 or a top is < 0."""
+
+    async def mutes_by(self, authors: Collection[bytes], now: int) -> list[Trace]:
+        """Visible traces of kind ``mute`` by these authors, by id (stig.crdt.mutes)."""
 
     def export(self, now: int, where: ExportFilter) -> AsyncIterator[bytes]:
         """Canonical bytes of every live trace that passes the filter, oldest first."""

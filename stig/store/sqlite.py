@@ -46,13 +46,15 @@ import msgpack
 import sqlean  # type: ignore[import-untyped]  # SQLite 3.50 with the sqlite3 API
 
 from stig.crdt import kinds
-from stig.crdt.bounds import DAY, LIFE_CAP
+from stig.crdt.bounds import DAY, INTENSITY_HALF_LIFE, LIFE_CAP
 from stig.crdt.codec import decode, decode_trusted
 from stig.crdt.contour import PLACE_PREFIX, Contour, assemble, window
 from stig.crdt.trace import Trace
 from stig.crdt.views import (
+    NO_MUTES,
     Counts,
     FeedFilter,
+    Mutes,
     Ranked,
     TraceSet,
     feed_order,
@@ -582,13 +584,16 @@ class SqliteStore:
                         until[target] = max(until.get(target, 0), expires)
         return until
 
-    async def feed(self, now: int, where: FeedFilter, limit: int) -> list[Ranked]:
+    async def feed(
+        self, now: int, where: FeedFilter, limit: int, mutes: Mutes = NO_MUTES
+    ) -> list[Ranked]:
         with _mapped(self.path, "read the feed"):
             if limit <= 0:
                 await self._refresh(now)
                 return []
             clauses = ["hidden = 0", "eff_expires > ?"]
             params: list[Any] = [now]
+            _exclude(mutes, clauses, params, "traces.rowid", "author")
             if not where.kinds or not where.kinds & kinds.META_KINDS:
                 clauses.append("listed = 1")  # lets the planner use the traces_feed index
             if where.kinds:
@@ -618,6 +623,10 @@ class SqliteStore:
             # up again.) One statement — one trip to SQLite's thread — returns those traces (0)
             # and data_version (2): whether another connection wrote since this one last
             # looked (then _refresh may have work to do first, and the statement runs again).
+            # With muted authors, stored heat counts their support and intensity as shown here
+            # does not: a trace's shown intensity is at most what its heat says, so the page
+            # grows until the last trace on it is at least as intense as any heat left out can
+            # be (row 1: the cut's heat and the page's size).
             sql = (
                 f"WITH page AS (SELECT rowid AS chosen, heat FROM traces WHERE {condition} "
                 "ORDER BY heat DESC, created DESC, id LIMIT ?), "
@@ -626,34 +635,60 @@ class SqliteStore:
                 "AND heat BETWEEN (SELECT heat FROM cut) - ? AND (SELECT heat FROM cut)) "
                 "SELECT 0, id, raw, eff_expires FROM traces WHERE rowid IN "
                 "(SELECT chosen FROM page UNION ALL SELECT chosen FROM near) "
+                "UNION ALL SELECT 1, (SELECT heat FROM cut), (SELECT count(*) FROM page), NULL "
                 "UNION ALL SELECT 2, data_version, NULL, NULL FROM pragma_data_version"
             )
-            sql_params = [*params, limit, *params, _HEAT_SLACK]
-            await self._refresh(now, catch_up=False)
-            rows = await self._rows(sql, sql_params)
-            if not any(row[0] == 2 and row[1] == self._data_version for row in rows):
-                await self._refresh(now)
+            fetch = limit
+            while True:
+                sql_params = [*params, fetch, *params, _HEAT_SLACK]
+                await self._refresh(now, catch_up=False)
                 rows = await self._rows(sql, sql_params)
-            ranked = await self._rank_rows(rows, now)
-            ranked.sort(key=feed_order)
-            return ranked[:limit]
+                if not any(row[0] == 2 and row[1] == self._data_version for row in rows):
+                    await self._refresh(now)
+                    rows = await self._rows(sql, sql_params)
+                ranked = await self._rank_rows(rows, now, mutes.authors)
+                ranked.sort(key=feed_order)
+                cut, size = next((row[1], row[2]) for row in rows if row[0] == 1)
+                if not mutes.authors or size < fetch:  # exact, or every match is ranked
+                    return ranked[:limit]
+                bound = 2.0 ** (cut - now / INTENSITY_HALF_LIFE)
+                if len(ranked) >= limit and ranked[limit - 1].intensity >= bound:
+                    return ranked[:limit]
+                fetch *= 4
 
-    async def contour(self, now: int, days: int, top_tags: int, top_places: int) -> Contour:
+    async def contour(
+        self, now: int, days: int, top_tags: int, top_places: int, mutes: Mutes = NO_MUTES
+    ) -> Contour:
         """``contour.contour`` of the stored set at ``now``, from two scans of the contour
         indexes (schema.py): the visible rows are those with ``eff_expires > now``, hidden
         and uncounted kinds are not in the indexes at all (tests/store/test_store_contour.py
         holds it equal to the pure view)."""
         first_day, today = window(now, days, top_tags, top_places)
         counted = f"{COUNTED} AND eff_expires > ?"
+        # Muted traces are not counted: tag rows by their trace, trace rows by their own rowid.
+        by_trace: list[str] = []
+        by_trace_params: list[Any] = []
+        _exclude(mutes, by_trace, by_trace_params, "tags.trace", None)
+        if mutes.authors:
+            by_trace.append(
+                f"tags.trace NOT IN (SELECT rowid FROM traces WHERE author IN "
+                f"({_marks(mutes.authors)}))"
+            )
+            by_trace_params += sorted(mutes.authors)
+        by_row: list[str] = []
+        by_row_params: list[Any] = []
+        _exclude(mutes, by_row, by_row_params, "traces.rowid", "author")
+        tag_filter = "".join(f" AND {c}" for c in by_trace)
+        row_filter = "".join(f" AND {c}" for c in by_row)
         with _mapped(self.path, "read the contour"):
             # Tag rows per (day, tag) of the window, for the top tags only; a day after
             # today (created a little in the future) goes in today's column (below).
             tag_days = await self._rows(
                 f"WITH per AS MATERIALIZED (SELECT tag, day, count(*) AS n FROM tags "
-                f"WHERE {counted} AND day >= ? GROUP BY day, tag), "
+                f"WHERE {counted} AND day >= ?{tag_filter} GROUP BY day, tag), "
                 "best AS (SELECT tag FROM per GROUP BY tag ORDER BY sum(n) DESC, tag LIMIT ?) "
                 "SELECT tag, day - ?, n FROM per WHERE tag IN best",
-                (now, first_day, top_tags, first_day),
+                (now, first_day, *by_trace_params, top_tags, first_day),
             )
             # Traces per (day, place prefix), every visible day: by day for the window (0),
             # by place for the top places (1).
@@ -661,11 +696,11 @@ class SqliteStore:
             cell = f"substr(place, 1, {PLACE_PREFIX})"
             rows = await self._rows(
                 f"WITH per AS MATERIALIZED (SELECT {day} AS day, {cell} AS cell, "
-                f"count(*) AS n FROM traces WHERE {counted} GROUP BY {day}, {cell}) "
+                f"count(*) AS n FROM traces WHERE {counted}{row_filter} GROUP BY {day}, {cell}) "
                 "SELECT 0, day - ?, sum(n) FROM per WHERE day >= ? GROUP BY day "
                 "UNION ALL SELECT * FROM (SELECT 1, cell, sum(n) AS total FROM per "
                 "WHERE cell != '' GROUP BY cell ORDER BY total DESC, cell LIMIT ?)",
-                (now, first_day, first_day, top_places),
+                (now, *by_row_params, first_day, first_day, top_places),
             )
         last = today - first_day
         return assemble(
@@ -698,7 +733,9 @@ class SqliteStore:
         fewest, tag = min(zip(counts, ordered, strict=True))
         return tag if fewest < _RARE_TAG else None
 
-    async def _rank_rows(self, rows: Sequence[Any], now: int) -> list[Ranked]:
+    async def _rank_rows(
+        self, rows: Sequence[Any], now: int, muted: frozenset[bytes] = frozenset()
+    ) -> list[Ranked]:
         """Ranked forms of visible traces given as rows (0, id, raw, eff_expires), in the same
         order: views.TraceSet.rank computed from their referrers' columns in refs (one query),
         decoding only the traces themselves (_standing). What those columns say of a trace is
@@ -710,7 +747,7 @@ class SqliteStore:
         for row in rows:
             if row[0] != 0 or row[2] is None:
                 continue
-            kept = self._standings.get(row[1])
+            kept = None if muted else self._standings.get(row[1])
             if kept is not None and kept.since <= now < kept.until and kept.effective == row[3]:
                 standings[row[1]] = kept
             else:
@@ -730,9 +767,16 @@ class SqliteStore:
             for tid, (raw, eff_expires) in missing.items():
                 trace = _trusted(raw, tid)
                 standings[tid] = _standing(
-                    trace, eff_expires, referrers[tid], now, burned_until.get(trace.author, -1)
+                    trace,
+                    eff_expires,
+                    referrers[tid],
+                    now,
+                    burned_until.get(trace.author, -1),
+                    muted,
                 )
-            if self._generation == generation:  # nothing was written meanwhile: keep them
+            # Kept for the next call while nothing was written meanwhile (and only standings
+            # of everyone's support: muted ones are this call's alone).
+            if self._generation == generation and not muted:
                 if len(self._standings) > _STANDINGS:
                     self._standings.clear()
                 self._standings.update((t, k) for t in missing if (k := standings[t]) is not None)
@@ -742,15 +786,21 @@ class SqliteStore:
                 ranked[tid] = standing.rank(now)
         unsettled = [tid for tid, standing in standings.items() if standing is None]
         if unsettled:
-            ranked.update((r.trace.id, r) for r in await self._ranked(unsettled, now))
+            ranked.update((r.trace.id, r) for r in await self._ranked(unsettled, now, muted))
         return [ranked[tid] for tid in standings if tid in ranked]
 
-    async def _ranked(self, ids: list[bytes], now: int) -> list[Ranked]:
+    async def _ranked(
+        self, ids: list[bytes], now: int, muted: frozenset[bytes] = frozenset()
+    ) -> list[Ranked]:
         """The exact path: rank each trace from its decoded neighbourhood."""
         around = await self._neighbourhood(ids, _FOR_RANKING)
-        return [around.rank(t, now) for t in (around.get(tid) for tid in ids) if t is not None]
+        return [
+            around.rank(t, now, muted) for t in (around.get(tid) for tid in ids) if t is not None
+        ]
 
-    async def search(self, query: str, now: int, limit: int) -> list[Ranked]:
+    async def search(
+        self, query: str, now: int, limit: int, mutes: Mutes = NO_MUTES
+    ) -> list[Ranked]:
         with _mapped(self.path, "search"):
             await self._refresh(now)
             (pending,) = await self._one(
@@ -759,20 +809,26 @@ class SqliteStore:
             )
             if pending:
                 await self._index_pending()
+            clauses: list[str] = []
+            excluded: list[Any] = []
+            _exclude(mutes, clauses, excluded, "t.rowid", "t.author")
             sql = (
                 "SELECT t.id, t.raw, t.eff_expires FROM search "
                 "JOIN traces t ON t.rowid = search.rowid "
                 "WHERE search MATCH ? AND t.hidden = 0 AND t.eff_expires > ? "
-                "ORDER BY search.rank LIMIT ?"
+                + "".join(f"AND {c} " for c in clauses)
+                + "ORDER BY search.rank LIMIT ?"
             )
             try:
-                rows = await self._rows(sql, (query, now, limit))
+                rows = await self._rows(sql, (query, now, *excluded, limit))
             except sqlean.OperationalError:
                 # Not FTS5 query syntax (a stray quote, a dash): search the words as typed.
-                rows = await self._rows(sql, (_as_phrases(query), now, limit))
-            return await self._rank_rows([(0, *row) for row in rows], now)
+                rows = await self._rows(sql, (_as_phrases(query), now, *excluded, limit))
+            return await self._rank_rows([(0, *row) for row in rows], now, mutes.authors)
 
-    async def thread(self, trace_id: bytes, now: int) -> Thread | Hidden | None:
+    async def thread(
+        self, trace_id: bytes, now: int, mutes: Mutes = NO_MUTES
+    ) -> Thread | Hidden | None:
         with _mapped(self.path, "read a thread"):
             await self._refresh(now)
             rows = await self._rows(
@@ -786,19 +842,45 @@ class SqliteStore:
             if hidden:
                 return Hidden(trace_id, kind, author, created)
             trace = _stored(raw)
+            muted = mutes.authors
             first = await self._neighbourhood([trace_id], _FOR_RANKING)
-            answer_ids = [a.id for a in first.answers(trace, now)]
+            answer_ids = [a.id for a in first.answers(trace, now, muted) if not mutes.hides(a)]
             around = await self._neighbourhood([trace_id, *trace.refs, *answer_ids], _FOR_RANKING)
             answers_to: list[tuple[bytes, Ranked | None]] = []
             for ref in trace.refs:
                 target = around.get(ref)
-                visible = target is not None and around.is_visible(target, now)
-                answers_to.append((ref, around.rank(target, now) if target and visible else None))
+                shown = (
+                    target is not None
+                    and around.is_visible(target, now)
+                    and not mutes.hides(target)
+                )
+                answers_to.append(
+                    (ref, around.rank(target, now, muted) if target and shown else None)
+                )
             return Thread(
-                ranked=around.rank(trace, now),
+                ranked=around.rank(trace, now, muted),
                 answers_to=answers_to,
-                answers=[around.rank(a, now) for a in around.answers(trace, now)],
+                answers=[
+                    around.rank(a, now, muted)
+                    for a in around.answers(trace, now, muted)
+                    if not mutes.hides(a)
+                ],
             )
+
+    async def mutes_by(self, authors: Collection[bytes], now: int) -> list[Trace]:
+        if not authors:
+            return []
+        with _mapped(self.path, "read published mutes"):
+            await self._refresh(now)
+            found: list[Trace] = []
+            for chunk in _chunks(authors):
+                rows = await self._rows(
+                    "SELECT id, raw FROM traces WHERE kind = ? AND hidden = 0 "
+                    f"AND eff_expires > ? AND raw IS NOT NULL AND author IN ({_marks(chunk)})",
+                    [kinds.MUTE, now, *chunk],
+                )
+                found += [_trusted(raw, tid) for tid, raw in rows]
+            return sorted(found, key=lambda t: t.id)
 
     async def export(self, now: int, where: ExportFilter) -> AsyncIterator[bytes]:
         clauses = ["raw IS NOT NULL", "eff_expires > ?", "created >= ?"]
@@ -952,7 +1034,12 @@ class _Standing:
 
 
 def _standing(
-    trace: Trace, stored_expiry: int, referrers: Iterable[Any], now: int, burned_until: int
+    trace: Trace,
+    stored_expiry: int,
+    referrers: Iterable[Any],
+    now: int,
+    burned_until: int,
+    muted: frozenset[bytes] = frozenset(),
 ) -> _Standing | None:
     """What ``TraceSet.rank(trace, now)`` needs beyond the trace, for a visible trace, from
     rows (target, *_REFERRER) of its referrers — the definitions of stig.crdt.views, term for
@@ -992,6 +1079,10 @@ def _standing(
                     answers += 1
             continue
         if hidden:
+            continue
+        if by in muted:  # extends life as anyone's support does; counts for nothing shown here
+            if kind in _SUPPORT:
+                reinforced = max(reinforced, expires)
             continue
         if kind in _SUPPORT:
             reinforced = max(reinforced, expires)
@@ -1044,6 +1135,22 @@ def _mapped(path: Path, doing: str) -> Iterator[None]:
         ) from exc
     except sqlean.Error as exc:
         raise StoreError(f"cannot {doing} in the store at {path}: {exc}") from exc
+
+
+def _exclude(
+    mutes: Mutes, clauses: list[str], params: list[Any], rowid: str, author: str | None
+) -> None:
+    """Add the conditions that leave out what ``mutes`` hides: rows whose ``author`` column is
+    muted, and rows whose trace (``rowid``) carries a muted tag."""
+    if author is not None and mutes.authors:
+        clauses.append(f"{author} NOT IN ({_marks(mutes.authors)})")
+        params.extend(sorted(mutes.authors))
+    if mutes.tags:
+        clauses.append(
+            f"NOT EXISTS (SELECT 1 FROM tags m WHERE m.trace = {rowid} "
+            f"AND m.tag IN ({_marks(mutes.tags)}))"
+        )
+        params.extend(sorted(mutes.tags))
 
 
 def _chunks(items: Collection[bytes]) -> Iterator[list[bytes]]:

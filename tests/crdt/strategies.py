@@ -25,6 +25,7 @@ from stig.crdt.bounds import (
     MINUTE,
 )
 from stig.crdt.compose import compose
+from stig.crdt.mutes import mute_body
 from stig.crdt.trace import Trace
 from stig.crdt.validate import signing_message
 from stig.crdt.views import TraceSet
@@ -216,7 +217,11 @@ def histories(draw: st.DrawFn, max_size: int = 12, personas: int = 4) -> list[Tr
         else:
             created = T0 + draw(st.integers(0, 100 * DAY // _STEP)) * _STEP
         ttl = draw(st.one_of(st.sampled_from(_TTLS), st.integers(1, MAX_TTL)))
-        out.append(compose(persona, kind, f"#{len(out)}", now=created, ttl=ttl, refs=ref_ids))
+        body = f"#{len(out)}"
+        if kind == kinds.MUTE:  # usually naming one of the personas (stig.crdt.mutes)
+            target = draw(st.sampled_from(pool))
+            body = draw(st.sampled_from((mute_body(target.public_key, body), body)))
+        out.append(compose(persona, kind, body, now=created, ttl=ttl, refs=ref_ids))
     return out
 
 

@@ -14,8 +14,9 @@ from hypothesis import strategies as st
 
 from stig.crdt.trace import Trace
 from stig.crdt.validate import validate
-from stig.crdt.views import FeedFilter, TraceSet
-from tests.crdt.strategies import SET_KINDS, histories, interesting_nows
+from stig.crdt.mutes import followed_mutes
+from stig.crdt.views import FeedFilter, Mutes, TraceSet
+from tests.crdt.strategies import ANA, BEN, SET_KINDS, histories, interesting_nows
 
 ALL_KINDS = FeedFilter(kinds=frozenset(SET_KINDS))
 
@@ -35,12 +36,23 @@ def views(ts: TraceSet, now: int) -> dict[str, Any]:
         )
         for t in ts
     }
+    # Subjective moderation (stig.crdt.mutes): for the same follow list, the same mutes and
+    # the same feed, whatever the order traces arrived in.
+    muted = {
+        follows: followed_mutes(ts, follows, now)
+        for follows in (frozenset({ANA.public_key}), frozenset({ANA.public_key, BEN.public_key}))
+    }
     return {
         "visible": [t.id for t in ts.visible(now)],
         "per_trace": per_trace,
         "feed": ts.feed(now),
         "feed_all_kinds": ts.feed(now, ALL_KINDS),
         "feed_top3": ts.feed(now, limit=3),
+        "muted": muted,
+        "feed_muted": {
+            follows: ts.feed(now, ALL_KINDS, mutes=Mutes(authors=authors))
+            for follows, authors in muted.items()
+        },
     }
 
 

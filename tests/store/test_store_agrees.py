@@ -27,7 +27,7 @@ from stig.crdt.bounds import DAY, HOUR, LIFE_CAP, MAX_TTL
 from stig.crdt.compose import compose
 from stig.crdt.contour import contour
 from stig.crdt.trace import Trace
-from stig.crdt.views import FeedFilter, Ranked, TraceSet
+from stig.crdt.views import FeedFilter, Mutes, Ranked, TraceSet
 from stig.store import ExportFilter, Hidden, MemoryStore, SqliteStore, Thread
 from tests.crdt.strategies import ANA, BEN, BY_KEY, DANGLING_REF, PERSONAS, T0, UNKNOWN_KIND
 
@@ -231,6 +231,9 @@ async def assert_agree(
             assert list(got_contour.by_tag) == list(expected_contour.by_tag)
             assert list(got_contour.by_place) == list(expected_contour.by_place)
 
+    for mutes in mutings(ref):
+        await assert_agree_muted(sql, mem, ref, now, limit, mutes, purged)
+
     traces = list(ref)
     assert await sql.reinforced_until(traces) == await mem.reinforced_until(traces)
     assert await mem.count() == len(ref)
@@ -243,6 +246,48 @@ async def assert_agree(
             assert one_ids == two_ids
         elif len(one_ids) < 10 and len(two_ids) < 10:
             assert set(one_ids) - set(loose) == set(two_ids) - set(loose)
+
+
+def mutings(ref: TraceSet) -> list[Mutes]:
+    """Mutes to read the stores with: an author who supports others (most often), a tag."""
+    supporters = sorted(
+        {t.author for t in ref if t.kind in kinds.SUPPORT_KINDS},
+        key=lambda a: (-sum(t.author == a for t in ref), a),
+    )
+    tags = sorted({tag for t in ref for tag in t.tags})
+    out = [Mutes(authors=frozenset(supporters[:1]))] if supporters else []
+    if tags:
+        out.append(Mutes(authors=frozenset(supporters[1:2]), tags=frozenset(tags[:1])))
+    return out
+
+
+async def assert_agree_muted(
+    sql: SqliteStore,
+    mem: MemoryStore,
+    ref: TraceSet,
+    now: int,
+    limit: int,
+    mutes: Mutes,
+    purged: Mapping[bytes, Hidden],
+) -> None:
+    """What a node shows with mutes (views.Mutes) is the same in both stores and ``ref``."""
+    where_now = f"now=T0{now - T0:+d} mutes={mutes}"
+    for where in FILTERS:
+        expected = ref.feed(now, where, limit, mutes)
+        assert await sql.feed(now, where, limit, mutes) == expected, f"sqlite {where} {where_now}"
+        assert await mem.feed(now, where, limit, mutes) == expected, f"memory {where} {where_now}"
+    for tid in sorted(ref.ids()):
+        one, two = await sql.thread(tid, now, mutes), await mem.thread(tid, now, mutes)
+        if tid in purged and None in (one, two):
+            continue
+        assert one == two, f"thread of {tid.hex()[:8]} {where_now}"
+    for days, top_tags, top_places in CONTOURS:
+        expected_contour = contour(ref, now, days, top_tags, top_places, mutes)
+        for store in (sql, mem):
+            got = await store.contour(now, days, top_tags, top_places, mutes)
+            assert got == expected_contour, f"{type(store).__name__} contour {where_now}"
+    followed = {t.author for t in ref}
+    assert await sql.mutes_by(followed, now) == await mem.mutes_by(followed, now)
 
 
 def purged_and_hidden(traces: Iterable[Trace]) -> dict[bytes, Hidden]:
