@@ -4,7 +4,17 @@ from __future__ import annotations
 
 import click
 
-from stig.cli import carrying, groups, identity, mesh, posting, publishing, reading, tui
+from stig.cli import (
+    carrying,
+    groups,
+    identity,
+    mesh,
+    moderation,
+    posting,
+    publishing,
+    reading,
+    tui,
+)
 from stig.node.home import HOME_ENV, Home
 
 
@@ -43,6 +53,6 @@ def cli(ctx: click.Context, home: str | None) -> None:
             click.echo(ctx.get_help())
 
 
-for module in (identity, posting, reading, carrying, groups, mesh, publishing, tui):
+for module in (identity, posting, reading, moderation, carrying, groups, mesh, publishing, tui):
     for command in module.COMMANDS:
         cli.add_command(command)

@@ -41,7 +41,7 @@ PRIVATE_UMASK = 0o077
 _OWN_ENTRIES = frozenset(
     {
         "personas", "groups", "store.db", "store.db-wal", "store.db-shm", "config.toml",
-        "transport.key", "addrs", "addrs.tmp", "control.sock", "imported-feeds.json",
+        "transport.key", "addrs", "addrs.tmp", "control.sock", "imported-feeds.json", "mutes.json",
     }
 )  # fmt: skip
 """What stig itself keeps in a home: only these are tightened, so that a home pointed at a
@@ -86,6 +86,11 @@ class Home:
     def transport_key(self) -> Path:
         """The libp2p identity's seed: a transport key, never a persona (DESIGN.md §1.4)."""
         return self.root / "transport.key"
+
+    @property
+    def mutes_file(self) -> Path:
+        """What this device chose not to see (stig.node.mute_list): never sent anywhere."""
+        return self.root / "mutes.json"
 
     @property
     def store_files(self) -> list[Path]:

@@ -19,17 +19,19 @@ from stig.crdt import kinds
 from stig.crdt.bundle import read_records, write_header, write_record
 from stig.crdt.compose import compose
 from stig.crdt.contour import DAYS, TOP_PLACES, TOP_TAGS, Contour
+from stig.crdt.mutes import mute_body
 from stig.crdt.trace import Trace
-from stig.crdt.views import FeedFilter, Ranked
+from stig.crdt.views import NO_MUTES, FeedFilter, Mutes, Ranked
 from stig.crypto.group import day_of
 from stig.crypto.persona import Persona
 from stig.errors import PersonaError, StigError, UsageError
-from stig.node import control
+from stig.node import control, mute_list
 from stig.node.clock import wall_clock
 from stig.node.groups import Groups
 from stig.node.home import Home
 from stig.node.ingest import Ingest, IngestReport
 from stig.node.keyring import Keyring, shred
+from stig.node.mute_list import MuteList
 from stig.node.rooms import Rooms
 from stig.store.port import Collected, ExportFilter, Hidden, Store, Thread
 from stig.store.sqlite import SqliteStore
@@ -39,6 +41,7 @@ INGEST_BATCH = 2000
 show progress and bound memory."""
 
 ID_PREFIX_MIN = 6
+AUTHOR_PREFIX_MIN = 8
 
 
 @dataclass(frozen=True)
@@ -168,16 +171,81 @@ class LocalNode:
         await self.rooms.catch_up(group)
         return await self.rooms.store(group)
 
+    # -- what this device chose not to see (stig.node.mute_list) --------------------------
+
+    def mute_list(self) -> MuteList:
+        return mute_list.load(self.home.mutes_file)
+
+    def change_mutes(self, change: Callable[[MuteList], MuteList]) -> MuteList:
+        return mute_list.update(self.home.mutes_file, change)
+
+    async def mutes(self) -> Mutes:
+        """What this node hides now: its own mutes and those of the personas it follows,
+        never one of its own personas."""
+        listed = self.mute_list()
+        if not listed:
+            return NO_MUTES
+        return await listed.mutes(self.store, self.clock(), self.keyring.owners())
+
+    async def resolve_author(self, text: str) -> bytes:
+        """An author key from what a person typed: a persona's name here, a 64-hex key, or a
+        unique prefix (at least 8 hex characters, as the feed shows them) of an author whose
+        traces reached this node."""
+        if text in self.keyring.names():
+            return self.keyring.public_key(text)
+        prefix = text.strip().lower()
+        if len(prefix) < AUTHOR_PREFIX_MIN or any(c not in "0123456789abcdef" for c in prefix):
+            raise UsageError(
+                f"{text!r} is neither a persona here nor an author key: give the key's hex "
+                f"(at least its first {AUTHOR_PREFIX_MIN} characters, as the feed shows them)"
+            )
+        if len(prefix) == 64:
+            return bytes.fromhex(prefix)
+        if len(prefix) > 64:
+            raise UsageError(f"{text!r} is longer than an author key (64 hex characters)")
+        matches = await self.store.authors_starting(prefix)
+        if not matches:
+            raise UsageError(
+                f"no author of a trace here starts with {prefix}; give the whole key (64 hex)"
+            )
+        if len(matches) > 1:
+            raise UsageError(f"{prefix} starts {len(matches)} authors' keys; give more characters")
+        return matches[0]
+
+    async def publish_mute(
+        self, target: bytes, persona: Persona, reason: str = "", refs: tuple[bytes, ...] = ()
+    ) -> Trace:
+        """Publish a mute of ``target`` (stig.crdt.mutes): signed, expiring, for those who
+        follow this persona's mutes."""
+        if target == persona.public_key:
+            raise UsageError("a persona cannot mute itself")
+        return await self.post(
+            Draft(kind=kinds.MUTE, body=mute_body(target, reason), refs=refs), persona
+        )
+
+    # -- reading ---------------------------------------------------------------------------
+
     async def feed(
         self, where: FeedFilter | None = None, limit: int = 50, *, group: str | None = None
     ) -> list[Ranked]:
         store = await self._scope(group)
-        return await store.feed(self.clock(), where or FeedFilter(), limit)
+        return await store.feed(self.clock(), where or FeedFilter(), limit, await self.mutes())
 
     async def thread(self, trace_id: bytes, *, group: str | None = None) -> Thread | Hidden:
-        found = await (await self._scope(group)).thread(trace_id, self.clock())
+        mutes = await self.mutes()
+        found = await (await self._scope(group)).thread(trace_id, self.clock(), mutes)
         if found is None:
             raise UsageError(f"trace {trace_id.hex()[:12]} is not here (or has expired)")
+        if isinstance(found, Thread) and mutes.hides(found.ranked.trace):
+            trace = found.ranked.trace
+            what = (
+                f"by {trace.author.hex()[:12]}, an author you muted"
+                if trace.author in mutes.authors
+                else "tagged with a tag you muted"
+            )
+            raise UsageError(
+                f"trace {trace_id.hex()[:12]} is {what} (`stig mute --list` shows your mutes)"
+            )
         return found
 
     async def search(
@@ -185,12 +253,16 @@ class LocalNode:
     ) -> list[Ranked]:
         if not query.strip():
             raise UsageError("search for what? give some words, e.g. `stig search eviction`")
-        return await (await self._scope(group)).search(query, self.clock(), limit)
+        return await (await self._scope(group)).search(
+            query, self.clock(), limit, await self.mutes()
+        )
 
     async def contour(self, days: int = DAYS) -> Contour:
         """Activity by tag x day over ``days`` UTC days ending today, and by place, from what
         reached this node (stig.crdt.contour): what is alive, never who."""
-        return await self.store.contour(self.clock(), days, TOP_TAGS, TOP_PLACES)
+        return await self.store.contour(
+            self.clock(), days, TOP_TAGS, TOP_PLACES, await self.mutes()
+        )
 
     async def resolve(self, text: str, *, group: str | None = None) -> bytes:
         """A full id from what a person typed: 64 hex characters, or a unique prefix."""
@@ -328,7 +400,7 @@ def wipe(home: Home) -> bool:
         shred(home.transport_key)
     except OSError as exc:
         errors.append(f"cannot erase {home.transport_key}: {exc.strerror}")
-    for path in [*home.store_files, home.addresses_file]:
+    for path in [*home.store_files, home.addresses_file, home.mutes_file]:
         try:
             path.unlink(missing_ok=True)
         except OSError as exc:

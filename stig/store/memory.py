@@ -79,6 +79,10 @@ class MemoryStore:
     ) -> Contour:
         return contour(self._set, now, days, top_tags, top_places, mutes)
 
+    async def authors_starting(self, prefix: str) -> list[bytes]:
+        text = prefix.strip().lower()
+        return sorted({t.author for t in self._set if t.author.hex().startswith(text)})[:10]
+
     async def mutes_by(self, authors: Collection[bytes], now: int) -> list[Trace]:
         return sorted(
             (

@@ -96,6 +96,9 @@ class Store(Protocol):
         """Activity by tag x day and by place at ``now``: ``stig.crdt.contour.contour`` of the
         stored set (who is never part of it). ValueError if ``days`` < 1 or a top is < 0."""
 
+    async def authors_starting(self, prefix: str) -> list[bytes]:
+        """Author keys of stored traces that start with a hex prefix (at most 10, sorted)."""
+
     async def mutes_by(self, authors: Collection[bytes], now: int) -> list[Trace]:
         """Visible traces of kind ``mute`` by these authors, by id (stig.crdt.mutes)."""
 

@@ -867,6 +867,16 @@ class SqliteStore:
                 ],
             )
 
+    async def authors_starting(self, prefix: str) -> list[bytes]:
+        low, high = _prefix_range(prefix)
+        with _mapped(self.path, "look an author up"):
+            rows = await self._rows(
+                "SELECT DISTINCT author FROM traces WHERE author BETWEEN ? AND ? "
+                "ORDER BY author LIMIT 10",
+                (low, high),
+            )
+        return [row[0] for row in rows]
+
     async def mutes_by(self, authors: Collection[bytes], now: int) -> list[Trace]:
         if not authors:
             return []
