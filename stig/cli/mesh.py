@@ -6,6 +6,7 @@ import asyncio
 import logging
 import signal
 import sys
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -178,7 +179,9 @@ def _serve(
 def _relay_policy(base: RelayPolicy, overrides: dict[str, Any]) -> RelayPolicy:
     from stig.crdt.normal_form import normalize_tag  # noqa: PLC0415
 
-    return RelayPolicy(
+    # replace(): keys only config.toml sets (refuse_authors, follow_mutes) carry over.
+    return replace(
+        base,
         carry_tags=base.carry_tags | {normalize_tag(t) for t in overrides["carry_tags"]},
         refuse_tags=base.refuse_tags | {normalize_tag(t) for t in overrides["refuse_tags"]},
         max_traces=_pick(overrides["max_traces"], base.max_traces),

@@ -31,6 +31,7 @@ from enum import StrEnum
 
 from stig.crdt import kinds
 from stig.crdt.codec import unsigned_bytes
+from stig.crdt.mutes import targets
 from stig.crdt.reconcile import SyncError, SyncReason
 from stig.crdt.trace import Trace
 from stig.crdt.validate import validate
@@ -50,6 +51,8 @@ class Refusal(StrEnum):
     LOW_POW = "low_pow"
     AUTHOR_RATE = "author_rate"
     AUTHOR_QUOTA = "author_quota"
+    REFUSED_AUTHOR = "refused_author"
+    MUTED_AUTHOR = "muted_author"
 
 
 class Outcome(StrEnum):
@@ -98,6 +101,9 @@ class Admission:
         cut_off: Callable[[PeerId], None],
     ) -> None:
         self.policy = policy
+        # Authors muted by the published mutes of the personas in policy.follow_mutes
+        # (stig.crdt.mutes), as of the last refresh_mutes().
+        self.muted: frozenset[bytes] = frozenset()
         self.ledger = ledger
         self._store = store
         self._clock = clock
@@ -137,9 +143,26 @@ class Admission:
 
     # -- traces ----------------------------------------------------------------------------------
 
+    async def refresh_mutes(self) -> None:
+        """Work out again whom the followed personas' mutes name (their visible mutes now)."""
+        follows = self.policy.follow_mutes
+        if not follows:
+            self.muted = frozenset()
+            return
+        found = await self._store.mutes_by(follows, int(self._clock()))
+        self.muted = targets(found, follows)
+
     def carries(self, trace: Trace) -> Refused | None:
-        """The relay policy's static rules: tags and proof of work."""
+        """The relay policy's static rules: authors, tags and proof of work. A refused or muted
+        author's retracts and burns are still carried: they only ever take traces away."""
         policy = self.policy
+        if trace.kind not in kinds.PINNED_LIFE_KINDS:
+            if trace.author in policy.refuse_authors:
+                return Refused(Refusal.REFUSED_AUTHOR, "this relay refuses this author")
+            if trace.author in self.muted:
+                return Refused(
+                    Refusal.MUTED_AUTHOR, "a persona this relay follows muted this author"
+                )
         # An envelope's one tag is a group's tag of the day: tag rules are about public topics.
         if trace.kind != kinds.SEALED and not policy.admits_tags(trace.tags):
             return Refused(Refusal.REFUSED_TAG, "this relay does not carry these tags")

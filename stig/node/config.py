@@ -44,6 +44,8 @@ class RelayPolicy:
     max_traces: int = 0
     author_quota: int = 0
     min_pow_bits: int = 0
+    refuse_authors: frozenset[bytes] = frozenset()
+    follow_mutes: frozenset[bytes] = frozenset()
 
     def admits_tags(self, tags: tuple[str, ...]) -> bool:
         if self.refuse_tags.intersection(tags):
@@ -98,6 +100,8 @@ def load_config(path: Path) -> Config:
             max_traces=_count(relay, "max_traces", path),
             author_quota=_count(relay, "author_quota", path),
             min_pow_bits=_count(relay, "min_pow_bits", path),
+            refuse_authors=_keys(relay, "refuse_authors", path, files=True),
+            follow_mutes=_keys(relay, "follow_mutes", path, files=False),
         ),
     )
 
@@ -153,6 +157,38 @@ def _tags(table: dict[str, Any], key: str, path: Path) -> frozenset[str]:
         return frozenset(normalize_tag(tag) for tag in _strings(table, key, path, "relay"))
     except InvalidTrace as exc:
         raise UsageError(f"{path}: relay.{key}: {exc.detail}") from exc
+
+
+def _keys(table: dict[str, Any], key: str, path: Path, *, files: bool) -> frozenset[bytes]:
+    """Author keys, each 64 hex characters; with ``files``, an entry that is not a key names
+    a file of keys (relative to the config's folder): one per line, ``#`` starts a comment."""
+    out: set[bytes] = set()
+    for entry in _strings(table, key, path, "relay"):
+        if _is_key(entry):
+            out.add(bytes.fromhex(entry))
+            continue
+        if not files:
+            raise UsageError(f"{path}: relay.{key}: {entry!r} is not an author key (64 hex)")
+        listed = path.parent / entry
+        try:
+            lines = listed.read_text(encoding="utf-8").splitlines()
+        except (OSError, UnicodeDecodeError) as exc:
+            raise UsageError(
+                f"{path}: relay.{key}: {entry!r} is neither an author key (64 hex) nor a "
+                f"readable file of keys ({exc})"
+            ) from exc
+        for number, line in enumerate(lines, 1):
+            text = line.split("#", 1)[0].strip()
+            if not text:
+                continue
+            if not _is_key(text):
+                raise UsageError(f"{listed}:{number}: {text!r} is not an author key (64 hex)")
+            out.add(bytes.fromhex(text))
+    return frozenset(out)
+
+
+def _is_key(text: str) -> bool:
+    return len(text) == 64 and all(c in "0123456789abcdefABCDEF" for c in text)
 
 
 def read_psk(path: Path) -> str:

@@ -65,6 +65,8 @@ answer (so it can find others) and is then hung up on, so early nodes do not bec
 TURN_AWAY_GRACE = 2.0
 PEERS_PROTOCOL = "/stig/peers/1"
 MAX_SHARED_ADDRESSES = 32
+MUTES_REFRESH = 2.0
+"""Seconds between two readings of the published mutes a relay follows."""
 
 
 class MeshNode:
@@ -119,6 +121,7 @@ class MeshNode:
                 self._sync_periodically(),
                 self._redial(),
                 self._collect_periodically(),
+                self._follow_mutes(),
             ):
                 self._spawn(job)
             self.started.set()
@@ -361,6 +364,13 @@ class MeshNode:
 
     # -- housekeeping ----------------------------------------------------------------------------
 
+    async def _follow_mutes(self) -> None:
+        """Keep the authors muted by the personas the relay follows (relay.follow_mutes)
+        current: their new mutes apply within MUTES_REFRESH, expired ones stop applying."""
+        while True:
+            await self.admission.refresh_mutes()
+            await asyncio.sleep(MUTES_REFRESH)
+
     async def _collect_periodically(self) -> None:
         while True:
             await asyncio.sleep(GC_INTERVAL)
@@ -388,6 +398,11 @@ class MeshNode:
                 }
                 for r in self.ledger.records()
             ],
+            "moderation": {
+                "refused_authors": len(self.admission.policy.refuse_authors),
+                "followed_personas": len(self.admission.policy.follow_mutes),
+                "muted_by_followed": len(self.admission.muted),
+            },
         }
 
 

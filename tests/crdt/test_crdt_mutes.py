@@ -58,9 +58,7 @@ def test_a_mute_does_not_support_what_it_names_as_evidence() -> None:
     assert ts.support_times(abuse, T0 + 120) == [abuse.created]
     assert ts.counts(abuse, T0 + 120).answers == 0  # a meta kind: not an answer either
     assert mute not in [r.trace for r in ts.feed(T0 + 120)]  # listed only when asked for
-    assert [r.trace for r in ts.feed(T0 + 120, FeedFilter(kinds=frozenset({kinds.MUTE})))] == [
-        mute
-    ]
+    assert [r.trace for r in ts.feed(T0 + 120, FeedFilter(kinds=frozenset({kinds.MUTE})))] == [mute]
 
 
 def test_muted_authors_are_hidden_and_their_support_does_not_count_here() -> None:

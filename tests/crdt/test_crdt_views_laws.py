@@ -12,9 +12,9 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from stig.crdt.mutes import followed_mutes
 from stig.crdt.trace import Trace
 from stig.crdt.validate import validate
-from stig.crdt.mutes import followed_mutes
 from stig.crdt.views import FeedFilter, Mutes, TraceSet
 from tests.crdt.strategies import ANA, BEN, SET_KINDS, histories, interesting_nows
 
