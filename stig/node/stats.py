@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import threading
 from collections import Counter
 from collections.abc import Awaitable, Callable, Iterable, Mapping
@@ -28,6 +29,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+
+from stig.errors import StigError
+
+log = logging.getLogger(__name__)
 
 DEFAULT_STATS_INTERVAL = 60.0
 """Seconds between two stats lines of a running node (config ``relay.stats_interval``)."""
@@ -191,10 +196,15 @@ class Reporter:
         self.last: Interval | None = None
 
     async def run(self) -> None:
-        previous = await self._measure()
+        previous: Snapshot | None = None
         while True:
+            try:
+                current = await self._measure()
+            except StigError as exc:  # a store that cannot be read now: the next line tells
+                log.warning("stats: cannot measure the node: %s", exc)
+            else:
+                if previous is not None:
+                    self.last = Interval.between(previous, current)
+                    self._emit(self.last)
+                previous = current
             await asyncio.sleep(self._interval)
-            current = await self._measure()
-            self.last = Interval.between(previous, current)
-            previous = current
-            self._emit(self.last)

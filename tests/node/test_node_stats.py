@@ -17,7 +17,7 @@ from prometheus_client.core import Metric
 from prometheus_client.parser import text_string_to_metric_families
 from prometheus_client.registry import Collector
 
-from stig.errors import UsageError
+from stig.errors import StoreError, UsageError
 from stig.node import metrics
 from stig.node.config import RelayPolicy, check_metrics_address, load_config
 from stig.node.stats import Counts, Interval, Reporter, Snapshot, Tally, snapshot_json, stats_line
@@ -109,6 +109,31 @@ async def test_the_reporter_hands_over_intervals_that_add_up_to_the_totals() -> 
         )
     first = Counts(1, {"expired": 1})  # what the first measure found, before any interval
     assert seen[-1].end.totals.since(first) == summed
+
+
+async def test_a_measure_that_fails_makes_the_next_interval_longer(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    moments = iter([T, T + 60, None, T + 180])
+    seen: list[Interval] = []
+
+    async def measure() -> Snapshot:
+        at = next(moments, T + 999)
+        if at == T + 999:
+            await asyncio.Event().wait()  # no more measures: until cancelled
+        if at is None:
+            raise StoreError("the store is locked")
+        return snapshot(at, accepted=int(at - T))
+
+    task = asyncio.get_running_loop().create_task(Reporter(measure, 0.0, seen.append).run())
+    await until(lambda: len(seen) == 2, "two intervals")
+    task.cancel()
+    await asyncio.gather(task, return_exceptions=True)
+    assert [(i.start, i.end.at, i.counts.accepted) for i in seen] == [
+        (T, T + 60, 60),
+        (T + 60, T + 180, 120),
+    ]
+    assert "cannot measure the node: the store is locked" in caplog.text
 
 
 # -- metrics ---------------------------------------------------------------------------------
