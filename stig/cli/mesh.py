@@ -1,4 +1,8 @@
-"""Commands that put the node on the mesh: node, relay, addr, peers."""
+"""Commands that put the node on the mesh: node, relay, addr, peers, status.
+
+A running node (``_serve``) logs on stderr (stig.cli.logs), prints a stats line on stdout every
+``relay.stats_interval`` (stig.node.stats), serves metrics if asked (stig.node.metrics), and
+re-reads its relay policy from config.toml on SIGHUP, connections untouched."""
 
 from __future__ import annotations
 
@@ -6,32 +10,73 @@ import asyncio
 import logging
 import signal
 import sys
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
+from stig.cli import logs
 from stig.cli.options import home_of, network_options, node_config, run
 from stig.cli.publishing import DEFAULT_TITLE, site_settings
 from stig.cli.render import echo_json
-from stig.errors import UsageError
+from stig.errors import StigError, UsageError
 from stig.node import clock
-from stig.node.config import Config, RelayPolicy
+from stig.node.config import Config, RelayPolicy, check_metrics_address, load_config
 from stig.node.control import ask_status
 from stig.node.home import Home
 from stig.node.local import create_store
 from stig.node.mesh import MeshNode, read_addresses
+from stig.node.stats import Interval, stats_line, timestamp
 from stig.publish.mirror import Mirror
 from stig.publish.publisher import DEFAULT_LIMIT, Publisher
 from stig.readable import span
 from stig.store.sqlite import SqliteStore
 
+if TYPE_CHECKING:
+    from stig.node.metrics import MetricsEndpoint
+
+log = logging.getLogger("stig.cli")
+
+
+@dataclass(frozen=True)
+class Watch:
+    """How a running node shows itself to its operator: the command line's say."""
+
+    verbose: bool = False
+    log_format: str = "text"
+    stats_interval: float | None = None  # None: config.toml's relay.stats_interval
+    metrics: str | None = None  # None: config.toml's relay.metrics
+
 
 def _network_options(command: Any) -> Any:
-    return network_options(
-        click.option("--verbose", "-v", is_flag=True, help="Log what the node does.")(command)
-    )
+    for option in reversed(
+        [
+            click.option(
+                "--verbose", "-v", is_flag=True, help="Log more: stig's debug, libraries' info."
+            ),
+            click.option(
+                "--log-format",
+                type=click.Choice(logs.FORMATS),
+                default="text",
+                help="Log lines on stderr as text, or as one JSON object a line.",
+            ),
+            click.option(
+                "--stats-interval",
+                type=click.FloatRange(0),
+                default=None,
+                help="Seconds between stats lines on stdout (0: none; default: config, 60).",
+            ),
+            click.option(
+                "--metrics",
+                default=None,
+                metavar="HOST:PORT",
+                help="Serve Prometheus metrics there (loopback only, e.g. 127.0.0.1:9464).",
+            ),
+        ]
+    ):
+        command = option(command)
+    return network_options(command)
 
 
 @click.command()
@@ -44,9 +89,14 @@ def node(
     lan: bool,
     psk_file: Path | None,
     verbose: bool,
+    log_format: str,
+    stats_interval: float | None,
+    metrics: str | None,
 ) -> None:
-    """Run this node on the mesh, headless, in the foreground (Ctrl-C stops it)."""
-    _serve(home_of(ctx), listen, bootstrap, lan, psk_file, verbose, None, None)
+    """Run this node on the mesh, headless, in the foreground (Ctrl-C stops it; SIGHUP
+    re-reads the relay policy from config.toml)."""
+    watch = Watch(verbose, log_format, stats_interval, metrics)
+    _serve(home_of(ctx), listen, bootstrap, lan, psk_file, watch, None, None)
 
 
 @click.command()
@@ -78,6 +128,9 @@ def relay(
     lan: bool,
     psk_file: Path | None,
     verbose: bool,
+    log_format: str,
+    stats_interval: float | None,
+    metrics: str | None,
     carry_tag: tuple[str, ...],
     refuse_tag: tuple[str, ...],
     max_traces: int | None,
@@ -91,7 +144,9 @@ def relay(
     base_url: str,
 ) -> None:
     """Run a counter-information relay: carry and re-spread traces, with a policy (config.toml
-    [relay], or these options); with --publish, republish them to the web (docs/relay.md)."""
+    [relay], or these options; SIGHUP re-reads config.toml); with --publish, republish them
+    to the web. A stats line on stdout every minute; `stig status` on demand (docs/relay.md)."""
+    watch = Watch(verbose, log_format, stats_interval, metrics)
     overrides = {
         "carry_tags": carry_tag,
         "refuse_tags": refuse_tag,
@@ -100,14 +155,14 @@ def relay(
         "min_pow_bits": min_pow,
     }
     if publish_dir is None:
-        _serve(home_of(ctx), listen, bootstrap, lan, psk_file, verbose, overrides, None)
+        _serve(home_of(ctx), listen, bootstrap, lan, psk_file, watch, overrides, None)
         return
     selection, options = site_settings(
         publish_tag, publish_kind, publish_limit, site_title, base_url
     )
     with Mirror(publish_dir) as mirror:  # refuses a directory it must not write into, now
         publisher = Publisher(mirror, selection, options)
-        _serve(home_of(ctx), listen, bootstrap, lan, psk_file, verbose, overrides, publisher)
+        _serve(home_of(ctx), listen, bootstrap, lan, psk_file, watch, overrides, publisher)
 
 
 def _serve(
@@ -116,22 +171,24 @@ def _serve(
     bootstrap: tuple[str, ...],
     lan: bool,
     psk_file: Path | None,
-    verbose: bool,
+    watch: Watch,
     relay_overrides: dict[str, Any] | None,
     publisher: Publisher | None,
 ) -> None:
     # Imported here: libp2p takes a second to import, and only these commands need it.
     from stig.node.libp2p_net import Libp2pNetwork  # noqa: PLC0415
 
-    logging.basicConfig(
-        level=logging.INFO if verbose else logging.WARNING,
-        format="%(asctime)s %(name)s %(levelname)s %(message)s",
-        stream=sys.stderr,
-    )
+    logs.configure(watch.log_format, watch.verbose)
     home.create()
-    config = node_config(home, listen, bootstrap, lan, psk_file)
+    config = _watched(node_config(home, listen, bootstrap, lan, psk_file), watch)
     if relay_overrides is not None:
-        config = Config(config.network, _relay_policy(config.relay, relay_overrides))
+        config = replace(config, relay=_relay_policy(config.relay, relay_overrides))
+    metrics_at = (
+        check_metrics_address(config.monitoring.metrics, "--metrics")
+        if config.monitoring.metrics
+        else None
+    )
+    started_with = load_config(home.config_file)
     network = Libp2pNetwork.for_home(home, config)
 
     async def go() -> None:
@@ -141,8 +198,12 @@ def _serve(
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
-        mesh = MeshNode(home, store, network, config)
+        mesh = MeshNode(home, store, network, config, on_stats=_print_stats)
+        loop.add_signal_handler(
+            signal.SIGHUP, lambda: _reload(home, started_with, relay_overrides, mesh)
+        )
         task = loop.create_task(mesh.run(stop))
+        endpoint: MetricsEndpoint | None = None
         publishing: asyncio.Task[None] | None = None
         reader: SqliteStore | None = None
         if publisher is not None:
@@ -152,19 +213,25 @@ def _serve(
             publishing = loop.create_task(publisher.run(reader, stop))
             # A bug in publishing stops the relay (and surfaces) rather than going unseen.
             publishing.add_done_callback(lambda _: stop.set())
-            click.echo(f"publishing into {publisher.mirror.root}", err=True)
+            log.info("publishing into %s", publisher.mirror.root)
         try:
             started = loop.create_task(mesh.started.wait())
             await asyncio.wait({task, started}, return_when=asyncio.FIRST_COMPLETED)
             if mesh.started.is_set():
                 kind = "relay" if relay_overrides is not None else "node"
-                click.echo(f"stig {kind} {network.peer_id} listening on:", err=True)
+                log.info(
+                    "stig %s %s listening on %s", kind, network.peer_id, " ".join(mesh.addresses)
+                )
                 for address in mesh.addresses:
                     click.echo(address)
                 sys.stdout.flush()
+                if metrics_at is not None:
+                    endpoint = _serve_metrics(metrics_at, mesh, stop)
             await task
         finally:
             stop.set()
+            if endpoint is not None:
+                await asyncio.to_thread(endpoint.close)
             try:
                 if publishing is not None:
                     await publishing
@@ -176,7 +243,54 @@ def _serve(
     run(go())
 
 
+def _watched(config: Config, watch: Watch) -> Config:
+    """``config`` with the command line's say on stats and metrics on top."""
+    monitoring = config.monitoring
+    if watch.stats_interval is not None:
+        monitoring = replace(monitoring, stats_interval=watch.stats_interval)
+    if watch.metrics is not None:
+        monitoring = replace(monitoring, metrics=watch.metrics)
+    return replace(config, monitoring=monitoring)
+
+
+def _serve_metrics(
+    address: tuple[str, int], mesh: MeshNode, stop: asyncio.Event
+) -> MetricsEndpoint | None:
+    from stig.node import metrics  # noqa: PLC0415
+
+    try:
+        endpoint = metrics.serve(*address, mesh.stats, asyncio.get_running_loop())
+    except OSError as exc:
+        log.error("cannot serve metrics on %s:%s: %s", *address, exc)
+        stop.set()  # the operator asked for them: stopping says so louder than a log line
+        return None
+    log.info("metrics on %s", endpoint.url)
+    return endpoint
+
+
+def _print_stats(interval: Interval) -> None:
+    click.echo(stats_line(interval))  # click.echo flushes: a pipe sees each line at once
+
+
+def _reload(
+    home: Home, started_with: Config, overrides: dict[str, Any] | None, mesh: MeshNode
+) -> None:
+    """SIGHUP: read config.toml again and take its relay policy (the command line's policy
+    options still on top); a config that does not load changes nothing."""
+    try:
+        config = load_config(home.config_file)
+        policy = config.relay if overrides is None else _relay_policy(config.relay, overrides)
+    except StigError as exc:
+        log.error("reload: the relay policy stays as it was: %s", exc)
+        return
+    log.info("reload: relay policy from %s", home.config_file)
+    mesh.apply_policy(policy)
+    if (config.network, config.monitoring) != (started_with.network, started_with.monitoring):
+        log.warning("reload: [network], relay.stats_interval and relay.metrics apply at restart")
+
+
 def _relay_policy(base: RelayPolicy, overrides: dict[str, Any]) -> RelayPolicy:
+    """``base`` with the command line's policy options on top; every other key as it is."""
     from stig.crdt.normal_form import normalize_tag  # noqa: PLC0415
 
     # replace(): keys only config.toml sets (refuse_authors, follow_mutes) carry over.
@@ -234,4 +348,36 @@ def peers(ctx: click.Context, as_json: bool) -> None:
         )
 
 
-COMMANDS = [node, relay, addr, peers]
+@click.command()
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.pass_context
+def status(ctx: click.Context, as_json: bool) -> None:
+    """The running node's (or relay's) stats: peers, traces accepted and rejected by reason,
+    evicted, store size and live traces, disk use — since it started, and over the interval
+    of its last stats line."""
+    answer = run(ask_status(home_of(ctx).control_socket))
+    stats = answer.get("stats")
+    if stats is None:
+        raise UsageError("the running node is too old to report stats; restart it")
+    if as_json:
+        echo_json({"peer_id": answer["peer_id"], **stats})
+        return
+    click.echo(f"{answer['peer_id']}  at {timestamp(stats['at'])}")
+    click.echo(
+        f"now          peers={stats['peers']} traces={stats['traces']} live={stats['live']} "
+        f"disk={stats['disk_bytes']}B"
+    )
+    click.echo(f"since start  {_counts(stats['totals'])}")
+    last = stats["last_interval"]
+    click.echo(f"last line    {last['line'] if last else 'none yet'}")
+
+
+def _counts(counts: dict[str, Any]) -> str:
+    rejected = counts["rejected"]
+    text = f"accepted={counts['accepted']} rejected={sum(rejected.values())}"
+    if rejected:
+        text += " (" + " ".join(f"{r}={n}" for r, n in sorted(rejected.items())) + ")"
+    return text + f" evicted={counts['evicted']}"
+
+
+COMMANDS = [node, relay, addr, peers, status]

@@ -297,7 +297,8 @@ class Session:
         async with self._turn:
             report = await self._ingest.finish()
         admission = self._admission
-        admission.ledger.record(self._peer).accepted += report.accepted
+        admission.ledger.accept(self._peer, report.accepted)
         if admission.policy.max_traces:
-            await self._store.evict(admission.policy.max_traces, int(self._now))
+            evicted = await self._store.evict(admission.policy.max_traces, int(self._now))
+            admission.ledger.tally.evict(evicted)
         return report

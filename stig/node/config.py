@@ -20,17 +20,24 @@ Example (docs/relay.md has the full story)::
     max_traces = 0              # 0 = no limit; above it the coldest traces are evicted
     author_quota = 0            # 0 = no limit; most live traces kept per author
     min_pow_bits = 0            # proof of work a trace must carry to be accepted
+    stats_interval = 60         # seconds between stats lines on stdout; 0 = none
+    metrics = ""                # "127.0.0.1:9464": a Prometheus endpoint (loopback only)
+
+SIGHUP makes a running node read the file again and take its new relay policy (the keys of
+``RelayPolicy``); the other keys are read at start only.
 """
 
 from __future__ import annotations
 
+import ipaddress
 import tomllib
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
 from stig.crdt.normal_form import normalize_tag
 from stig.errors import InvalidTrace, UsageError
+from stig.node.stats import DEFAULT_STATS_INTERVAL
 
 DEFAULT_LISTEN = "/ip4/0.0.0.0/tcp/0"
 DEFAULT_SYNC_INTERVAL = 30.0
@@ -63,9 +70,20 @@ class NetworkConfig:
 
 
 @dataclass(frozen=True)
+class Monitoring:
+    """What a running node tells its operator (docs/relay.md, "Watching a relay"): a stats
+    line every ``stats_interval`` seconds (0: none), and, if ``metrics`` names a loopback
+    ``host:port``, a Prometheus endpoint there. Keys of ``[relay]``, read at start only."""
+
+    stats_interval: float = DEFAULT_STATS_INTERVAL
+    metrics: str = ""
+
+
+@dataclass(frozen=True)
 class Config:
     network: NetworkConfig = field(default_factory=NetworkConfig)
     relay: RelayPolicy = field(default_factory=RelayPolicy)
+    monitoring: Monitoring = field(default_factory=Monitoring)
 
 
 def load_config(path: Path) -> Config:
@@ -82,7 +100,7 @@ def load_config(path: Path) -> Config:
     network = _section(raw, "network", path)
     relay = _section(raw, "relay", path)
     _only(network, {f.name for f in fields(NetworkConfig)}, path, "network.")
-    _only(relay, {f.name for f in fields(RelayPolicy)}, path, "relay.")
+    _only(relay, {f.name for f in (*fields(RelayPolicy), *fields(Monitoring))}, path, "relay.")
     return Config(
         network=NetworkConfig(
             listen=tuple(_strings(network, "listen", path, "network")),
@@ -103,7 +121,44 @@ def load_config(path: Path) -> Config:
             refuse_authors=_keys(relay, "refuse_authors", path, files=True),
             follow_mutes=_keys(relay, "follow_mutes", path, files=False),
         ),
+        monitoring=_monitoring(relay, path),
     )
+
+
+def _monitoring(relay: dict[str, Any], path: Path) -> Monitoring:
+    interval = relay.get("stats_interval", DEFAULT_STATS_INTERVAL)
+    if type(interval) not in (int, float) or interval < 0:
+        raise UsageError(f"{path}: relay.stats_interval must be a number of seconds, 0 for none")
+    metrics = _typed(relay, "metrics", str, "", path, "relay")
+    if metrics:
+        check_metrics_address(metrics, f"{path}: relay.metrics")
+    return Monitoring(stats_interval=float(interval), metrics=metrics)
+
+
+def check_metrics_address(address: str, where: str) -> tuple[str, int]:
+    """(host, port) of a metrics address ``host:port`` (``[::1]:port`` for IPv6; port 0 picks
+    one); a UsageError unless the host is a loopback address. The endpoint tells anyone who can
+    reach it how many peers this node has and how much flows through it, minute by minute —
+    traffic analysis made easy (docs/threat-model.md) — and has no authentication: an operator
+    who scrapes from elsewhere puts an authenticating proxy or an SSH tunnel in front."""
+    host, sep, port = address.rpartition(":")
+    host = host.removeprefix("[").removesuffix("]")
+    if not sep or not port.isdigit() or int(port) > 65535:
+        raise UsageError(f"{where}: {address!r} is not host:port, like 127.0.0.1:9464")
+    if host == "localhost":
+        host = "127.0.0.1"
+    try:
+        loopback = ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        loopback = False
+    if not loopback:
+        raise UsageError(
+            f"{where}: {address!r} is not a loopback address; the metrics endpoint has no "
+            "authentication and shows this relay's traffic, so it only listens on 127.0.0.1 "
+            "or [::1] (scrape it from elsewhere through an SSH tunnel or a proxy that "
+            "authenticates: docs/relay.md)"
+        )
+    return host, int(port)
 
 
 def _interval(network: dict[str, Any], path: Path) -> float:
@@ -222,8 +277,9 @@ def with_network(
     """``config`` with command-line network options on top: listen and the psk file replace,
     bootstrap peers add, ``lan`` turns discovery on."""
     net = config.network
-    return Config(
-        NetworkConfig(
+    return replace(
+        config,
+        network=NetworkConfig(
             listen=listen or net.listen or (DEFAULT_LISTEN,),
             bootstrap=tuple(
                 dict.fromkeys(
@@ -234,7 +290,6 @@ def with_network(
             psk_file=psk_file or net.psk_file,
             sync_interval=net.sync_interval,
         ),
-        config.relay,
     )
 
 

@@ -4,7 +4,7 @@ wipe`` tells it to stop.
 A Unix socket at ``<home>/control.sock`` (mode 0600: only this user). One request per
 connection: a JSON line, one JSON line back.
 
-* ``{"ask": "status"}`` — the node's state (``stig peers``).
+* ``{"ask": "status"}`` — the node's state (``stig peers``, ``stig status``).
 * ``{"ask": "stop"}`` — answered ``{"stopping": true}``, then the process stops as if
   interrupted (a node returns from ``MeshNode.run``, the terminal UI exits). ``stig wipe``
   sends it first: a process left running on a wiped home would go on showing, and writing,
@@ -22,7 +22,7 @@ import json
 import os
 import socket
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -36,7 +36,7 @@ network first, which takes a second or two)."""
 
 async def serve(
     path: Path,
-    status: Callable[[], dict[str, Any]],
+    status: Callable[[], Awaitable[dict[str, Any]]],
     stop: Callable[[], None] | None = None,
 ) -> asyncio.AbstractServer:
     """Serve ``status()`` on ``path`` (a socket left there by a node that died is replaced);
@@ -51,7 +51,7 @@ async def serve(
             request = json.loads(line[:MAX_REQUEST] or b"{}")
             ask = request.get("ask")
             if ask == "status":
-                reply = status()
+                reply = await status()
             elif ask == "stop" and stop is not None:
                 reply, stopping = {"stopping": True}, True
             else:

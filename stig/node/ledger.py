@@ -1,5 +1,7 @@
 """What the node knows about each peer: traffic, rejects by reason, penalties; and the rate
-limits that keep one peer or one author from flooding it.
+limits that keep one peer or one author from flooding it. The same accepts and rejects are
+summed over all peers in ``tally`` (stig.node.stats), which never forgets a peer: what a relay
+reports to its operator.
 
 "Peer sent garbage" is counted here, never raised: a peer that keeps sending invalid input is cut
 off for a while (``PENALTY_THRESHOLD`` rejects within ``PENALTY_WINDOW``) and the node carries on.
@@ -12,6 +14,7 @@ from collections import Counter, deque
 from dataclasses import dataclass, field
 
 from stig.node.network import PeerId
+from stig.node.stats import Tally
 
 PENALTY_THRESHOLD = 20
 """Rejected messages within PENALTY_WINDOW that get a peer cut off."""
@@ -79,6 +82,7 @@ class Ledger:
         self._lock = threading.Lock()
         self._peers: dict[PeerId, PeerRecord] = {}
         self._authors: dict[bytes, TokenBucket] = {}
+        self.tally = Tally()
 
     def record(self, peer: PeerId) -> PeerRecord:
         with self._lock:
@@ -103,13 +107,21 @@ class Ledger:
         with self._lock:
             return sorted(self._peers.values(), key=lambda r: (not r.connected, r.peer))
 
+    def accept(self, peer: PeerId, n: int) -> None:
+        """Count traces from ``peer`` that were stored."""
+        with self._lock:
+            self._record(peer).accepted += n
+        self.tally.accept(n)
+
     def count(self, peer: PeerId, reason: str) -> None:
         """Count a refused message that is not the peer's fault (no penalty)."""
         with self._lock:
             self._record(peer).rejected[reason] += 1
+        self.tally.reject(reason)
 
     def reject(self, peer: PeerId, reason: str, now: float) -> bool:
         """Count a rejected message; True if the peer just crossed the penalty threshold."""
+        self.tally.reject(reason)
         with self._lock:
             record = self._record(peer)
             record.rejected[reason] += 1

@@ -12,6 +12,10 @@
 * **Reach** — bootstrap addresses are redialled until connected; peer exchange
   (``/stig/peers/1``) shares addresses so a mesh started from one bootstrap peer does not stay a
   tree; every dial is bounded in time.
+* **Its operator** — ``report`` answers the control socket (peers, and the stats of
+  stig.node.stats); with ``on_stats``, a stats interval is handed over every
+  ``relay.stats_interval``; ``apply_policy`` swaps the relay policy of the running node (SIGHUP),
+  connections untouched.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ import hashlib
 import logging
 import random
 from collections.abc import Callable
+from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +44,7 @@ from stig.node.ingest import IngestReport
 from stig.node.ledger import Ledger
 from stig.node.network import Network, NetworkError, PeerDown, PeerId, PeerUp, Pushed, Stream
 from stig.node.rooms import collect_groups
+from stig.node.stats import Interval, Reporter, Snapshot, disk_use, snapshot_json
 from stig.node.topics import PUBLIC_TOPIC
 from stig.store.port import Store
 
@@ -78,6 +84,7 @@ class MeshNode:
         config: Config,
         *,
         clock: Callable[[], float] = clock_now,
+        on_stats: Callable[[Interval], None] | None = None,
     ) -> None:
         self.home = home
         self.store = store
@@ -99,6 +106,10 @@ class MeshNode:
         self._tasks: set[asyncio.Task[Any]] = set()
         self._loop: asyncio.AbstractEventLoop | None = None
         self.started = asyncio.Event()
+        self._on_stats = on_stats
+        self.reporter = Reporter(
+            self.stats, config.monitoring.stats_interval, on_stats or (lambda _: None)
+        )
 
     # -- life --------------------------------------------------------------------------------
 
@@ -110,7 +121,7 @@ class MeshNode:
         self.network.set_stream_handler(PEERS_PROTOCOL, self._serve_peers)
         await self.network.subscribe(PUBLIC_TOPIC)
         self.addresses = await self.network.start()
-        server = await control.serve(self.home.control_socket, self.status, stop.set)
+        server = await control.serve(self.home.control_socket, self.report, stop.set)
         try:
             self._write_addresses()
             cursor = await self.store.cursor()
@@ -124,6 +135,8 @@ class MeshNode:
                 self._follow_mutes(),
             ):
                 self._spawn(job)
+            if self._on_stats is not None and self.config.monitoring.stats_interval > 0:
+                self._spawn(self.reporter.run())
             self.started.set()
             await stop.wait()
         finally:
@@ -379,6 +392,43 @@ class MeshNode:
             # Group keys move forward and group plaintext goes when due, read or not.
             await collect_groups(Groups(self.home.groups), now)
 
+    # -- its operator ----------------------------------------------------------------------------
+
+    def apply_policy(self, policy: RelayPolicy) -> list[str]:
+        """Take ``policy`` from now on (a SIGHUP's reload): pushes being judged and sessions
+        under way finish under either rule, connections stay. What changed, one line a key."""
+        old, self.policy = self.policy, policy
+        self.admission.policy = policy
+        changes = [
+            f"{f.name}: {_shown(getattr(old, f.name))} -> {_shown(getattr(policy, f.name))}"
+            for f in fields(RelayPolicy)
+            if getattr(old, f.name) != getattr(policy, f.name)
+        ]
+        for change in changes:
+            log.info("relay policy: %s", change)
+        if not changes:
+            log.info("relay policy: unchanged")
+        return changes
+
+    async def stats(self) -> Snapshot:
+        """The node now: counters since start and gauges (stig.node.stats)."""
+        now = self.clock()
+        store = self.home.store
+        return Snapshot(
+            at=now,
+            totals=self.ledger.tally.counts(),
+            peers=len(self.network.peers()),
+            traces=await self.store.count(),
+            live=await self.store.live_count(int(now)),
+            disk_bytes=disk_use(
+                [store, store.with_name(store.name + "-wal"), store.with_name(store.name + "-shm")]
+            ),
+        )
+
+    async def report(self) -> dict[str, Any]:
+        """The control socket's status: ``status`` and the ``stats`` (``stig status``)."""
+        return {**self.status(), "stats": snapshot_json(await self.stats(), self.reporter.last)}
+
     def status(self) -> dict[str, Any]:
         return {
             "peer_id": self.network.peer_id,
@@ -404,6 +454,13 @@ class MeshNode:
                 "muted_by_followed": len(self.admission.muted),
             },
         }
+
+
+def _shown(value: Any) -> str:
+    """A policy value in a log line: sets sorted, so that a reload's changes read the same."""
+    if isinstance(value, frozenset | set):
+        return "[" + ", ".join(sorted(map(str, value))) + "]"
+    return repr(value)
 
 
 def _decode_addresses(frame: bytes) -> list[str] | None:

@@ -142,6 +142,9 @@ class MemoryStore:
     async def count(self) -> int:
         return len(self._set)
 
+    async def live_count(self, now: int) -> int:
+        return len(await self.live_items(now))
+
     async def live_items(self, now: int) -> list[tuple[int, bytes]]:
         return [
             (t.created, t.id)

@@ -110,6 +110,9 @@ class Store(Protocol):
 
     async def count(self) -> int: ...
 
+    async def live_count(self, now: int) -> int:
+        """How many traces are live at ``now`` with their bytes held (``live_items``' length)."""
+
     # -- for the mesh ----------------------------------------------------------------------
 
     async def live_items(self, now: int) -> list[tuple[int, bytes]]:

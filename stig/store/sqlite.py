@@ -914,6 +914,13 @@ class SqliteStore:
             (n,) = await self._one("SELECT count(*) FROM traces")
             return int(n)
 
+    async def live_count(self, now: int) -> int:
+        with _mapped(self.path, "count live traces"):
+            (n,) = await self._one(
+                "SELECT count(*) FROM traces WHERE raw IS NOT NULL AND eff_expires > ?", (now,)
+            )
+            return int(n)
+
     # -- for the mesh ------------------------------------------------------------------------
 
     async def live_items(self, now: int) -> list[tuple[int, bytes]]:

@@ -81,7 +81,7 @@ def test_muted_authors_are_hidden_and_their_support_does_not_count_here() -> Non
 
 def test_the_documented_example_body_names_persona_b() -> None:
     """docs/protocol.md §4.3 gives a mute body naming persona B of §9.1."""
-    from pathlib import Path  # noqa: PLC0415
+    from pathlib import Path
 
     doc = (Path(__file__).resolve().parents[2] / "docs" / "protocol.md").read_text()
     key_b = "29e5833a915a6429a4e3a7948475c338ef436eb82be89c92f059704403db9d55"

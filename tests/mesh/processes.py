@@ -58,6 +58,7 @@ class Node:
         self.command = command
         self.process: subprocess.Popen[bytes] | None = None
         self.addresses: list[str] = []
+        self._out = b""
 
     def start(self) -> Node:
         self.home.mkdir(parents=True, exist_ok=True)
@@ -82,7 +83,19 @@ class Node:
                 raise AssertionError(f"{self.home} exited: {self.log()[-2000:]}")
             line += chunk
         self.addresses = [a for a in line.decode().splitlines() if a.startswith("/")]
+        self._out = line
         return self
+
+    def output(self) -> list[str]:
+        """Every complete line the process wrote on stdout so far (without waiting)."""
+        assert self.process is not None and self.process.stdout is not None
+        pipe = self.process.stdout
+        while select.select([pipe], [], [], 0)[0]:
+            chunk = os.read(pipe.fileno(), 65536)
+            if not chunk:
+                break
+            self._out += chunk
+        return self._out.decode().splitlines()[: self._out.count(b"\n")]
 
     @property
     def address(self) -> str:

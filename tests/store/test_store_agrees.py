@@ -236,6 +236,8 @@ async def assert_agree(
 
     traces = list(ref)
     assert await sql.reinforced_until(traces) == await mem.reinforced_until(traces)
+    for store in (sql, mem):  # what a relay's stats report as live (stig.node.stats)
+        assert await store.live_count(now) == len(await store.live_items(now))
     assert await mem.count() == len(ref)
     assert await sql.count() == rows
     if not loose:

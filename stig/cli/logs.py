@@ -1,0 +1,62 @@
+"""How a running node logs (``stig node``, ``stig relay``): one record a line on stderr, with a
+UTC timestamp, the level and the logger's name — as text, or as one JSON object a line for log
+shippers (``--log-format json``; docs/relay.md, "Logs").
+
+stig's own loggers (``stig.*``) log at INFO (DEBUG with ``--verbose``); every other library —
+py-libp2p and its dependencies above all — goes through the same handler at WARNING (INFO with
+``--verbose``), so nothing reaches stderr unformatted. Python warnings are logged too.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from datetime import UTC, datetime
+from typing import Any
+
+FORMATS = ("text", "json")
+
+
+def _when(record: logging.LogRecord) -> str:
+    moment = datetime.fromtimestamp(record.created, UTC)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+
+
+class TextFormat(logging.Formatter):
+    """``2026-12-07T10:00:00.123Z INFO stig.node: message`` (and the traceback, if any)."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        line = f"{_when(record)} {record.levelname} {record.name}: {record.getMessage()}"
+        if record.exc_info:
+            line += "\n" + self.formatException(record.exc_info)
+        return line
+
+
+class JsonFormat(logging.Formatter):
+    """``{"time": …, "level": …, "logger": …, "message": …}`` on one line; ``exception``
+    holds a traceback, if any (newlines escaped: one record stays one line)."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry: dict[str, Any] = {
+            "time": _when(record),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        if record.exc_info:
+            entry["exception"] = self.formatException(record.exc_info)
+        return json.dumps(entry, ensure_ascii=False)
+
+
+def configure(log_format: str, verbose: bool) -> None:
+    """Send every log record to stderr in ``log_format`` ("text" or "json")."""
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(JsonFormat() if log_format == "json" else TextFormat())
+    root = logging.getLogger()
+    for old in list(root.handlers):
+        root.removeHandler(old)
+    root.addHandler(handler)
+    root.setLevel(logging.INFO if verbose else logging.WARNING)
+    logging.getLogger("stig").setLevel(logging.DEBUG if verbose else logging.INFO)
+    logging.captureWarnings(True)
