@@ -38,7 +38,8 @@ from stig.crdt.compose import compose
 from stig.crdt.sealed import seal_trace
 from stig.crdt.trace import Trace
 from stig.crdt.validate import signing_message, validate
-from stig.crdt.views import TraceSet
+from stig.crdt.mutes import followed_mutes, mute_body, mute_target
+from stig.crdt.views import Mutes, TraceSet
 from stig.crypto.group import Epoch, day_of
 from stig.crypto.persona import Persona
 from stig.crypto.pow import POW_CONTEXT, work_bits
@@ -475,6 +476,50 @@ def build_vectors() -> list[Vector]:
         digest("digest-empty", [], T0),
         digest("digest", ["callout", "echo", "retract", "burn"], T0 + 2 * DAY),
     ]
+
+    # §4.3 and §6.8: A publishes a mute of B, naming B's echo as why. A node that follows A's
+    # mutes hides B: the callout is shown without B's support (its life is unchanged).
+    mute = compose(
+        a,
+        "mute",
+        mute_body(b.public_key, "threats, see refs"),
+        now=T0 + DAY + HOUR,
+        ttl=7 * DAY,
+        refs=[echo.id],
+    )
+    traces["mute"] = mute
+    vectors.append(
+        _trace_vector("mute", mute, "persona-a", T0 + DAY + HOUR, target_hex=b.public_key.hex())
+    )
+
+    def muted_view(name: str, members: list[str], now: int, follows: list[str]) -> Vector:
+        state = TraceSet(traces[member] for member in members)
+        keys = {"persona-a": a.public_key, "persona-b": b.public_key}
+        muted = followed_mutes(state, {keys[f] for f in follows}, now)
+        shown = state.feed(now, mutes=Mutes(authors=muted))
+        return {
+            "name": name,
+            "type": "mutes",
+            "set": members,
+            "now": now,
+            "follows": follows,
+            "muted": sorted(k.hex() for k in muted),
+            "feed": [
+                {
+                    "id_hex": item.trace.id.hex(),
+                    "intensity": item.intensity,
+                    "effective_expiry": item.effective_expiry,
+                    "echoes": item.counts.echoes,
+                }
+                for item in shown
+            ],
+        }
+
+    vectors += [
+        muted_view("mutes-followed", ["callout", "echo", "mute"], T0 + 2 * DAY, ["persona-a"]),
+        muted_view("mutes-not-followed", ["callout", "echo", "mute"], T0 + 2 * DAY, []),
+        muted_view("mutes-faded", ["callout", "echo", "mute"], T0 + 8 * DAY + HOUR, ["persona-a"]),
+    ]
     return vectors
 
 
@@ -553,7 +598,9 @@ def test_json_file_holds_the_document_vectors() -> None:
 
 def test_every_vector_type_is_covered() -> None:
     types = {vector["type"] for vector in DOC_VECTORS}
-    assert types == {"persona", "trace", "times", "invalid", "bundle", "view", "digest"}
+    assert types == {
+        "persona", "trace", "times", "invalid", "bundle", "view", "digest", "mutes"
+    }  # fmt: skip
 
 
 # -- personas and valid traces -----------------------------------------------------------------
@@ -762,6 +809,29 @@ def test_view_vector(name: str) -> None:
     shuffled = TraceSet(reversed(list(members.values()))).merge(members.values())
     assert shuffled.ids() == state.ids()
     assert shuffled.intensity(trace, now) == vector["intensity"]
+
+
+@pytest.mark.parametrize("name", _of_type("mutes"))
+def test_mutes_vector(name: str) -> None:
+    """§6.8 from the document alone: the mute trace's target, the muted authors for the follow
+    list, and the feed as shown with them."""
+    vector = BY_NAME[name]
+    now = vector["now"]
+    state = TraceSet(decode(_raw(member)) for member in vector["set"])
+    keys = {f: bytes.fromhex(BY_NAME[f]["public_key_hex"]) for f in ("persona-a", "persona-b")}
+    muted = followed_mutes(state, {keys[f] for f in vector["follows"]}, now)
+    assert sorted(k.hex() for k in muted) == vector["muted"]
+    shown = state.feed(now, mutes=Mutes(authors=muted))
+    assert [
+        {
+            "id_hex": item.trace.id.hex(),
+            "intensity": item.intensity,
+            "effective_expiry": item.effective_expiry,
+            "echoes": item.counts.echoes,
+        }
+        for item in shown
+    ] == vector["feed"]
+    assert mute_target(decode(_raw("mute"))) == bytes.fromhex(BY_NAME["mute"]["target_hex"])
 
 
 def test_intensity_formula_by_hand() -> None:
