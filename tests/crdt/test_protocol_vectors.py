@@ -35,10 +35,10 @@ from nacl.signing import SigningKey, VerifyKey
 from stig.crdt import bounds, bundle, kinds
 from stig.crdt.codec import decode, encode, unsigned_bytes, unsigned_fields
 from stig.crdt.compose import compose
+from stig.crdt.mutes import followed_mutes, mute_body, mute_target
 from stig.crdt.sealed import seal_trace
 from stig.crdt.trace import Trace
 from stig.crdt.validate import signing_message, validate
-from stig.crdt.mutes import followed_mutes, mute_body, mute_target
 from stig.crdt.views import Mutes, TraceSet
 from stig.crypto.group import Epoch, day_of
 from stig.crypto.persona import Persona
