@@ -41,7 +41,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from enum import IntEnum, StrEnum
 from itertools import accumulate, compress, pairwise
-from operator import itemgetter
+from operator import itemgetter, not_
 
 from stig.crdt.bounds import MAX_TIMESTAMP
 from stig.errors import StigError
@@ -417,6 +417,9 @@ class _Reader:
 
     def varint(self, what: str) -> int:
         data, pos = self.data, self.pos
+        if pos < len(data) and data[pos] < 0x80:  # one byte: most varints of a frame
+            self.pos = pos + 1
+            return data[pos]
         value = 0
         for i in range(MAX_VARINT_BYTES):
             if pos + i >= len(data):
@@ -586,6 +589,9 @@ def encode_frame(ranges: Sequence[Range]) -> bytes:
 
 _Mark = tuple[int, int, Bound, int, int]
 
+_ID_OF = itemgetter(slice(_TS_BYTES, None))
+"""An item's id from its key."""
+
 
 class _Writer:
     """Builds one outgoing frame range by range, within a byte budget and MAX_FRAME_RANGES.
@@ -654,7 +660,7 @@ class _Open:
     ranges: int
     peer_items: int  # the peer's items in the merged ranges, from their digests
     list: IdList  # what was written
-    shorts: frozenset[bytes] = frozenset()  # its entries, when they are PREFIX_BYTES long
+    shorts: set[bytes] | None = None  # its entries, when they are PREFIX_BYTES long
 
 
 def _common_prefix(a: bytes, b: bytes) -> int:
@@ -711,6 +717,7 @@ class Reconciler:
         # Ids whose first PREFIX_BYTES are shared with another of ours, by those bytes, sorted:
         # only these need a longer prefix to be told apart (built on first need).
         self._crowded: dict[bytes, list[bytes]] | None = None
+        self._heads: list[bytes] = []  # the first PREFIX_BYTES of each id, with _crowded
         # Our indices by the low 64 bits of their ids, for decoding digests over large ranges
         # in O(1) rather than by a scan of the range (built on first need).
         self._by_low_bits: dict[int, int | list[int]] | None = None
@@ -730,6 +737,9 @@ class Reconciler:
         self._collided: tuple[list[bytes], list[bytes]] | None = ([], [])
         self.have: set[bytes] = set()
         self.need: set[bytes] = set()
+        # Built with the sorted keys and sums rather than by the first frame that needs them:
+        # per session, not per frame (a frame's work must not grow with our set).
+        self._crowding()
 
     # -- public API -------------------------------------------------------------------------------
 
@@ -1078,10 +1088,10 @@ class Reconciler:
 
     def _list_width(self, lo: int, hi: int) -> int:
         """PREFIX_BYTES, or more if two of our own ids in the range would share a prefix."""
-        keys = self._keys[lo:hi]
-        if len({k[_TS_BYTES : _TS_BYTES + PREFIX_BYTES] for k in keys}) == len(keys):
+        self._crowding()
+        if len(set(self._heads[lo:hi])) == hi - lo:
             return PREFIX_BYTES  # the usual case, without sorting
-        ids = sorted(k[_TS_BYTES:] for k in keys)
+        ids = sorted(map(_ID_OF, self._keys[lo:hi]))
         longest = max((_common_prefix(a, b) for a, b in pairwise(ids)), default=0)
         return min(ID_BYTES, max(PREFIX_BYTES, longest + 1))
 
@@ -1112,6 +1122,8 @@ class Reconciler:
             merged = self._merged(opened, lower, upper, lo, hi)
             writer.rollback(opened.mark)
             if merged is not None and writer.add(opened.lower, upper, merged[0]):
+                assert opened.shorts is not None  # _merged checked
+                opened.shorts.update(merged[1])
                 self._open = _Open(
                     opened.mark,
                     opened.lower,
@@ -1121,7 +1133,7 @@ class Reconciler:
                     opened.ranges + 1,
                     opened.peer_items + peer_items,
                     merged[0],
-                    merged[1],
+                    opened.shorts,
                 )
                 return True
             total = opened.peer_items + peer_items
@@ -1142,12 +1154,16 @@ class Reconciler:
         else:
             w = width
         mark = writer.mark()
-        end = _TS_BYTES + w
-        payload = IdList(w, tuple(k[_TS_BYTES:end] for k in self._keys[lo:hi]))
+        if w == PREFIX_BYTES:
+            self._crowding()
+            payload = IdList(w, tuple(self._heads[lo:hi]))
+        else:
+            end = _TS_BYTES + w
+            payload = IdList(w, tuple(k[_TS_BYTES:end] for k in self._keys[lo:hi]))
         if not writer.add(lower, upper, payload):
             return False
         if peer_items is not None and width is None:
-            shorts = frozenset(payload.ids) if w == PREFIX_BYTES else frozenset()
+            shorts = set(payload.ids) if w == PREFIX_BYTES else None
             self._open = _Open(mark, lower, upper, lo, hi, 1, peer_items, payload, shorts)
         else:
             self._open = None
@@ -1155,19 +1171,18 @@ class Reconciler:
 
     def _merged(
         self, opened: _Open, lower: Bound, upper: Bound, lo: int, hi: int
-    ) -> tuple[IdList, frozenset[bytes]] | None:
+    ) -> tuple[IdList, list[bytes]] | None:
         """The open list of short prefixes extended by our items in [lo, hi) without listing
         the open part again (merging used to re-list it for every range merged in), if the
         short prefixes still tell every item apart; None if the merged list needs working out
         afresh (longer prefixes, or a range that collided before)."""
-        if not opened.shorts or self._has_collided(opened.lower.key, upper.key):
+        shorts = opened.shorts
+        if shorts is None or self._has_collided(opened.lower.key, upper.key):
             return None
-        end = _TS_BYTES + PREFIX_BYTES
-        added = [k[_TS_BYTES:end] for k in self._keys[lo:hi]]
-        fresh = opened.shorts.union(added)
-        if len(fresh) != len(opened.shorts) + len(added):
+        added = self._heads[lo:hi]
+        if not shorts.isdisjoint(added) or len(set(added)) != len(added):
             return None
-        return IdList(PREFIX_BYTES, opened.list.ids + tuple(added)), fresh
+        return IdList(PREFIX_BYTES, opened.list.ids + tuple(added)), added
 
     def _collide(self, low: bytes, high: bytes) -> None:
         """Remember the key interval [low, high) as collided, merged with those it touches."""
@@ -1216,18 +1231,20 @@ class Reconciler:
             k = min(MAX_BRANCHES, -(-(hi - lo - len(listed.ids)) * PREFIX_BYTES * 2 // self._limit))
             return self._split_fitting(writer, lower, upper, lo, hi, max(k, 2), 2, plain=True)
         entries = set(listed.ids)
-        present: set[bytes] = set()
-        extras: list[bytes] = []
-        total = matched = 0
-        for i in range(lo, hi):
-            id_ = self._keys[i][_TS_BYTES:]
-            prefix = id_[:w]
-            present.add(prefix)
-            if prefix in entries:
-                total += self._vals[i]
-                matched += 1
-            else:
-                extras.append(id_)
+        if w == PREFIX_BYTES:
+            self._crowding()
+            prefixes = self._heads[lo:hi]
+        else:
+            end = _TS_BYTES + w
+            prefixes = [k[_TS_BYTES:end] for k in self._keys[lo:hi]]
+        present = set(prefixes)
+        listed_here = [p in entries for p in prefixes]
+        indices = range(lo, hi)
+        matched_at = list(compress(indices, listed_here))
+        total = sum(map(self._vals.__getitem__, matched_at))
+        matched = len(matched_at)
+        unlisted = list(map(not_, listed_here))
+        extras = list(map(_ID_OF, compress(self._keys[lo:hi], unlisted)))
         missing = tuple(i for i, p in enumerate(listed.ids) if p not in present)
         # The shortest the reply can be; if even that does not fit, do not work out the widths
         # of what cannot be sent (a fresh peer's empty list may face all our items).
@@ -1235,13 +1252,12 @@ class Reconciler:
         reply = None
         if least <= writer.room():
             extra_width = ID_BYTES if w == ID_BYTES else self._extra_width(extras)
+            if extra_width == PREFIX_BYTES and w == PREFIX_BYTES:
+                shown = tuple(compress(prefixes, unlisted))  # the heads, already cut
+            else:
+                shown = tuple(id_[:extra_width] for id_ in extras)
             reply = IdReply.of(
-                w,
-                len(listed.ids),
-                missing,
-                extra_width,
-                tuple(id_[:extra_width] for id_ in extras),
-                fingerprint(total, matched),
+                w, len(listed.ids), missing, extra_width, shown, fingerprint(total, matched)
             )
         if reply is None or not writer.add(lower, upper, reply):
             if writer.work:
@@ -1273,16 +1289,21 @@ class Reconciler:
             width = self._unique_width(self._keys[start][_TS_BYTES:])
             if width > PREFIX_BYTES:
                 count = 1
-            else:
-                for j in range(start + 1, start + count):
-                    if self._unique_width(self._keys[j][_TS_BYTES:]) > PREFIX_BYTES:
-                        count = j - start
-                        break
+            elif self._crowded:
+                crowded = self._crowded
+                heads = self._heads[start + 1 : start + count]
+                first = next((j for j, h in enumerate(heads, start + 1) if h in crowded), None)
+                if first is not None:
+                    count = first - start
             while count:
                 end = start + count
                 sub_upper = upper if end == hi else self._bound_before(end)
-                ids = [k[_TS_BYTES:] for k in self._keys[start:end]]
-                extras = tuple(id_[:width] for id_ in ids)
+                ids = list(map(_ID_OF, self._keys[start:end]))
+                extras = (
+                    tuple(self._heads[start:end])
+                    if width == PREFIX_BYTES
+                    else tuple(id_[:width] for id_ in ids)
+                )
                 reply = IdReply(PREFIX_BYTES, 0, b"", width, extras, fingerprint(0, 0))
                 if writer.add(sub_lower, sub_upper, reply, reserve=2):
                     break
@@ -1299,14 +1320,39 @@ class Reconciler:
                 raise AssertionError("a reserve was kept for it")
         return True
 
-    def _extra_width(self, extras: Iterable[bytes]) -> int:
+    def _extra_width(self, extras: Sequence[bytes]) -> int:
         """Shortest prefix width (at least PREFIX_BYTES) that tells each of these ids apart
         from every other id we hold, so that 'the item starting with it' names one item."""
-        return max((self._unique_width(id_) for id_ in extras), default=PREFIX_BYTES)
+        crowded = self._crowding()
+        if not crowded:
+            return PREFIX_BYTES
+        heads = crowded.keys() & set(map(itemgetter(slice(0, PREFIX_BYTES)), extras))
+        if not heads:
+            return PREFIX_BYTES
+        return max(
+            (self._unique_width(id_) for id_ in extras if id_[:PREFIX_BYTES] in heads),
+            default=PREFIX_BYTES,
+        )
 
     def _unique_width(self, id_: bytes) -> int:
         """The shortest prefix of our id ``id_`` (at least PREFIX_BYTES) no other id of ours
         starts with."""
+        crowded = self._crowding()
+        group = crowded.get(id_[:PREFIX_BYTES])
+        if group is None:
+            return PREFIX_BYTES
+        i = bisect_left(group, id_)
+        width = PREFIX_BYTES
+        if i > 0:
+            width = max(width, _common_prefix(group[i - 1], id_) + 1)
+        if i + 1 < len(group):
+            width = max(width, _common_prefix(group[i + 1], id_) + 1)
+        return min(ID_BYTES, width)
+
+    def _crowding(self) -> dict[bytes, list[bytes]]:
+        """Built on first need: ``_heads`` (the first PREFIX_BYTES of every id of ours, in
+        item order) and the ids whose heads are shared with another of ours, by head, sorted
+        (only these need a longer prefix to be told apart)."""
         if self._crowded is None:
             head = itemgetter(slice(_TS_BYTES, _TS_BYTES + PREFIX_BYTES))
             heads = list(map(head, self._keys))
@@ -1320,17 +1366,9 @@ class Reconciler:
                         group.append(k[_TS_BYTES:])
                 for group in crowded.values():
                     group.sort()
+            self._heads = heads
             self._crowded = crowded
-        group = self._crowded.get(id_[:PREFIX_BYTES])
-        if group is None:
-            return PREFIX_BYTES
-        i = bisect_left(group, id_)
-        width = PREFIX_BYTES
-        if i > 0:
-            width = max(width, _common_prefix(group[i - 1], id_) + 1)
-        if i + 1 < len(group):
-            width = max(width, _common_prefix(group[i + 1], id_) + 1)
-        return min(ID_BYTES, width)
+        return self._crowded
 
     def _take_reply(self, lo: int, hi: int, reply: IdReply) -> bool:
         """Check and record the responder's answer to our id list; False asks for a retry with

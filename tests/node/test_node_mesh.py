@@ -505,7 +505,12 @@ async def test_status_reports_every_peer(mesh: Mesh) -> None:
 
     status = node.node.status()
     assert json.loads(json.dumps(status)) == status
-    assert set(status) == {"peer_id", "addresses", "peers"}
+    assert set(status) == {"peer_id", "addresses", "peers", "moderation"}
+    assert status["moderation"] == {
+        "refused_authors": 0,
+        "followed_personas": 0,
+        "muted_by_followed": 0,
+    }
     assert status["peer_id"] == node.peer_id
     assert status["addresses"] == [node.address]
     peers = {p["peer"]: p for p in status["peers"]}
