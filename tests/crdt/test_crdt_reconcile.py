@@ -1,4 +1,4 @@
-"""Range-based set reconciliation (stig/crdt/reconcile.py, docs/sync.md).
+"""Range-based set reconciliation (stig/crdt/reconcile/, docs/sync.md).
 
 Properties over random sets (any ids, timestamps spread or heavily colliding, ids crafted to
 share long prefixes, small frames): the initiator learns exactly both differences in a bounded

@@ -1,94 +1,55 @@
-"""Range-based set reconciliation: the pull (anti-entropy) state machine (docs/sync.md).
-
-Two peers each hold a set of items, an item being a trace's ``(timestamp, id)``. They find out
-which ids one holds and the other lacks by exchanging *frames*. As in Meyer's range-based set
-reconciliation and the Negentropy protocol, both sides sort their items by ``(timestamp, id)``,
-compare fingerprints of ranges of that order, and recurse only into the ranges that differ, so
-the bytes grow with the number of differences, not with the size of the sets.
-
-What stig adds (docs/sync.md §6 explains each choice with measured figures):
-
-- **Digests.** The fingerprint hashes the *sum* of the ids in a range. A digest sends, with the
-  fingerprint, the count and the low 64 bits of that sum. If the two sides' counts differ by one
-  and the difference is a single item, the difference of the sums *is* the first 8 bytes of that
-  item's id: the receiver names it without any further splitting, and checks it with the
-  fingerprint (the range without that item must have the peer's fingerprint).
-- **Density-driven splits.** A differing range is split into as many sub-ranges as a small cost
-  model says (1 to 512), from an estimate of how dense the differences are: a sparse difference
-  is isolated in a few large sub-ranges, dense ones in many small ones.
-- **Short id lists with a check.** Where differences are dense, the initiator lists the range as
-  4-byte id prefixes; the responder answers with a bitmap of the listed items it lacks, unique
-  prefixes of its own items the initiator lacks, and the fingerprint of the items it believes
-  both hold. If the initiator's fingerprint of those differs, two ids shared a prefix (an
-  adversary can grind 32-bit collisions) and the initiator lists the range again with full ids:
-  a collision costs a round trip, never an item.
-
-This module is pure, like aioquic's connection: no sockets, no clock, no randomness, no
-asyncio. The node feeds it frames and sends what it returns.
-
-Expired traces are never reconciled: the caller passes only live items, so the two peers
-compare what both would still show. (An item that expires during a session may still be
-reported in ``have`` or ``need``; the fetch phase validates every trace anyway.)
-"""
+"""One side of one reconciliation session: the state machine of docs/sync.md §4 (what to
+answer to every range of a frame). Pure: no sockets, no clock, no randomness."""
 
 from __future__ import annotations
 
-import hashlib
-import math
 from bisect import bisect_left, bisect_right
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from enum import IntEnum, StrEnum
 from itertools import accumulate, compress, pairwise
 from operator import itemgetter, not_
 
 from stig.crdt.bounds import MAX_TIMESTAMP
-from stig.errors import StigError
-
-# -- protocol constants (docs/sync.md §2, §5) -----------------------------------------------------
-
-PROTOCOL_VERSION = 0x01
-"""First byte of every frame, so that a later protocol can be negotiated."""
-
-ID_BYTES = 32
-"""Ids are BLAKE2b-256 content addresses."""
-
-FINGERPRINT_BYTES = 8
-"""A range fingerprint is 8 bytes: two different ranges collide with probability 2^-64 per
-comparison, and forging a collision with a given honest range costs a 2^64 search."""
-
-FINGERPRINT_PERSON = b"stig/sync/v1"
-"""BLAKE2b personalisation of the fingerprint hash (domain separation from every other hash)."""
-
-SUM_BYTES = 8
-"""A digest carries the id sum modulo 2^64: the first 8 bytes of a single differing id."""
-
-PREFIX_BYTES = 4
-"""Shortest id prefix in an id list, an id reply or a found range."""
-
-MAX_FRAME_BYTES = 256 * 1024
-"""Largest frame a peer must accept, and the default size this side sends at most."""
-
-MIN_FRAME_BYTES = 256
-"""Smallest frame limit the state machine works with: a frame must always have room for one
-split into two digests plus the fingerprint of the deferred remainder."""
-
-MAX_FRAME_RANGES = 2048
-"""Most ranges in one frame (skips included). A range costs the receiver a few microseconds of
-interpreter work however few bytes it takes, so this, not the byte limit, bounds a frame's CPU:
-a 256 KiB frame of 1-item ranges held some 40,000 of them (0.2-0.6 s). An answer with more is
-deferred to the next round like one over the byte limit (docs/sync.md §4.6)."""
-
-MAX_ROUNDS = 512
-"""Most frames a side receives in one session (a round is one frame each way). With full-size
-frames a new node can pull some 30 million ids within it; a peer that needs more is cut off."""
-
-MAX_VARINT_BYTES = 8
-"""Longest varint accepted (56 bits): every value in a frame (timestamps up to 2^40, counts)
-fits in 6 bytes."""
-
-# -- tuning (not part of the wire format: peers with other values interoperate) -------------------
+from stig.crdt.reconcile.cost import (
+    MAX_BRANCHES,
+    MULTI_DIFFERENCES,
+    branches,
+    estimate_density,
+    expected_differences,
+)
+from stig.crdt.reconcile.wire import (
+    FINGERPRINT_BYTES,
+    ID_BYTES,
+    INFINITY,
+    LOWEST,
+    MAX_FRAME_BYTES,
+    MAX_ROUNDS,
+    MIN_FRAME_BYTES,
+    PREFIX_BYTES,
+    SUM_BYTES,
+    SUM_MASK,
+    TS_BITS,
+    TS_BYTES,
+    Bound,
+    Claim,
+    Digest,
+    Fingerprint,
+    Found,
+    IdList,
+    IdReply,
+    Item,
+    Payload,
+    Range,
+    Skip,
+    SyncError,
+    SyncReason,
+    decode_frame,
+    encode_payload,
+    fingerprint,
+    protocol_error,
+)
+from stig.crdt.reconcile.writer import Mark, Writer
 
 FIRST_BRANCHES = 64
 """Fingerprint ranges in the initiator's first frame: 64 take about 830 bytes, so two identical
@@ -126,35 +87,11 @@ CLAIM_FULL_LIST_MAX_ITEMS = LIST_MAX_ITEMS
 rare (the range holds three or more differences) and full ids end the range without another
 round trip; the responder's own splits keep ranges this small (see _differs)."""
 
-MAX_BRANCHES = 512
-"""Most sub-ranges one differing range is split into."""
-
-ALL_DIFFER_LAMBDA_BASE = 2.0
-ALL_DIFFER_LAMBDA_PER_LOG = 2.0
-"""When no compared range of a frame is equal, the number of differences per range is only
-bounded below; it is then taken as BASE + PER_LOG * ln(number of ranges) (10 for 64
-ranges). The cost of a split is flat around its optimum, so a rough guess costs little."""
-
 CLAIM_MAX_DIFFERENCES = 1.2
 """A digest whose count is one short is claimed only if ranges of its size hold at most this
 many differences on average: with mu of them, half on each side, the count is one short
 because of a single item with probability about 1 / (1 + mu^2 / 8), 85 % at 1.2. Beyond, a
 claim is likely wrong (and answered with full ids): the initiator lists the range instead."""
-
-DENSITY_MIN = 1e-9
-DENSITY_MAX = 1.0
-DENSITY_STEPS = 30
-"""The density estimate is searched between these (differences per item), in this many
-halvings of the log interval (to within 2 %)."""
-
-MULTI_DIFFERENCES = 2.5
-"""Differences assumed in a range whose digest could not be decoded (it holds at least two)."""
-
-# The split cost model (_branches): approximate bytes of each outcome for one sub-range.
-DIGEST_RANGE_COST = 21  # bound, mode, fingerprint, count, sum
-SINGLE_COST = 15  # a decoded difference: a found range, or a claim and its answer, on average
-LIST_ITEM_COST = 5  # a listed item: its prefix and its share of the reply
-LIST_RANGE_COST = 30  # the fixed part of an id list and its reply
 
 SINGLE_SCAN_MAX_ITEMS = 64
 """A digest over a range of at most this many of our items is decoded by scanning the range;
@@ -166,493 +103,15 @@ An honest session sees one only when an adversary ground a 32-bit collision; a p
 answers range after range with a wrong check would make the list grow by every round, so past
 this many the initiator lists everything with full ids (larger, never wrong)."""
 
-FRAME_RESERVE = 64
-"""Bytes kept free in every frame for the range that defers the rest to the next round: a skip
-range (bound up to 40 bytes) and a fingerprint range up to infinity (11 bytes)."""
-
-RANGES_RESERVE = 2
-"""Ranges kept free in every frame for the same deferral: the skip and the fingerprint."""
-
-# -- errors ---------------------------------------------------------------------------------------
-
-
-class SyncReason(StrEnum):
-    """Why a peer was cut off. Stable strings: they appear in logs and per-peer counters."""
-
-    BAD_VERSION = "bad_version"  # first byte is not PROTOCOL_VERSION
-    BAD_FRAME = "bad_frame"  # a frame that does not decode (the detail says where)
-    FRAME_TOO_LARGE = "frame_too_large"
-    TOO_MANY_ROUNDS = "too_many_rounds"
-    PROTOCOL = "protocol"  # decodes, but makes no sense at this point of the exchange
-    TOO_MUCH = "too_much"  # a session over its bounds (records, bytes: node/sync.py)
-
-
-class SyncError(StigError):
-    """A peer sent a frame that cannot be accepted; the session ends and the peer is counted."""
-
-    def __init__(self, reason: SyncReason, detail: str) -> None:
-        super().__init__(f"{reason.value}: {detail}")
-        self.reason = reason
-        self.detail = detail
-
-
-def _bad(detail: str) -> SyncError:
-    return SyncError(SyncReason.BAD_FRAME, detail)
-
-
-def _protocol(detail: str) -> SyncError:
-    return SyncError(SyncReason.PROTOCOL, detail)
-
-
-# -- items, bounds and frames --------------------------------------------------------------------
-
-
-@dataclass(frozen=True, order=True, slots=True)
-class Item:
-    """One trace as the protocol sees it: sorted by ``(timestamp, id)``."""
-
-    timestamp: int
-    id: bytes
-
-
-_ZERO_ID = bytes(ID_BYTES)
-_INFINITE_TS = MAX_TIMESTAMP + 1
-_MOD = 1 << (8 * ID_BYTES)
-_SUM_MASK = (1 << (8 * SUM_BYTES)) - 1
-_TS_BYTES = 6
-"""Items are kept as 38-byte keys, the timestamp in 6 big-endian bytes then the id: comparing
-two keys as bytes compares (timestamp, id), and sorting bytes is twice as fast as tuples."""
-_TS_BITS = 8 * _TS_BYTES
-
-
-@dataclass(frozen=True, slots=True)
-class Bound:
-    """A position in the ``(timestamp, id)`` order: the items at or after it are above it.
-
-    ``prefix`` is the shortest id prefix that separates the items on both sides (empty when
-    their timestamps differ); it is padded with zero bytes for comparison. The infinite bound
-    lies above every item."""
-
-    timestamp: int
-    prefix: bytes = b""
-
-    @property
-    def infinite(self) -> bool:
-        return self.timestamp == _INFINITE_TS
-
-    @property
-    def key(self) -> bytes:
-        """The least item key at or above the bound."""
-        padding = _ZERO_ID[len(self.prefix) :]
-        return self.timestamp.to_bytes(_TS_BYTES, "big") + self.prefix + padding
-
-
-LOWEST = Bound(0)
-INFINITY = Bound(_INFINITE_TS)
-
-
-class Mode(IntEnum):
-    SKIP = 0
-    FINGERPRINT = 1
-    ID_LIST = 2
-    ID_REPLY = 3
-    DIGEST = 4
-    CLAIM = 5
-    FOUND = 6
-
-
-@dataclass(frozen=True, slots=True)
-class Skip:
-    """Nothing (more) to do for this range."""
-
-
-@dataclass(frozen=True, slots=True)
-class Fingerprint:
-    """The sender's fingerprint of its items in this range."""
-
-    value: bytes
-
-
-@dataclass(frozen=True, slots=True)
-class Digest:
-    """The sender's fingerprint of its items in this range, their number, and the low 64 bits
-    of the sum of their ids (little-endian integers)."""
-
-    value: bytes
-    count: int
-    sum: int
-
-
-@dataclass(frozen=True, slots=True)
-class Claim:
-    """'You hold one item in this range that I lack; its id starts with ``prefix`` (8 bytes);
-    without it your items have my fingerprint ``value``.' Decoded from a digest by the side
-    that lacks the item; only the side that holds it can check it."""
-
-    prefix: bytes
-    value: bytes
-
-
-@dataclass(frozen=True, slots=True)
-class Found:
-    """'This range differs by exactly one item, which I hold and you lack: its id starts with
-    ``prefix`` (and no other id I hold does).' Sent by the responder only."""
-
-    prefix: bytes
-
-
-@dataclass(frozen=True, slots=True)
-class IdList:
-    """Every item of the sender in this range, as ``width``-byte id prefixes in key order.
-    The initiator sends short prefixes (answered by an IdReply); the responder sends full ids
-    (width 32, not answered)."""
-
-    width: int
-    ids: tuple[bytes, ...]
-
-
-@dataclass(frozen=True, slots=True)
-class IdReply:
-    """The responder's answer to an initiator's IdList of ``count`` ``width``-byte prefixes:
-    which of them it lacks (bit i of ``bitmap`` set: entry i, see ``missing``),
-    ``extra_width``-byte prefixes of its own items that matched none of them, and the
-    fingerprint of its items that did match.
-
-    The bitmap is kept as it travels: a 256 KiB frame can hold 2 Mi bits, and building a
-    tuple of 2 Mi indices costs more CPU (~60 ms) than a frame may (docs/performance.md,
-    "Adversarial input"). Only the initiator expands it, once it checked that ``count`` is
-    the number of its own items in the range."""
-
-    width: int
-    count: int
-    bitmap: bytes
-    extra_width: int
-    extras: tuple[bytes, ...]
-    check: bytes
-
-    def __post_init__(self) -> None:
-        if len(self.bitmap) != (self.count + 7) // 8 or _bits_past(self.bitmap, self.count):
-            raise ValueError("the bitmap must have (count + 7) // 8 bytes, no bit past count")
-
-    @classmethod
-    def of(
-        cls,
-        width: int,
-        count: int,
-        missing: Iterable[int],
-        extra_width: int,
-        extras: tuple[bytes, ...],
-        check: bytes,
-    ) -> IdReply:
-        """The reply that marks the entries ``missing`` (indices below ``count``)."""
-        bitmap = bytearray((count + 7) // 8)
-        for i in missing:
-            bitmap[i >> 3] |= 1 << (i & 7)
-        return cls(width, count, bytes(bitmap), extra_width, extras, check)
-
-    @property
-    def missing(self) -> tuple[int, ...]:
-        """Indices of the entries the responder lacks, ascending. Linear in the bitmap: bin()
-        writes bit i as character i from the right, turned into selectors for compress()
-        (testing bit i of one large integer for each i in turn was quadratic)."""
-        digits = bin(int.from_bytes(self.bitmap, "little"))[:1:-1]
-        return tuple(compress(range(self.count), digits.encode("ascii").translate(_SELECTORS)))
-
-
-_SELECTORS = bytes.maketrans(b"01", b"\x00\x01")
-
-
-def _bits_past(bitmap: bytes, count: int) -> bool:
-    """Whether a bitmap of ``count`` bits (in (count + 7) // 8 bytes) sets a bit at or past
-    ``count``: only its last byte can, so this costs the same whatever the size."""
-    return count % 8 != 0 and bitmap[-1] >> (count % 8) != 0
-
-
-Payload = Skip | Fingerprint | Digest | Claim | Found | IdList | IdReply
-
-
-@dataclass(frozen=True, slots=True)
-class Range:
-    """One range of a frame; its lower bound is the previous range's upper bound (or LOWEST)."""
-
-    upper: Bound
-    payload: Payload
-
-
-def fingerprint(total: int, count: int) -> bytes:
-    """Fingerprint of ``count`` ids whose sum (as little-endian integers) is ``total``:
-    BLAKE2b(digest_size=8, person=FINGERPRINT_PERSON) of the sum mod 2^256 in 32 little-endian
-    bytes followed by the varint of the count. Sums of ranges come from prefix sums in O(1),
-    which is what makes large sets cheap."""
-    h = hashlib.blake2b(digest_size=FINGERPRINT_BYTES, person=FINGERPRINT_PERSON)
-    h.update((total % _MOD).to_bytes(ID_BYTES, "little"))
-    h.update(encode_varint(count))
-    return h.digest()
-
-
-def encode_varint(value: int) -> bytes:
-    """Unsigned base-128, most significant group first, high bit set on all but the last byte."""
-    if value < 0:
-        raise ValueError("varints are unsigned")
-    out = [value & 0x7F]
-    value >>= 7
-    while value:
-        out.append(0x80 | (value & 0x7F))
-        value >>= 7
-    return bytes(reversed(out))
-
-
-class _Reader:
-    """Strict cursor over a frame: every read checks that the bytes are there."""
-
-    __slots__ = ("data", "pos")
-
-    def __init__(self, data: bytes, pos: int) -> None:
-        self.data = data
-        self.pos = pos
-
-    @property
-    def remaining(self) -> int:
-        return len(self.data) - self.pos
-
-    def varint(self, what: str) -> int:
-        data, pos = self.data, self.pos
-        if pos < len(data) and data[pos] < 0x80:  # one byte: most varints of a frame
-            self.pos = pos + 1
-            return data[pos]
-        value = 0
-        for i in range(MAX_VARINT_BYTES):
-            if pos + i >= len(data):
-                raise _bad(f"truncated varint ({what})")
-            byte = data[pos + i]
-            if i == 0 and byte == 0x80:
-                raise _bad(f"non-minimal varint ({what})")
-            value = (value << 7) | (byte & 0x7F)
-            if byte < 0x80:
-                self.pos = pos + i + 1
-                return value
-        raise _bad(f"varint longer than {MAX_VARINT_BYTES} bytes ({what})")
-
-    def take(self, n: int, what: str) -> bytes:
-        if n > self.remaining:
-            raise _bad(f"truncated {what}: {n} bytes announced, {self.remaining} left")
-        out = self.data[self.pos : self.pos + n]
-        self.pos += n
-        return out
-
-    def width(self, what: str) -> int:
-        w = self.varint(what)
-        if w > ID_BYTES:
-            raise _bad(f"{what} prefix longer than {ID_BYTES} bytes: {w}")
-        if w < PREFIX_BYTES:
-            raise _bad(f"{what} prefix shorter than {PREFIX_BYTES} bytes: {w}")
-        return w
-
-    def prefixes(self, what: str) -> tuple[int, tuple[bytes, ...]]:
-        width = self.width(what)
-        n = self.varint(f"{what} count")
-        # Checked before anything is allocated: a count cannot promise more than the frame holds.
-        if n * width > self.remaining:
-            raise _bad(f"{what} count {n} larger than the frame")
-        raw = self.take(n * width, what)
-        return width, tuple(raw[i : i + width] for i in range(0, n * width, width))
-
-    def bound(self, prev_ts: int) -> Bound:
-        code = self.varint("bound timestamp")
-        length = self.varint("bound prefix length")
-        if length > ID_BYTES:
-            raise _bad(f"bound prefix longer than {ID_BYTES} bytes: {length}")
-        prefix = self.take(length, "bound prefix")
-        if code == 0:
-            if length:
-                raise _bad("the infinite bound has an id prefix")
-            return INFINITY
-        ts = prev_ts + code - 1
-        if ts > MAX_TIMESTAMP:
-            raise _bad(f"bound timestamp {ts} out of range")
-        if prefix and prefix[-1] == 0:
-            raise _bad("non-minimal bound prefix (ends in a zero byte)")
-        return Bound(ts, prefix)
-
-    def payload(self, mode: int) -> Payload:
-        if mode == Mode.SKIP:
-            return Skip()
-        if mode == Mode.FINGERPRINT:
-            return Fingerprint(self.take(FINGERPRINT_BYTES, "fingerprint"))
-        if mode == Mode.DIGEST:
-            value = self.take(FINGERPRINT_BYTES, "digest fingerprint")
-            count = self.varint("digest count")
-            total = int.from_bytes(self.take(SUM_BYTES, "digest sum"), "little")
-            return Digest(value, count, total)
-        if mode == Mode.CLAIM:
-            prefix = self.take(SUM_BYTES, "claim prefix")
-            return Claim(prefix, self.take(FINGERPRINT_BYTES, "claim fingerprint"))
-        if mode == Mode.FOUND:
-            return Found(self.take(self.width("found"), "found prefix"))
-        if mode == Mode.ID_LIST:
-            return IdList(*self.prefixes("id list"))
-        if mode == Mode.ID_REPLY:
-            return self.reply()
-        raise _bad(f"unknown mode {mode}")
-
-    def reply(self) -> IdReply:
-        width = self.width("id reply")
-        count = self.varint("id reply count")
-        nbytes = (count + 7) // 8
-        if nbytes > self.remaining:
-            raise _bad(f"id reply count {count} larger than the frame")
-        bitmap = self.take(nbytes, "id reply bitmap")
-        if _bits_past(bitmap, count):
-            raise _bad("id reply bitmap has bits set past its count")
-        extra_width, extras = self.prefixes("id reply extras")
-        check = self.take(FINGERPRINT_BYTES, "id reply check")
-        return IdReply(width, count, bitmap, extra_width, extras, check)
-
-
-def decode_frame(frame: bytes) -> list[Range]:
-    """Parse a frame strictly; any deviation from docs/sync.md §2 raises SyncError."""
-    if not frame:
-        raise _bad("empty frame")
-    if frame[0] != PROTOCOL_VERSION:
-        raise SyncError(SyncReason.BAD_VERSION, f"protocol version {frame[0]:#04x} not supported")
-    reader = _Reader(frame, 1)
-    ranges: list[Range] = []
-    last = LOWEST
-    while reader.remaining:
-        if last.infinite:
-            raise _bad("trailing bytes after the infinite bound")
-        if len(ranges) == MAX_FRAME_RANGES:
-            raise _bad(f"more than {MAX_FRAME_RANGES} ranges")
-        upper = reader.bound(last.timestamp)
-        if upper.key <= last.key:
-            raise _bad("bounds out of order")
-        payload = reader.payload(reader.varint("mode"))
-        if isinstance(payload, Skip) and ranges and isinstance(ranges[-1].payload, Skip):
-            raise _bad("two adjacent skip ranges")
-        ranges.append(Range(upper, payload))
-        last = upper
-    if ranges and isinstance(ranges[-1].payload, Skip):
-        raise _bad("trailing skip range (a frame ends with an implicit skip)")
-    return ranges
-
-
-def _encode_bound(bound: Bound, prev_ts: int) -> bytes:
-    if bound.infinite:
-        return b"\x00\x00"
-    code = encode_varint(bound.timestamp - prev_ts + 1)
-    return code + encode_varint(len(bound.prefix)) + bound.prefix
-
-
-def _encode_payload(payload: Payload) -> bytes:
-    if isinstance(payload, Skip):
-        return bytes((Mode.SKIP,))
-    if isinstance(payload, Fingerprint):
-        return bytes((Mode.FINGERPRINT,)) + payload.value
-    if isinstance(payload, Digest):
-        return (
-            bytes((Mode.DIGEST,))
-            + payload.value
-            + encode_varint(payload.count)
-            + payload.sum.to_bytes(SUM_BYTES, "little")
-        )
-    if isinstance(payload, Claim):
-        return bytes((Mode.CLAIM,)) + payload.prefix + payload.value
-    if isinstance(payload, Found):
-        return bytes((Mode.FOUND,)) + encode_varint(len(payload.prefix)) + payload.prefix
-    if isinstance(payload, IdList):
-        return bytes((Mode.ID_LIST,)) + _encode_prefixes(payload.width, payload.ids)
-    return (
-        bytes((Mode.ID_REPLY,))
-        + encode_varint(payload.width)
-        + encode_varint(payload.count)
-        + payload.bitmap
-        + _encode_prefixes(payload.extra_width, payload.extras)
-        + payload.check
-    )
-
-
-def _encode_prefixes(width: int, prefixes: Sequence[bytes]) -> bytes:
-    return encode_varint(width) + encode_varint(len(prefixes)) + b"".join(prefixes)
-
-
-def encode_frame(ranges: Sequence[Range]) -> bytes:
-    """The bytes of a frame (the inverse of decode_frame for canonical frames)."""
-    out = bytearray((PROTOCOL_VERSION,))
-    prev_ts = 0
-    for r in ranges:
-        out += _encode_bound(r.upper, prev_ts)
-        out += _encode_payload(r.payload)
-        if not r.upper.infinite:
-            prev_ts = r.upper.timestamp
-    return bytes(out)
-
-
-_Mark = tuple[int, int, Bound, int, int]
-
-_ID_OF = itemgetter(slice(_TS_BYTES, None))
+_ID_OF = itemgetter(slice(TS_BYTES, None))
 """An item's id from its key."""
-
-
-class _Writer:
-    """Builds one outgoing frame range by range, within a byte budget and MAX_FRAME_RANGES.
-
-    Every write is all-or-nothing: ``add`` rolls back and returns False if the range (with a
-    skip range before it, when there is a gap) would leave room for fewer than ``reserve``
-    deferrals (one unless told otherwise; a deferral is FRAME_RESERVE bytes and
-    RANGES_RESERVE ranges)."""
-
-    __slots__ = ("buf", "limit", "prev_ts", "ranges", "upper", "work")
-
-    def __init__(self, limit: int) -> None:
-        self.buf = bytearray((PROTOCOL_VERSION,))
-        self.limit = limit
-        self.prev_ts = 0
-        self.upper = LOWEST  # upper bound of the last range written
-        self.work = 0  # ranges written that are not skips
-        self.ranges = 0  # ranges written, skips included
-
-    def mark(self) -> _Mark:
-        return (len(self.buf), self.prev_ts, self.upper, self.work, self.ranges)
-
-    def rollback(self, mark: _Mark) -> None:
-        del self.buf[mark[0] :]
-        _, self.prev_ts, self.upper, self.work, self.ranges = mark
-
-    def _range(self, upper: Bound, payload: Payload) -> None:
-        self.buf += _encode_bound(upper, self.prev_ts)
-        self.buf += _encode_payload(payload)
-        if not upper.infinite:
-            self.prev_ts = upper.timestamp
-        self.upper = upper
-        self.ranges += 1
-
-    def add(self, lower: Bound, upper: Bound, payload: Payload, *, reserve: int = 1) -> bool:
-        mark = self.mark()
-        if lower != self.upper:
-            self._range(lower, Skip())
-        self._range(upper, payload)
-        self.work += 1
-        if (
-            len(self.buf) + reserve * FRAME_RESERVE > self.limit
-            or self.ranges + reserve * RANGES_RESERVE > MAX_FRAME_RANGES
-        ):
-            self.rollback(mark)
-            return False
-        return True
-
-    def room(self) -> int:
-        """Bytes still free for ranges, FRAME_RESERVE kept aside."""
-        return self.limit - FRAME_RESERVE - len(self.buf)
-
-    def frame(self) -> bytes:
-        return bytes(self.buf)
 
 
 @dataclass(slots=True)
 class _Open:
     """The id list last written to the frame, which the next adjacent one may be merged into."""
 
-    mark: _Mark
+    mark: Mark
     lower: Bound
     upper: Bound
     lo: int
@@ -702,16 +161,16 @@ class Reconciler:
         if frame_limit < MIN_FRAME_BYTES:
             raise ValueError(f"frame_limit must be at least {MIN_FRAME_BYTES} bytes")
         try:
-            keys = sorted({item.timestamp.to_bytes(_TS_BYTES, "big") + item.id for item in items})
+            keys = sorted({item.timestamp.to_bytes(TS_BYTES, "big") + item.id for item in items})
         except OverflowError:
             raise ValueError("item timestamps must be within 0..MAX_TIMESTAMP") from None
-        if keys and int.from_bytes(keys[-1][:_TS_BYTES], "big") > MAX_TIMESTAMP:
+        if keys and int.from_bytes(keys[-1][:TS_BYTES], "big") > MAX_TIMESTAMP:
             raise ValueError("item timestamps must be within 0..MAX_TIMESTAMP")
-        if set(map(len, keys)) - {_TS_BYTES + ID_BYTES}:
+        if set(map(len, keys)) - {TS_BYTES + ID_BYTES}:
             raise ValueError(f"item ids must be {ID_BYTES} bytes")
         self._keys = keys
         # An id as a little-endian integer is its key read little-endian, timestamp shifted out.
-        self._vals = [int.from_bytes(k, "little") >> _TS_BITS for k in keys]
+        self._vals = [int.from_bytes(k, "little") >> TS_BITS for k in keys]
         # _sums[i] is the sum of the first i ids: the sum, hence fingerprint, of any range in O(1).
         self._sums = list(accumulate(self._vals, initial=0))
         # Ids whose first PREFIX_BYTES are shared with another of ours, by those bytes, sorted:
@@ -756,7 +215,7 @@ class Reconciler:
         if self._started:
             raise RuntimeError("initiate() was already called")
         self._started = True
-        writer = _Writer(self._limit)
+        writer = Writer(self._limit)
         n = len(self._keys)
         if n <= FIRST_LIST_MAX_ITEMS and self._list(writer, LOWEST, INFINITY, 0, n, None):
             return writer.frame()
@@ -786,7 +245,7 @@ class Reconciler:
 
     def _receive(self, frame: bytes) -> bytes | None:
         if self._done:
-            raise _protocol("frame after the end of the session")
+            raise protocol_error("frame after the end of the session")
         if len(frame) > self._accept:
             raise SyncError(SyncReason.FRAME_TOO_LARGE, f"{len(frame)} bytes, limit {self._accept}")
         self._received += 1
@@ -800,7 +259,7 @@ class Reconciler:
             self._done = writer.work == 0
         return writer.frame()
 
-    def _answer(self, ranges: list[Range]) -> _Writer:
+    def _answer(self, ranges: list[Range]) -> Writer:
         n = len(self._keys)
         # Resolve every range to the indices of our items in it and compare fingerprints first:
         # how many of our items lie in equal ranges, and how large the differing ranges are,
@@ -823,9 +282,9 @@ class Reconciler:
                 equal_items += hi - lo
             spans.append((lower, lo, hi, settled))
             lower, lo = r.upper, hi
-        density = _density(equal_items, differing)
+        density = estimate_density(equal_items, differing)
 
-        writer = _Writer(self._limit)
+        writer = Writer(self._limit)
         self._open = None
         for r, (lower, lo, hi, settled) in zip(ranges, spans, strict=True):
             if settled:
@@ -844,15 +303,15 @@ class Reconciler:
         frame is accepted or refused as a whole."""
         if self._initiator:
             if isinstance(payload, IdList) and payload.width != ID_BYTES:
-                raise _protocol("the responder sent an id list of prefixes")
+                raise protocol_error("the responder sent an id list of prefixes")
             if isinstance(payload, IdReply) and payload.count != ours:
-                raise _protocol(f"id reply for {payload.count} items, we hold {ours} there")
+                raise protocol_error(f"id reply for {payload.count} items, we hold {ours} there")
         elif isinstance(payload, IdReply | Found):
-            raise _protocol(f"the initiator may not send {type(payload).__name__} ranges")
+            raise protocol_error(f"the initiator may not send {type(payload).__name__} ranges")
 
     def _handle(
         self,
-        writer: _Writer,
+        writer: Writer,
         lower: Bound,
         upper: Bound,
         lo: int,
@@ -891,7 +350,7 @@ class Reconciler:
 
     def _differs(
         self,
-        writer: _Writer,
+        writer: Writer,
         lower: Bound,
         upper: Bound,
         lo: int,
@@ -908,7 +367,7 @@ class Reconciler:
         ``peer_items`` is the peer's count from its digest, if any (a list may then be merged).
         """
         m = hi - lo
-        expected = _expected_differences(mu)
+        expected = expected_differences(mu)
         if self._initiator:
             if m <= LIST_MAX_ITEMS or expected * DENSE_LIST_RATIO >= m:
                 if self._list(writer, lower, upper, lo, hi, None, peer_items=peer_items):
@@ -921,7 +380,7 @@ class Reconciler:
                 return True
             if writer.work:
                 return False
-        k = _branches(m, max(mu, 1e-6), min_k)
+        k = branches(m, max(mu, 1e-6), min_k)
         if not self._initiator:
             # Differences cluster (a node offline for an hour lacks that hour) far more than
             # the model's Poisson process says: keep every sub-range small enough for the
@@ -929,7 +388,7 @@ class Reconciler:
             k = max(k, -(-m // LIST_MAX_ITEMS))
         return self._split_fitting(writer, lower, upper, lo, hi, k, min_k)
 
-    def _wrong_claim(self, writer: _Writer, lower: Bound, upper: Bound, lo: int, hi: int) -> bool:
+    def _wrong_claim(self, writer: Writer, lower: Bound, upper: Bound, lo: int, hi: int) -> bool:
         """The peer's claim does not hold: the range differs by more than one item."""
         if self._initiator:
             return self._differs(writer, lower, upper, lo, hi, MULTI_DIFFERENCES, 2)
@@ -945,7 +404,7 @@ class Reconciler:
 
     def _take_digest(
         self,
-        writer: _Writer,
+        writer: Writer,
         lower: Bound,
         upper: Bound,
         lo: int,
@@ -955,7 +414,7 @@ class Reconciler:
     ) -> bool:
         """A differing digest: if the range differs by one item, name it (docs/sync.md §4.3)."""
         excess = (hi - lo) - digest.count
-        delta = (self._sums[hi] - self._sums[lo] - digest.sum) & _SUM_MASK
+        delta = (self._sums[hi] - self._sums[lo] - digest.sum) & SUM_MASK
         if excess == 1:
             # We hold one more item: if it is the only difference, delta is its id's low bits.
             index = self._single(lo, hi, delta, digest.value)
@@ -967,7 +426,7 @@ class Reconciler:
             or hi - lo > LIST_MAX_ITEMS
         ):
             # The peer holds one more: it alone can check that (-delta) names one of its ids.
-            prefix = (-delta & _SUM_MASK).to_bytes(SUM_BYTES, "little")
+            prefix = (-delta & SUM_MASK).to_bytes(SUM_BYTES, "little")
             return writer.add(lower, upper, Claim(prefix, self._fingerprint(lo, hi)))
         mu = max(density * (hi - lo), MULTI_DIFFERENCES)
         return self._differs(writer, lower, upper, lo, hi, mu, 2, digest.count)
@@ -985,7 +444,7 @@ class Reconciler:
             if self._by_low_bits is None:
                 index: dict[int, int | list[int]] = {}
                 for i, value in enumerate(vals):
-                    bits = value & _SUM_MASK
+                    bits = value & SUM_MASK
                     seen = index.setdefault(bits, i)
                     if seen != i:  # ids ground to share their low 64 bits
                         index[bits] = [*seen, i] if isinstance(seen, list) else [seen, i]
@@ -995,16 +454,16 @@ class Reconciler:
         for i in candidates:
             if (
                 lo <= i < hi
-                and vals[i] & _SUM_MASK == low_bits
+                and vals[i] & SUM_MASK == low_bits
                 and fingerprint(total - vals[i], hi - lo - 1) == peer
             ):
                 return i
         return None
 
-    def _holds_single(self, writer: _Writer, lower: Bound, upper: Bound, index: int) -> bool:
+    def _holds_single(self, writer: Writer, lower: Bound, upper: Bound, index: int) -> bool:
         """We hold item ``index`` and the peer lacks it, and that is the range's only difference.
         The initiator now knows all it needs; the responder tells the initiator which item."""
-        id_ = self._keys[index][_TS_BYTES:]
+        id_ = self._keys[index][TS_BYTES:]
         if not self._initiator:
             found = Found(id_[: self._extra_width([id_])])
             if not writer.add(lower, upper, found):
@@ -1019,20 +478,20 @@ class Reconciler:
 
     def _digest(self, lo: int, hi: int) -> Digest:
         total = self._sums[hi] - self._sums[lo]
-        return Digest(fingerprint(total, hi - lo), hi - lo, total & _SUM_MASK)
+        return Digest(fingerprint(total, hi - lo), hi - lo, total & SUM_MASK)
 
     def _bound_before(self, i: int) -> Bound:
         """The shortest bound above item i-1 and at or below item i."""
         key, prev = self._keys[i], self._keys[i - 1]
-        ts = int.from_bytes(key[:_TS_BYTES], "big")
-        if key[:_TS_BYTES] != prev[:_TS_BYTES]:
+        ts = int.from_bytes(key[:TS_BYTES], "big")
+        if key[:TS_BYTES] != prev[:TS_BYTES]:
             return Bound(ts)
-        id_ = key[_TS_BYTES:]
-        return Bound(ts, id_[: _common_prefix(prev[_TS_BYTES:], id_) + 1])
+        id_ = key[TS_BYTES:]
+        return Bound(ts, id_[: _common_prefix(prev[TS_BYTES:], id_) + 1])
 
     def _split_fitting(
         self,
-        writer: _Writer,
+        writer: Writer,
         lower: Bound,
         upper: Bound,
         lo: int,
@@ -1055,7 +514,7 @@ class Reconciler:
 
     def _split(
         self,
-        writer: _Writer,
+        writer: Writer,
         lower: Bound,
         upper: Bound,
         lo: int,
@@ -1097,7 +556,7 @@ class Reconciler:
 
     def _list(
         self,
-        writer: _Writer,
+        writer: Writer,
         lower: Bound,
         upper: Bound,
         lo: int,
@@ -1158,8 +617,8 @@ class Reconciler:
             self._crowding()
             payload = IdList(w, tuple(self._heads[lo:hi]))
         else:
-            end = _TS_BYTES + w
-            payload = IdList(w, tuple(k[_TS_BYTES:end] for k in self._keys[lo:hi]))
+            end = TS_BYTES + w
+            payload = IdList(w, tuple(k[TS_BYTES:end] for k in self._keys[lo:hi]))
         if not writer.add(lower, upper, payload):
             return False
         if peer_items is not None and width is None:
@@ -1211,13 +670,13 @@ class Reconciler:
     def _take_full_list(self, lo: int, hi: int, payload: IdList) -> None:
         """The responder's full ids of a small range: both differences of the range are known."""
         theirs = set(payload.ids)
-        mine = [k[_TS_BYTES:] for k in self._keys[lo:hi]]
+        mine = [k[TS_BYTES:] for k in self._keys[lo:hi]]
         self.have.update(id_ for id_ in mine if id_ not in theirs)
         mine_set = set(mine)
         self.need.update(id_ for id_ in payload.ids if id_ not in mine_set)
 
     def _reply(
-        self, writer: _Writer, lower: Bound, upper: Bound, lo: int, hi: int, listed: IdList
+        self, writer: Writer, lower: Bound, upper: Bound, lo: int, hi: int, listed: IdList
     ) -> bool:
         """The responder's answer to an id list (docs/sync.md §4.4)."""
         if not listed.ids and hi > lo and self._reply_in_chunks(writer, lower, upper, lo, hi):
@@ -1235,8 +694,8 @@ class Reconciler:
             self._crowding()
             prefixes = self._heads[lo:hi]
         else:
-            end = _TS_BYTES + w
-            prefixes = [k[_TS_BYTES:end] for k in self._keys[lo:hi]]
+            end = TS_BYTES + w
+            prefixes = [k[TS_BYTES:end] for k in self._keys[lo:hi]]
         present = set(prefixes)
         listed_here = [p in entries for p in prefixes]
         indices = range(lo, hi)
@@ -1265,7 +724,7 @@ class Reconciler:
             # Even alone the reply is too large (we hold many items the initiator lacks): split
             # the range so that the replies to the sub-ranges fit. Plain fingerprints: the
             # initiator never merges the lists that answer them back into one.
-            size = len(_encode_payload(reply)) if reply is not None else least
+            size = len(encode_payload(reply)) if reply is not None else least
             k = min(MAX_BRANCHES, -(-size * 2 // self._limit))
             return self._split_fitting(writer, lower, upper, lo, hi, k, 2, plain=True)
         self.have.update(extras)
@@ -1273,7 +732,7 @@ class Reconciler:
         return True
 
     def _reply_in_chunks(
-        self, writer: _Writer, lower: Bound, upper: Bound, lo: int, hi: int
+        self, writer: Writer, lower: Bound, upper: Bound, lo: int, hi: int
     ) -> bool:
         """Answer an empty id list (a peer that holds nothing here, e.g. a new node) with as
         many replies over consecutive parts of the range as fit, then our fingerprint of the
@@ -1286,7 +745,7 @@ class Reconciler:
             count = min(hi - start, max(1, writer.room() // (PREFIX_BYTES + 1)))
             # A chunk has one prefix width: an id that needs a longer prefix than
             # PREFIX_BYTES gets a chunk of its own rather than widening thousands.
-            width = self._unique_width(self._keys[start][_TS_BYTES:])
+            width = self._unique_width(self._keys[start][TS_BYTES:])
             if width > PREFIX_BYTES:
                 count = 1
             elif self._crowded:
@@ -1354,7 +813,7 @@ class Reconciler:
         item order) and the ids whose heads are shared with another of ours, by head, sorted
         (only these need a longer prefix to be told apart)."""
         if self._crowded is None:
-            head = itemgetter(slice(_TS_BYTES, _TS_BYTES + PREFIX_BYTES))
+            head = itemgetter(slice(TS_BYTES, TS_BYTES + PREFIX_BYTES))
             heads = list(map(head, self._keys))
             crowded: dict[bytes, list[bytes]] = {}
             if len(set(heads)) < len(heads):  # else no two of our ids share their head
@@ -1363,7 +822,7 @@ class Reconciler:
                 for h, k in zip(heads, self._keys, strict=True):
                     group = crowded.get(h)
                     if group is not None:
-                        group.append(k[_TS_BYTES:])
+                        group.append(k[TS_BYTES:])
                 for group in crowded.values():
                     group.sort()
             self._heads = heads
@@ -1379,76 +838,8 @@ class Reconciler:
         if fingerprint(total, hi - lo - len(missing)) != reply.check:
             if reply.width == ID_BYTES:
                 # With full ids nothing can collide: the peer is broken or lying.
-                raise _protocol("id reply inconsistent with full ids")
+                raise protocol_error("id reply inconsistent with full ids")
             return False
-        self.have.update(self._keys[lo + i][_TS_BYTES:] for i in missing)
+        self.have.update(self._keys[lo + i][TS_BYTES:] for i in missing)
         self.need.update(reply.extras)
         return True
-
-
-# -- the density estimate and the split cost model ------------------------------------------------
-
-
-def _density(equal_items: int, differing: list[int]) -> float:
-    """Estimated differences per item: the maximum-likelihood rate rho of a Poisson process
-    over our items, given ``equal_items`` items in ranges without a difference and ranges of
-    the sizes in ``differing`` with at least one. It solves
-    sum(m / (exp(rho * m) - 1) for m in differing) = equal_items (the left side falls as rho
-    grows), by bisection on a log scale."""
-    sizes = Counter(m for m in differing if m)
-    if not sizes:
-        return 0.0
-    if not equal_items:
-        # No range was equal: the likelihood grows without bound, only a guess is left.
-        ranges = sum(sizes.values())
-        per_range = ALL_DIFFER_LAMBDA_BASE + ALL_DIFFER_LAMBDA_PER_LOG * math.log(ranges)
-        return per_range * ranges / sum(m * c for m, c in sizes.items())
-
-    def excess(rho: float) -> float:
-        # m / (e^x - 1) written as m e^-x / (1 - e^-x): no overflow for large x.
-        terms = (c * m * math.exp(-rho * m) / -math.expm1(-rho * m) for m, c in sizes.items())
-        return sum(terms) - equal_items
-
-    low, high = DENSITY_MIN, DENSITY_MAX
-    if excess(high) > 0:
-        return high
-    for _ in range(DENSITY_STEPS):
-        mid = math.sqrt(low * high)
-        if excess(mid) > 0:
-            low = mid
-        else:
-            high = mid
-    return math.sqrt(low * high)
-
-
-def _expected_differences(mu: float) -> float:
-    """Expected differences in a range that differs, if it held ``mu`` on average before."""
-    if mu < 1e-9:
-        return 1.0
-    return mu / -math.expm1(-mu)
-
-
-_BRANCH_CHOICES = (1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64, 96, 128, 192, 256, 384, 512)
-
-
-def _branches(m: int, mu: float, min_k: int) -> int:
-    """How many digested sub-ranges to split a differing range of m items into, given ``mu``
-    differences expected in it a priori: the k of least expected bytes, counting k digests, one
-    cheap resolution per sub-range left with a single difference, and an id list of each
-    sub-range left with several (differences as a Poisson process, given at least one)."""
-    p_any = -math.expm1(-mu)
-    best_k, best_cost = min_k, math.inf
-    for k in _BRANCH_CHOICES:
-        if k < min_k:
-            continue
-        if k > min(m, MAX_BRANCHES):
-            break
-        lam = mu / k
-        single = lam * math.exp(-lam)
-        several = -math.expm1(-lam) - single
-        cost = k * DIGEST_RANGE_COST + k / p_any * (
-            single * SINGLE_COST + several * (LIST_ITEM_COST * m / k + LIST_RANGE_COST)
-        )
-        if cost < best_cost:
-            best_k, best_cost = k, cost
-    return best_k
