@@ -266,10 +266,12 @@ def fingerprint(total: int, count: int) -> bytes:
     BLAKE2b(digest_size=8, person=FINGERPRINT_PERSON) of the sum mod 2^256 in 32 little-endian
     bytes followed by the varint of the count. Sums of ranges come from prefix sums in O(1),
     which is what makes large sets cheap."""
-    h = hashlib.blake2b(digest_size=FINGERPRINT_BYTES, person=FINGERPRINT_PERSON)
-    h.update((total % _MOD).to_bytes(ID_BYTES, "little"))
-    h.update(encode_varint(count))
+    h = _FINGERPRINT_HASH.copy()  # cheaper than a new personalised hash each time
+    h.update((total % _MOD).to_bytes(ID_BYTES, "little") + encode_varint(count))
     return h.digest()
+
+
+_FINGERPRINT_HASH = hashlib.blake2b(digest_size=FINGERPRINT_BYTES, person=FINGERPRINT_PERSON)
 
 
 def encode_varint(value: int) -> bytes:
@@ -316,11 +318,12 @@ class _Reader:
         raise bad_frame(f"varint longer than {MAX_VARINT_BYTES} bytes ({what})")
 
     def take(self, n: int, what: str) -> bytes:
-        if n > self.remaining:
+        pos = self.pos
+        end = pos + n
+        if end > len(self.data):
             raise bad_frame(f"truncated {what}: {n} bytes announced, {self.remaining} left")
-        out = self.data[self.pos : self.pos + n]
-        self.pos += n
-        return out
+        self.pos = end
+        return self.data[pos:end]
 
     def width(self, what: str) -> int:
         w = self.varint(what)
@@ -337,6 +340,8 @@ class _Reader:
         if n * width > self.remaining:
             raise bad_frame(f"{what} count {n} larger than the frame")
         raw = self.take(n * width, what)
+        if n <= 1:
+            return width, (raw,) if n else ()
         return width, tuple(raw[i : i + width] for i in range(0, n * width, width))
 
     def bound(self, prev_ts: int) -> Bound:
@@ -400,19 +405,24 @@ def decode_frame(frame: bytes) -> list[Range]:
     reader = _Reader(frame, 1)
     ranges: list[Range] = []
     last = LOWEST
-    while reader.remaining:
+    last_key = last.key
+    skipped = False  # the last range was a skip
+    end = len(frame)
+    while reader.pos < end:
         if last.infinite:
             raise bad_frame("trailing bytes after the infinite bound")
         if len(ranges) == MAX_FRAME_RANGES:
             raise bad_frame(f"more than {MAX_FRAME_RANGES} ranges")
         upper = reader.bound(last.timestamp)
-        if upper.key <= last.key:
+        upper_key = upper.key
+        if upper_key <= last_key:
             raise bad_frame("bounds out of order")
         payload = reader.payload(reader.varint("mode"))
-        if isinstance(payload, Skip) and ranges and isinstance(ranges[-1].payload, Skip):
+        skip = isinstance(payload, Skip)
+        if skip and skipped:
             raise bad_frame("two adjacent skip ranges")
         ranges.append(Range(upper, payload))
-        last = upper
+        last, last_key, skipped = upper, upper_key, skip
     if ranges and isinstance(ranges[-1].payload, Skip):
         raise bad_frame("trailing skip range (a frame ends with an implicit skip)")
     return ranges
