@@ -9,6 +9,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from itertools import accumulate, compress, pairwise
 from operator import itemgetter, not_
+from typing import NamedTuple
 
 from stig.crdt.bounds import MAX_TIMESTAMP
 from stig.crdt.reconcile.cost import (
@@ -107,15 +108,22 @@ _ID_OF = itemgetter(slice(TS_BYTES, None))
 """An item's id from its key."""
 
 
+class Span(NamedTuple):
+    """A range of the frame being answered: its bounds, and where our items in it are (indices
+    [lo, hi) of the sorted keys). What a range's answer is worked out from."""
+
+    lower: Bound
+    upper: Bound
+    lo: int
+    hi: int
+
+
 @dataclass(slots=True)
 class _Open:
     """The id list last written to the frame, which the next adjacent one may be merged into."""
 
     mark: Mark
-    lower: Bound
-    upper: Bound
-    lo: int
-    hi: int
+    span: Span  # the ranges merged into it, as one
     ranges: int
     peer_items: int  # the peer's items in the merged ranges, from their digests
     list: IdList  # what was written
@@ -217,11 +225,11 @@ class Reconciler:
         self._started = True
         writer = Writer(self._limit)
         n = len(self._keys)
-        if n <= FIRST_LIST_MAX_ITEMS and self._list(writer, LOWEST, INFINITY, 0, n, None):
+        if n <= FIRST_LIST_MAX_ITEMS and self._list(writer, Span(LOWEST, INFINITY, 0, n), None):
             return writer.frame()
         k = max(2, min(FIRST_BRANCHES, n // FIRST_RANGE_MIN_ITEMS))
         # Plain fingerprints: a digest is twice the size, and only pays where ranges differ.
-        while not self._split(writer, LOWEST, INFINITY, 0, n, k, plain=True):
+        while not self._split(writer, Span(LOWEST, INFINITY, 0, n), k, plain=True):
             if k <= 2:
                 raise AssertionError("the first frame does not fit")  # see MIN_FRAME_BYTES
             k //= 2
@@ -289,7 +297,7 @@ class Reconciler:
         for r, (lower, lo, hi, settled) in zip(ranges, spans, strict=True):
             if settled:
                 continue
-            if not self._handle(writer, lower, r.upper, lo, hi, r.payload, density):
+            if not self._handle(writer, Span(lower, r.upper, lo, hi), r.payload, density):
                 # Out of room: defer everything from here on. The fingerprint of the rest makes
                 # the peer split it again next round (stateless, as Negentropy's frame limit).
                 rest = Fingerprint(self._fingerprint(lo, n))
@@ -312,24 +320,22 @@ class Reconciler:
     def _handle(
         self,
         writer: Writer,
-        lower: Bound,
-        upper: Bound,
-        lo: int,
-        hi: int,
+        span: Span,
         payload: Payload,
         density: float,
     ) -> bool:
         """Answer one range that needs work; False if the answer does not fit in this frame."""
+        lower, upper, lo, hi = span
         m = hi - lo
         if isinstance(payload, Fingerprint):  # one that differs from ours
-            return self._differs(writer, lower, upper, lo, hi, density * m, 1)
+            return self._differs(writer, span, density * m, 1)
         if isinstance(payload, Digest):
-            return self._take_digest(writer, lower, upper, lo, hi, payload, density)
+            return self._take_digest(writer, span, payload, density)
         if isinstance(payload, Claim):
             index = self._single(lo, hi, int.from_bytes(payload.prefix, "little"), payload.value)
             if index is not None:
-                return self._holds_single(writer, lower, upper, index)
-            return self._wrong_claim(writer, lower, upper, lo, hi)
+                return self._holds_single(writer, span, index)
+            return self._wrong_claim(writer, span)
         if isinstance(payload, Found):  # on the initiator (_check_move)
             self.need.add(payload.prefix)
             return True
@@ -337,24 +343,21 @@ class Reconciler:
             if self._initiator:
                 self._take_full_list(lo, hi, payload)
                 return True
-            return self._reply(writer, lower, upper, lo, hi, payload)
+            return self._reply(writer, span, payload)
         if isinstance(payload, IdReply):  # on the initiator (_check_move)
             if self._take_reply(lo, hi, payload):
                 return True
             # A prefix collision hid a difference: list this range again with full ids.
             self._collide(lower.key, upper.key)
-            return self._list(writer, lower, upper, lo, hi, ID_BYTES) or (
-                not writer.work and self._split_fitting(writer, lower, upper, lo, hi, 2, 2)
+            return self._list(writer, span, ID_BYTES) or (
+                not writer.work and self._split_fitting(writer, span, 2, 2)
             )
         raise AssertionError(payload)  # skips are settled by the caller
 
     def _differs(
         self,
         writer: Writer,
-        lower: Bound,
-        upper: Bound,
-        lo: int,
-        hi: int,
+        span: Span,
         mu: float,
         min_k: int,
         peer_items: int | None = None,
@@ -366,17 +369,17 @@ class Reconciler:
         split must then make progress, or both sides could send each other one digest forever.
         ``peer_items`` is the peer's count from its digest, if any (a list may then be merged).
         """
-        m = hi - lo
+        m = span.hi - span.lo
         expected = expected_differences(mu)
         if self._initiator:
             if m <= LIST_MAX_ITEMS or expected * DENSE_LIST_RATIO >= m:
-                if self._list(writer, lower, upper, lo, hi, None, peer_items=peer_items):
+                if self._list(writer, span, None, peer_items=peer_items):
                     return True
                 if writer.work:
                     return False
         elif m <= FULL_LIST_MAX_ITEMS:
             # Full ids end the range at once: the initiator needs no more from us here.
-            if self._list(writer, lower, upper, lo, hi, ID_BYTES):
+            if self._list(writer, span, ID_BYTES):
                 return True
             if writer.work:
                 return False
@@ -386,17 +389,16 @@ class Reconciler:
             # the model's Poisson process says: keep every sub-range small enough for the
             # initiator to list at once if it turns out dense, rather than split it again.
             k = max(k, -(-m // LIST_MAX_ITEMS))
-        return self._split_fitting(writer, lower, upper, lo, hi, k, min_k)
+        return self._split_fitting(writer, span, k, min_k)
 
-    def _wrong_claim(self, writer: Writer, lower: Bound, upper: Bound, lo: int, hi: int) -> bool:
+    def _wrong_claim(self, writer: Writer, span: Span) -> bool:
         """The peer's claim does not hold: the range differs by more than one item."""
+        lower, upper, lo, hi = span
         if self._initiator:
-            return self._differs(writer, lower, upper, lo, hi, MULTI_DIFFERENCES, 2)
+            return self._differs(writer, span, MULTI_DIFFERENCES, 2)
         # Answer so that the initiator settles the range in its next frame whatever it holds:
         # with full ids if they are few, else with a fingerprint, which it answers with a list.
-        if hi - lo <= CLAIM_FULL_LIST_MAX_ITEMS and self._list(
-            writer, lower, upper, lo, hi, ID_BYTES
-        ):
+        if hi - lo <= CLAIM_FULL_LIST_MAX_ITEMS and self._list(writer, span, ID_BYTES):
             return True
         return writer.add(lower, upper, Fingerprint(self._fingerprint(lo, hi)))
 
@@ -405,21 +407,19 @@ class Reconciler:
     def _take_digest(
         self,
         writer: Writer,
-        lower: Bound,
-        upper: Bound,
-        lo: int,
-        hi: int,
+        span: Span,
         digest: Digest,
         density: float,
     ) -> bool:
         """A differing digest: if the range differs by one item, name it (docs/sync.md §4.3)."""
+        lower, upper, lo, hi = span
         excess = (hi - lo) - digest.count
         delta = (self._sums[hi] - self._sums[lo] - digest.sum) & SUM_MASK
         if excess == 1:
             # We hold one more item: if it is the only difference, delta is its id's low bits.
             index = self._single(lo, hi, delta, digest.value)
             if index is not None:
-                return self._holds_single(writer, lower, upper, index)
+                return self._holds_single(writer, span, index)
         elif excess == -1 and (
             not self._initiator
             or density * (hi - lo) <= CLAIM_MAX_DIFFERENCES
@@ -429,7 +429,7 @@ class Reconciler:
             prefix = (-delta & SUM_MASK).to_bytes(SUM_BYTES, "little")
             return writer.add(lower, upper, Claim(prefix, self._fingerprint(lo, hi)))
         mu = max(density * (hi - lo), MULTI_DIFFERENCES)
-        return self._differs(writer, lower, upper, lo, hi, mu, 2, digest.count)
+        return self._differs(writer, span, mu, 2, digest.count)
 
     def _single(self, lo: int, hi: int, low_bits: int, peer: bytes) -> int | None:
         """The index of our item in [lo, hi) whose id has these low 64 bits and without which
@@ -460,9 +460,10 @@ class Reconciler:
                 return i
         return None
 
-    def _holds_single(self, writer: Writer, lower: Bound, upper: Bound, index: int) -> bool:
+    def _holds_single(self, writer: Writer, span: Span, index: int) -> bool:
         """We hold item ``index`` and the peer lacks it, and that is the range's only difference.
         The initiator now knows all it needs; the responder tells the initiator which item."""
+        lower, upper, _, _ = span
         id_ = self._keys[index][TS_BYTES:]
         if not self._initiator:
             found = Found(id_[: self._extra_width([id_])])
@@ -492,10 +493,7 @@ class Reconciler:
     def _split_fitting(
         self,
         writer: Writer,
-        lower: Bound,
-        upper: Bound,
-        lo: int,
-        hi: int,
+        span: Span,
         k: int,
         min_k: int,
         *,
@@ -503,10 +501,10 @@ class Reconciler:
     ) -> bool:
         """Split into k digested sub-ranges; if this is the first work of the frame and it does
         not fit, into fewer (two always fit, see MIN_FRAME_BYTES)."""
-        if hi - lo < min_k:
+        if span.hi - span.lo < min_k:
             return False  # nothing to split: such ranges are listed
         while True:
-            if self._split(writer, lower, upper, lo, hi, k, plain=plain):
+            if self._split(writer, span, k, plain=plain):
                 return True
             if writer.work or k <= min_k:
                 return False
@@ -515,16 +513,14 @@ class Reconciler:
     def _split(
         self,
         writer: Writer,
-        lower: Bound,
-        upper: Bound,
-        lo: int,
-        hi: int,
+        span: Span,
         k: int,
         *,
         plain: bool = False,
     ) -> bool:
         """Write [lo, hi) as k sub-ranges of (nearly) equal size, each with its digest (or only
         its fingerprint, if ``plain``). k = 1 answers a fingerprint with a digest."""
+        lower, upper, lo, hi = span
         m = hi - lo
         k = max(1, min(k, m))
         mark = writer.mark()
@@ -557,10 +553,7 @@ class Reconciler:
     def _list(
         self,
         writer: Writer,
-        lower: Bound,
-        upper: Bound,
-        lo: int,
-        hi: int,
+        span: Span,
         width: int | None,
         *,
         peer_items: int | None = None,
@@ -568,27 +561,26 @@ class Reconciler:
         """Write our items in [lo, hi) as an id list (``width`` None: the shortest safe prefix).
         With ``peer_items`` (the peer's count there), extend the id list just written if it
         ends where this range begins (LIST_MERGE_MAX_RANGES, LIST_MERGE_MAX_ITEMS)."""
+        lower, upper, lo, hi = span
         opened = self._open
         if (
             peer_items is not None
             and opened is not None
-            and opened.upper == lower
+            and opened.span.upper == lower
             and writer.upper == lower
             and opened.ranges < LIST_MERGE_MAX_RANGES
-            and hi - opened.lo <= LIST_MERGE_MAX_ITEMS
+            and hi - opened.span.lo <= LIST_MERGE_MAX_ITEMS
             and opened.peer_items + peer_items <= LIST_MERGE_MAX_ITEMS
         ):
-            merged = self._merged(opened, lower, upper, lo, hi)
+            together = Span(opened.span.lower, upper, opened.span.lo, hi)
+            merged = self._merged(opened, span)
             writer.rollback(opened.mark)
-            if merged is not None and writer.add(opened.lower, upper, merged[0]):
+            if merged is not None and writer.add(together.lower, upper, merged[0]):
                 assert opened.shorts is not None  # _merged checked
                 opened.shorts.update(merged[1])
                 self._open = _Open(
                     opened.mark,
-                    opened.lower,
-                    upper,
-                    opened.lo,
-                    hi,
+                    together,
                     opened.ranges + 1,
                     opened.peer_items + peer_items,
                     merged[0],
@@ -596,15 +588,13 @@ class Reconciler:
                 )
                 return True
             total = opened.peer_items + peer_items
-            # (Not merged again inside: the open list ends above opened.lower.)
-            if merged is None and self._list(
-                writer, opened.lower, upper, opened.lo, hi, None, peer_items=total
-            ):
+            # (Not merged again inside: the open list ends above the merged span's lower bound.)
+            if merged is None and self._list(writer, together, None, peer_items=total):
                 assert self._open is not None  # _list just opened it
                 self._open.ranges = opened.ranges + 1
                 return True
             # The merged list does not fit: put the previous one back as it was.
-            if not writer.add(opened.lower, opened.upper, opened.list):
+            if not writer.add(opened.span.lower, opened.span.upper, opened.list):
                 raise AssertionError("a list that fitted no longer fits")
             self._open = opened
             return False
@@ -623,20 +613,19 @@ class Reconciler:
             return False
         if peer_items is not None and width is None:
             shorts = set(payload.ids) if w == PREFIX_BYTES else None
-            self._open = _Open(mark, lower, upper, lo, hi, 1, peer_items, payload, shorts)
+            self._open = _Open(mark, span, 1, peer_items, payload, shorts)
         else:
             self._open = None
         return True
 
-    def _merged(
-        self, opened: _Open, lower: Bound, upper: Bound, lo: int, hi: int
-    ) -> tuple[IdList, list[bytes]] | None:
+    def _merged(self, opened: _Open, span: Span) -> tuple[IdList, list[bytes]] | None:
         """The open list of short prefixes extended by our items in [lo, hi) without listing
         the open part again (merging used to re-list it for every range merged in), if the
         short prefixes still tell every item apart; None if the merged list needs working out
         afresh (longer prefixes, or a range that collided before)."""
+        _, upper, lo, hi = span
         shorts = opened.shorts
-        if shorts is None or self._has_collided(opened.lower.key, upper.key):
+        if shorts is None or self._has_collided(opened.span.lower.key, upper.key):
             return None
         added = self._heads[lo:hi]
         if not shorts.isdisjoint(added) or len(set(added)) != len(added):
@@ -675,11 +664,10 @@ class Reconciler:
         mine_set = set(mine)
         self.need.update(id_ for id_ in payload.ids if id_ not in mine_set)
 
-    def _reply(
-        self, writer: Writer, lower: Bound, upper: Bound, lo: int, hi: int, listed: IdList
-    ) -> bool:
+    def _reply(self, writer: Writer, span: Span, listed: IdList) -> bool:
         """The responder's answer to an id list (docs/sync.md §4.4)."""
-        if not listed.ids and hi > lo and self._reply_in_chunks(writer, lower, upper, lo, hi):
+        lower, upper, lo, hi = span
+        if not listed.ids and hi > lo and self._reply_in_chunks(writer, span):
             return True
         w = listed.width
         if (hi - lo - len(listed.ids)) * PREFIX_BYTES > writer.room():
@@ -688,7 +676,7 @@ class Reconciler:
             if writer.work:
                 return False
             k = min(MAX_BRANCHES, -(-(hi - lo - len(listed.ids)) * PREFIX_BYTES * 2 // self._limit))
-            return self._split_fitting(writer, lower, upper, lo, hi, max(k, 2), 2, plain=True)
+            return self._split_fitting(writer, span, max(k, 2), 2, plain=True)
         entries = set(listed.ids)
         if w == PREFIX_BYTES:
             self._crowding()
@@ -726,18 +714,17 @@ class Reconciler:
             # initiator never merges the lists that answer them back into one.
             size = len(encode_payload(reply)) if reply is not None else least
             k = min(MAX_BRANCHES, -(-size * 2 // self._limit))
-            return self._split_fitting(writer, lower, upper, lo, hi, k, 2, plain=True)
+            return self._split_fitting(writer, span, k, 2, plain=True)
         self.have.update(extras)
         self.need.update(listed.ids[i] for i in missing)
         return True
 
-    def _reply_in_chunks(
-        self, writer: Writer, lower: Bound, upper: Bound, lo: int, hi: int
-    ) -> bool:
+    def _reply_in_chunks(self, writer: Writer, span: Span) -> bool:
         """Answer an empty id list (a peer that holds nothing here, e.g. a new node) with as
         many replies over consecutive parts of the range as fit, then our fingerprint of the
         rest, which the peer answers with another empty list: every round trip carries a full
         frame of prefixes. False if not even one part fits."""
+        lower, upper, lo, hi = span
         start, sub_lower = lo, lower
         while start < hi:
             # A first guess of how many extras fit, halved until they do. Two reserves stay
