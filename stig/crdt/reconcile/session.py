@@ -4,14 +4,12 @@ answer to every range of a frame). Pure: no sockets, no clock, no randomness."""
 from __future__ import annotations
 
 from bisect import bisect_left, bisect_right
-from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass
-from itertools import accumulate, compress, pairwise
-from operator import itemgetter, not_
+from itertools import compress
+from operator import not_
 from typing import NamedTuple
 
-from stig.crdt.bounds import MAX_TIMESTAMP
 from stig.crdt.reconcile.cost import (
     MAX_BRANCHES,
     MULTI_DIFFERENCES,
@@ -19,6 +17,7 @@ from stig.crdt.reconcile.cost import (
     estimate_density,
     expected_differences,
 )
+from stig.crdt.reconcile.items import ID_OF, ReconcileSet
 from stig.crdt.reconcile.wire import (
     FINGERPRINT_BYTES,
     ID_BYTES,
@@ -30,7 +29,6 @@ from stig.crdt.reconcile.wire import (
     PREFIX_BYTES,
     SUM_BYTES,
     SUM_MASK,
-    TS_BITS,
     TS_BYTES,
     Bound,
     Claim,
@@ -94,18 +92,12 @@ many differences on average: with mu of them, half on each side, the count is on
 because of a single item with probability about 1 / (1 + mu^2 / 8), 85 % at 1.2. Beyond, a
 claim is likely wrong (and answered with full ids): the initiator lists the range instead."""
 
-SINGLE_SCAN_MAX_ITEMS = 64
-"""A digest over a range of at most this many of our items is decoded by scanning the range;
-over a larger one, by looking its low 64 bits up in an index of our ids built once per session."""
 
 MAX_COLLIDED_RANGES = 1024
 """Ranges remembered as having hidden a prefix collision (listed with full ids from then on).
 An honest session sees one only when an adversary ground a 32-bit collision; a peer that
 answers range after range with a wrong check would make the list grow by every round, so past
 this many the initiator lists everything with full ids (larger, never wrong)."""
-
-_ID_OF = itemgetter(slice(TS_BYTES, None))
-"""An item's id from its key."""
 
 
 class Span(NamedTuple):
@@ -128,12 +120,6 @@ class _Open:
     peer_items: int  # the peer's items in the merged ranges, from their digests
     list: IdList  # what was written
     shorts: set[bytes] | None = None  # its entries, when they are PREFIX_BYTES long
-
-
-def _common_prefix(a: bytes, b: bytes) -> int:
-    """Number of leading bytes two distinct ids share."""
-    x = int.from_bytes(a, "big") ^ int.from_bytes(b, "big")
-    return (8 * ID_BYTES - x.bit_length()) // 8
 
 
 # -- the state machine ---------------------------------------------------------------------------
@@ -161,33 +147,14 @@ class Reconciler:
 
     def __init__(
         self,
-        items: Iterable[Item],
+        items: Iterable[Item] | ReconcileSet,
         *,
         initiator: bool,
         frame_limit: int = MAX_FRAME_BYTES,
     ) -> None:
         if frame_limit < MIN_FRAME_BYTES:
             raise ValueError(f"frame_limit must be at least {MIN_FRAME_BYTES} bytes")
-        try:
-            keys = sorted({item.timestamp.to_bytes(TS_BYTES, "big") + item.id for item in items})
-        except OverflowError:
-            raise ValueError("item timestamps must be within 0..MAX_TIMESTAMP") from None
-        if keys and int.from_bytes(keys[-1][:TS_BYTES], "big") > MAX_TIMESTAMP:
-            raise ValueError("item timestamps must be within 0..MAX_TIMESTAMP")
-        if set(map(len, keys)) - {TS_BYTES + ID_BYTES}:
-            raise ValueError(f"item ids must be {ID_BYTES} bytes")
-        self._keys = keys
-        # An id as a little-endian integer is its key read little-endian, timestamp shifted out.
-        self._vals = [int.from_bytes(k, "little") >> TS_BITS for k in keys]
-        # _sums[i] is the sum of the first i ids: the sum, hence fingerprint, of any range in O(1).
-        self._sums = list(accumulate(self._vals, initial=0))
-        # Ids whose first PREFIX_BYTES are shared with another of ours, by those bytes, sorted:
-        # only these need a longer prefix to be told apart (built on first need).
-        self._crowded: dict[bytes, list[bytes]] | None = None
-        self._heads: list[bytes] = []  # the first PREFIX_BYTES of each id, with _crowded
-        # Our indices by the low 64 bits of their ids, for decoding digests over large ranges
-        # in O(1) rather than by a scan of the range (built on first need).
-        self._by_low_bits: dict[int, int | list[int]] | None = None
+        self._set = items if isinstance(items, ReconcileSet) else ReconcileSet(items)
         self._initiator = initiator
         self._limit = frame_limit
         self._accept = max(frame_limit, MAX_FRAME_BYTES)
@@ -204,9 +171,6 @@ class Reconciler:
         self._collided: tuple[list[bytes], list[bytes]] | None = ([], [])
         self.have: set[bytes] = set()
         self.need: set[bytes] = set()
-        # Built with the sorted keys and sums rather than by the first frame that needs them:
-        # per session, not per frame (a frame's work must not grow with our set).
-        self._crowding()
 
     # -- public API -------------------------------------------------------------------------------
 
@@ -224,7 +188,7 @@ class Reconciler:
             raise RuntimeError("initiate() was already called")
         self._started = True
         writer = Writer(self._limit)
-        n = len(self._keys)
+        n = len(self._set.keys)
         if n <= FIRST_LIST_MAX_ITEMS and self._list(writer, Span(LOWEST, INFINITY, 0, n), None):
             return writer.frame()
         k = max(2, min(FIRST_BRANCHES, n // FIRST_RANGE_MIN_ITEMS))
@@ -268,7 +232,7 @@ class Reconciler:
         return writer.frame()
 
     def _answer(self, ranges: list[Range]) -> Writer:
-        n = len(self._keys)
+        n = len(self._set.keys)
         # Resolve every range to the indices of our items in it and compare fingerprints first:
         # how many of our items lie in equal ranges, and how large the differing ranges are,
         # estimates how dense the differences are. Skip ranges count as equal: the peer found
@@ -278,12 +242,12 @@ class Reconciler:
         equal_items = 0
         differing: list[int] = []
         for r in ranges:
-            hi = n if r.upper.infinite else bisect_left(self._keys, r.upper.key, lo)
+            hi = self._set.locate(r.upper, lo)
             p = r.payload
             self._check_move(p, hi - lo)
             settled = isinstance(p, Skip)
             if isinstance(p, Fingerprint | Digest | Claim):
-                settled = self._fingerprint(lo, hi) == p.value
+                settled = self._set.fingerprint(lo, hi) == p.value
                 if not isinstance(p, Claim) and not settled:
                     differing.append(hi - lo)
             if settled:
@@ -300,7 +264,7 @@ class Reconciler:
             if not self._handle(writer, Span(lower, r.upper, lo, hi), r.payload, density):
                 # Out of room: defer everything from here on. The fingerprint of the rest makes
                 # the peer split it again next round (stateless, as Negentropy's frame limit).
-                rest = Fingerprint(self._fingerprint(lo, n))
+                rest = Fingerprint(self._set.fingerprint(lo, n))
                 if not writer.add(lower, INFINITY, rest, reserve=0):
                     raise AssertionError("FRAME_RESERVE too small")
                 break
@@ -332,7 +296,8 @@ class Reconciler:
         if isinstance(payload, Digest):
             return self._take_digest(writer, span, payload, density)
         if isinstance(payload, Claim):
-            index = self._single(lo, hi, int.from_bytes(payload.prefix, "little"), payload.value)
+            low_bits = int.from_bytes(payload.prefix, "little")
+            index = self._set.single(lo, hi, low_bits, payload.value)
             if index is not None:
                 return self._holds_single(writer, span, index)
             return self._wrong_claim(writer, span)
@@ -400,7 +365,7 @@ class Reconciler:
         # with full ids if they are few, else with a fingerprint, which it answers with a list.
         if hi - lo <= CLAIM_FULL_LIST_MAX_ITEMS and self._list(writer, span, ID_BYTES):
             return True
-        return writer.add(lower, upper, Fingerprint(self._fingerprint(lo, hi)))
+        return writer.add(lower, upper, Fingerprint(self._set.fingerprint(lo, hi)))
 
     # -- digests, claims and found ranges ---------------------------------------------------------
 
@@ -414,10 +379,10 @@ class Reconciler:
         """A differing digest: if the range differs by one item, name it (docs/sync.md §4.3)."""
         lower, upper, lo, hi = span
         excess = (hi - lo) - digest.count
-        delta = (self._sums[hi] - self._sums[lo] - digest.sum) & SUM_MASK
+        delta = (self._set.total(lo, hi) - digest.sum) & SUM_MASK
         if excess == 1:
             # We hold one more item: if it is the only difference, delta is its id's low bits.
-            index = self._single(lo, hi, delta, digest.value)
+            index = self._set.single(lo, hi, delta, digest.value)
             if index is not None:
                 return self._holds_single(writer, span, index)
         elif excess == -1 and (
@@ -427,68 +392,23 @@ class Reconciler:
         ):
             # The peer holds one more: it alone can check that (-delta) names one of its ids.
             prefix = (-delta & SUM_MASK).to_bytes(SUM_BYTES, "little")
-            return writer.add(lower, upper, Claim(prefix, self._fingerprint(lo, hi)))
+            return writer.add(lower, upper, Claim(prefix, self._set.fingerprint(lo, hi)))
         mu = max(density * (hi - lo), MULTI_DIFFERENCES)
         return self._differs(writer, span, mu, 2, digest.count)
-
-    def _single(self, lo: int, hi: int, low_bits: int, peer: bytes) -> int | None:
-        """The index of our item in [lo, hi) whose id has these low 64 bits and without which
-        our range has the peer's fingerprint ``peer``; None if there is none."""
-        total = self._sums[hi] - self._sums[lo]
-        vals = self._vals
-        if hi - lo <= SINGLE_SCAN_MAX_ITEMS:
-            candidates: Iterable[int] = range(lo, hi)
-        else:
-            # A digest over a large range (a peer may send one over our whole set): look the
-            # low bits up instead of scanning, so a frame's work does not grow with our set.
-            if self._by_low_bits is None:
-                index: dict[int, int | list[int]] = {}
-                for i, value in enumerate(vals):
-                    bits = value & SUM_MASK
-                    seen = index.setdefault(bits, i)
-                    if seen != i:  # ids ground to share their low 64 bits
-                        index[bits] = [*seen, i] if isinstance(seen, list) else [seen, i]
-                self._by_low_bits = index
-            found = self._by_low_bits.get(low_bits)
-            candidates = () if found is None else [found] if isinstance(found, int) else found
-        for i in candidates:
-            if (
-                lo <= i < hi
-                and vals[i] & SUM_MASK == low_bits
-                and fingerprint(total - vals[i], hi - lo - 1) == peer
-            ):
-                return i
-        return None
 
     def _holds_single(self, writer: Writer, span: Span, index: int) -> bool:
         """We hold item ``index`` and the peer lacks it, and that is the range's only difference.
         The initiator now knows all it needs; the responder tells the initiator which item."""
         lower, upper, _, _ = span
-        id_ = self._keys[index][TS_BYTES:]
+        id_ = self._set.keys[index][TS_BYTES:]
         if not self._initiator:
-            found = Found(id_[: self._extra_width([id_])])
+            found = Found(id_[: self._set.extra_width([id_])])
             if not writer.add(lower, upper, found):
                 return False
         self.have.add(id_)
         return True
 
     # -- range primitives -----------------------------------------------------------------------
-
-    def _fingerprint(self, lo: int, hi: int) -> bytes:
-        return fingerprint(self._sums[hi] - self._sums[lo], hi - lo)
-
-    def _digest(self, lo: int, hi: int) -> Digest:
-        total = self._sums[hi] - self._sums[lo]
-        return Digest(fingerprint(total, hi - lo), hi - lo, total & SUM_MASK)
-
-    def _bound_before(self, i: int) -> Bound:
-        """The shortest bound above item i-1 and at or below item i."""
-        key, prev = self._keys[i], self._keys[i - 1]
-        ts = int.from_bytes(key[:TS_BYTES], "big")
-        if key[:TS_BYTES] != prev[:TS_BYTES]:
-            return Bound(ts)
-        id_ = key[TS_BYTES:]
-        return Bound(ts, id_[: _common_prefix(prev[TS_BYTES:], id_) + 1])
 
     def _split_fitting(
         self,
@@ -527,12 +447,12 @@ class Reconciler:
         start, sub_lower = lo, lower
         for j in range(1, k + 1):
             end = lo + (j * m) // k
-            sub_upper = upper if j == k else self._bound_before(end)
+            sub_upper = upper if j == k else self._set.bound_before(end)
             payload: Payload
             if plain:
-                payload = Fingerprint(self._fingerprint(start, end))
+                payload = Fingerprint(self._set.fingerprint(start, end))
             else:
-                payload = self._digest(start, end)
+                payload = self._set.digest(start, end)
             if not writer.add(sub_lower, sub_upper, payload):
                 writer.rollback(mark)
                 return False
@@ -540,15 +460,6 @@ class Reconciler:
         return True
 
     # -- id lists and replies ---------------------------------------------------------------------
-
-    def _list_width(self, lo: int, hi: int) -> int:
-        """PREFIX_BYTES, or more if two of our own ids in the range would share a prefix."""
-        self._crowding()
-        if len(set(self._heads[lo:hi])) == hi - lo:
-            return PREFIX_BYTES  # the usual case, without sorting
-        ids = sorted(map(_ID_OF, self._keys[lo:hi]))
-        longest = max((_common_prefix(a, b) for a, b in pairwise(ids)), default=0)
-        return min(ID_BYTES, max(PREFIX_BYTES, longest + 1))
 
     def _list(
         self,
@@ -599,16 +510,16 @@ class Reconciler:
             self._open = opened
             return False
         if width is None:
-            w = ID_BYTES if self._has_collided(lower.key, upper.key) else self._list_width(lo, hi)
+            collided = self._has_collided(lower.key, upper.key)
+            w = ID_BYTES if collided else self._set.list_width(lo, hi)
         else:
             w = width
         mark = writer.mark()
         if w == PREFIX_BYTES:
-            self._crowding()
-            payload = IdList(w, tuple(self._heads[lo:hi]))
+            payload = IdList(w, tuple(self._set.heads[lo:hi]))
         else:
             end = TS_BYTES + w
-            payload = IdList(w, tuple(k[TS_BYTES:end] for k in self._keys[lo:hi]))
+            payload = IdList(w, tuple(k[TS_BYTES:end] for k in self._set.keys[lo:hi]))
         if not writer.add(lower, upper, payload):
             return False
         if peer_items is not None and width is None:
@@ -627,7 +538,7 @@ class Reconciler:
         shorts = opened.shorts
         if shorts is None or self._has_collided(opened.span.lower.key, upper.key):
             return None
-        added = self._heads[lo:hi]
+        added = self._set.heads[lo:hi]
         if not shorts.isdisjoint(added) or len(set(added)) != len(added):
             return None
         return IdList(PREFIX_BYTES, opened.list.ids + tuple(added)), added
@@ -659,7 +570,7 @@ class Reconciler:
     def _take_full_list(self, lo: int, hi: int, payload: IdList) -> None:
         """The responder's full ids of a small range: both differences of the range are known."""
         theirs = set(payload.ids)
-        mine = [k[TS_BYTES:] for k in self._keys[lo:hi]]
+        mine = [k[TS_BYTES:] for k in self._set.keys[lo:hi]]
         self.have.update(id_ for id_ in mine if id_ not in theirs)
         mine_set = set(mine)
         self.need.update(id_ for id_ in payload.ids if id_ not in mine_set)
@@ -679,26 +590,25 @@ class Reconciler:
             return self._split_fitting(writer, span, max(k, 2), 2, plain=True)
         entries = set(listed.ids)
         if w == PREFIX_BYTES:
-            self._crowding()
-            prefixes = self._heads[lo:hi]
+            prefixes = self._set.heads[lo:hi]
         else:
             end = TS_BYTES + w
-            prefixes = [k[TS_BYTES:end] for k in self._keys[lo:hi]]
+            prefixes = [k[TS_BYTES:end] for k in self._set.keys[lo:hi]]
         present = set(prefixes)
         listed_here = [p in entries for p in prefixes]
         indices = range(lo, hi)
         matched_at = list(compress(indices, listed_here))
-        total = sum(map(self._vals.__getitem__, matched_at))
+        total = sum(map(self._set.vals.__getitem__, matched_at))
         matched = len(matched_at)
         unlisted = list(map(not_, listed_here))
-        extras = list(map(_ID_OF, compress(self._keys[lo:hi], unlisted)))
+        extras = list(map(ID_OF, compress(self._set.keys[lo:hi], unlisted)))
         missing = tuple(i for i, p in enumerate(listed.ids) if p not in present)
         # The shortest the reply can be; if even that does not fit, do not work out the widths
         # of what cannot be sent (a fresh peer's empty list may face all our items).
         least = (len(listed.ids) + 7) // 8 + len(extras) * min(w, PREFIX_BYTES) + FINGERPRINT_BYTES
         reply = None
         if least <= writer.room():
-            extra_width = ID_BYTES if w == ID_BYTES else self._extra_width(extras)
+            extra_width = ID_BYTES if w == ID_BYTES else self._set.extra_width(extras)
             if extra_width == PREFIX_BYTES and w == PREFIX_BYTES:
                 shown = tuple(compress(prefixes, unlisted))  # the heads, already cut
             else:
@@ -732,21 +642,21 @@ class Reconciler:
             count = min(hi - start, max(1, writer.room() // (PREFIX_BYTES + 1)))
             # A chunk has one prefix width: an id that needs a longer prefix than
             # PREFIX_BYTES gets a chunk of its own rather than widening thousands.
-            width = self._unique_width(self._keys[start][TS_BYTES:])
+            width = self._set.unique_width(self._set.keys[start][TS_BYTES:])
             if width > PREFIX_BYTES:
                 count = 1
-            elif self._crowded:
-                crowded = self._crowded
-                heads = self._heads[start + 1 : start + count]
+            elif self._set.crowded:
+                crowded = self._set.crowded
+                heads = self._set.heads[start + 1 : start + count]
                 first = next((j for j, h in enumerate(heads, start + 1) if h in crowded), None)
                 if first is not None:
                     count = first - start
             while count:
                 end = start + count
-                sub_upper = upper if end == hi else self._bound_before(end)
-                ids = list(map(_ID_OF, self._keys[start:end]))
+                sub_upper = upper if end == hi else self._set.bound_before(end)
+                ids = list(map(ID_OF, self._set.keys[start:end]))
                 extras = (
-                    tuple(self._heads[start:end])
+                    tuple(self._set.heads[start:end])
                     if width == PREFIX_BYTES
                     else tuple(id_[:width] for id_ in ids)
                 )
@@ -761,72 +671,23 @@ class Reconciler:
         if start == lo:
             return False
         if start < hi:
-            rest = Fingerprint(self._fingerprint(start, hi))
+            rest = Fingerprint(self._set.fingerprint(start, hi))
             if not writer.add(sub_lower, upper, rest):
                 raise AssertionError("a reserve was kept for it")
         return True
-
-    def _extra_width(self, extras: Sequence[bytes]) -> int:
-        """Shortest prefix width (at least PREFIX_BYTES) that tells each of these ids apart
-        from every other id we hold, so that 'the item starting with it' names one item."""
-        crowded = self._crowding()
-        if not crowded:
-            return PREFIX_BYTES
-        heads = crowded.keys() & set(map(itemgetter(slice(0, PREFIX_BYTES)), extras))
-        if not heads:
-            return PREFIX_BYTES
-        return max(
-            (self._unique_width(id_) for id_ in extras if id_[:PREFIX_BYTES] in heads),
-            default=PREFIX_BYTES,
-        )
-
-    def _unique_width(self, id_: bytes) -> int:
-        """The shortest prefix of our id ``id_`` (at least PREFIX_BYTES) no other id of ours
-        starts with."""
-        crowded = self._crowding()
-        group = crowded.get(id_[:PREFIX_BYTES])
-        if group is None:
-            return PREFIX_BYTES
-        i = bisect_left(group, id_)
-        width = PREFIX_BYTES
-        if i > 0:
-            width = max(width, _common_prefix(group[i - 1], id_) + 1)
-        if i + 1 < len(group):
-            width = max(width, _common_prefix(group[i + 1], id_) + 1)
-        return min(ID_BYTES, width)
-
-    def _crowding(self) -> dict[bytes, list[bytes]]:
-        """Built on first need: ``_heads`` (the first PREFIX_BYTES of every id of ours, in
-        item order) and the ids whose heads are shared with another of ours, by head, sorted
-        (only these need a longer prefix to be told apart)."""
-        if self._crowded is None:
-            head = itemgetter(slice(TS_BYTES, TS_BYTES + PREFIX_BYTES))
-            heads = list(map(head, self._keys))
-            crowded: dict[bytes, list[bytes]] = {}
-            if len(set(heads)) < len(heads):  # else no two of our ids share their head
-                shared = Counter(heads)
-                crowded = {p: [] for p, n in shared.items() if n > 1}
-                for h, k in zip(heads, self._keys, strict=True):
-                    group = crowded.get(h)
-                    if group is not None:
-                        group.append(k[TS_BYTES:])
-                for group in crowded.values():
-                    group.sort()
-            self._heads = heads
-            self._crowded = crowded
-        return self._crowded
 
     def _take_reply(self, lo: int, hi: int, reply: IdReply) -> bool:
         """Check and record the responder's answer to our id list; False asks for a retry with
         full ids (a prefix collision hid a difference)."""
         # count == hi - lo (_check_move): expanding the bitmap costs what our range holds.
         missing = reply.missing
-        total = self._sums[hi] - self._sums[lo] - sum(self._vals[lo + i] for i in missing)
+        vals = self._set.vals
+        total = self._set.total(lo, hi) - sum(vals[lo + i] for i in missing)
         if fingerprint(total, hi - lo - len(missing)) != reply.check:
             if reply.width == ID_BYTES:
                 # With full ids nothing can collide: the peer is broken or lying.
                 raise protocol_error("id reply inconsistent with full ids")
             return False
-        self.have.update(self._keys[lo + i][TS_BYTES:] for i in missing)
+        self.have.update(self._set.keys[lo + i][TS_BYTES:] for i in missing)
         self.need.update(reply.extras)
         return True
