@@ -22,11 +22,11 @@ if TYPE_CHECKING:
     from stig.tui.app import StigApp
 
 
-def who(app: StigApp, key: bytes, chars: int = SHORT_ID) -> str:
-    """An author as the screens name one: the key's first ``chars`` hex characters, and the
-    persona's name if it is one of this device's."""
+def who(app: StigApp, key: bytes) -> str:
+    """An author as the screens name one: the key's first characters, and the persona's name
+    if it is one of this device's."""
     own = app.live.local.keyring.owners().get(key)
-    return f"{key.hex()[:chars]} (your persona {own})" if own else key.hex()[:chars]
+    return f"{key.hex()[:SHORT_ID]} (your persona {own})" if own else key.hex()[:SHORT_ID]
 
 
 def _change(app: StigApp, change: Callable[[MuteList], MuteList]) -> MuteList | None:

@@ -33,7 +33,7 @@ ABOUT = (
 
 AUTHOR, TAG, FOLLOW = "author", "tag", "follows"
 KEY = 64
-"""Hex characters of a key shown: all of them, to copy into `stig unmute` or to a friend."""
+"""A key is shown whole (64 hex), to copy into `stig unmute` or to give to a friend."""
 
 
 def check_tag(text: str) -> str | None:
@@ -65,7 +65,7 @@ class MutesScreen(Page):
     def on_mount(self) -> None:
         table = self.query_one(DataTable)
         # fixed widths: the first frame is drawn at its final layout
-        for label, width in (("what", 7), ("who", KEY + 24), ("so", 26)):
+        for label, width in (("what", 7), ("who", KEY), ("so", 40)):
             table.add_column(label, key=label, width=width)
         self.reload()
         table.focus()
@@ -97,15 +97,16 @@ class MutesScreen(Page):
         table.clear()
         rows: list[tuple[str, str, str, str]] = []
         for key in sorted(listed.authors):
-            rows.append((AUTHOR, who(self.stig, key, KEY), "hidden here", f"{AUTHOR}:{key.hex()}"))
+            rows.append((AUTHOR, key.hex(), "hidden here", f"{AUTHOR}:{key.hex()}"))
         for tag in sorted(listed.tags):
             rows.append((TAG, f"#{tag}", "hidden here", f"{TAG}:{tag}"))
         for key in sorted(listed.follows):
+            own = self.stig.live.local.keyring.owners().get(key)
             rows.append(
                 (
                     FOLLOW,
-                    who(self.stig, key, KEY),
-                    "whom they mute is hidden",
+                    key.hex(),
+                    (f"your persona {own}: " if own else "") + "whom they mute is hidden",
                     f"{FOLLOW}:{key.hex()}",
                 )
             )
