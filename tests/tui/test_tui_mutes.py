@@ -97,9 +97,10 @@ async def test_mute_from_search_and_from_a_threads_answers(home: Home) -> None:
     app = app_for(home)
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
-        await pilot.press("slash", *"march", "enter")
+        await pilot.press("slash")
+        await until(pilot, lambda: isinstance(app.screen, SearchScreen), "the search")
+        await pilot.press(*"march", "enter")
         await until(pilot, lambda: bool(rows(app)), "the march found")
-        assert isinstance(app.screen, SearchScreen)
         await pilot.press("m")
         await until(pilot, lambda: rows(app) == [], "the search to hide ben")
         await pilot.press("u")
@@ -112,6 +113,7 @@ async def test_mute_from_search_and_from_a_threads_answers(home: Home) -> None:
         await until(pilot, lambda: isinstance(app.screen, ThreadScreen), "the thread")
         await until(pilot, lambda: rows(app) == [story()[3].body], "ben's answer")
         table(app).focus()  # the answers, not the trace itself
+        await until(pilot, lambda: table(app).has_focus, "the answers focused")
         await pilot.press("m")
         await until(pilot, lambda: rows(app) == [], "ben's answer hidden")
         assert "press ctrl+z to undo" in notes(app)
@@ -140,6 +142,7 @@ async def test_follow_a_friends_mutes_and_the_abuser_vanishes(tmp_path: Path) ->
         await highlight(pilot, "Eviction")  # ana's, the friend
         await pilot.press("F")
         await until(pilot, lambda: isinstance(app.screen, AskScreen), "the confirmation")
+        await settle(pilot)
         question = str(app.screen.query_one("Label").render())
         assert "Nobody is told" in question and ANA.public_key.hex()[:12] in question
         await pilot.press("escape")  # not yet: nothing changes
@@ -148,6 +151,7 @@ async def test_follow_a_friends_mutes_and_the_abuser_vanishes(tmp_path: Path) ->
 
         await pilot.press("F")
         await until(pilot, lambda: isinstance(app.screen, AskScreen), "the confirmation again")
+        await settle(pilot)
         await pilot.press(*"yes", "enter")
         await until(pilot, lambda: "hateful call-out" not in rows(app), "the abuser hidden")
         assert muted_here(mine) == MuteList(follows=frozenset({ANA.public_key}))
@@ -205,10 +209,12 @@ async def test_the_mutes_screen_lists_and_removes(home: Home) -> None:
         # add a tag, and try one's own persona
         await pilot.press("t")
         await until(pilot, lambda: isinstance(app.screen, AskScreen), "the tag question")
+        await settle(pilot)
         await pilot.press(*"#Housing", "enter")
         await until(pilot, lambda: mutes_rows(app) == ["tag:housing"], "the tag listed")
         await pilot.press("a")
         await until(pilot, lambda: isinstance(app.screen, AskScreen), "the author question")
+        await settle(pilot)
         await pilot.press(*ME.name, "enter")
         await until(pilot, lambda: "your persona me" in notes(app), "the refusal")
         assert muted_here(home) == MuteList(tags=frozenset({"housing"}))
