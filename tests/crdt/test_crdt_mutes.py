@@ -85,6 +85,6 @@ def test_the_documented_example_body_names_persona_b() -> None:
 
     doc = (Path(__file__).resolve().parents[2] / "docs" / "protocol.md").read_text()
     key_b = "29e5833a915a6429a4e3a7948475c338ef436eb82be89c92f059704403db9d55"
-    assert f"`\"{key_b}\\nthreats, see refs\"`" in doc
+    assert f'`"{key_b}\\nthreats, see refs"`' in doc
     mute = post(ANA, kinds.MUTE, 0, body=f"{key_b}\nthreats, see refs")
     assert mute_target(mute) == bytes.fromhex(key_b)
