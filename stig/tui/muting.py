@@ -29,13 +29,16 @@ def who(app: StigApp, key: bytes) -> str:
     return f"{key.hex()[:SHORT_ID]} (your persona {own})" if own else key.hex()[:SHORT_ID]
 
 
-def _change(app: StigApp, change: Callable[[MuteList], MuteList]) -> MuteList | None:
-    """Change the list; None (and the reason shown) if the file cannot be read or written."""
+def change_list(app: StigApp, change: Callable[[MuteList], MuteList]) -> bool:
+    """Change this device's list and reload the screen shown; False (and the reason shown) if
+    the file cannot be read or written."""
     try:
-        return app.live.local.change_mutes(change)
+        app.live.local.change_mutes(change)
     except (StigError, OSError) as exc:
         app.notify(f"mutes not changed: {exc}", severity="error", timeout=8)
-        return None
+        return False
+    app.mutes_changed()
+    return True
 
 
 def _anonymous(app: StigApp, trace: Trace, group: str | None) -> bool:
@@ -67,11 +70,10 @@ async def mute(app: StigApp, key: bytes, undo_key: str) -> bool:
             f"that is your persona {own}: your own traces cannot be muted", severity="warning"
         )
         return False
-    if _change(app, lambda m: m.with_author(key)) is None:
+    if not change_list(app, lambda m: m.with_author(key)):
         return False
     app.last_mute = key
     app.notify(f"muted {who(app, key)} — press {undo_key} to undo (M lists your mutes)", timeout=8)
-    app.mutes_changed()
     return True
 
 
@@ -81,7 +83,7 @@ async def undo_mute(app: StigApp) -> None:
     if key is None:
         app.notify("no mute to undo (M lists your mutes; x there removes one)")
         return
-    if _change(app, lambda m: m.with_author(key, muted=False)) is None:
+    if not change_list(app, lambda m: m.with_author(key, muted=False)):
         return
     app.last_mute = None
     note = ""
@@ -91,7 +93,6 @@ async def undo_mute(app: StigApp) -> None:
     except StigError:
         pass
     app.notify(f"unmuted {who(app, key)}{note}")
-    app.mutes_changed()
 
 
 async def follow_mutes(app: StigApp, trace: Trace, group: str | None) -> bool:
@@ -119,7 +120,7 @@ async def follow(app: StigApp, key: bytes) -> bool:
         "told, not them either; M lists and stops what you follow. Type yes to follow.",
     ):
         return False
-    if _change(app, lambda m: m.with_follow(key)) is None:
+    if not change_list(app, lambda m: m.with_follow(key)):
         return False
     try:
         hidden = len((await app.live.local.mutes()).authors - listed.authors)
@@ -131,5 +132,4 @@ async def follow(app: StigApp, key: bytes) -> bool:
         + " by the mutes you follow",
         timeout=8,
     )
-    app.mutes_changed()
     return True

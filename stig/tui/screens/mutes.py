@@ -3,9 +3,6 @@ mutes it follows; remove any of them, mute an author or a tag by name, follow a 
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import TYPE_CHECKING
-
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -15,13 +12,10 @@ from stig.crdt.normal_form import normalize_tag
 from stig.errors import InvalidTrace, StigError
 from stig.node.mute_list import MuteList
 from stig.readable import plural
-from stig.tui.muting import follow, mute, who
+from stig.tui.muting import change_list, follow, mute, who
 from stig.tui.screens.ask import AskScreen
 from stig.tui.screens.page import Page
 from stig.tui.widgets.status_line import StatusLine
-
-if TYPE_CHECKING:
-    pass
 
 ABOUT = (
     "What this device does not show you. Muting hides an author's traces (or a tag's) from the "
@@ -128,15 +122,6 @@ class MutesScreen(Page):
             return None
         return str(table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value)
 
-    def _change_list(self, change: Callable[[MuteList], MuteList]) -> bool:
-        try:
-            self.stig.live.local.change_mutes(change)
-        except (StigError, OSError) as exc:
-            self.app.notify(f"mutes not changed: {exc}", severity="error", timeout=8)
-            return False
-        self.stig.mutes_changed()
-        return True
-
     @work(group="mutes")
     async def action_remove(self) -> None:
         chosen = self._chosen()
@@ -144,16 +129,16 @@ class MutesScreen(Page):
             return
         what, _, value = chosen.partition(":")
         if what == TAG:
-            if self._change_list(lambda m: m.with_tag(value, muted=False)):
+            if change_list(self.stig, lambda m: m.with_tag(value, muted=False)):
                 self.app.notify(f"#{value} shows again")
             return
         key = bytes.fromhex(value)
         if what == AUTHOR:
-            if self._change_list(lambda m: m.with_author(key, muted=False)):
+            if change_list(self.stig, lambda m: m.with_author(key, muted=False)):
                 if self.stig.last_mute == key:
                     self.stig.last_mute = None
                 self.app.notify(f"unmuted {who(self.stig, key)}")
-        elif self._change_list(lambda m: m.with_follow(key, followed=False)):
+        elif change_list(self.stig, lambda m: m.with_follow(key, followed=False)):
             self.app.notify(f"no longer following the mutes of {who(self.stig, key)}")
 
     async def _author(self, question: str) -> bytes | None:
@@ -182,7 +167,7 @@ class MutesScreen(Page):
         if not typed:
             return
         tag = normalize_tag(typed)
-        if self._change_list(lambda m: m.with_tag(tag)):
+        if change_list(self.stig, lambda m: m.with_tag(tag)):
             self.app.notify(f"muted #{tag} (x removes it here)")
 
     @work(group="mutes")
