@@ -1,6 +1,7 @@
 """Moderation with no moderator, in the terminal UI (Pilot over real homes): mute a row's author
 (and undo), in the feed, search and a thread; follow a friend's published mutes; the Mutes
-screen lists what is hidden and removes it. Nothing of it is sent: it all lives in mutes.json."""
+screen lists what is hidden and removes it; an anonymous group post names no one to mute.
+Nothing of it is sent: it all lives in mutes.json."""
 
 from __future__ import annotations
 
@@ -13,9 +14,11 @@ from stig.crdt import kinds
 from stig.crdt.compose import compose
 from stig.crdt.mutes import mute_body
 from stig.crdt.trace import Trace
+from stig.crypto.group import day_of
 from stig.crypto.persona import Persona
 from stig.node import mute_list
 from stig.node.home import Home
+from stig.node.local import Draft
 from stig.node.mute_list import MuteList
 from stig.tui.app import StigApp
 from stig.tui.screens.ask import AskScreen
@@ -226,3 +229,22 @@ async def test_the_mutes_screen_lists_and_removes(home: Home) -> None:
             lambda: set(rows(app)) == {story()[1].body, story()[2].body},
             "the feed without #housing",
         )
+
+
+async def test_an_anonymous_group_post_names_no_one_to_mute(tmp_path: Path) -> None:
+    home = make_home(tmp_path / "home")
+    app = app_for(home)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        app.live.local.groups.new("crew", day_of(NOW))
+        me = app.live.local.keyring.load("me")
+        await app.live.post(Draft(kinds.NOTE, "Unsigned plan"), me, group="crew", anonymous=True)
+        await pilot.press("g")  # the next space: crew
+        await until(pilot, lambda: rows(app) == ["Unsigned plan"], "the group's feed")
+        await pilot.press("m")
+        await until(pilot, lambda: "anonymously" in notes(app), "the refusal")
+        await pilot.press("F")
+        await settle(pilot)
+        assert not isinstance(app.screen, AskScreen)  # nothing to confirm
+        assert rows(app) == ["Unsigned plan"]
+        assert not muted_here(home)
