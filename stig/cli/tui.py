@@ -36,9 +36,7 @@ def open_tui(
     lan: bool = False,
     psk_file: Path | None = None,
 ) -> None:
-    import sys  # noqa: PLC0415
-
-    if not (sys.stdin.isatty() and sys.stdout.isatty()):
+    if not in_a_terminal():
         raise UsageError(
             "the terminal UI needs a terminal; for scripts use the commands (`stig --help`)"
         )
@@ -48,7 +46,18 @@ def open_tui(
     if initialise(home):
         click.echo(f"stig: created a new home at {home.root} with persona 'me'", err=True)
     config = node_config(home, listen, bootstrap, lan, psk_file)
-    StigApp(home, offline=offline, config=config).run()
+    app = StigApp(home, offline=offline, config=config)
+    app.run()
+    if app.return_code:
+        # Textual catches a crash, prints its traceback and returns: the exit status is what
+        # tells `make run` (and any script) that it crashed.
+        ctx.exit(app.return_code)
+
+
+def in_a_terminal() -> bool:
+    import sys  # noqa: PLC0415
+
+    return sys.stdin.isatty() and sys.stdout.isatty()
 
 
 COMMANDS = [tui]
