@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from textual.app import App
 from textual.pilot import Pilot
-from textual.widgets import Input, Select, Static, TextArea
+from textual.widgets import DataTable, Input, Select, Static, TextArea
 
 from stig.crdt import kinds
 from stig.crdt.compose import compose
@@ -25,6 +25,7 @@ from stig.node.memory_net import MemoryHub
 from stig.node.mesh import MeshNode
 from stig.store.sqlite import SqliteStore
 from stig.tui.app import StigApp
+from stig.tui.screens.ask import AskScreen
 from stig.tui.screens.compose import ComposeScreen
 from stig.tui.screens.contour import ContourScreen
 from stig.tui.screens.feed import FeedScreen
@@ -159,9 +160,34 @@ async def test_compose_shows_a_bad_tag_inline_and_keeps_the_form(home: Home) -> 
         error = str(app.screen.query_one("#compose-error", Static).render())
         assert "bad_tag" in error and "no!good" in error
         assert app.screen.query_one("#body", TextArea).text == "hello"
-        await pilot.press("escape")
+        await pilot.press("escape", *"yes", "enter")
         await settle(pilot)
         assert "hello" not in rows(app)
+
+
+async def test_esc_in_compose_with_text_asks_before_discarding(home: Home) -> None:
+    app = app_for(home)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("c")
+        await settle(pilot)
+        await pilot.press(*"half a thought", "escape")
+        await settle(pilot)
+        assert isinstance(app.screen, AskScreen)  # asked, not gone
+        await pilot.press("escape")  # changed my mind: back to the text
+        await settle(pilot)
+        assert isinstance(app.screen, ComposeScreen)
+        assert app.screen.query_one("#body", TextArea).text == "half a thought"
+        await pilot.press("escape", *"no", "enter")  # anything but yes keeps it too
+        await settle(pilot)
+        assert isinstance(app.screen, ComposeScreen)
+        await pilot.press("escape", *"yes", "enter")
+        await until(pilot, lambda: isinstance(app.screen, FeedScreen), "the feed again")
+        assert "half a thought" not in rows(app)
+        await pilot.press("c")
+        await settle(pilot)
+        await pilot.press("escape")  # nothing written: nothing to ask
+        await until(pilot, lambda: isinstance(app.screen, FeedScreen), "the feed again")
 
 
 async def test_answer_from_the_thread(home: Home) -> None:
@@ -324,6 +350,41 @@ async def test_identities_create_and_switch(home: Home) -> None:
         await until(pilot, lambda: "as ren" in rows(app), "the post")
         posted = next(i.trace for i in table(app).items if i.trace.body == "as ren")
         assert posted.author == app.live.local.keyring.public_key("ren")
+
+
+async def test_a_new_persona_with_a_long_name_keeps_the_table_aligned(home: Home) -> None:
+    app = app_for(home)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await pilot.press("i", "n")
+        await settle(pilot)
+        await pilot.press(*"solidarity-kitchen-crew", "enter", "enter")
+        await until(pilot, lambda: app.persona_name == "solidarity-kitchen-crew", "the persona")
+        personas = app.screen.query_one("#personas", DataTable)
+        # its column is as wide as the longest name: the next column starts after it
+        assert personas.columns["persona"].width >= len("solidarity-kitchen-crew")
+        assert personas.get_row("solidarity-kitchen-crew")[0] == "▶"  # in use
+
+
+async def test_a_passphrase_is_typed_twice_when_set(home: Home) -> None:
+    app = app_for(home)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("i", "n")
+        await settle(pilot)
+        await pilot.press(*"ren", "enter")
+        await settle(pilot)
+        await pilot.press(*"one two three", "enter")
+        await settle(pilot)
+        await pilot.press(*"one two thre", "enter")  # a slip: not taken
+        await settle(pilot)
+        assert "not the same" in str(app.screen.query_one("#ask-error", Static).render())
+        assert "ren" not in app.live.local.keyring.names()
+        app.screen.query_one("#answer", Input).value = "one two three"
+        await pilot.press("enter")
+        await until(pilot, lambda: app.persona_name == "ren", "the persona in use")
+        assert app.live.local.keyring.is_locked("ren")
+        app.live.local.keyring.load("ren", "one two three")  # the passphrase typed twice
 
 
 async def test_help_lists_the_keys(home: Home) -> None:

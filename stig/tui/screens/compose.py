@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal, Vertical
+from textual.containers import Horizontal, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Button, Checkbox, Input, Label, Select, Static, TextArea
 
@@ -22,6 +22,7 @@ from stig.errors import InvalidTrace, StigError
 from stig.node.local import Draft
 from stig.readable import parse_duration, span
 from stig.tui.posting import post
+from stig.tui.screens.ask import confirmed
 from stig.tui.screens.page import OfTheApp
 from stig.tui.spaces import PUBLIC, as_group, space_options
 
@@ -56,7 +57,7 @@ class ComposeScreen(OfTheApp, ModalScreen[Trace | None]):
             title = f"Answer {target.kind} {target.hex_id[:12]}"
         keyring = self.stig.live.local.keyring
         names = keyring.names()
-        with Vertical(id="compose-box"):
+        with VerticalScroll(id="compose-box"):
             yield Label(title, classes="title")
             with Horizontal(classes="row"):
                 yield Label("kind", classes="field")
@@ -124,7 +125,20 @@ class ComposeScreen(OfTheApp, ModalScreen[Trace | None]):
 
     @on(Button.Pressed, "#cancel")
     def action_cancel(self) -> None:
-        self.dismiss(None)
+        if self.query_one("#body", TextArea).text.strip():
+            self._discard()
+        else:
+            self.dismiss(None)
+
+    @work(exclusive=True, group="compose-discard")
+    async def _discard(self) -> None:
+        """Esc with text written: asked first, so a stray key does not lose it."""
+        if await confirmed(
+            self.app,
+            "Discard what you wrote? It is not posted, nor kept anywhere. "
+            "Type yes to discard; Esc goes back to it.",
+        ):
+            self.dismiss(None)
 
     @on(Button.Pressed, "#post")
     def pressed_post(self) -> None:

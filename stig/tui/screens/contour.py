@@ -10,11 +10,12 @@ from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
 from textual.containers import VerticalScroll
-from textual.widgets import Footer, Header, Label, Sparkline, Static
+from textual.widgets import Header, Label, Sparkline, Static
 
 from stig.crdt.contour import Contour
 from stig.readable import bar
 from stig.tui.screens.page import Page
+from stig.tui.widgets.key_footer import KeyFooter
 from stig.tui.widgets.status_line import StatusLine
 
 if TYPE_CHECKING:
@@ -76,7 +77,7 @@ class ContourScreen(Page):
                 classes="hint",
             )
         yield StatusLine(id="status")
-        yield Footer()
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         self.reload()

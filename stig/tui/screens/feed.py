@@ -9,7 +9,7 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal
-from textual.widgets import Footer, Header, Input, Select, Static
+from textual.widgets import Header, Input, Select, Static
 
 from stig.crdt import kinds
 from stig.crdt.views import FeedFilter
@@ -22,6 +22,7 @@ from stig.tui.screens.compose import ComposeScreen
 from stig.tui.screens.page import Page
 from stig.tui.screens.thread import ThreadScreen
 from stig.tui.spaces import PUBLIC, as_group, space_label, space_options
+from stig.tui.widgets.key_footer import KeyFooter
 from stig.tui.widgets.status_line import StatusLine
 from stig.tui.widgets.trace_table import TraceTable
 
@@ -70,7 +71,7 @@ class FeedScreen(Page):
         yield TraceTable(id="feed")
         yield Static("", id="empty", classes="hint")
         yield StatusLine(id="status")
-        yield Footer()
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         self.query_one(TraceTable).focus()

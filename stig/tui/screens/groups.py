@@ -11,13 +11,14 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
-from textual.widgets import DataTable, Footer, Header, Label, Static
+from textual.widgets import DataTable, Header, Label, Static
 
 from stig.crypto.group import day_of, read_invite
 from stig.crypto.persona import valid_persona_name
 from stig.errors import StigError
 from stig.tui.screens.ask import AskScreen, confirmed
 from stig.tui.screens.page import Page
+from stig.tui.widgets.key_footer import KeyFooter
 from stig.tui.widgets.qr import qr_text
 from stig.tui.widgets.status_line import StatusLine
 
@@ -93,7 +94,7 @@ class GroupsScreen(Page):
         yield Static("", id="groups-empty", classes="hint")
         yield Static("", id="groups-error", classes="error")
         yield StatusLine(id="status")
-        yield Footer()
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         table = self.query_one(DataTable)

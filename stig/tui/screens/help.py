@@ -6,9 +6,10 @@ from rich.table import Table
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
-from textual.widgets import Footer, Header, Static
+from textual.widgets import Header, Static
 
 from stig.tui.screens.page import Page
+from stig.tui.widgets.key_footer import KeyFooter
 
 INTRO = (
     "stig keeps traces: call-outs, actions, reports, notes. Each fades when its time is up; "
@@ -73,4 +74,4 @@ class HelpScreen(Page):
         with VerticalScroll():
             yield Static(INTRO, classes="hint")
             yield Static(key_table())
-        yield Footer()
+        yield KeyFooter()

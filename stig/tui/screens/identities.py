@@ -7,11 +7,12 @@ from typing import TYPE_CHECKING
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.widgets import DataTable, Footer, Header, Static
+from textual.widgets import DataTable, Header, Static
 
 from stig.errors import StigError
 from stig.tui.screens.ask import AskScreen
 from stig.tui.screens.page import Page
+from stig.tui.widgets.key_footer import KeyFooter
 from stig.tui.widgets.status_line import StatusLine
 
 if TYPE_CHECKING:
@@ -34,20 +35,26 @@ class IdentitiesScreen(Page):
         )
         yield DataTable(id="personas", cursor_type="row")
         yield StatusLine(id="status")
-        yield Footer()
+        yield KeyFooter()
 
     def on_mount(self) -> None:
-        table = self.query_one(DataTable)
-        for label in ("", "persona", "public key", "protected", "default"):
-            table.add_column(label, key=label or "using")
         self.show()
-        table.focus()
+        self.query_one(DataTable).focus()
 
     def show(self) -> None:
         keyring = self.stig.live.local.keyring
         table = self.query_one(DataTable)
-        table.clear()
-        for name in keyring.names():
+        keep = self._chosen()
+        names = keyring.names()
+        # Columns of fixed widths, set anew each time: DataTable sizes columns by the rows it
+        # was first given, so a longer name created later ran into the next column.
+        table.clear(columns=True)
+        widths = (1, max([len("persona"), *map(len, names)]), 25, 9, 7)
+        for label, width in zip(
+            ("", "persona", "public key", "protected", "default"), widths, strict=True
+        ):
+            table.add_column(label, key=label or "using", width=width)
+        for name in names:
             table.add_row(
                 "▶" if name == self.stig.persona_name else "",
                 name,
@@ -56,6 +63,8 @@ class IdentitiesScreen(Page):
                 "yes" if name == keyring.default else "",
                 key=name,
             )
+        if keep in names:
+            table.move_cursor(row=names.index(keep), animate=False)
 
     def _chosen(self) -> str | None:
         table = self.query_one(DataTable)
@@ -87,6 +96,16 @@ class IdentitiesScreen(Page):
         )
         if passphrase is None:
             return
+        if passphrase:
+
+            def same(again: str) -> str | None:
+                return None if again == passphrase else "not the same: type it again (Esc cancels)"
+
+            again = await self.app.push_screen_wait(
+                AskScreen("The same passphrase again, to be sure of it:", password=True, check=same)
+            )
+            if again is None:
+                return
         try:
             self.stig.live.local.keyring.create(name.strip(), passphrase or None)
         except StigError as exc:

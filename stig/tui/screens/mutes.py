@@ -6,7 +6,7 @@ from __future__ import annotations
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.widgets import DataTable, Footer, Header, Static
+from textual.widgets import DataTable, Header, Static
 
 from stig.crdt.normal_form import normalize_tag
 from stig.errors import InvalidTrace, StigError
@@ -15,6 +15,7 @@ from stig.readable import plural
 from stig.tui.muting import change_list, follow, mute, who
 from stig.tui.screens.ask import AskScreen
 from stig.tui.screens.page import Page
+from stig.tui.widgets.key_footer import KeyFooter
 from stig.tui.widgets.status_line import StatusLine
 
 ABOUT = (
@@ -54,7 +55,7 @@ class MutesScreen(Page):
         yield DataTable(id="mutes", cursor_type="row")
         yield Static("", id="mutes-empty", classes="hint")
         yield StatusLine(id="status")
-        yield Footer()
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         table = self.query_one(DataTable)

@@ -7,12 +7,13 @@ from typing import TYPE_CHECKING
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import VerticalScroll
-from textual.widgets import DataTable, Footer, Header, Static
+from textual.widgets import DataTable, Header, Static
 
 from stig.node import clock
 from stig.node.live import ELSEWHERE, FAILED, OFFLINE, STARTING, LiveStatus
 from stig.readable import span
 from stig.tui.screens.page import Page
+from stig.tui.widgets.key_footer import KeyFooter
 from stig.tui.widgets.status_line import StatusLine
 
 if TYPE_CHECKING:
@@ -69,7 +70,7 @@ class PeersScreen(Page):
             yield DataTable(id="peers", cursor_type="row", zebra_stripes=True)
             yield Static("", id="guidance")
         yield StatusLine(id="status")
-        yield Footer()
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         table = self.query_one("#peers", DataTable)

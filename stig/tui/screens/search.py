@@ -7,13 +7,14 @@ from typing import TYPE_CHECKING
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.widgets import Footer, Header, Input, Static
+from textual.widgets import Header, Input, Static
 
 from stig.errors import StigError
 from stig.readable import plural
 from stig.tui.muting import follow_mutes, mute_author
 from stig.tui.screens.page import Page
 from stig.tui.screens.thread import ThreadScreen
+from stig.tui.widgets.key_footer import KeyFooter
 from stig.tui.widgets.status_line import StatusLine
 from stig.tui.widgets.trace_table import TraceTable
 
@@ -39,7 +40,7 @@ class SearchScreen(Page):
         yield Static("", id="search-info", classes="hint")
         yield TraceTable(id="results")
         yield StatusLine(id="status")
-        yield Footer()
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         self.query_one("#query", Input).focus()

@@ -11,7 +11,7 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
-from textual.widgets import Footer, Header, Label, Static
+from textual.widgets import Header, Label, Static
 
 from stig.crdt import kinds
 from stig.crdt.trace import Trace
@@ -26,6 +26,7 @@ from stig.tui.screens.ask import AskScreen, confirmed
 from stig.tui.screens.compose import ComposeScreen
 from stig.tui.screens.page import Page
 from stig.tui.spaces import member_of
+from stig.tui.widgets.key_footer import KeyFooter
 from stig.tui.widgets.status_line import StatusLine
 from stig.tui.widgets.trace_table import TraceTable, kind_label
 
@@ -98,8 +99,9 @@ class ThreadScreen(Page):
             yield Static("", id="trace", classes="trace")
             yield Label("answers", classes="section")
             yield TraceTable(id="answers")
+            yield Static("", id="no-answers", classes="hint")
         yield StatusLine(id="status")
-        yield Footer()
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         self.reload()
@@ -131,7 +133,7 @@ class ThreadScreen(Page):
                 )
             )
             self.query_one("#up", Static).update("")
-            self.query_one(TraceTable).show([], now)
+            self._show_answers([], now, open_to_answers=False)
             return
         self.query_one("#trace", Static).update(
             trace_text(found.ranked, now, self._author(found.ranked.trace), self.group)
@@ -147,8 +149,16 @@ class ThreadScreen(Page):
                 first = (item.trace.body.splitlines() or [""])[0]
                 up.append(f"{ref.hex()[:SHORT_ID]}  {item.trace.kind}  {first}\n")
         self.query_one("#up", Static).update(up or Text("nothing: it starts a thread", style="dim"))
+        self._show_answers(found.answers, now)
+
+    def _show_answers(
+        self, answers: list[Ranked], now: int, *, open_to_answers: bool = True
+    ) -> None:
         table = self.query_one(TraceTable)
-        table.show(found.answers, now)
+        table.show(answers, now)
+        table.display = bool(answers)  # not an empty table's header alone
+        hint = "no answers yet" + (" — a answers it, e echoes it" if open_to_answers else "")
+        self.query_one("#no-answers", Static).update("" if answers else hint)
 
     def _author(self, trace: Trace) -> str:
         local = self.stig.live.local

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from rich.cells import cell_len, set_cell_size
 from rich.segment import Segment
 from rich.style import Style
@@ -37,17 +39,47 @@ def kind_label(kind: str) -> Text:
     return Text(f"{kind} (unknown)", style="italic")
 
 
-COLUMNS = (
-    ("heat", 5),
-    ("kind", 8),
-    ("tags", 22),
-    ("place", 5),
-    ("age", 4),
-    ("fades", 5),
-    ("↩ echo ✓ ✗", 11),
-    ("text", BODY_PREVIEW),
-)
+@dataclass(frozen=True)
+class Column:
+    label: str
+    width: int
+
+
+HEAT = Column("heat", 5)
+KIND = Column("kind", 8)
+TAGS = Column("tags", 22)
+NARROW_TAGS = Column("tags", 12)
+PLACE = Column("place", 5)
+AGE = Column("age", 4)
+FADES = Column("fades", 5)
+COUNTS = Column("↩ echo ✓ ✗", 11)
+TEXT = "text"
 GAP = "  "
+TEXT_MIN = 30
+"""Cells the text keeps however narrow the terminal: columns go before it does (at 80 columns
+the text had 3 cells once)."""
+
+LAYOUTS = (
+    (HEAT, KIND, TAGS, PLACE, AGE, FADES, COUNTS),
+    (HEAT, KIND, NARROW_TAGS, PLACE, AGE, FADES, COUNTS),
+    (HEAT, KIND, NARROW_TAGS, AGE, FADES, COUNTS),
+    (HEAT, KIND, NARROW_TAGS, AGE, FADES),
+    (HEAT, KIND, NARROW_TAGS, AGE),
+    (HEAT, KIND, AGE),
+    (HEAT, KIND),
+)
+"""The columns before the text, widest first: the first that leaves the text ``TEXT_MIN`` cells
+is used. What goes first is what the thread view shows anyway (place, counts, when it fades)."""
+
+
+def layout(width: int) -> tuple[Column, ...]:
+    """The columns of a table ``width`` cells wide, the text last and taking what is left (at
+    most ``BODY_PREVIEW``)."""
+    for columns in LAYOUTS:
+        used = sum(column.width + len(GAP) for column in columns)
+        if width - used >= TEXT_MIN:
+            return (*columns, Column(TEXT, min(width - used, BODY_PREVIEW)))
+    return (*LAYOUTS[-1], Column(TEXT, TEXT_MIN))
 
 
 def fit(text: str, width: int) -> str:
@@ -70,39 +102,42 @@ def counts_cell(counts: Counts) -> str:
     )
 
 
-def header_line() -> str:
-    return GAP.join(fit(label, width) for label, width in COLUMNS)
+def header_line(columns: tuple[Column, ...]) -> str:
+    return GAP.join(fit(column.label, column.width) for column in columns)
 
 
-def row_line(item: Ranked, now: int, top: float) -> Text:
-    """One trace as one line of the table, in the columns of ``COLUMNS``."""
+def row_line(item: Ranked, now: int, top: float, columns: tuple[Column, ...]) -> Text:
+    """One trace as one line of the table, in ``columns``."""
     t = item.trace
     kind = kind_label(t.kind)
-    cells = (
-        (bar(item.intensity, top), "bold"),
-        (kind.plain, kind.style),
-        (" ".join(f"#{tag}" for tag in t.tags), ""),
-        (t.place, ""),
-        (span(now - t.created), ""),
-        (span(item.effective_expiry - now), ""),
-        (counts_cell(item.counts), ""),
-        (first_line(t.body), ""),
-    )
+    cells = {
+        HEAT.label: (bar(item.intensity, top), "bold"),
+        KIND.label: (kind.plain, kind.style),
+        TAGS.label: (" ".join(f"#{tag}" for tag in t.tags), ""),
+        PLACE.label: (t.place, ""),
+        AGE.label: (span(now - t.created), ""),
+        FADES.label: (span(item.effective_expiry - now), ""),
+        COUNTS.label: (counts_cell(item.counts), ""),
+        TEXT: (first_line(t.body), ""),
+    }
     line = Text(no_wrap=True, overflow="crop")
-    for index, ((value, style), (_, width)) in enumerate(zip(cells, COLUMNS, strict=True)):
+    for index, column in enumerate(columns):
         if index:
             line.append(GAP)
-        line.append(fit(value, width), style=style)
+        value, style = cells[column.label]
+        line.append(fit(value, column.width), style=style)
     return line
 
 
 class TraceTable(DataTable[Text]):
     """Rows keyed by the trace's hex id; the highlighted row survives a refresh.
 
-    Each trace is one pre-formatted cell in fixed-width columns (``COLUMNS``): a row costs one
-    cell to draw, not eight, and the first frame is drawn at its final layout. Lines are cached
-    by whether they hold the cursor, not by where the cursor is (DataTable's own line cache is
-    keyed by the cursor's position, so every move would redraw every visible line).
+    Each trace is one pre-formatted cell in fixed-width columns (``layout``): a row costs one
+    cell to draw, not eight, and the first frame is drawn at its final layout. The columns are
+    chosen by the table's width, so a narrow terminal loses columns, not the text; a resize
+    that changes them formats the rows again. Lines are cached by whether they hold the
+    cursor, not by where the cursor is (DataTable's own line cache is keyed by the cursor's
+    position, so every move would redraw every visible line).
     """
 
     def __init__(self, *, id: str | None = None) -> None:
@@ -110,10 +145,32 @@ class TraceTable(DataTable[Text]):
         self.items: list[Ranked] = []
         self._texts: list[Text] = []
         self._lines: LRUCache[tuple[object, ...], Strip] = LRUCache(2000)
+        self._layout: tuple[Column, ...] = ()
+        self._now = 0
+
+    def _layout_for_width(self) -> tuple[Column, ...]:
+        # the vertical scrollbar's gutter is kept free, so that rows filling the screen (and
+        # so showing it) do not change the layout
+        free = self.size.width - 2 * self.cell_padding - self.styles.scrollbar_size_vertical
+        return layout(free) if free > 0 else layout(200)
+
+    def _set_columns(self) -> None:
+        self._layout = self._layout_for_width()
+        header = header_line(self._layout)
+        self.add_column(header, key="trace", width=cell_len(header))
 
     def on_mount(self) -> None:
-        header = header_line()
-        self.add_column(header, key="trace", width=cell_len(header))
+        self._set_columns()
+
+    def on_resize(self) -> None:
+        if self._layout_for_width() != self._layout:
+            items, keep = self.items, self.selected_id
+            self.items, self._texts = [], []
+            self.clear(columns=True)
+            self._set_columns()
+            self.extend(items, self._now)
+            if keep is not None:
+                self.select(keep)
 
     def _render_line(self, y: int, x1: int, x2: int, base_style: Style) -> Strip:
         try:
@@ -181,8 +238,9 @@ class TraceTable(DataTable[Text]):
         everything = self.items + items
         top = max((item.intensity for item in everything), default=0.0)
         self.items = everything
+        self._now = now
         for item in items:
-            line = row_line(item, now, top)
+            line = row_line(item, now, top, self._layout)
             self._texts.append(line)
             self.add_row(line, key=item.trace.hex_id)
 
