@@ -21,14 +21,20 @@ from textual.message import Message
 from textual.screen import ModalScreen
 
 from stig.crypto.persona import Persona
+from stig.errors import StigError
 from stig.node import clock
 from stig.node.clock import wall_clock
 from stig.node.config import Config
 from stig.node.home import Home
 from stig.node.live import LiveNode, LiveStatus
+from stig.node.local import wipe
 from stig.node.network import Network
+from stig.tui.commands import StigCommands
 from stig.tui.idle_gc import YOUNG_EVERY, IdleCollector
 from stig.tui.muting import undo_mute
+from stig.tui.panic import ask_to_wipe, burn
+from stig.tui.screens.ask import AskScreen
+from stig.tui.screens.compose import ComposeScreen
 from stig.tui.screens.contour import ContourScreen
 from stig.tui.screens.feed import FeedScreen
 from stig.tui.screens.groups import GroupsScreen
@@ -38,6 +44,7 @@ from stig.tui.screens.mutes import MutesScreen
 from stig.tui.screens.passphrase import PassphraseScreen
 from stig.tui.screens.peers import PeersScreen
 from stig.tui.screens.search import SearchScreen
+from stig.tui.screens.wiping import WipingScreen
 from stig.tui.widgets.status_line import StatusLine
 
 POLL = 0.5
@@ -50,6 +57,7 @@ class Changed(Message):
 
 class StigApp(App[None]):
     CSS_PATH = Path(__file__).parent / "stig.tcss"
+    COMMANDS = App.COMMANDS | {StigCommands}
     TITLE = "stig"
     SUB_TITLE = "traces that fade"
     BINDINGS = [
@@ -93,6 +101,7 @@ class StigApp(App[None]):
         """Held while group envelopes are opened, and while a group is left."""
         self.last_mute: bytes | None = None
         """The author muted last in this session, for undo (stig.tui.muting)."""
+        self.wiping = False
 
     # -- life ------------------------------------------------------------------------------
 
@@ -118,10 +127,37 @@ class StigApp(App[None]):
         self._collector.stop()
         await self._resources.aclose()
 
+    @work(exclusive=True, group="panic")
+    async def action_wipe(self) -> None:
+        """Wipe this device after its typed word (stig.tui.panic), then exit. An app worker,
+        not a screen's: the screens go before the store does."""
+        if not await ask_to_wipe(self):
+            return
+        self.wiping = True
+        await self.push_screen(WipingScreen())
+        # The node first (off the mesh, the store closed), so nothing is written again after.
+        await self._resources.aclose()
+        try:
+            await asyncio.to_thread(wipe, self.home)
+        except StigError as exc:
+            self.exit(return_code=2, message=f"stig: the wipe is incomplete — {exc}")
+            return
+        self.exit(message=f"stig: wiped {self.home.root}")
+
+    @work(exclusive=True, group="panic")
+    async def action_burn(self) -> None:
+        """Burn the persona in use, after its typed word (stig.tui.panic)."""
+        if not self.persona_name:
+            self.notify("no persona to burn", severity="error")
+            return
+        await burn(self, self.persona_name)
+
     def on_key(self) -> None:
         self._collector.key_pressed()
 
     async def _poll(self) -> None:
+        if self.wiping:
+            return
         if self.live.asked_to_stop or not self.home.exists():
             # `stig wipe` (or a stop request on the control socket): what this app shows is
             # gone from the disk, and must go from the screen too.
@@ -156,16 +192,20 @@ class StigApp(App[None]):
         """Called after this device's mutes changed: the store's cursor did not move, so the
         poll would not notice; the visible screen reloads now (those under it, when shown),
         not a dialog still closing over it."""
+        self.reload_page()
+
+    def reload_page(self) -> None:
+        """The visible page (not a dialog over it) reloads."""
         pages = [screen for screen in self.screen_stack if not isinstance(screen, ModalScreen)]
         if pages:
             pages[-1].post_message(Changed())
 
     # -- who signs ---------------------------------------------------------------------------
 
-    async def signer(self) -> Persona | None:
-        """The chosen persona, asking for its passphrase once per session if it has one.
-        Call from a worker (it may wait for a screen)."""
-        name = self.persona_name
+    async def signer(self, name: str | None = None) -> Persona | None:
+        """The chosen persona (or persona ``name``), asking for its passphrase once per session
+        if it has one. Call from a worker (it may wait for a screen)."""
+        name = self.persona_name if name is None else name
         if not name:
             self.notify("no persona yet: press i to create one", severity="error")
             return None
@@ -185,6 +225,12 @@ class StigApp(App[None]):
         self.persona_name = name
         self.call_later(self._refresh_status)
 
+    def use_persona(self, name: str) -> None:
+        """Choose persona ``name`` from the command palette: said, and shown where listed."""
+        self.choose_persona(name)
+        self.notify(f"now posting as {name}")
+        self.call_later(self.reload_page)
+
     # -- where ------------------------------------------------------------------------------
 
     def choose_group(self, group: str | None) -> None:
@@ -196,10 +242,16 @@ class StigApp(App[None]):
         self.sub_title = self.SUB_TITLE if group is None else f"in group {group}"
         self.call_later(self._refresh_status)
 
+    def show_space(self, group: str | None) -> None:
+        """Show ``group`` (None: public) in the feed, from the command palette."""
+        self.choose_group(group)
+        self.action_feed()
+        self.call_later(self.reload_page)  # the feed, once the screens above it are gone
+
     # -- screens -----------------------------------------------------------------------------
 
     def _open(self, screen_type: type) -> None:
-        if isinstance(self.screen, (screen_type, ModalScreen)):
+        if self.wiping or isinstance(self.screen, (screen_type, ModalScreen)):
             return
         # Keep one stack: the feed at the bottom, at most one other top-level screen above it.
         while len(self.screen_stack) > 2:
@@ -233,6 +285,36 @@ class StigApp(App[None]):
     @work(group="mutes")
     async def action_undo_mute(self) -> None:
         await undo_mute(self)
+
+    def action_compose(self) -> None:
+        if not self.wiping and not isinstance(self.screen, ModalScreen):
+            self.push_screen(ComposeScreen(group=self.group))
+
+    @work(group="connect")
+    async def action_connect(self) -> None:
+        """Dial a peer by address (what ``--bootstrap`` does at start, once)."""
+        address = await self.push_screen_wait(
+            AskScreen(
+                "Address of the peer to connect to (its multiaddr, from `stig addr` there):",
+                placeholder="/ip4/…/tcp/…/p2p/12D3KooW…",
+            )
+        )
+        if not address or not address.strip():
+            return
+        mesh = self.live.mesh
+        if mesh is None or not self.status.on_mesh:
+            self.notify(
+                "offline: not on the mesh, so nothing to connect with (start without --offline)",
+                severity="error",
+                timeout=8,
+            )
+            return
+        peer = await mesh.dial(address.strip())
+        if peer is None:
+            self.notify(f"could not reach {address.strip()}", severity="error", timeout=8)
+        else:
+            self.notify(f"connected to {peer}; a sync starts now")
+        await self._refresh_status()
 
     def action_help(self) -> None:
         if not isinstance(self.screen, HelpScreen):

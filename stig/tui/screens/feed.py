@@ -82,6 +82,7 @@ class FeedScreen(Page):
         self.reload()
 
     def on_changed(self) -> None:  # stig.tui.app.Changed
+        self._sync_spaces()  # the space may have been chosen elsewhere (the command palette)
         self.reload()
 
     @work(exclusive=True, group="feed")

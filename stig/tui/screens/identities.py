@@ -10,6 +10,7 @@ from textual.binding import Binding
 from textual.widgets import DataTable, Header, Static
 
 from stig.errors import StigError
+from stig.tui.panic import burn
 from stig.tui.screens.ask import AskScreen
 from stig.tui.screens.page import Page
 from stig.tui.widgets.key_footer import KeyFooter
@@ -24,13 +25,16 @@ class IdentitiesScreen(Page):
         Binding("n", "new", "New persona"),
         Binding("enter", "switch", "Use this one", show=False),
         Binding("d", "make_default", "Make default"),
+        Binding("B", "burn", "Burn"),
+        Binding("W", "app.wipe", "Wipe this device"),
     ]
 
     def compose(self) -> ComposeResult:
         yield Header()
         yield Static(
             "A persona is a signing key. Traces signed by different personas cannot be linked "
-            "by their keys; the one in use signs what you post. Enter switches, n creates.",
+            "by their keys; the one in use signs what you post. Enter switches, n creates. "
+            "B burns the highlighted persona (retracts all it posted), W wipes this device.",
             classes="hint",
         )
         yield DataTable(id="personas", cursor_type="row")
@@ -40,6 +44,9 @@ class IdentitiesScreen(Page):
     def on_mount(self) -> None:
         self.show()
         self.query_one(DataTable).focus()
+
+    def on_changed(self) -> None:  # stig.tui.app.Changed: a persona chosen in the palette
+        self.show()
 
     def show(self) -> None:
         keyring = self.stig.live.local.keyring
@@ -114,3 +121,9 @@ class IdentitiesScreen(Page):
         self.stig.choose_persona(name.strip())
         self.app.notify(f"created persona {name.strip()}; posting as it now")
         self.show()
+
+    @work(group="identities")
+    async def action_burn(self) -> None:
+        name = self._chosen()
+        if name is not None:
+            await burn(self.stig, name)
