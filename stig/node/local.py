@@ -400,7 +400,7 @@ def wipe(home: Home) -> bool:
         shred(home.transport_key)
     except OSError as exc:
         errors.append(f"cannot erase {home.transport_key}: {exc.strerror}")
-    for path in [*home.store_files, home.addresses_file, home.mutes_file]:
+    for path in [*home.store_files, home.addresses_file, home.mutes_file, home.seen_file]:
         try:
             path.unlink(missing_ok=True)
         except OSError as exc:

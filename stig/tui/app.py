@@ -45,6 +45,7 @@ from stig.tui.screens.passphrase import PassphraseScreen
 from stig.tui.screens.peers import PeersScreen
 from stig.tui.screens.search import SearchScreen
 from stig.tui.screens.wiping import WipingScreen
+from stig.tui.unread import Unread, space_key
 from stig.tui.widgets.status_line import StatusLine
 
 POLL = 0.5
@@ -102,6 +103,9 @@ class StigApp(App[None]):
         self.last_mute: bytes | None = None
         """The author muted last in this session, for undo (stig.tui.muting)."""
         self.wiping = False
+        self.unread: Unread
+        self.new_count = 0
+        """Traces new in the space shown (stig.tui.unread), for the status line."""
 
     # -- life ------------------------------------------------------------------------------
 
@@ -111,6 +115,8 @@ class StigApp(App[None]):
         )
         self.persona_name = self.live.local.keyring.default or ""
         self._cursor = await self.live.changes()
+        self.unread = Unread(self.home.seen_file)
+        await self._catch_up_unread()
         await self.push_screen(FeedScreen())
         self.set_interval(POLL, self._poll)
         self._collector.start()
@@ -169,6 +175,7 @@ class StigApp(App[None]):
             if self.live.local.groups.names():
                 self._open_envelopes()
             else:
+                await self._catch_up_unread()
                 self.screen.post_message(Changed())
         await self._refresh_status()
 
@@ -177,12 +184,50 @@ class StigApp(App[None]):
         """Open what arrived for this device's groups, then let the screens refresh."""
         async with self.rooms_lock:
             await self.live.local.rooms.catch_up()
+        await self._catch_up_unread()
         self.screen.post_message(Changed())
 
     async def _refresh_status(self) -> None:
         self.status = await self.live.status()
         for line in self.screen.query(StatusLine):
-            line.show(self.status, self.persona_name or "(none)", clock.now(), self.group)
+            line.show(
+                self.status, self.persona_name or "(none)", clock.now(), self.group, self.new_count
+            )
+
+    # -- what is new (stig.tui.unread) -------------------------------------------------------
+
+    async def _catch_up_unread(self) -> None:
+        """Look for new traces in the space shown, and count them."""
+        local = self.live.local
+        group = self.group
+        try:
+            store = local.store if group is None else await local.rooms.store(group)
+            own = frozenset(local.keyring.owners())
+            await self.unread.catch_up(space_key(group), store, own)
+        except StigError:  # the group was left meanwhile: nothing new there
+            pass
+        self._count_new()
+
+    def new_traces(self) -> frozenset[bytes]:
+        """The ids of the traces new in the space shown (the feed marks them)."""
+        local = self.live.local
+        return self.unread.new(space_key(self.group), self.clock(), local.mute_list())
+
+    def _count_new(self) -> None:
+        count = len(self.new_traces())
+        if count != self.new_count:
+            self.new_count = count
+            self.call_later(self._refresh_status)
+
+    def saw(self, trace_id: bytes, group: str | None) -> None:
+        """A trace was opened: it is no longer new."""
+        if self.unread.saw(space_key(group), trace_id):
+            self._count_new()
+
+    def saw_all(self) -> None:
+        """Everything in the space shown is seen (``r`` in the feed)."""
+        self.unread.saw_all(space_key(self.group))
+        self._count_new()
 
     def changed(self) -> None:
         """Called after this app stored something: refresh at once, not at the next poll."""
@@ -192,6 +237,7 @@ class StigApp(App[None]):
         """Called after this device's mutes changed: the store's cursor did not move, so the
         poll would not notice; the visible screen reloads now (those under it, when shown),
         not a dialog still closing over it."""
+        self._count_new()  # a muted author's new traces are not counted
         self.reload_page()
 
     def reload_page(self) -> None:
@@ -240,7 +286,12 @@ class StigApp(App[None]):
             return
         self.group = group
         self.sub_title = self.SUB_TITLE if group is None else f"in group {group}"
-        self.call_later(self._refresh_status)
+        self.call_later(self._space_changed)
+
+    async def _space_changed(self) -> None:
+        await self._catch_up_unread()
+        await self._refresh_status()
+        self.reload_page()  # with the new space's marks
 
     def show_space(self, group: str | None) -> None:
         """Show ``group`` (None: public) in the feed, from the command palette."""

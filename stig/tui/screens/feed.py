@@ -43,6 +43,7 @@ class FeedScreen(Page):
         Binding("t", "by_tag", "By tag", show=False),
         Binding("ctrl+f,full_stop", "filter", "Filter"),
         Binding("g", "next_space", "Space"),
+        Binding("r", "all_read", "All read"),
         Binding("m", "mute", "Mute author"),
         Binding("u", "app.undo_mute", "Undo the last mute", show=False),
         Binding("F", "follow_mutes", "Follow the author's mutes", show=False),
@@ -94,7 +95,7 @@ class FeedScreen(Page):
             self.query_one("#filter-error", Static).update(str(exc))
             return
         table = self.query_one(TraceTable)
-        table.show(items, self.stig.clock())
+        table.show(items, self.stig.clock(), self.stig.new_traces())
         empty = self.query_one("#empty", Static)
         if items:
             empty.update("")
@@ -110,6 +111,12 @@ class FeedScreen(Page):
                 "No traces here yet. Press c to leave one; traces from other nodes appear "
                 "here as they arrive (p shows peers)."
             )
+
+    def action_all_read(self) -> None:
+        """No trace of the space shown is new any more (the marks go, here and after a
+        restart)."""
+        self.stig.saw_all()
+        self.reload()
 
     # -- space -------------------------------------------------------------------------------
 

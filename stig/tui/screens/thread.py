@@ -123,6 +123,7 @@ class ThreadScreen(Page):
             self.found = None
             return
         self.found = found
+        self.stig.saw(self.trace_id, self.group)  # opened: no longer new
         now = self.stig.clock()
         if isinstance(found, Hidden):
             self.query_one("#trace", Static).update(

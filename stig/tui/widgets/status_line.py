@@ -1,5 +1,5 @@
-"""The always-visible status line: online or not, peers, last sync, queued posts, the space
-shown (public or a group), persona."""
+"""The always-visible status line: online or not, peers, last sync, queued posts, how many
+traces are new in the space shown, the space shown (public or a group), persona."""
 
 from __future__ import annotations
 
@@ -11,7 +11,9 @@ from stig.node.live import ELSEWHERE, FAILED, OFFLINE, ONLINE, STARTING, LiveSta
 from stig.readable import plural, span
 
 
-def status_text(status: LiveStatus, persona: str, now: float, group: str | None = None) -> Text:
+def status_text(
+    status: LiveStatus, persona: str, now: float, group: str | None = None, new: int = 0
+) -> Text:
     text = Text()
     if status.mode == ONLINE:
         text.append("● online", style="bold green")
@@ -35,6 +37,9 @@ def status_text(status: LiveStatus, persona: str, now: float, group: str | None 
             f" · {plural(status.queued, 'post', 'posts')} queued (sent at the next sync)",
             style="bold yellow",
         )
+    if new:
+        text.append(" · ")
+        text.append(f"{new} new", style="bold")
     if group:
         text.append(" · in ")
         text.append(f"group {group}", style="bold cyan")
@@ -50,12 +55,15 @@ class StatusLine(Static):
         status = getattr(self.app, "status", None)
         if isinstance(status, LiveStatus):
             persona = getattr(self.app, "persona_name", "") or "(none)"
-            self.show(status, persona, clock.now(), getattr(self.app, "group", None))
+            group = getattr(self.app, "group", None)
+            self.show(status, persona, clock.now(), group, getattr(self.app, "new_count", 0))
 
     _shown: Text | None = None
 
-    def show(self, status: LiveStatus, persona: str, now: float, group: str | None) -> None:
-        text = status_text(status, persona, now, group)
+    def show(
+        self, status: LiveStatus, persona: str, now: float, group: str | None, new: int = 0
+    ) -> None:
+        text = status_text(status, persona, now, group, new)
         if text != self._shown:  # an update lays the screen out again: only when it changed
             self._shown = text
             self.update(text)

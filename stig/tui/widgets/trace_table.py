@@ -106,8 +106,14 @@ def header_line(columns: tuple[Column, ...]) -> str:
     return GAP.join(fit(column.label, column.width) for column in columns)
 
 
-def row_line(item: Ranked, now: int, top: float, columns: tuple[Column, ...]) -> Text:
-    """One trace as one line of the table, in ``columns``."""
+NEW_MARK = "● "
+"""Before the text of a trace that arrived since the person last looked (stig.tui.unread)."""
+
+
+def row_line(
+    item: Ranked, now: int, top: float, columns: tuple[Column, ...], *, new: bool = False
+) -> Text:
+    """One trace as one line of the table, in ``columns``; a new one marked."""
     t = item.trace
     kind = kind_label(t.kind)
     cells = {
@@ -118,7 +124,7 @@ def row_line(item: Ranked, now: int, top: float, columns: tuple[Column, ...]) ->
         AGE.label: (span(now - t.created), ""),
         FADES.label: (span(item.effective_expiry - now), ""),
         COUNTS.label: (counts_cell(item.counts), ""),
-        TEXT: (first_line(t.body), ""),
+        TEXT: (NEW_MARK + first_line(t.body), "bold") if new else (first_line(t.body), ""),
     }
     line = Text(no_wrap=True, overflow="crop")
     for index, column in enumerate(columns):
@@ -147,6 +153,8 @@ class TraceTable(DataTable[Text]):
         self._lines: LRUCache[tuple[object, ...], Strip] = LRUCache(2000)
         self._layout: tuple[Column, ...] = ()
         self._now = 0
+        self.new: frozenset[bytes] = frozenset()
+        """Ids of the traces marked as new."""
 
     def _layout_for_width(self) -> tuple[Column, ...]:
         # the vertical scrollbar's gutter is kept free, so that rows filling the screen (and
@@ -223,9 +231,11 @@ class TraceTable(DataTable[Text]):
             Strip(segments).crop(x1, x2).adjust_cell_length(self.size.width, base_style).simplify()
         )
 
-    def show(self, items: list[Ranked], now: int) -> None:
-        """Show ``items`` (replacing the rows), keeping the highlighted trace if still there."""
+    def show(self, items: list[Ranked], now: int, new: frozenset[bytes] = frozenset()) -> None:
+        """Show ``items`` (replacing the rows), keeping the highlighted trace if still there;
+        those in ``new`` marked."""
         keep = self.selected_id
+        self.new = new
         self.items = []
         self._texts = []
         self.clear()
@@ -240,7 +250,7 @@ class TraceTable(DataTable[Text]):
         self.items = everything
         self._now = now
         for item in items:
-            line = row_line(item, now, top, self._layout)
+            line = row_line(item, now, top, self._layout, new=item.trace.id in self.new)
             self._texts.append(line)
             self.add_row(line, key=item.trace.hex_id)
 
