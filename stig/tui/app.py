@@ -146,7 +146,7 @@ class StigApp(App[None]):
         try:
             await asyncio.to_thread(wipe, self.home)
         except StigError as exc:
-            self.exit(return_code=2, message=f"stig: the wipe is incomplete — {exc}")
+            self.exit(return_code=1, message=f"stig: the wipe is incomplete — {exc}")
             return
         self.exit(message=f"stig: wiped {self.home.root}")
 

@@ -79,6 +79,7 @@ async def test_wipe_from_identities_erases_the_device_and_exits(home: Home) -> N
         await answer(pilot, "wip")  # not the word
         assert isinstance(app.screen, IdentitiesScreen)
         assert home.exists() and Keyring(home.personas).names() == ["me"]
+        assert home.seen_file.exists()  # how far it was read (stig.tui.unread)
         await pilot.press("W")
         await until(pilot, lambda: isinstance(app.screen, AskScreen), "the question")
         await pilot.press(*"wipe", "enter")
@@ -88,6 +89,7 @@ async def test_wipe_from_identities_erases_the_device_and_exits(home: Home) -> N
     assert Keyring(home.personas).names() == []
     assert Groups(home.groups).names() == []
     assert not home.transport_key.exists()
+    assert not home.seen_file.exists()
 
 
 def palette_titles(app: StigApp) -> list[str]:

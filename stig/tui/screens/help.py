@@ -61,6 +61,7 @@ def key_table() -> Table:
             assert isinstance(binding, Binding)
             where = place if index == 0 else ""
             table.add_row(where, _key(binding), binding.description or binding.action)
+    table.add_row("", "ctrl+p", "commands: stig's actions by name (burn and wipe among them)")
     table.add_row("", "↑ ↓ pgup pgdn", "move in lists")
     table.add_row("", "tab", "next field")
     return table
