@@ -116,7 +116,7 @@ class StigApp(App[None]):
         self.persona_name = self.live.local.keyring.default or ""
         self._cursor = await self.live.changes()
         self.unread = Unread(self.home.seen_file)
-        await self._catch_up_unread()
+        await self.catch_up_unread()
         await self.push_screen(FeedScreen())
         self.set_interval(POLL, self._poll)
         self._collector.start()
@@ -175,7 +175,7 @@ class StigApp(App[None]):
             if self.live.local.groups.names():
                 self._open_envelopes()
             else:
-                await self._catch_up_unread()
+                await self.catch_up_unread()
                 self.screen.post_message(Changed())
         await self._refresh_status()
 
@@ -184,7 +184,7 @@ class StigApp(App[None]):
         """Open what arrived for this device's groups, then let the screens refresh."""
         async with self.rooms_lock:
             await self.live.local.rooms.catch_up()
-        await self._catch_up_unread()
+        await self.catch_up_unread()
         self.screen.post_message(Changed())
 
     async def _refresh_status(self) -> None:
@@ -196,7 +196,7 @@ class StigApp(App[None]):
 
     # -- what is new (stig.tui.unread) -------------------------------------------------------
 
-    async def _catch_up_unread(self) -> None:
+    async def catch_up_unread(self) -> None:
         """Look for new traces in the space shown, and count them."""
         local = self.live.local
         group = self.group
@@ -286,12 +286,9 @@ class StigApp(App[None]):
             return
         self.group = group
         self.sub_title = self.SUB_TITLE if group is None else f"in group {group}"
-        self.call_later(self._space_changed)
-
-    async def _space_changed(self) -> None:
-        await self._catch_up_unread()
-        await self._refresh_status()
-        self.reload_page()  # with the new space's marks
+        # the count of what is new there so far; the feed's reload looks for more
+        self._count_new()
+        self.call_later(self._refresh_status)
 
     def show_space(self, group: str | None) -> None:
         """Show ``group`` (None: public) in the feed, from the command palette."""

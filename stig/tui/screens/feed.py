@@ -94,6 +94,9 @@ class FeedScreen(Page):
         except StigError as exc:  # e.g. the group was left in another terminal
             self.query_one("#filter-error", Static).update(str(exc))
             return
+        # What is new in this space (it may just have been chosen): looked for here, in the
+        # same worker, rather than by another reload.
+        await self.stig.catch_up_unread()
         table = self.query_one(TraceTable)
         table.show(items, self.stig.clock(), self.stig.new_traces())
         empty = self.query_one("#empty", Static)
