@@ -72,20 +72,21 @@ async def test_new_traces_are_marked_counted_and_kept_across_a_restart(tmp_path:
     app = StigApp(home, offline=True, clock=clock)  # restarted: the marks are still there
     async with app.run_test(size=SIZE) as pilot:
         await until(pilot, lambda: "3 new" in status(app), "three new after a restart")
+        await until(pilot, lambda: len(marked(app)) == 3, "the marks after a restart")
         await highlight(pilot, "Banner drop")
         await pilot.press("enter")
         await until(pilot, lambda: isinstance(app.screen, ThreadScreen), "the thread")
         await pilot.press("escape")
         await until(pilot, lambda: isinstance(app.screen, FeedScreen), "the feed")
         await until(pilot, lambda: "2 new" in status(app), "one read")
-        assert marked(app) == {VAN.body, "Doors open at 6"}
+        await until(pilot, lambda: marked(app) == {VAN.body, "Doors open at 6"}, "its mark gone")
 
     app = StigApp(home, offline=True, clock=clock)
     async with app.run_test(size=SIZE) as pilot:
         await until(pilot, lambda: "2 new" in status(app), "still two new")
         await pilot.press("r")
         await until(pilot, lambda: "new" not in status(app), "all read")
-        assert marked(app) == set()
+        await until(pilot, lambda: marked(app) == set(), "no marks")
 
     app = StigApp(home, offline=True, clock=clock)
     async with app.run_test(size=SIZE) as pilot:
@@ -104,4 +105,4 @@ async def test_a_burn_that_arrives_takes_back_what_was_new(tmp_path: Path) -> No
         await until(pilot, lambda: "2 new" in status(app), "two new")
         await arrive(home, compose(ANA, kinds.BURN, now=NOW - 10))
         await until(pilot, lambda: "1 new" in status(app), "one new: Ana burned hers")
-        assert marked(app) == {VAN.body}
+        await until(pilot, lambda: marked(app) == {VAN.body}, "her mark gone")
