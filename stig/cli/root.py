@@ -14,6 +14,7 @@ from stig.cli import (
     publishing,
     reading,
     tui,
+    watching,
 )
 from stig.node.home import HOME_ENV, Home
 
@@ -53,6 +54,17 @@ def cli(ctx: click.Context, home: str | None) -> None:
             click.echo(ctx.get_help())
 
 
-for module in (identity, posting, reading, moderation, carrying, groups, mesh, publishing, tui):
+for module in (
+    identity,
+    posting,
+    reading,
+    moderation,
+    watching,
+    carrying,
+    groups,
+    mesh,
+    publishing,
+    tui,
+):
     for command in module.COMMANDS:
         cli.add_command(command)
