@@ -49,6 +49,15 @@ def open_tui(
         click.echo(f"stig: created a new home at {home.root} with persona 'me'", err=True)
     config = node_config(home, listen, bootstrap, lan, psk_file)
     StigApp(home, offline=offline, config=config).run()
+    from stig.node import outbox  # noqa: PLC0415
+
+    left = outbox.queued(home.outbox, home.synced_file)
+    if left:
+        click.echo(
+            f"stig: {left} post{'s' if left != 1 else ''} of this home not yet acknowledged by "
+            "any peer: they leave at the next sync (`stig node`, or the UI when online)",
+            err=True,
+        )
 
 
 COMMANDS = [tui]

@@ -42,7 +42,7 @@ _OWN_ENTRIES = frozenset(
     {
         "personas", "groups", "store.db", "store.db-wal", "store.db-shm", "config.toml",
         "transport.key", "addrs", "addrs.tmp", "control.sock", "imported-feeds.json", "mutes.json",
-        "watches.json",
+        "watches.json", "outbox", "synced", "synced.tmp",
     }
 )  # fmt: skip
 """What stig itself keeps in a home: only these are tightened, so that a home pointed at a
@@ -87,6 +87,16 @@ class Home:
     def transport_key(self) -> Path:
         """The libp2p identity's seed: a transport key, never a persona (DESIGN.md §1.4)."""
         return self.root / "transport.key"
+
+    @property
+    def outbox(self) -> Path:
+        """Times of this home's posts not yet covered by a sync (stig.node.outbox)."""
+        return self.root / "outbox"
+
+    @property
+    def synced_file(self) -> Path:
+        """When the last completed sync began (stig.node.outbox)."""
+        return self.root / "synced"
 
     @property
     def watches_file(self) -> Path:

@@ -25,7 +25,7 @@ from stig.crdt.views import NO_MUTES, FeedFilter, Mutes, Ranked
 from stig.crypto.group import day_of
 from stig.crypto.persona import Persona
 from stig.errors import PersonaError, StigError, UsageError
-from stig.node import control, mute_list, watch_list
+from stig.node import control, mute_list, outbox, watch_list
 from stig.node.clock import wall_clock
 from stig.node.groups import Groups
 from stig.node.home import Home
@@ -100,7 +100,7 @@ class LocalNode:
         """Sign and store a new trace; with ``group``, sealed for that group (signed by the
         group's anonymous key instead of ``persona`` if ``anonymous``)."""
         if group is not None:
-            return await self.rooms.post(
+            inner = await self.rooms.post(
                 group,
                 None if anonymous else persona,
                 kind=draft.kind,
@@ -111,6 +111,8 @@ class LocalNode:
                 refs=draft.refs,
                 pow_bits=draft.pow_bits,
             )
+            outbox.record(self.home.outbox, self.clock())  # its envelope waits like any post
+            return inner
         if anonymous:
             raise UsageError("--anonymous only means something inside a group (--group NAME)")
         now = self.clock()
@@ -127,6 +129,7 @@ class LocalNode:
             **options,
         )
         await self.store.add_durable(trace, now)
+        outbox.record(self.home.outbox, now)
         return trace
 
     async def respond(
@@ -174,6 +177,10 @@ class LocalNode:
         except ValueError:
             return None
         return key if len(key) == 32 else None
+
+    def queued(self) -> int:
+        """Posts of this home that no peer has acknowledged by sync yet (stig.node.outbox)."""
+        return outbox.queued(self.home.outbox, self.home.synced_file)
 
     def watches(self) -> list[Watch]:
         return watch_list.watches(self.home.watches_file, self.author_named)
@@ -416,7 +423,14 @@ def wipe(home: Home) -> bool:
         shred(home.transport_key)
     except OSError as exc:
         errors.append(f"cannot erase {home.transport_key}: {exc.strerror}")
-    for path in [*home.store_files, home.addresses_file, home.mutes_file, home.watches_file]:
+    for path in [
+        *home.store_files,
+        home.addresses_file,
+        home.mutes_file,
+        home.watches_file,
+        home.outbox,
+        home.synced_file,
+    ]:
         try:
             path.unlink(missing_ok=True)
         except OSError as exc:

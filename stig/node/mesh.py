@@ -34,7 +34,7 @@ import msgpack
 
 from stig.crdt.reconcile import SyncError
 from stig.errors import StigError
-from stig.node import control, sync
+from stig.node import control, outbox, sync
 from stig.node.admission import Admission, Session, Taken
 from stig.node.clock import now as clock_now
 from stig.node.config import Config, RelayPolicy
@@ -245,6 +245,7 @@ class MeshNode:
         """One sync session with ``peer``, as initiator. Errors are recorded, never raised."""
         if peer in self._syncing:
             return None
+        began = self.clock()
         self._syncing.add(peer)
         record = self.ledger.record(peer)
         # One outgoing session at a time: after a reconnect, the first peer brings most of
@@ -268,13 +269,14 @@ class MeshNode:
         finally:
             self._sync_turn.release()
             self._syncing.discard(peer)
-        self._account(peer, stats)
+        self._account(peer, stats, began)
         if stats.more:
             # More than one session carries (a fresh node, a long absence): go on at once.
             self._spawn(self.sync_with(peer))
         return stats
 
     async def _serve_sync(self, peer: PeerId, stream: Stream) -> None:
+        began = self.clock()
         try:
             async with asyncio.timeout(SYNC_WITHIN):
                 stats = await sync.respond(
@@ -288,9 +290,13 @@ class MeshNode:
             await stream.reset()
             return
         await stream.close()
-        self._account(peer, stats)
+        self._account(peer, stats, began)
 
-    def _account(self, peer: PeerId, stats: sync.SyncStats) -> None:
+    def _account(self, peer: PeerId, stats: sync.SyncStats, began: float) -> None:
+        if not stats.more:
+            # The peer now holds every live trace this home had when the session began: the
+            # posts made before then are no longer queued (stig.node.outbox).
+            outbox.acknowledge(self.home.outbox, self.home.synced_file, began)
         record = self.ledger.record(peer)
         record.last_sync = self.clock()
         record.bytes_in += stats.bytes_received
