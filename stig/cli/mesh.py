@@ -370,10 +370,18 @@ def peers(ctx: click.Context, as_json: bool) -> None:
     click.echo(f"this node  {status['peer_id']}")
     for address in status["addresses"]:
         click.echo(f"  {address}")
-    if not status["peers"]:
+    now = clock.now()
+    failing = status.get("dialing", [])
+    if not status["peers"] and not failing:
         click.echo("no peers yet: start another node with --bootstrap <one of the addresses>,")
         click.echo("or run with --lan to find nodes on this network")
-    now = clock.now()
+    for d in failing:
+        since = span(int(now - d["failing_since"])) if d["failing_since"] else "?"
+        wait = max(0, int(d["next_try"] - now)) if d["next_try"] else 0
+        click.echo(
+            f"not reached  {d['address']}\n  {d['error']} (failing for {since}, "
+            f"{d['failures']} tries; next try in {wait} s)"
+        )
     for p in status["peers"]:
         state = "connected" if p["connected"] else "gone"
         if p["banned"]:

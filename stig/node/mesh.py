@@ -38,6 +38,7 @@ from stig.node import control, outbox, sync
 from stig.node.admission import Admission, Session, Taken
 from stig.node.clock import now as clock_now
 from stig.node.config import Config, RelayPolicy
+from stig.node.dialing import Dialing
 from stig.node.groups import Groups
 from stig.node.home import Home
 from stig.node.ingest import IngestReport
@@ -96,6 +97,8 @@ class MeshNode:
         self.addresses: list[str] = []
         self._known: dict[PeerId, list[str]] = {}  # addresses peers told us, for peer exchange
         self.taken = Taken()
+        # The addresses this node dials (bootstrap, and any dialed by hand), and how that goes.
+        self.dialing: dict[str, Dialing] = {}
         self.admission = Admission(self.policy, store, self.ledger, clock, self._cut_off_soon)
         self._pushes: asyncio.Queue[tuple[PeerId, bytes]] = asyncio.Queue()
         self._syncing: set[PeerId] = set()
@@ -326,21 +329,41 @@ class MeshNode:
     # -- reach -----------------------------------------------------------------------------------
 
     async def _redial(self) -> None:
-        """Dial every bootstrap address that is not connected, again and again."""
+        """Dial every bootstrap address that is not connected, again and again (less and less
+        often while it fails: stig.node.dialing)."""
         while True:
             connected = set(self.network.peers())
             for address in self.config.network.bootstrap:
                 peer = address.rsplit("/p2p/", 1)[-1]
-                if peer not in connected and not self.ledger.is_banned(peer, self.clock()):
+                state = self.dialing.setdefault(address, Dialing(address))
+                if peer in connected:
+                    state.reached()
+                elif state.due(self.clock()) and not self.ledger.is_banned(peer, self.clock()):
                     await self.dial(address)
             await asyncio.sleep(REDIAL_INTERVAL)
 
-    async def dial(self, address: str) -> PeerId | None:
+    async def dial(self, address: str, *, remember: bool = True) -> PeerId | None:
+        """Dial ``address``; with ``remember``, keep how that went for the status (addresses
+        learnt by peer exchange are not kept: any peer could send thousands)."""
+        if not remember:
+            try:
+                return await self.network.dial(address, DIAL_WITHIN)
+            except NetworkError as exc:
+                log.debug("cannot reach %s (from peer exchange): %s", address, exc)
+                return None
+        state = self.dialing.setdefault(address, Dialing(address))
         try:
-            return await self.network.dial(address, DIAL_WITHIN)
+            peer = await self.network.dial(address, DIAL_WITHIN)
         except NetworkError as exc:
-            log.info("dial %s failed: %s", address, exc)
+            if state.failed(exc, self.clock()):
+                log.warning("cannot reach %s: %s", address, state.error)
+            else:
+                log.debug("cannot reach %s (try %d): %s", address, state.failures, state.error)
             return None
+        if state.failures:
+            log.info("reached %s after %d failed tries", address, state.failures)
+        state.reached()
+        return peer
 
     async def _exchange_peers(self, peer: PeerId) -> None:
         """Ask a new peer whom it knows; dial some of them while we have few peers."""
@@ -363,7 +386,7 @@ class MeshNode:
                 break
             other = address.rsplit("/p2p/", 1)[-1]
             if other != self.network.peer_id and other not in self.network.peers():
-                await self.dial(address)
+                await self.dial(address, remember=False)
 
     async def _turn_away(self, peer: PeerId) -> None:
         """Full: give the newcomer time to ask whom we know, then hang up."""
@@ -454,6 +477,7 @@ class MeshNode:
                 }
                 for r in self.ledger.records()
             ],
+            "dialing": [state.report() for state in self.dialing.values() if state.failures],
             "moderation": {
                 "refused_authors": len(self.admission.policy.refuse_authors),
                 "followed_personas": len(self.admission.policy.follow_mutes),
