@@ -13,9 +13,9 @@ from typing import Any, TypeVar
 import click
 
 from stig.crypto.persona import Persona
-from stig.errors import PersonaError
+from stig.errors import PersonaError, UsageError
 from stig.node.config import Config, load_config, with_network
-from stig.node.home import Home
+from stig.node.home import HOME_ENV, Home
 from stig.node.keyring import Keyring
 from stig.readable import parse_duration
 
@@ -68,10 +68,66 @@ def run(coroutine: Coroutine[Any, Any, T]) -> T:
     return asyncio.run(coroutine)
 
 
+_HOME_GIVEN = "stig.home"
+"""Where ``--home`` is remembered in the context's meta (shared by the root and its commands),
+whether it was given before the command or after it."""
+
+HOME_HELP = f"Data directory of this node (default: ${HOME_ENV}, else the user data directory)."
+
+
+def give_home(ctx: click.Context, value: str | None) -> None:
+    """Remember ``--home DIR`` from the root or from a command (``stig feed --home X`` means
+    ``stig --home X feed``); the same home given twice is fine, two different ones are not."""
+    if value is None:
+        return
+    given = ctx.meta.get(_HOME_GIVEN)
+    if given is not None and Home.choose(given) != Home.choose(value):
+        raise UsageError(f"--home is given twice ({given} and {value}): give it once")
+    ctx.meta[_HOME_GIVEN] = value
+
+
+def settle_home(ctx: click.Context) -> Home:
+    """Choose the home once per run, and protect it (umask 077, private modes) before the
+    command does anything. Called when a command's options are parsed: click runs the root's
+    callback before it parses the command's, so the root alone cannot know a ``--home`` that
+    comes after the command."""
+    root = ctx.find_root()
+    if isinstance(root.obj, Home):
+        return root.obj
+    chosen = Home.choose(ctx.meta.get(_HOME_GIVEN))
+    if chosen.protect():
+        click.echo(
+            f"stig: tightened permissions of {chosen.root} to 0700 (its files to 0600): "
+            "other users of this machine could read it",
+            err=True,
+        )
+    root.obj = chosen
+    return chosen
+
+
+def _home_after_command(ctx: click.Context, _param: click.Parameter, value: str | None) -> None:
+    if ctx.resilient_parsing:
+        return
+    give_home(ctx, value)
+    settle_home(ctx)
+
+
+def home_option() -> click.Option:
+    """``--home DIR`` on a command, with the root's meaning; eager, so the home is settled
+    before the command's other options are converted."""
+    return click.Option(
+        ["--home"],
+        type=click.Path(file_okay=False),
+        default=None,
+        expose_value=False,
+        is_eager=True,
+        callback=_home_after_command,
+        help=HOME_HELP,
+    )
+
+
 def home_of(ctx: click.Context) -> Home:
-    home = ctx.find_root().obj
-    assert isinstance(home, Home)
-    return home
+    return settle_home(ctx)
 
 
 def load_persona(keyring: Keyring, name: str | None) -> Persona:
