@@ -22,9 +22,27 @@ _persona = click.option("--persona", "-p", default=None, help="Sign as this pers
 _ttl = click.option("--ttl", type=Duration(), default=None, help="Life, e.g. 12h, 3d (max 30d).")
 _tags = click.option("--tag", "-t", "tags", multiple=True, help="A tag (repeatable).")
 _place = click.option("--place", default="", help="Coarse place: a geohash of <= 4 characters.")
+_any_kind = click.option(
+    "--any-kind",
+    is_flag=True,
+    help="Post a kind stig does not know yet, deliberately (it is checked as a typo otherwise).",
+)
 _pow = click.option(
     "--pow", "pow_bits", type=click.IntRange(0, 28), default=0, help="Proof-of-work bits."
 )
+
+
+def _check_kind(kind: str, any_kind: bool) -> None:
+    """A kind this version does not know is most often a typo; it is posted only when asked
+    for with --any-kind (what arrives from the network is kept whatever its kind)."""
+    if any_kind or kind in kinds.KNOWN_KINDS:
+        return
+    near = kinds.nearest_known(kind)
+    guess = f" — did you mean {near}?" if near else ""
+    raise UsageError(
+        f"unknown kind {kind!r}{guess} (known: {', '.join(kinds.KNOWN_KINDS)}; "
+        "--any-kind posts a new kind deliberately)"
+    )
 
 
 def _body(text: str | None) -> str:
@@ -65,6 +83,7 @@ def _post(
 @_place
 @_ttl
 @click.option("--ref", "refs", multiple=True, help="Id (or prefix) of a trace this answers.")
+@_any_kind
 @_persona
 @group_option
 @anonymous_option
@@ -78,6 +97,7 @@ def post(
     place: str,
     ttl: int | None,
     refs: tuple[str, ...],
+    any_kind: bool,
     persona: str | None,
     group: str | None,
     anonymous: bool,
@@ -86,6 +106,7 @@ def post(
     """Leave a trace. TEXT, or standard input. Prints the new trace's id.
 
     With --group NAME it is sealed: only the group's members read it (for 29 days at most)."""
+    _check_kind(kind, any_kind)
     check_anonymous(group, anonymous, persona)
     body = _body(text)
 
@@ -103,6 +124,7 @@ def _responder(name: str, kind: str | None, summary: str, takes_text: bool) -> c
     @click.pass_context
     def respond(ctx: click.Context, /, trace_id: str, persona: str | None, **extra: Any) -> None:
         chosen: str = extra.pop("kind", None) or kind or kinds.ACTION
+        _check_kind(chosen, extra.pop("any_kind", False))
         group: str | None = extra.pop("group", None)
         anonymous: bool = extra.pop("anonymous", False)
         check_anonymous(group, anonymous, persona)
@@ -130,7 +152,7 @@ def _responder(name: str, kind: str | None, summary: str, takes_text: bool) -> c
         click.option(
             "--kind", "-k", default=kinds.ACTION, show_default=True, help="action, report, ..."
         )(command)
-        for option in (_tags, _place):
+        for option in (_tags, _place, _any_kind):
             option(command)
     if kind != kinds.RETRACT:
         _ttl(command)
