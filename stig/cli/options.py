@@ -12,12 +12,13 @@ from typing import Any, TypeVar
 
 import click
 
+from stig.crdt.bounds import LIFE_CAP, MAX_TTL, MIN_TTL
 from stig.crypto.persona import Persona
 from stig.errors import PersonaError, UsageError
 from stig.node.config import Config, load_config, with_network
 from stig.node.home import HOME_ENV, Home
 from stig.node.keyring import Keyring
-from stig.readable import parse_duration
+from stig.readable import cell_of, parse_duration, span
 
 T = TypeVar("T")
 
@@ -34,6 +35,47 @@ class Duration(click.ParamType[int]):
             return parse_duration(str(value))
         except ValueError as exc:
             self.fail(str(exc), param, ctx)
+
+
+class TimeToLive(Duration):
+    """A trace's life as a person writes it (``12h``, ``3d``), refused in the same units when
+    it is outside the bounds every node checks (MIN_TTL..MAX_TTL)."""
+
+    name = "ttl"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> int:
+        seconds = super().convert(value, param, ctx)
+        if seconds < MIN_TTL:
+            raise UsageError(f"--ttl {value}: the time to live must be at least {span(MIN_TTL)}")
+        if seconds > MAX_TTL:
+            raise UsageError(
+                f"--ttl {value}: the time to live must be at most {span(MAX_TTL)} "
+                f"(echoes and answers by others extend it, up to {span(LIFE_CAP)})"
+            )
+        return seconds
+
+
+class Place(click.ParamType[str]):
+    """A coarse place: a geohash of at most MAX_PLACE_CHARS characters as it is, or ``lat,lon``
+    turned into the cell of that many characters holding it (said on stderr, so a person
+    sees what was kept; the coordinates themselves go nowhere)."""
+
+    name = "place"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> str:
+        text = str(value)
+        try:
+            cell = cell_of(text)
+        except ValueError as exc:
+            raise UsageError(f"--place {text}: {exc}") from exc
+        if cell is None:
+            return text
+        click.echo(
+            f"stig: --place {text.strip()} is the city-sized geohash cell {cell}; "
+            "only the cell is used",
+            err=True,
+        )
+        return cell
 
 
 class Since(click.ParamType[int]):

@@ -10,18 +10,26 @@ from typing import Any
 import click
 
 from stig.cli.groups import anonymous_option, check_anonymous, group_option
-from stig.cli.options import Duration, confirm, home_of, load_persona, run
+from stig.cli.options import Place, TimeToLive, confirm, home_of, load_persona, run
 from stig.crdt import kinds
+from stig.crdt.bounds import MAX_TTL
 from stig.crdt.trace import Trace
 from stig.crypto.persona import Persona
 from stig.errors import UsageError
 from stig.node.local import Draft, LocalNode
-from stig.readable import SHORT_ID
+from stig.readable import SHORT_ID, span
 
 _persona = click.option("--persona", "-p", default=None, help="Sign as this persona.")
-_ttl = click.option("--ttl", type=Duration(), default=None, help="Life, e.g. 12h, 3d (max 30d).")
+_ttl = click.option(
+    "--ttl", type=TimeToLive(), default=None, help=f"Life, e.g. 12h, 3d (max {span(MAX_TTL)})."
+)
 _tags = click.option("--tag", "-t", "tags", multiple=True, help="A tag (repeatable).")
-_place = click.option("--place", default="", help="Coarse place: a geohash of <= 4 characters.")
+_place = click.option(
+    "--place",
+    type=Place(),
+    default="",
+    help="Coarse place: a geohash of <= 4 characters, or lat,lon (made into that cell).",
+)
 _any_kind = click.option(
     "--any-kind",
     is_flag=True,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from stig.cli.groups import author_label, group_fields, group_option
-from stig.cli.options import home_of, run
+from stig.cli.options import Place, home_of, run
 from stig.cli.render import echo_json, echo_ranked, echo_thread, ranked_json, thread_json
 from stig.crdt.normal_form import normalize_place, normalize_tag
 from stig.crdt.views import FeedFilter
@@ -21,7 +21,12 @@ _limit = click.option(
 @click.command()
 @click.option("--kind", "-k", "kind_names", multiple=True, help="Only these kinds (repeatable).")
 @click.option("--tag", "-t", "tags", multiple=True, help="Only traces with all these tags.")
-@click.option("--place", default="", help="Only this geohash cell and the cells inside it.")
+@click.option(
+    "--place",
+    type=Place(),
+    default="",
+    help="Only this geohash cell and the cells inside it (or lat,lon: its 4-character cell).",
+)
 @click.option("--author", default=None, help="Only this author (public key hex, or persona name).")
 @group_option
 @_limit

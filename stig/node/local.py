@@ -276,10 +276,35 @@ class LocalNode:
             raise UsageError(f"{text!r} is longer than a trace id (64 hex characters)")
         matches = await (await self._scope(group)).resolve(prefix)
         if not matches:
-            raise UsageError(f"no trace here starts with {prefix}; `stig feed` lists them")
+            raise UsageError(await self._not_found(prefix, group))
         if len(matches) > 1:
             raise UsageError(f"{prefix} matches {len(matches)} traces; give more characters")
         return matches[0]
+
+    async def _not_found(self, prefix: str, group: str | None) -> str:
+        """What to say when no trace of ``group`` (or the public space) starts with
+        ``prefix``: where else on this node it is, if it is somewhere else (a group trace is
+        never in the public store, so ``stig show ID`` of one finds nothing without --group)."""
+        elsewhere = [
+            name
+            for name in [None, *self.groups.names()]
+            if name != group and await (await self._scope(name)).resolve(prefix)
+        ]
+        if not elsewhere:
+            if group is None:
+                return f"no trace here starts with {prefix}; `stig feed` lists them"
+            return (
+                f"no trace in group {group} here starts with {prefix}; "
+                f"`stig feed --group {group}` lists them"
+            )
+        found = " and ".join(
+            "a public one" if name is None else f"one in group {name}" for name in elsewhere
+        )
+        hint = " or ".join(
+            "drop --group" if name is None else f"--group {name}" for name in elsewhere
+        )
+        asked = f"trace in group {group}" if group else "public trace"
+        return f"no {asked} here starts with {prefix}, but {found} does: {hint}"
 
     # -- carrying traces by hand -----------------------------------------------------------
 
