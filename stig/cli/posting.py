@@ -53,6 +53,37 @@ def _check_kind(kind: str, any_kind: bool) -> None:
     )
 
 
+_DONE = {
+    kinds.ECHO: ("echoed", "an", "echo"),
+    kinds.CONFIRM: ("confirmed", "a", "confirmation"),
+    kinds.DISPUTE: ("disputed", "a", "dispute"),
+}
+"""What echo, confirm and dispute say they did: (verb, article, noun) — a line for a person; `post`
+and `answer` print only the new id, which scripts read."""
+
+
+async def _refuse_own_word(
+    node: LocalNode, target: bytes, kind: str, signer: Persona, group: str | None
+) -> None:
+    """Echoes, confirmations and disputes count only from other people (docs/protocol.md §6:
+    support and counts are by authors other than the trace's), so one of one's own trace would
+    be carried everywhere and change nothing: it is refused, saying why, before anything is
+    signed. Another persona of this home is another author, and is not refused."""
+    if kind not in _DONE:
+        return
+    if await node.author_of(target, group=group) == signer.public_key:
+        _, article, noun = _DONE[kind]
+        then = (
+            f"; to take it back, `stig retract {target.hex()[:SHORT_ID]}`"
+            if kind == kinds.DISPUTE
+            else ": it would neither raise its intensity nor extend its life"
+        )
+        raise UsageError(
+            f"trace {target.hex()[:SHORT_ID]} was posted by persona {signer.name!r} itself, and "
+            f"{article} {noun} counts only from other people{then}; nothing was posted"
+        )
+
+
 def _body(text: str | None) -> str:
     if text is None:
         if sys.stdin.isatty():
@@ -140,6 +171,7 @@ def _responder(name: str, kind: str | None, summary: str, takes_text: bool) -> c
 
         async def act(node: LocalNode, signer: Any) -> Trace:
             target = await node.resolve(trace_id, group=group)
+            await _refuse_own_word(node, target, chosen, signer, group)
             draft = Draft(
                 chosen,
                 body,
@@ -150,7 +182,12 @@ def _responder(name: str, kind: str | None, summary: str, takes_text: bool) -> c
             )
             return await node.respond(target, draft, signer, group=group, anonymous=anonymous)
 
-        click.echo(_post(ctx, persona, act, anonymous).hex_id)
+        said = _post(ctx, persona, act, anonymous)
+        if chosen in _DONE and kind is not None:
+            verb, _, noun = _DONE[chosen]
+            click.echo(f"{verb} {said.refs[0].hex()[:SHORT_ID]}: the {noun} is {said.hex_id}")
+        else:
+            click.echo(said.hex_id)
 
     params: list[click.Parameter] = [click.Argument(["trace_id"], metavar="ID")]
     command = click.Command(name, callback=respond, help=summary, params=params)

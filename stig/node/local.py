@@ -248,6 +248,11 @@ class LocalNode:
             )
         return found
 
+    async def author_of(self, trace_id: bytes, *, group: str | None = None) -> bytes | None:
+        """The author of trace ``trace_id`` if it is visible here (in ``group``), else None."""
+        found = await (await self._scope(group)).thread(trace_id, self.clock())
+        return found.ranked.trace.author if isinstance(found, Thread) else None
+
     async def search(
         self, query: str, limit: int = 50, *, group: str | None = None
     ) -> list[Ranked]:
