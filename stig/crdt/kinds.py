@@ -28,6 +28,11 @@ SUPPORT_KINDS = frozenset({ECHO, ACTION, CONFIRM})
 """A trace of these kinds by another author supports each trace it references: it adds to its
 intensity and extends its life (up to LIFE_CAP)."""
 
+VERDICT_KINDS = frozenset({CONFIRM, DISPUTE})
+"""A person's word on whether a trace is true: for each author only the latest of these that is
+still visible counts (views.TraceSet.counts; docs/protocol.md §6.6), so one persona never
+counts as both confirming and disputing a trace."""
+
 REF_REQUIRED_KINDS = frozenset({ECHO, CONFIRM, DISPUTE, RETRACT})
 """These kinds only make sense about another trace: at least one ref is required."""
 
