@@ -10,6 +10,7 @@ from stig.cli import (
     identity,
     mesh,
     moderation,
+    naming,
     posting,
     publishing,
     reading,
@@ -52,7 +53,18 @@ def _with_home_option(command: click.Command) -> None:
         command.params.append(home_option())
 
 
-for module in (identity, posting, reading, moderation, carrying, groups, mesh, publishing, tui):
+for module in (
+    identity,
+    posting,
+    reading,
+    naming,
+    moderation,
+    carrying,
+    groups,
+    mesh,
+    publishing,
+    tui,
+):
     for command in module.COMMANDS:
         _with_home_option(command)
         cli.add_command(command)

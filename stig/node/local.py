@@ -25,13 +25,14 @@ from stig.crdt.views import NO_MUTES, FeedFilter, Mutes, Ranked
 from stig.crypto.group import day_of
 from stig.crypto.persona import Persona
 from stig.errors import PersonaError, StigError, UsageError
-from stig.node import control, mute_list
+from stig.node import control, mute_list, petnames
 from stig.node.clock import wall_clock
 from stig.node.groups import Groups
 from stig.node.home import Home
 from stig.node.ingest import Ingest, IngestReport
 from stig.node.keyring import Keyring, shred
 from stig.node.mute_list import MuteList
+from stig.node.petnames import AUTHOR_PREFIX_MIN, Petnames
 from stig.node.rooms import Rooms
 from stig.store.port import Collected, ExportFilter, Hidden, Store, Thread
 from stig.store.sqlite import SqliteStore
@@ -41,7 +42,6 @@ INGEST_BATCH = 2000
 show progress and bound memory."""
 
 ID_PREFIX_MIN = 6
-AUTHOR_PREFIX_MIN = 8
 
 
 @dataclass(frozen=True)
@@ -187,16 +187,34 @@ class LocalNode:
             return NO_MUTES
         return await listed.mutes(self.store, self.clock(), self.keyring.owners())
 
+    # -- what this device calls authors (stig.node.petnames) ------------------------------
+
+    def petnames(self) -> Petnames:
+        return petnames.load(self.home.names_file)
+
+    def change_petnames(self, change: Callable[[Petnames], Petnames]) -> Petnames:
+        return petnames.update(self.home.names_file, change)
+
+    def author_names(self) -> Callable[[bytes], str | None]:
+        """The name an author key has here — a persona's of this home, else a petname — or
+        None; read once, for one output."""
+        names, own = self.petnames(), self.keyring.owners()
+        return lambda key: names.known(key, own)
+
     async def resolve_author(self, text: str) -> bytes:
-        """An author key from what a person typed: a persona's name here, a 64-hex key, or a
-        unique prefix (at least 8 hex characters, as the feed shows them) of an author whose
-        traces reached this node."""
+        """An author key from what a person typed: a persona's name here, a petname, a 64-hex
+        key, or a unique prefix (at least 8 hex characters, as the feed shows them) of an
+        author whose traces reached this node."""
         if text in self.keyring.names():
             return self.keyring.public_key(text)
+        named = self.petnames().key_of(text)
+        if named is not None:
+            return named
         prefix = text.strip().lower()
         if len(prefix) < AUTHOR_PREFIX_MIN or any(c not in "0123456789abcdef" for c in prefix):
             raise UsageError(
-                f"{text!r} is neither a persona here nor an author key: give the key's hex "
+                f"{text!r} is neither a persona, a name given here nor an author key: give "
+                "the key's hex "
                 f"(at least its first {AUTHOR_PREFIX_MIN} characters, as the feed shows them)"
             )
         if len(prefix) == 64:
@@ -430,7 +448,7 @@ def wipe(home: Home) -> bool:
         shred(home.transport_key)
     except OSError as exc:
         errors.append(f"cannot erase {home.transport_key}: {exc.strerror}")
-    for path in [*home.store_files, home.addresses_file, home.mutes_file]:
+    for path in [*home.store_files, home.addresses_file, home.mutes_file, home.names_file]:
         try:
             path.unlink(missing_ok=True)
         except OSError as exc:
