@@ -17,7 +17,7 @@ pytestmark = pytest.mark.timeout(600)
 
 FEED_FIELDS = {
     "id", "kind", "author", "created", "expires", "tags", "place", "refs", "body",
-    "effective_expires", "intensity", "answers", "echoes", "confirms", "disputes",
+    "effective_expires", "intensity", "answers", "echoes", "confirms", "disputes", "author_name",
 }  # fmt: skip
 # The clock seam (stig.node.clock) instead of waiting: a process a minute behind or ahead.
 BEHIND = {"STIG_CLOCK_OFFSET": "-60"}
@@ -120,7 +120,7 @@ def test_post_read_respond_retract(home: Path) -> None:
     hidden = as_json(home, "show", callout)
     assert hidden == {
         "id": callout, "hidden": True, "kind": "callout", "author": top["author"],
-        "created": top["created"],
+        "created": top["created"], "author_name": "me",
     }  # fmt: skip
     assert ids(as_json(home, "feed")) == [action, letter]
     assert as_json(home, "show", action)["answers_to"] == [{"id": callout, "trace": None}]
