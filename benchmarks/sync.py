@@ -1,4 +1,4 @@
-"""Bytes, round trips and CPU of one reconciliation (stig/crdt/reconcile.py, docs/sync.md).
+"""Bytes, round trips and CPU of one reconciliation (stig/crdt/reconcile/, docs/sync.md).
 
     python benchmarks/sync.py --n 100000 --d 1000 [--dist uniform|recent] [--json]
     python benchmarks/sync.py --n 300000 --fresh [--frame-limit 262144]

@@ -15,6 +15,7 @@ from stig.cli import (
     publishing,
     reading,
     tui,
+    watching,
 )
 from stig.cli.options import HOME_HELP, give_home, home_option, settle_home
 
@@ -59,6 +60,7 @@ for module in (
     reading,
     naming,
     moderation,
+    watching,
     carrying,
     groups,
     mesh,

@@ -45,6 +45,7 @@ _OWN_ENTRIES = frozenset(
         "personas", "groups", "store.db", "store.db-wal", "store.db-shm", "config.toml",
         "transport.key", "addrs", "addrs.tmp", "control.sock", "imported-feeds.json", "mutes.json",
         "names.json",
+        "watches.json",
     }
 )  # fmt: skip
 """What stig itself keeps in a home: only these are tightened, so that a home pointed at a
@@ -89,6 +90,11 @@ class Home:
     def transport_key(self) -> Path:
         """The libp2p identity's seed: a transport key, never a persona (DESIGN.md §1.4)."""
         return self.root / "transport.key"
+
+    @property
+    def watches_file(self) -> Path:
+        """What this person wants to notice (stig.node.watch_list): never sent anywhere."""
+        return self.root / "watches.json"
 
     @property
     def mutes_file(self) -> Path:

@@ -25,7 +25,7 @@ from stig.crdt.views import NO_MUTES, FeedFilter, Mutes, Ranked
 from stig.crypto.group import day_of
 from stig.crypto.persona import Persona
 from stig.errors import PersonaError, StigError, UsageError
-from stig.node import control, mute_list, petnames
+from stig.node import control, mute_list, petnames, watch_list
 from stig.node.clock import wall_clock
 from stig.node.groups import Groups
 from stig.node.home import Home
@@ -34,6 +34,7 @@ from stig.node.keyring import Keyring, shred
 from stig.node.mute_list import MuteList
 from stig.node.petnames import AUTHOR_PREFIX_MIN, Petnames
 from stig.node.rooms import Rooms
+from stig.node.watch_list import Watch
 from stig.store.port import Collected, ExportFilter, Hidden, Store, Thread
 from stig.store.sqlite import SqliteStore
 
@@ -161,6 +162,21 @@ class LocalNode:
     async def burn(self, persona: Persona) -> Trace:
         """Retract everything this persona posted so far, everywhere the burn reaches."""
         return await self.post(Draft(kind=kinds.BURN), persona)
+
+    # -- what this person wants to notice (stig.node.watch_list) ----------------------------
+
+    def author_named(self, text: str) -> bytes | None:
+        """A persona's key by its name, or a whole 64-hex key; None otherwise (for ``by:``)."""
+        if text in self.keyring.names():
+            return self.keyring.public_key(text)
+        try:
+            key = bytes.fromhex(text)
+        except ValueError:
+            return None
+        return key if len(key) == 32 else None
+
+    def watches(self) -> list[Watch]:
+        return watch_list.watches(self.home.watches_file, self.author_named)
 
     # -- reading ---------------------------------------------------------------------------
 
@@ -448,7 +464,8 @@ def wipe(home: Home) -> bool:
         shred(home.transport_key)
     except OSError as exc:
         errors.append(f"cannot erase {home.transport_key}: {exc.strerror}")
-    for path in [*home.store_files, home.addresses_file, home.mutes_file, home.names_file]:
+    own_files = [home.addresses_file, home.mutes_file, home.watches_file, home.names_file]
+    for path in [*home.store_files, *own_files]:
         try:
             path.unlink(missing_ok=True)
         except OSError as exc:

@@ -459,7 +459,8 @@ class MeshNode:
 def _shown(value: Any) -> str:
     """A policy value in a log line: sets sorted, so that a reload's changes read the same."""
     if isinstance(value, frozenset | set):
-        return "[" + ", ".join(sorted(map(str, value))) + "]"
+        shown = (v.hex() if isinstance(v, bytes) else str(v) for v in value)  # keys as hex
+        return "[" + ", ".join(sorted(shown)) + "]"
     return repr(value)
 
 

@@ -53,7 +53,7 @@ def metric_families(snapshot: Snapshot) -> list[Metric]:
         GaugeMetricFamily("stig_peers", "Connected peers.", value=snapshot.peers),
         GaugeMetricFamily("stig_store_traces", "Traces in the store.", value=snapshot.traces),
         GaugeMetricFamily(
-            "stig_store_live_traces", "Live traces in the store.", value=snapshot.live
+            "stig_store_live_traces", "Traces in the store not expired.", value=snapshot.live
         ),
         GaugeMetricFamily(
             "stig_store_bytes", "Bytes of the store's files on disk.", value=snapshot.disk_bytes

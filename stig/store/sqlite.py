@@ -916,9 +916,7 @@ class SqliteStore:
 
     async def live_count(self, now: int) -> int:
         with _mapped(self.path, "count live traces"):
-            (n,) = await self._one(
-                "SELECT count(*) FROM traces WHERE raw IS NOT NULL AND eff_expires > ?", (now,)
-            )
+            (n,) = await self._one("SELECT count(*) FROM traces WHERE eff_expires > ?", (now,))
             return int(n)
 
     # -- for the mesh ------------------------------------------------------------------------

@@ -28,11 +28,13 @@ from stig.node.home import Home
 from stig.node.live import LiveNode, LiveStatus
 from stig.node.network import Network
 from stig.tui.idle_gc import YOUNG_EVERY, IdleCollector
+from stig.tui.muting import undo_mute
 from stig.tui.screens.contour import ContourScreen
 from stig.tui.screens.feed import FeedScreen
 from stig.tui.screens.groups import GroupsScreen
 from stig.tui.screens.help import HelpScreen
 from stig.tui.screens.identities import IdentitiesScreen
+from stig.tui.screens.mutes import MutesScreen
 from stig.tui.screens.passphrase import PassphraseScreen
 from stig.tui.screens.peers import PeersScreen
 from stig.tui.screens.search import SearchScreen
@@ -57,6 +59,8 @@ class StigApp(App[None]):
         Binding("o", "contour", "Contour"),
         Binding("i", "identities", "Identities"),
         Binding("G", "groups", "Groups"),
+        Binding("M", "mutes", "Mutes", show=False),
+        Binding("ctrl+z", "undo_mute", "Undo the last mute", show=False),
         Binding("question_mark,f1", "help", "Help"),
         Binding("q", "quit", "Quit"),
     ]
@@ -87,6 +91,8 @@ class StigApp(App[None]):
         """The space shown and posted to by default: None is public, else a group's name."""
         self.rooms_lock = asyncio.Lock()
         """Held while group envelopes are opened, and while a group is left."""
+        self.last_mute: bytes | None = None
+        """The author muted last in this session, for undo (stig.tui.muting)."""
 
     # -- life ------------------------------------------------------------------------------
 
@@ -145,6 +151,14 @@ class StigApp(App[None]):
     def changed(self) -> None:
         """Called after this app stored something: refresh at once, not at the next poll."""
         self.call_later(self._poll)
+
+    def mutes_changed(self) -> None:
+        """Called after this device's mutes changed: the store's cursor did not move, so the
+        poll would not notice; the visible screen reloads now (those under it, when shown),
+        not a dialog still closing over it."""
+        pages = [screen for screen in self.screen_stack if not isinstance(screen, ModalScreen)]
+        if pages:
+            pages[-1].post_message(Changed())
 
     # -- who signs ---------------------------------------------------------------------------
 
@@ -212,6 +226,13 @@ class StigApp(App[None]):
 
     def action_groups(self) -> None:
         self._open(GroupsScreen)
+
+    def action_mutes(self) -> None:
+        self._open(MutesScreen)
+
+    @work(group="mutes")
+    async def action_undo_mute(self) -> None:
+        await undo_mute(self)
 
     def action_help(self) -> None:
         if not isinstance(self.screen, HelpScreen):

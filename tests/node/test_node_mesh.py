@@ -320,6 +320,8 @@ async def test_invalid_pushes_are_counted_and_never_forwarded(mesh: Mesh) -> Non
     await until(lambda: node.holds(valid), "the valid push to be stored")
     await until(lambda: reached_third == [valid.encoded], "the valid push to be forwarded")
     record = node.node.ledger.record(hostile.peer_id)
+    # Accepted is counted once the batch is stored, just after the store shows it: wait for it.
+    await until(lambda: record.accepted == 1, "the valid push to be counted")
     assert dict(record.rejected) == dict.fromkeys(junk, 1)
     assert record.accepted == 1
     assert not node.node.ledger.is_banned(hostile.peer_id, time.time())

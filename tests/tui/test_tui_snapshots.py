@@ -16,9 +16,11 @@ from textual.pilot import Pilot
 from textual.widgets import Input, TextArea
 
 from stig.crypto.group import day_of, invite_code
+from stig.node import mute_list
 from stig.node.groups import Groups
+from stig.node.mute_list import MuteList
 from stig.tui.app import StigApp
-from tests.tui.homes import NOW, clock, fill, make_home, story
+from tests.tui.homes import ANA, NOW, clock, fill, make_home, story
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -40,6 +42,15 @@ def app() -> StigApp:
     groups = Groups(home.groups)
     groups.join("neighbours", invite_code(bytes(32), today), today)
     groups.join("legal-team", invite_code(bytes([1]) * 32, today), today)
+    # mutes that hide nothing of the story (the Mutes screen lists them; the feed is unchanged)
+    mute_list.save(
+        home.mutes_file,
+        MuteList(
+            authors=frozenset({bytes([9]) * 32}),
+            tags=frozenset({"spam"}),
+            follows=frozenset({ANA.public_key}),
+        ),
+    )
     return StigApp(home, offline=True, clock=clock)
 
 
@@ -89,6 +100,7 @@ def _then(*keys: str) -> Any:
         ("help", ("question_mark",)),
         ("groups", ("G",)),
         ("invite", ("G", "v")),
+        ("mutes", ("M",)),
     ],
 )
 def test_screen_looks_as_before(

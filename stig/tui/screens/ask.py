@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 from textual import on
 from textual.app import App, ComposeResult
@@ -55,7 +56,7 @@ class AskScreen(ModalScreen[str | None]):
         self.dismiss(None)
 
 
-async def confirmed(app: App[object], question: str) -> bool:
+async def confirmed(app: App[Any], question: str) -> bool:
     """Ask ``question`` (which ends by saying to type yes); True only if yes was typed. Call
     from a worker."""
     answer = await app.push_screen_wait(AskScreen(question, placeholder="yes"))

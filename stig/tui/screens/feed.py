@@ -14,8 +14,10 @@ from textual.widgets import Footer, Header, Input, Select, Static
 from stig.crdt import kinds
 from stig.crdt.views import FeedFilter
 from stig.errors import StigError
+from stig.filter_words import FilterError, describe, parse_filter
 from stig.node.local import Draft
-from stig.tui.filters import HINT, FilterError, describe, parse_filter, split_group
+from stig.tui.filters import HINT, split_group
+from stig.tui.muting import follow_mutes, mute_author
 from stig.tui.posting import respond
 from stig.tui.screens.compose import ComposeScreen
 from stig.tui.screens.page import Page
@@ -41,6 +43,9 @@ class FeedScreen(Page):
         Binding("t", "by_tag", "By tag", show=False),
         Binding("ctrl+f,full_stop", "filter", "Filter"),
         Binding("g", "next_space", "Space"),
+        Binding("m", "mute", "Mute author"),
+        Binding("u", "app.undo_mute", "Undo the last mute", show=False),
+        Binding("F", "follow_mutes", "Follow the author's mutes", show=False),
         Binding("escape", "clear_filter", "Clear filter", show=False),
     ]
 
@@ -255,3 +260,15 @@ class FeedScreen(Page):
         await respond(
             self.stig, chosen.trace.id, Draft(kind=kinds.ECHO), "echoed", group=self.stig.group
         )
+
+    @work(group="mutes")
+    async def action_mute(self) -> None:
+        chosen = self.query_one(TraceTable).selected
+        if chosen is not None:
+            await mute_author(self.stig, chosen.trace, self.stig.group, undo_key="u")
+
+    @work(group="mutes")
+    async def action_follow_mutes(self) -> None:
+        chosen = self.query_one(TraceTable).selected
+        if chosen is not None:
+            await follow_mutes(self.stig, chosen.trace, self.stig.group)

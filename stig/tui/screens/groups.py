@@ -97,8 +97,10 @@ class GroupsScreen(Page):
 
     def on_mount(self) -> None:
         table = self.query_one(DataTable)
-        for label in ("", "group", "traces alive here"):
-            table.add_column(label, key=label or "shown")
+        # Fixed widths (a name is at most 32 characters): the first frame is drawn at its final
+        # layout, not re-laid out when the counts arrive (a snapshot could catch either).
+        for label, width in (("", 1), ("group", 32), ("traces alive here", 17)):
+            table.add_column(label, key=label or "shown", width=width)
         self.reload()
         table.focus()
 

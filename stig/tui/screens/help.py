@@ -15,12 +15,19 @@ INTRO = (
     "echoes, actions and confirms by others keep it alive and make it more intense. "
     "Everything works offline; what you post spreads when a peer is reached. The mouse works "
     "too: click a row to open it. Affinity groups (G) share traces sealed, among members only; "
-    "g in the feed switches between the public space and your groups."
+    "g in the feed switches between the public space and your groups. m hides the author of "
+    "a row on this device (nobody is told); M lists what you hide."
 )
 
 
 def _key(binding: Binding) -> str:
-    names = {"slash": "/", "question_mark": "?", "full_stop": ".", "escape": "esc"}
+    names = {
+        "slash": "/",
+        "question_mark": "?",
+        "full_stop": ".",
+        "escape": "esc",
+        "delete": "del",
+    }
     return " ".join(names.get(k, k) for k in binding.key.split(","))
 
 
@@ -30,6 +37,8 @@ def key_table() -> Table:
     from stig.tui.screens.feed import FeedScreen  # noqa: PLC0415
     from stig.tui.screens.groups import GroupsScreen  # noqa: PLC0415
     from stig.tui.screens.identities import IdentitiesScreen  # noqa: PLC0415
+    from stig.tui.screens.mutes import MutesScreen  # noqa: PLC0415
+    from stig.tui.screens.search import SearchScreen  # noqa: PLC0415
     from stig.tui.screens.thread import ThreadScreen  # noqa: PLC0415
 
     table = Table(show_header=True, header_style="bold", box=None, padding=(0, 2))
@@ -41,9 +50,11 @@ def key_table() -> Table:
         ("any screen", Page.BINDINGS),
         ("feed", FeedScreen.BINDINGS),
         ("trace", ThreadScreen.BINDINGS),
+        ("search", SearchScreen.BINDINGS),
         ("compose", ComposeScreen.BINDINGS),
         ("identities", IdentitiesScreen.BINDINGS),
         ("groups", GroupsScreen.BINDINGS),
+        ("mutes", MutesScreen.BINDINGS),
     ):
         for index, binding in enumerate(bindings):
             assert isinstance(binding, Binding)

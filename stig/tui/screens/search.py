@@ -11,6 +11,7 @@ from textual.widgets import Footer, Header, Input, Static
 
 from stig.errors import StigError
 from stig.readable import plural
+from stig.tui.muting import follow_mutes, mute_author
 from stig.tui.screens.page import Page
 from stig.tui.screens.thread import ThreadScreen
 from stig.tui.widgets.status_line import StatusLine
@@ -23,6 +24,9 @@ if TYPE_CHECKING:
 class SearchScreen(Page):
     BINDINGS = [
         Binding("slash", "focus_query", "New search", show=False),
+        Binding("m", "mute", "Mute author"),
+        Binding("u", "app.undo_mute", "Undo the last mute", show=False),
+        Binding("F", "follow_mutes", "Follow the author's mutes", show=False),
     ]
 
     def __init__(self) -> None:
@@ -53,6 +57,10 @@ class SearchScreen(Page):
         if self.query_text.strip():
             self.run_search()
 
+    def on_screen_resume(self) -> None:
+        # back from a thread where an author may have been muted
+        self.on_changed()
+
     @work(exclusive=True, group="search")
     async def run_search(self) -> None:
         info = self.query_one("#search-info", Static)
@@ -74,3 +82,15 @@ class SearchScreen(Page):
             self.app.push_screen(
                 ThreadScreen(bytes.fromhex(event.row_key.value), group=self.stig.group)
             )
+
+    @work(group="mutes")
+    async def action_mute(self) -> None:
+        chosen = self.query_one(TraceTable).selected
+        if chosen is not None:
+            await mute_author(self.stig, chosen.trace, self.stig.group, undo_key="u")
+
+    @work(group="mutes")
+    async def action_follow_mutes(self) -> None:
+        chosen = self.query_one(TraceTable).selected
+        if chosen is not None:
+            await follow_mutes(self.stig, chosen.trace, self.stig.group)

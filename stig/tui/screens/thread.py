@@ -20,6 +20,7 @@ from stig.errors import StigError
 from stig.node.local import Draft
 from stig.readable import SHORT_ID, plural, span
 from stig.store.port import Hidden, Thread
+from stig.tui.muting import follow_mutes, mute_author
 from stig.tui.posting import respond
 from stig.tui.screens.ask import AskScreen, confirmed
 from stig.tui.screens.compose import ComposeScreen
@@ -78,6 +79,8 @@ class ThreadScreen(Page):
         Binding("n", "dispute", "Dispute"),
         Binding("x", "retract", "Retract"),
         Binding("s", "export", "Export"),
+        Binding("m", "mute", "Mute author"),
+        Binding("F", "follow_mutes", "Follow the author's mutes", show=False),
         Binding("u", "up", "Answers to", show=False),
     ]
 
@@ -102,6 +105,10 @@ class ThreadScreen(Page):
         self.reload()
 
     def on_changed(self) -> None:
+        self.reload()
+
+    def on_screen_resume(self) -> None:
+        # back from an answer's thread, where its author may have been muted
         self.reload()
 
     @work(exclusive=True, group="thread")
@@ -243,3 +250,27 @@ class ThreadScreen(Page):
         self.app.notify(
             f"wrote {plural(count, 'trace', 'traces')} to {path} (stig import reads it)"
         )
+
+    def _target(self) -> Trace | None:
+        """The trace whose author ``m`` and ``F`` name: the highlighted answer when the answers
+        have the focus, else the trace itself."""
+        thread = self._visible
+        if thread is None:
+            return None
+        answers = self.query_one(TraceTable)
+        if answers.has_focus and answers.selected is not None:
+            return answers.selected.trace
+        return thread.ranked.trace
+
+    @work(group="mutes")
+    async def action_mute(self) -> None:
+        target = self._target()
+        if target is not None:
+            # u is taken here (what this answers): the app's ctrl+z undoes everywhere
+            await mute_author(self.stig, target, self.group, undo_key="ctrl+z")
+
+    @work(group="mutes")
+    async def action_follow_mutes(self) -> None:
+        target = self._target()
+        if target is not None:
+            await follow_mutes(self.stig, target, self.group)
