@@ -32,6 +32,8 @@ def name(
 
     async def go() -> None:
         async with LocalNode.open(home_of(ctx)) as node:
+            if as_json and not listing:
+                raise UsageError("--json goes with --list (`stig name --list --json`)")
             if listing:
                 if author is not None:
                     raise UsageError("`stig name --list` takes nothing else")

@@ -343,7 +343,8 @@ class LocalNode:
             "drop --group" if name is None else f"--group {name}" for name in elsewhere
         )
         asked = f"trace in group {group}" if group else "public trace"
-        return f"no {asked} here starts with {prefix}, but {found} does: {hint}"
+        does = "does" if len(elsewhere) == 1 else "do"
+        return f"no {asked} here starts with {prefix}, but {found} {does}: {hint}"
 
     # -- carrying traces by hand -----------------------------------------------------------
 

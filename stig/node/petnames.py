@@ -48,7 +48,7 @@ def check_name(name: str) -> str:
 class Petnames:
     """Names by key; immutable (``named`` and ``unnamed`` give a new one)."""
 
-    by_key: Mapping[bytes, str] = field(default_factory=dict)
+    by_key: Mapping[bytes, str] = field(default_factory=dict, hash=False)
 
     def __bool__(self) -> bool:
         return bool(self.by_key)

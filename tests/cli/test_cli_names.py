@@ -98,6 +98,7 @@ def test_naming_mistakes_say_what_to_do(homes: tuple[Path, Path]) -> None:
         (("name", "0" * 8, "nobody"), "no author of a trace here starts with 00000000"),
         (("name", key[:8]), "give the author and a name"),
         (("name", "--list", key), "`stig name --list` takes nothing else"),
+        (("name", key, "ana2", "--json"), "--json goes with --list"),
         (("unname", "nobody"), "no author is named 'nobody' here (`stig name --list`"),
     ]
     for args, message in cases:
