@@ -12,6 +12,8 @@ Layout::
       addrs              a running node's full multiaddrs, one per line
       control.sock       a running node's control socket (stig peers)
       imported-feeds.json  entries `stig import-feed` already turned into traces (stig.publish)
+      mutes.json         what this device chose not to see (stig.node.mute_list)
+      names.json         what this device calls authors' keys (stig.node.petnames)
 
 The home is chosen by ``--home DIR``, else ``$STIG_HOME``, else the platform's user data
 directory (platformdirs), so several nodes can run side by side on one machine.
@@ -42,7 +44,7 @@ _OWN_ENTRIES = frozenset(
     {
         "personas", "groups", "store.db", "store.db-wal", "store.db-shm", "config.toml",
         "transport.key", "addrs", "addrs.tmp", "control.sock", "imported-feeds.json", "mutes.json",
-        "watches.json", "outbox", "synced", "synced.tmp",
+        "names.json", "watches.json", "outbox", "synced", "synced.tmp",
     }
 )  # fmt: skip
 """What stig itself keeps in a home: only these are tightened, so that a home pointed at a
@@ -107,6 +109,11 @@ class Home:
     def mutes_file(self) -> Path:
         """What this device chose not to see (stig.node.mute_list): never sent anywhere."""
         return self.root / "mutes.json"
+
+    @property
+    def names_file(self) -> Path:
+        """What this device calls authors' keys (stig.node.petnames): never sent anywhere."""
+        return self.root / "names.json"
 
     @property
     def store_files(self) -> list[Path]:
