@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 
+from stig.crdt.bounds import MAX_PLACE_CHARS
 from stig.crdt.views import Counts
 
 SHORT_ID = 12
@@ -59,3 +60,24 @@ def parse_duration(text: str) -> int:
     if not match:
         raise ValueError(f"{text!r} is not a duration; write e.g. 90m, 12h, 3d or 2w")
     return int(match.group(1)) * _UNITS[match.group(2) or "s"]
+
+
+_LAT_LON = re.compile(r"^\s*([-+]?\d{1,3}(?:\.\d+)?)\s*,\s*([-+]?\d{1,3}(?:\.\d+)?)\s*$")
+
+
+def cell_of(text: str) -> str | None:
+    """The coarsest-allowed geohash cell (MAX_PLACE_CHARS characters, about 39 km x 20 km)
+    holding ``lat,lon`` (``48.8566,2.3522`` -> ``u09t``); None if ``text`` is not a pair of
+    coordinates (then it is a geohash, or a mistake for normalize_place to name). Only the
+    cell is kept: the coordinates never go further than this function (DESIGN.md §1.4)."""
+    match = _LAT_LON.match(text)
+    if not match:
+        return None
+    lat, lon = float(match.group(1)), float(match.group(2))
+    if not -90 <= lat <= 90:
+        raise ValueError(f"latitude {match.group(1)} is not between -90 and 90 (write lat,lon)")
+    if not -180 <= lon <= 180:
+        raise ValueError(f"longitude {match.group(2)} is not between -180 and 180")
+    import pygeohash  # noqa: PLC0415 - only a place typed as coordinates needs it
+
+    return pygeohash.encode(lat, lon, precision=MAX_PLACE_CHARS)

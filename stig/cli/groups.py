@@ -20,7 +20,6 @@ from stig.crypto.group import Epoch, advance, day_of, read_invite
 from stig.errors import UsageError
 from stig.node.groups import INVITE_GRACE_DAYS
 from stig.node.local import LocalNode
-from stig.readable import SHORT_ID
 
 DEFAULT_NAME_PREFIX = "group-"
 DEFAULT_NAME_HEX = 6
@@ -195,24 +194,35 @@ def group_list(ctx: click.Context, as_json: bool) -> None:
             click.echo(name)
 
 
-def author_label(node: LocalNode, group: str) -> Callable[[Trace], str]:
-    """How an author reads inside ``group``: 'a member of NAME' for the group's anonymous
-    key, the persona's name for this node's own keys, else the key's first hex digits."""
-    own = node.keyring.owners()
+def author_label(node: LocalNode, group: str | None) -> Callable[[Trace], str]:
+    """How an author reads on a terminal: inside ``group``, 'a member of NAME' for the group's
+    anonymous key; else this node's persona name, a petname (stig.node.petnames), or the key's
+    first hex digits."""
+    names, own = node.petnames(), node.keyring.owners()
 
     def label(trace: Trace) -> str:
-        if node.rooms.is_anonymous(group, trace):
+        if group is not None and node.rooms.is_anonymous(group, trace):
             return f"a member of {group}"
-        return own.get(trace.author, trace.author.hex()[:SHORT_ID])
+        return names.label(trace.author, own)
 
     return label
 
 
-def group_fields(node: LocalNode, group: str) -> Callable[[Trace], dict[str, Any]]:
-    """The fields a trace gains in `--json` output inside a group."""
+def trace_fields(node: LocalNode, group: str | None) -> Callable[[Trace], dict[str, Any]]:
+    """The fields a trace gains in `--json` output: ``author_name`` (a persona's name here, a
+    petname, or null: never a guess), and inside a group ``group`` and ``anonymous`` (an
+    anonymous trace has no author name)."""
+    name_of = node.author_names()
 
     def fields(trace: Trace) -> dict[str, Any]:
-        return {"group": group, "anonymous": node.rooms.is_anonymous(group, trace)}
+        if group is None:
+            return {"author_name": name_of(trace.author)}
+        anonymous = node.rooms.is_anonymous(group, trace)
+        return {
+            "author_name": None if anonymous else name_of(trace.author),
+            "group": group,
+            "anonymous": anonymous,
+        }
 
     return fields
 

@@ -2,10 +2,25 @@
 
 from __future__ import annotations
 
+import os
+import sys
+from pathlib import Path
+
 import click
 
-from stig.cli.options import ask_new_passphrase, confirm, home_of, run
+from stig.cli.options import (
+    PASSPHRASE_ENV,
+    ask_new_passphrase,
+    confirm,
+    home_of,
+    load_persona,
+    run,
+)
 from stig.cli.render import echo_json
+from stig.crypto.carry import carry_code, keyfile_from_code, looks_like_code
+from stig.crypto.keyfile import MAX_KEYFILE_BYTES, decode_keyfile, encode_keyfile
+from stig.crypto.persona import Persona
+from stig.errors import PersonaError, UsageError
 from stig.node.keyring import Keyring
 from stig.node.local import create_store, initialise, wipe
 
@@ -71,6 +86,78 @@ def id_new(ctx: click.Context, name: str, passphrase: bool, make_default: bool) 
     if make_default:
         keyring.set_default(name)
     click.echo(f"{persona.name:<16} {persona.public_key.hex()}")
+
+
+@id.command("export")
+@click.argument("name")
+@click.option(
+    "--file",
+    "path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Also write the locked key file here (e.g. on a USB stick).",
+)
+@click.option("--no-qr", is_flag=True, help="Print the code without its QR code.")
+@click.pass_context
+def id_export(ctx: click.Context, name: str, path: Path | None, no_qr: bool) -> None:
+    """Carry persona NAME to another device: its key, locked with a passphrase chosen now, as a
+    code (and a QR code of it, and with --file a file) that `stig id import` takes there. Both
+    devices then post as the same author; a burn from either covers what the key posted."""
+    keyring = Keyring(home_of(ctx).personas)
+    persona = load_persona(keyring, name)
+    click.echo("a passphrase for the journey (asked again on the other device):", err=True)
+    data = encode_keyfile(persona, ask_new_passphrase())
+    code = carry_code(data)
+    if path is not None:
+        try:
+            fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
+        except FileExistsError as exc:
+            raise UsageError(f"{path} exists already; choose another file") from exc
+        except OSError as exc:
+            raise UsageError(f"cannot write {path}: {exc.strerror}") from exc
+        with os.fdopen(fd, "wb") as out:
+            out.write(data)
+        click.echo(f"wrote {path} (locked; `stig id import {path}` on the other device)", err=True)
+    click.echo(code)
+    if not no_qr and sys.stdout.isatty():
+        import segno  # noqa: PLC0415 - only this command draws a QR code here
+
+        segno.make(code.upper(), error="m", micro=False).terminal(out=sys.stdout, compact=True)
+
+
+@id.command("import")
+@click.argument("code_or_file")
+@click.option("--name", "new_name", default=None, help="Store it under another name here.")
+@click.pass_context
+def id_import(ctx: click.Context, code_or_file: str, new_name: str | None) -> None:
+    """Take a persona carried from another device: CODE (`stig-persona1-...`) or a key file
+    written by `stig id export --file`. Asks for the passphrase chosen there."""
+    if looks_like_code(code_or_file):
+        data = keyfile_from_code(code_or_file)
+    else:
+        try:
+            data = Path(code_or_file).read_bytes()[: MAX_KEYFILE_BYTES + 1]
+        except OSError as exc:
+            raise UsageError(
+                f"{code_or_file!r} is neither a persona code (stig-persona1-...) nor a readable "
+                f"file ({exc.strerror})"
+            ) from exc
+    passphrase = os.environ.get(PASSPHRASE_ENV)
+    if passphrase is None:
+        if not sys.stdin.isatty():
+            raise PersonaError(f"set {PASSPHRASE_ENV} to the passphrase chosen on export")
+        passphrase = click.prompt("passphrase chosen on export", hide_input=True, err=True)
+    persona = decode_keyfile(data, passphrase)
+    name = new_name or persona.name
+    if name != persona.name:
+        data = encode_keyfile(Persona(name, persona.seed), passphrase)
+    keyring = Keyring(home_of(ctx).personas)
+    if persona.public_key in keyring.owners():
+        raise UsageError(
+            f"this device holds that persona already, as {keyring.owners()[persona.public_key]!r}"
+        )
+    keyring.add(name, data)
+    click.echo(f"{name:<16} {persona.public_key.hex()}  (imported; locked with that passphrase)")
 
 
 @id.command("default")

@@ -20,6 +20,7 @@ from stig.cli import logs
 from stig.cli.options import home_of, network_options, node_config, run
 from stig.cli.publishing import DEFAULT_TITLE, site_settings
 from stig.cli.render import echo_json
+from stig.crdt.trace import Trace
 from stig.errors import StigError, UsageError
 from stig.node import clock
 from stig.node.config import Config, RelayPolicy, check_metrics_address, load_config
@@ -28,6 +29,7 @@ from stig.node.home import Home
 from stig.node.local import create_store
 from stig.node.mesh import MeshNode, read_addresses
 from stig.node.stats import Interval, stats_line, timestamp
+from stig.node.watch_list import Watch
 from stig.publish.mirror import Mirror
 from stig.publish.publisher import DEFAULT_LIMIT, Publisher
 from stig.readable import span
@@ -40,13 +42,14 @@ log = logging.getLogger("stig.cli")
 
 
 @dataclass(frozen=True)
-class Watch:
+class OperatorView:
     """How a running node shows itself to its operator: the command line's say."""
 
     verbose: bool = False
     log_format: str = "text"
     stats_interval: float | None = None  # None: config.toml's relay.stats_interval
     metrics: str | None = None  # None: config.toml's relay.metrics
+    notify: bool = False  # announce watched traces (stig watch) on the desktop
 
 
 def _network_options(command: Any) -> Any:
@@ -81,6 +84,11 @@ def _network_options(command: Any) -> Any:
 
 @click.command()
 @_network_options
+@click.option(
+    "--notify",
+    is_flag=True,
+    help="Announce traces that match a watch (`stig watch`) as desktop notifications.",
+)
 @click.pass_context
 def node(
     ctx: click.Context,
@@ -92,11 +100,12 @@ def node(
     log_format: str,
     stats_interval: float | None,
     metrics: str | None,
+    notify: bool,
 ) -> None:
     """Run this node on the mesh, headless, in the foreground (Ctrl-C stops it; SIGHUP
     re-reads the relay policy from config.toml)."""
-    watch = Watch(verbose, log_format, stats_interval, metrics)
-    _serve(home_of(ctx), listen, bootstrap, lan, psk_file, watch, None, None)
+    view = OperatorView(verbose, log_format, stats_interval, metrics, notify)
+    _serve(home_of(ctx), listen, bootstrap, lan, psk_file, view, None, None)
 
 
 @click.command()
@@ -146,7 +155,7 @@ def relay(
     """Run a counter-information relay: carry and re-spread traces, with a policy (config.toml
     [relay], or these options; SIGHUP re-reads config.toml); with --publish, republish them
     to the web. A stats line on stdout every minute; `stig status` on demand (docs/relay.md)."""
-    watch = Watch(verbose, log_format, stats_interval, metrics)
+    view = OperatorView(verbose, log_format, stats_interval, metrics)
     overrides = {
         "carry_tags": carry_tag,
         "refuse_tags": refuse_tag,
@@ -155,14 +164,14 @@ def relay(
         "min_pow_bits": min_pow,
     }
     if publish_dir is None:
-        _serve(home_of(ctx), listen, bootstrap, lan, psk_file, watch, overrides, None)
+        _serve(home_of(ctx), listen, bootstrap, lan, psk_file, view, overrides, None)
         return
     selection, options = site_settings(
         publish_tag, publish_kind, publish_limit, site_title, base_url
     )
     with Mirror(publish_dir) as mirror:  # refuses a directory it must not write into, now
         publisher = Publisher(mirror, selection, options)
-        _serve(home_of(ctx), listen, bootstrap, lan, psk_file, watch, overrides, publisher)
+        _serve(home_of(ctx), listen, bootstrap, lan, psk_file, view, overrides, publisher)
 
 
 def _serve(
@@ -171,16 +180,16 @@ def _serve(
     bootstrap: tuple[str, ...],
     lan: bool,
     psk_file: Path | None,
-    watch: Watch,
+    view: OperatorView,
     relay_overrides: dict[str, Any] | None,
     publisher: Publisher | None,
 ) -> None:
     # Imported here: libp2p takes a second to import, and only these commands need it.
     from stig.node.libp2p_net import Libp2pNetwork  # noqa: PLC0415
 
-    logs.configure(watch.log_format, watch.verbose)
+    logs.configure(view.log_format, view.verbose)
     home.create()
-    config = _watched(node_config(home, listen, bootstrap, lan, psk_file), watch)
+    config = _watched(node_config(home, listen, bootstrap, lan, psk_file), view)
     if relay_overrides is not None:
         config = replace(config, relay=_relay_policy(config.relay, relay_overrides))
     metrics_at = (
@@ -203,6 +212,7 @@ def _serve(
             signal.SIGHUP, lambda: _reload(home, started_with, relay_overrides, mesh)
         )
         task = loop.create_task(mesh.run(stop))
+        noticing = loop.create_task(_notice(home, store, stop)) if view.notify else None
         endpoint: MetricsEndpoint | None = None
         publishing: asyncio.Task[None] | None = None
         reader: SqliteStore | None = None
@@ -235,6 +245,8 @@ def _serve(
             try:
                 if publishing is not None:
                     await publishing
+                if noticing is not None:
+                    await noticing
             finally:
                 if reader is not None:
                     await reader.close()
@@ -243,13 +255,39 @@ def _serve(
     run(go())
 
 
-def _watched(config: Config, watch: Watch) -> Config:
+async def _notice(home: Home, store: SqliteStore, stop: asyncio.Event) -> None:
+    """``--notify``: log every trace that matches a watch and show it on the desktop."""
+    from stig.node import notices  # noqa: PLC0415
+    from stig.node.desktop import Desktop  # noqa: PLC0415
+    from stig.node.keyring import Keyring  # noqa: PLC0415
+    from stig.node.local import LocalNode  # noqa: PLC0415
+
+    local = LocalNode(home, store, Keyring(home.personas))
+    desktop = Desktop()
+    sending: set[asyncio.Task[bool]] = set()
+
+    def announce(trace: Trace, matched: list[Watch]) -> None:
+        words = "; ".join(w.text for w in matched)
+        head = trace.body.splitlines()[0][:120] if trace.body else ""
+        log.info("noticed %s %s by %s (watch: %s): %s", trace.kind, trace.hex_id[:12],
+                 trace.author.hex()[:12], words, head)  # fmt: skip
+        task = asyncio.get_running_loop().create_task(
+            desktop.send(f"stig: {trace.kind} ({words})", head or trace.kind)
+        )
+        sending.add(task)
+        task.add_done_callback(sending.discard)
+
+    log.info("announcing traces that match %d watch(es) (stig watch list)", len(local.watches()))
+    await notices.follow(store, local.watches, local.mutes, local.keyring.owners, announce, stop)
+
+
+def _watched(config: Config, view: OperatorView) -> Config:
     """``config`` with the command line's say on stats and metrics on top."""
     monitoring = config.monitoring
-    if watch.stats_interval is not None:
-        monitoring = replace(monitoring, stats_interval=watch.stats_interval)
-    if watch.metrics is not None:
-        monitoring = replace(monitoring, metrics=watch.metrics)
+    if view.stats_interval is not None:
+        monitoring = replace(monitoring, stats_interval=view.stats_interval)
+    if view.metrics is not None:
+        monitoring = replace(monitoring, metrics=view.metrics)
     return replace(config, monitoring=monitoring)
 
 
@@ -332,10 +370,18 @@ def peers(ctx: click.Context, as_json: bool) -> None:
     click.echo(f"this node  {status['peer_id']}")
     for address in status["addresses"]:
         click.echo(f"  {address}")
-    if not status["peers"]:
+    now = clock.now()
+    failing = status.get("dialing", [])
+    if not status["peers"] and not failing:
         click.echo("no peers yet: start another node with --bootstrap <one of the addresses>,")
         click.echo("or run with --lan to find nodes on this network")
-    now = clock.now()
+    for d in failing:
+        since = span(int(now - d["failing_since"])) if d["failing_since"] else "?"
+        wait = max(0, int(d["next_try"] - now)) if d["next_try"] else 0
+        click.echo(
+            f"not reached  {d['address']}\n  {d['error']} (failing for {since}, "
+            f"{d['failures']} tries; next try in {wait} s)"
+        )
     for p in status["peers"]:
         state = "connected" if p["connected"] else "gone"
         if p["banned"]:

@@ -30,7 +30,10 @@ def _tag(target: str) -> str | None:
 
 def _describe(node: LocalNode, key: bytes) -> str:
     own = node.keyring.owners().get(key)
-    return f"{key.hex()[:SHORT_ID]} (your persona {own})" if own else key.hex()[:SHORT_ID]
+    if own:
+        return f"{key.hex()[:SHORT_ID]} (your persona {own})"
+    name = node.petnames().name_of(key)
+    return f"{key.hex()[:SHORT_ID]} ({name})" if name else key.hex()[:SHORT_ID]
 
 
 def _show_list(node: LocalNode, listed: MuteList, as_json: bool) -> None:
@@ -46,12 +49,18 @@ def _show_list(node: LocalNode, listed: MuteList, as_json: bool) -> None:
     if not listed:
         click.echo("nothing muted; `stig mute KEY` or `stig mute '#tag'` hides what you name")
         return
+    names = node.petnames()
+
+    def called(key: bytes) -> str:
+        name = names.name_of(key)
+        return f"  ({name})" if name else ""
+
     for key in sorted(listed.authors):
-        click.echo(f"author  {key.hex()}")
+        click.echo(f"author  {key.hex()}{called(key)}")
     for tag in sorted(listed.tags):
         click.echo(f"tag     #{tag}")
     for key in sorted(listed.follows):
-        click.echo(f"follows {key.hex()}  (their published mutes apply here)")
+        click.echo(f"follows {key.hex()}{called(key)}  (their published mutes apply here)")
 
 
 @click.command()

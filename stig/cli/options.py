@@ -12,12 +12,13 @@ from typing import Any, TypeVar
 
 import click
 
+from stig.crdt.bounds import LIFE_CAP, MAX_TTL, MIN_TTL
 from stig.crypto.persona import Persona
-from stig.errors import PersonaError
+from stig.errors import PersonaError, UsageError
 from stig.node.config import Config, load_config, with_network
-from stig.node.home import Home
+from stig.node.home import HOME_ENV, Home
 from stig.node.keyring import Keyring
-from stig.readable import parse_duration
+from stig.readable import cell_of, parse_duration, span
 
 T = TypeVar("T")
 
@@ -34,6 +35,47 @@ class Duration(click.ParamType[int]):
             return parse_duration(str(value))
         except ValueError as exc:
             self.fail(str(exc), param, ctx)
+
+
+class TimeToLive(Duration):
+    """A trace's life as a person writes it (``12h``, ``3d``), refused in the same units when
+    it is outside the bounds every node checks (MIN_TTL..MAX_TTL)."""
+
+    name = "ttl"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> int:
+        seconds = super().convert(value, param, ctx)
+        if seconds < MIN_TTL:
+            raise UsageError(f"--ttl {value}: the time to live must be at least {span(MIN_TTL)}")
+        if seconds > MAX_TTL:
+            raise UsageError(
+                f"--ttl {value}: the time to live must be at most {span(MAX_TTL)} "
+                f"(echoes and answers by others extend it, up to {span(LIFE_CAP)})"
+            )
+        return seconds
+
+
+class Place(click.ParamType[str]):
+    """A coarse place: a geohash of at most MAX_PLACE_CHARS characters as it is, or ``lat,lon``
+    turned into the cell of that many characters holding it (said on stderr, so a person
+    sees what was kept; the coordinates themselves go nowhere)."""
+
+    name = "place"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> str:
+        text = str(value)
+        try:
+            cell = cell_of(text)
+        except ValueError as exc:
+            raise UsageError(f"--place {text}: {exc}") from exc
+        if cell is None:
+            return text
+        click.echo(
+            f"stig: --place {text.strip()} is the city-sized geohash cell {cell}; "
+            "only the cell is used",
+            err=True,
+        )
+        return cell
 
 
 class Since(click.ParamType[int]):
@@ -68,10 +110,66 @@ def run(coroutine: Coroutine[Any, Any, T]) -> T:
     return asyncio.run(coroutine)
 
 
+_HOME_GIVEN = "stig.home"
+"""Where ``--home`` is remembered in the context's meta (shared by the root and its commands),
+whether it was given before the command or after it."""
+
+HOME_HELP = f"Data directory of this node (default: ${HOME_ENV}, else the user data directory)."
+
+
+def give_home(ctx: click.Context, value: str | None) -> None:
+    """Remember ``--home DIR`` from the root or from a command (``stig feed --home X`` means
+    ``stig --home X feed``); the same home given twice is fine, two different ones are not."""
+    if value is None:
+        return
+    given = ctx.meta.get(_HOME_GIVEN)
+    if given is not None and Home.choose(given) != Home.choose(value):
+        raise UsageError(f"--home is given twice ({given} and {value}): give it once")
+    ctx.meta[_HOME_GIVEN] = value
+
+
+def settle_home(ctx: click.Context) -> Home:
+    """Choose the home once per run, and protect it (umask 077, private modes) before the
+    command does anything. Called when a command's options are parsed: click runs the root's
+    callback before it parses the command's, so the root alone cannot know a ``--home`` that
+    comes after the command."""
+    root = ctx.find_root()
+    if isinstance(root.obj, Home):
+        return root.obj
+    chosen = Home.choose(ctx.meta.get(_HOME_GIVEN))
+    if chosen.protect():
+        click.echo(
+            f"stig: tightened permissions of {chosen.root} to 0700 (its files to 0600): "
+            "other users of this machine could read it",
+            err=True,
+        )
+    root.obj = chosen
+    return chosen
+
+
+def _home_after_command(ctx: click.Context, _param: click.Parameter, value: str | None) -> None:
+    if ctx.resilient_parsing:
+        return
+    give_home(ctx, value)
+    settle_home(ctx)
+
+
+def home_option() -> click.Option:
+    """``--home DIR`` on a command, with the root's meaning; eager, so the home is settled
+    before the command's other options are converted."""
+    return click.Option(
+        ["--home"],
+        type=click.Path(file_okay=False),
+        default=None,
+        expose_value=False,
+        is_eager=True,
+        callback=_home_after_command,
+        help=HOME_HELP,
+    )
+
+
 def home_of(ctx: click.Context) -> Home:
-    home = ctx.find_root().obj
-    assert isinstance(home, Home)
-    return home
+    return settle_home(ctx)
 
 
 def load_persona(keyring: Keyring, name: str | None) -> Persona:

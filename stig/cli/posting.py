@@ -10,21 +10,78 @@ from typing import Any
 import click
 
 from stig.cli.groups import anonymous_option, check_anonymous, group_option
-from stig.cli.options import Duration, confirm, home_of, load_persona, run
+from stig.cli.options import Place, TimeToLive, confirm, home_of, load_persona, run
 from stig.crdt import kinds
+from stig.crdt.bounds import MAX_TTL
 from stig.crdt.trace import Trace
 from stig.crypto.persona import Persona
 from stig.errors import UsageError
 from stig.node.local import Draft, LocalNode
-from stig.readable import SHORT_ID
+from stig.readable import SHORT_ID, span
 
 _persona = click.option("--persona", "-p", default=None, help="Sign as this persona.")
-_ttl = click.option("--ttl", type=Duration(), default=None, help="Life, e.g. 12h, 3d (max 30d).")
+_ttl = click.option(
+    "--ttl", type=TimeToLive(), default=None, help=f"Life, e.g. 12h, 3d (max {span(MAX_TTL)})."
+)
 _tags = click.option("--tag", "-t", "tags", multiple=True, help="A tag (repeatable).")
-_place = click.option("--place", default="", help="Coarse place: a geohash of <= 4 characters.")
+_place = click.option(
+    "--place",
+    type=Place(),
+    default="",
+    help="Coarse place: a geohash of <= 4 characters, or lat,lon (made into that cell).",
+)
+_any_kind = click.option(
+    "--any-kind",
+    is_flag=True,
+    help="Post a kind stig does not know yet, deliberately (it is checked as a typo otherwise).",
+)
 _pow = click.option(
     "--pow", "pow_bits", type=click.IntRange(0, 28), default=0, help="Proof-of-work bits."
 )
+
+
+def _check_kind(kind: str, any_kind: bool) -> None:
+    """A kind this version does not know is most often a typo; it is posted only when asked
+    for with --any-kind (what arrives from the network is kept whatever its kind)."""
+    if any_kind or kind in kinds.KNOWN_KINDS:
+        return
+    near = kinds.nearest_known(kind)
+    guess = f" — did you mean {near}?" if near else ""
+    raise UsageError(
+        f"unknown kind {kind!r}{guess} (known: {', '.join(kinds.KNOWN_KINDS)}; "
+        "--any-kind posts a new kind deliberately)"
+    )
+
+
+_DONE = {
+    kinds.ECHO: ("echoed", "an", "echo"),
+    kinds.CONFIRM: ("confirmed", "a", "confirmation"),
+    kinds.DISPUTE: ("disputed", "a", "dispute"),
+}
+"""What echo, confirm and dispute say they did: (verb, article, noun) — a line for a person; `post`
+and `answer` print only the new id, which scripts read."""
+
+
+async def _refuse_own_word(
+    node: LocalNode, target: bytes, kind: str, signer: Persona, group: str | None
+) -> None:
+    """Echoes, confirmations and disputes count only from other people (docs/protocol.md §6:
+    support and counts are by authors other than the trace's), so one of one's own trace would
+    be carried everywhere and change nothing: it is refused, saying why, before anything is
+    signed. Another persona of this home is another author, and is not refused."""
+    if kind not in _DONE:
+        return
+    if await node.author_of(target, group=group) == signer.public_key:
+        _, article, noun = _DONE[kind]
+        then = (
+            f"; to take it back, `stig retract {target.hex()[:SHORT_ID]}`"
+            if kind == kinds.DISPUTE
+            else ": it would neither raise its intensity nor extend its life"
+        )
+        raise UsageError(
+            f"trace {target.hex()[:SHORT_ID]} was posted by persona {signer.name!r} itself, and "
+            f"{article} {noun} counts only from other people{then}; nothing was posted"
+        )
 
 
 def _body(text: str | None) -> str:
@@ -65,6 +122,7 @@ def _post(
 @_place
 @_ttl
 @click.option("--ref", "refs", multiple=True, help="Id (or prefix) of a trace this answers.")
+@_any_kind
 @_persona
 @group_option
 @anonymous_option
@@ -78,6 +136,7 @@ def post(
     place: str,
     ttl: int | None,
     refs: tuple[str, ...],
+    any_kind: bool,
     persona: str | None,
     group: str | None,
     anonymous: bool,
@@ -86,6 +145,7 @@ def post(
     """Leave a trace. TEXT, or standard input. Prints the new trace's id.
 
     With --group NAME it is sealed: only the group's members read it (for 29 days at most)."""
+    _check_kind(kind, any_kind)
     check_anonymous(group, anonymous, persona)
     body = _body(text)
 
@@ -103,6 +163,7 @@ def _responder(name: str, kind: str | None, summary: str, takes_text: bool) -> c
     @click.pass_context
     def respond(ctx: click.Context, /, trace_id: str, persona: str | None, **extra: Any) -> None:
         chosen: str = extra.pop("kind", None) or kind or kinds.ACTION
+        _check_kind(chosen, extra.pop("any_kind", False))
         group: str | None = extra.pop("group", None)
         anonymous: bool = extra.pop("anonymous", False)
         check_anonymous(group, anonymous, persona)
@@ -110,6 +171,7 @@ def _responder(name: str, kind: str | None, summary: str, takes_text: bool) -> c
 
         async def act(node: LocalNode, signer: Any) -> Trace:
             target = await node.resolve(trace_id, group=group)
+            await _refuse_own_word(node, target, chosen, signer, group)
             draft = Draft(
                 chosen,
                 body,
@@ -120,7 +182,12 @@ def _responder(name: str, kind: str | None, summary: str, takes_text: bool) -> c
             )
             return await node.respond(target, draft, signer, group=group, anonymous=anonymous)
 
-        click.echo(_post(ctx, persona, act, anonymous).hex_id)
+        said = _post(ctx, persona, act, anonymous)
+        if chosen in _DONE and kind is not None:
+            verb, _, noun = _DONE[chosen]
+            click.echo(f"{verb} {said.refs[0].hex()[:SHORT_ID]}: the {noun} is {said.hex_id}")
+        else:
+            click.echo(said.hex_id)
 
     params: list[click.Parameter] = [click.Argument(["trace_id"], metavar="ID")]
     command = click.Command(name, callback=respond, help=summary, params=params)
@@ -130,7 +197,7 @@ def _responder(name: str, kind: str | None, summary: str, takes_text: bool) -> c
         click.option(
             "--kind", "-k", default=kinds.ACTION, show_default=True, help="action, report, ..."
         )(command)
-        for option in (_tags, _place):
+        for option in (_tags, _place, _any_kind):
             option(command)
     if kind != kinds.RETRACT:
         _ttl(command)

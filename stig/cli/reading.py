@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import click
 
-from stig.cli.groups import author_label, group_fields, group_option
-from stig.cli.options import home_of, run
+from stig.cli.groups import author_label, group_option, trace_fields
+from stig.cli.options import Place, home_of, run
 from stig.cli.render import echo_json, echo_ranked, echo_thread, ranked_json, thread_json
 from stig.crdt.normal_form import normalize_place, normalize_tag
 from stig.crdt.views import FeedFilter
@@ -21,8 +23,15 @@ _limit = click.option(
 @click.command()
 @click.option("--kind", "-k", "kind_names", multiple=True, help="Only these kinds (repeatable).")
 @click.option("--tag", "-t", "tags", multiple=True, help="Only traces with all these tags.")
-@click.option("--place", default="", help="Only this geohash cell and the cells inside it.")
-@click.option("--author", default=None, help="Only this author (public key hex, or persona name).")
+@click.option(
+    "--place",
+    type=Place(),
+    default="",
+    help="Only this geohash cell and the cells inside it (or lat,lon: its 4-character cell).",
+)
+@click.option(
+    "--author", default=None, help="Only this author (public key hex, persona name or petname)."
+)
 @group_option
 @_limit
 @_json
@@ -49,8 +58,7 @@ def feed(
             )
             items = await node.feed(where, limit, group=group)
             if as_json:
-                extra = group_fields(node, group) if group else None
-                echo_json([ranked_json(item, extra) for item in items])
+                echo_json([ranked_json(item, trace_fields(node, group)) for item in items])
             elif not items and group:
                 click.echo(f"nothing alive in group {group} here yet")
             elif not items:
@@ -58,7 +66,7 @@ def feed(
                     "nothing alive here yet: post with `stig post`, or `stig import` a bundle"
                 )
             else:
-                echo_ranked(items, node.clock(), author_label(node, group) if group else None)
+                echo_ranked(items, node.clock(), author_label(node, group))
 
     run(go())
 
@@ -68,6 +76,9 @@ def _author_key(node: LocalNode, author: str | None) -> bytes | None:
         return None
     if author in node.keyring.names():
         return node.keyring.public_key(author)
+    named = node.petnames().key_of(author)
+    if named is not None:
+        return named
     try:
         key = bytes.fromhex(author)
     except ValueError:
@@ -75,6 +86,12 @@ def _author_key(node: LocalNode, author: str | None) -> bytes | None:
     if len(key) != 32:
         raise UsageError(f"--author {author!r} is neither a persona here nor a 64-hex public key")
     return key
+
+
+def _who(node: LocalNode) -> Callable[[bytes], str]:
+    """How a bare author key reads (a retracted trace keeps only its author's key)."""
+    names, own = node.petnames(), node.keyring.owners()
+    return lambda key: names.label(key, own)
 
 
 @click.command()
@@ -89,9 +106,9 @@ def show(ctx: click.Context, trace_id: str, group: str | None, as_json: bool) ->
         async with LocalNode.open(home_of(ctx)) as node:
             found = await node.thread(await node.resolve(trace_id, group=group), group=group)
             if as_json:
-                echo_json(thread_json(found, group_fields(node, group) if group else None))
+                echo_json(thread_json(found, trace_fields(node, group), node.author_names()))
             else:
-                echo_thread(found, node.clock(), author_label(node, group) if group else None)
+                echo_thread(found, node.clock(), author_label(node, group), _who(node))
 
     run(go())
 
@@ -111,12 +128,11 @@ def search(
         async with LocalNode.open(home_of(ctx)) as node:
             items = await node.search(" ".join(query), limit, group=group)
             if as_json:
-                extra = group_fields(node, group) if group else None
-                echo_json([ranked_json(item, extra) for item in items])
+                echo_json([ranked_json(item, trace_fields(node, group)) for item in items])
             elif not items:
                 click.echo("no live trace matches" + (f" in group {group}" if group else ""))
             else:
-                echo_ranked(items, node.clock(), author_label(node, group) if group else None)
+                echo_ranked(items, node.clock(), author_label(node, group))
 
     run(go())
 

@@ -33,9 +33,11 @@ def trace_json(trace: Trace) -> dict[str, Any]:
 
 
 Extra = Callable[[Trace], dict[str, Any]] | None
-"""Fields some outputs add to each trace (inside a group: ``group`` and ``anonymous``)."""
+"""Fields some outputs add to each trace (``author_name``; inside a group also ``group`` and
+``anonymous``)."""
 By = Callable[[Trace], str] | None
-"""How an author reads on a terminal, where an output says who wrote what (inside a group)."""
+"""How an author reads on a terminal (a persona's name, a petname, or the key's first digits;
+'a member of NAME' for a group's anonymous traces)."""
 
 
 def ranked_json(item: Ranked, extra: Extra = None) -> dict[str, Any]:
@@ -51,15 +53,20 @@ def ranked_json(item: Ranked, extra: Extra = None) -> dict[str, Any]:
     }
 
 
-def thread_json(found: Thread | Hidden, extra: Extra = None) -> dict[str, Any]:
+def thread_json(
+    found: Thread | Hidden,
+    extra: Extra = None,
+    name_of: Callable[[bytes], str | None] | None = None,
+) -> dict[str, Any]:
     if isinstance(found, Hidden):
-        return {
+        hidden = {
             "id": found.id.hex(),
             "hidden": True,
             "kind": found.kind,
             "author": found.author.hex(),
             "created": found.created,
         }
+        return {**hidden, "author_name": name_of(found.author)} if name_of else hidden
     return {
         **ranked_json(found.ranked, extra),
         "hidden": False,
@@ -121,11 +128,14 @@ def echo_ranked(items: list[Ranked], now: int, by: By = None) -> None:
             click.echo(line)
 
 
-def echo_thread(found: Thread | Hidden, now: int, by: By = None) -> None:
+def echo_thread(
+    found: Thread | Hidden, now: int, by: By = None, who: Callable[[bytes], str] | None = None
+) -> None:
     if isinstance(found, Hidden):
+        author = who(found.author) if who else found.author.hex()[:SHORT_ID]
         click.echo(
             f"{found.id.hex()[:SHORT_ID]}  {found.kind}  retracted by its author "
-            f"{found.author.hex()[:SHORT_ID]}; its text is gone from this node"
+            f"{author}; its text is gone from this node"
         )
         return
     t = found.ranked.trace

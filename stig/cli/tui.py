@@ -48,6 +48,15 @@ def open_tui(
     config = node_config(home, listen, bootstrap, lan, psk_file)
     app = StigApp(home, offline=offline, config=config)
     app.run()
+    from stig.node import outbox  # noqa: PLC0415
+
+    left = outbox.queued(home.outbox, home.synced_file)
+    if left:
+        click.echo(
+            f"stig: {left} post{'s' if left != 1 else ''} of this home not yet acknowledged by "
+            "any peer: they leave at the next sync (`stig node`, or the UI when online)",
+            err=True,
+        )
     if app.return_code:
         # Textual catches a crash, prints its traceback and returns: the exit status is what
         # tells `make run` (and any script) that it crashed.

@@ -37,6 +37,9 @@ MINUTE = 60
 HOUR = 60 * MINUTE
 DAY = 24 * HOUR
 
+MIN_TTL = 1
+"""Shortest life a trace may have: ``expires`` must come after ``created``."""
+
 MAX_TTL = 30 * DAY
 """Longest life a trace may ask for on its own."""
 

@@ -19,6 +19,7 @@ from stig.crdt.bounds import (
     MAX_TIMESTAMP,
     MAX_TRACE_BYTES,
     MAX_TTL,
+    MIN_TTL,
     SIGNATURE_CONTEXT,
 )
 from stig.crdt.codec import decode, unsigned_bytes
@@ -112,7 +113,7 @@ def _check_life(trace: Trace) -> None:
             Reason.BAD_TIMES,
             f"created {trace.created} or expires {trace.expires} is outside 0..{MAX_TIMESTAMP}",
         )
-    if trace.expires <= trace.created:
+    if trace.expires - trace.created < MIN_TTL:
         raise InvalidTrace(
             Reason.BAD_TIMES,
             f"expires {trace.expires} is not after created {trace.created}",

@@ -21,6 +21,13 @@ The rules, and why each is safe to garbage-collect (``TraceSet.collect``):
   supporting trace. The sum is ``math.fsum`` (correctly rounded, so term order cannot
   matter); each term is ``2.0 ** x``, so two nodes agree to the last bit wherever ``pow`` is
   correctly rounded, and within an ulp elsewhere (docs/protocol.md §6).
+* **counts** — answers: every visible non-meta referrer; echoes, confirms, disputes: distinct
+  other authors with a visible referrer of that kind, where a confirm and a dispute are one
+  author's *word* on T and only their latest visible one (by created, then id) counts — one
+  persona never both confirms and disputes. Only counts: a confirm goes on supporting T (life
+  and intensity) after a later dispute by its author, because life must only grow as the set
+  grows (a dispute that cut it would let a node collect what another, lacking the dispute,
+  still shows). Counts look only at visible referrers, so collection cannot change them.
 * **heat** — log2 of sum 2^(t_i/H) over the same terms: intensity = 2^(heat − now/H), so heat
   orders traces as intensity does at every ``now`` (up to float rounding at exact ties) and can
   be stored and indexed. Stores fetch by heat and sort what they return by exact intensity.
@@ -222,9 +229,20 @@ class TraceSet:
 
     def counts(self, trace: Trace, now: int, muted: frozenset[bytes] = frozenset()) -> Counts:
         authors: dict[str, set[bytes]] = defaultdict(set)
+        # Each other author's latest visible confirm-or-dispute: their word now (module
+        # docstring, "counts"). Latest by (created, id), so the order is total.
+        verdicts: dict[bytes, Trace] = {}
         for r in self.referrers(trace.id):
-            if r.author != trace.author and r.author not in muted and self.is_visible(r, now):
+            if r.author == trace.author or r.author in muted or not self.is_visible(r, now):
+                continue
+            if r.kind in kinds.VERDICT_KINDS:
+                seen = verdicts.get(r.author)
+                if seen is None or (r.created, r.id) > (seen.created, seen.id):
+                    verdicts[r.author] = r
+            else:
                 authors[r.kind].add(r.author)
+        for r in verdicts.values():
+            authors[r.kind].add(r.author)
         return Counts(
             answers=len(self.answers(trace, now, muted)),
             echoes=len(authors[kinds.ECHO]),

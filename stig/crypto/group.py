@@ -149,6 +149,7 @@ def open_sealed(epoch: Epoch, sealed: bytes) -> bytes:
 # -- invite codes ------------------------------------------------------------------------------
 
 INVITE_PREFIX = "stig-group1-"
+_BASE32 = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZ234567")
 _INVITE_VERSION = 1
 _INVITE_LAYOUT = ">BI32s"  # version, day, chain key
 _CHECK_BYTES = 4
@@ -173,13 +174,26 @@ def read_invite(code: str) -> tuple[bytes, int]:
     if not text.startswith(INVITE_PREFIX):
         raise GroupError(f"an invite code starts with {INVITE_PREFIX!r}; this one does not")
     data = text.removeprefix(INVITE_PREFIX).upper()
+    if any(c not in _BASE32 for c in data):
+        raise GroupError("the invite code has characters that cannot be in one")
+    size = struct.calcsize(_INVITE_LAYOUT)
+    # Checked before decoding: a code cut at most lengths is not base32 at all, and saying
+    # "cut short" is what helps the person who copied half of it.
+    whole = -(-(size + _CHECK_BYTES) * 8 // 5)  # base32 characters, no padding
+    if len(data) < whole:
+        raise GroupError(
+            f"the invite code is cut short ({len(data)} of its {whole} characters after "
+            f"{INVITE_PREFIX!r}); copy it again, whole"
+        )
+    if len(data) > whole:
+        raise GroupError(
+            f"the invite code is too long ({len(data)} characters after {INVITE_PREFIX!r}, "
+            f"not {whole}); copy it again, alone"
+        )
     try:
         raw = base64.b32decode(data + "=" * (-len(data) % 8))
     except ValueError as exc:
         raise GroupError("the invite code has characters that cannot be in one") from exc
-    size = struct.calcsize(_INVITE_LAYOUT)
-    if len(raw) != size + _CHECK_BYTES:
-        raise GroupError("the invite code is cut short or too long; copy it again, whole")
     body, check = raw[:size], raw[size:]
     if hashlib.blake2b(body, digest_size=32).digest()[:_CHECK_BYTES] != check:
         raise GroupError("the invite code is damaged (its check does not match); copy it again")

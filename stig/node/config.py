@@ -30,6 +30,7 @@ SIGHUP makes a running node read the file again and take its new relay policy (t
 from __future__ import annotations
 
 import ipaddress
+import re
 import tomllib
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
@@ -103,7 +104,10 @@ def load_config(path: Path) -> Config:
     _only(relay, {f.name for f in (*fields(RelayPolicy), *fields(Monitoring))}, path, "relay.")
     return Config(
         network=NetworkConfig(
-            listen=tuple(_strings(network, "listen", path, "network")),
+            listen=tuple(
+                check_listen(a, f"{path}: network.listen")
+                for a in _strings(network, "listen", path, "network")
+            ),
             bootstrap=tuple(
                 check_bootstrap(a, f"{path}: network.bootstrap")
                 for a in _strings(network, "bootstrap", path, "network")
@@ -280,7 +284,9 @@ def with_network(
     return replace(
         config,
         network=NetworkConfig(
-            listen=listen or net.listen or (DEFAULT_LISTEN,),
+            listen=tuple(check_listen(a, "--listen") for a in listen)
+            or net.listen
+            or (DEFAULT_LISTEN,),
             bootstrap=tuple(
                 dict.fromkeys(
                     [*net.bootstrap, *(check_bootstrap(a, "--bootstrap") for a in bootstrap)]
@@ -293,14 +299,57 @@ def with_network(
     )
 
 
+_HOST_PORT = re.compile(r"^\[?(?P<host>[0-9A-Za-z.:]+?)\]?:(?P<port>[0-9]{1,5})$")
+
+
+def as_multiaddr(host_port: str) -> str | None:
+    """The multiaddr a person meant by ``host:port`` (``127.0.0.1:4800``, ``[::1]:4800``,
+    ``localhost:4800``): ``/ip4/127.0.0.1/tcp/4800``; None if it is not one of those."""
+    match = _HOST_PORT.match(host_port.strip())
+    if not match or not 0 < int(match["port"]) < 65536:
+        return None
+    host = "127.0.0.1" if match["host"] == "localhost" else match["host"]
+    try:
+        ip = ipaddress.ip_address(host)
+    except ValueError:
+        return None
+    return f"/ip{ip.version}/{ip}/tcp/{match['port']}"
+
+
+def check_listen(address: str, where: str) -> str:
+    """``address`` if it is a multiaddr; else a UsageError that says what to write, in
+    multiaddr form when the address was written as ``host:port``."""
+    import multiaddr  # type: ignore[import-untyped]  # noqa: PLC0415 - only when there is one
+
+    try:
+        multiaddr.Multiaddr(address)
+    except ValueError as exc:
+        meant = as_multiaddr(address)
+        if meant is not None:
+            raise UsageError(
+                f"{where}: {address!r} is host:port; stig takes a multiaddr: write {meant}"
+            ) from exc
+        raise UsageError(
+            f"{where}: {address!r} is not a multiaddr; write e.g. /ip4/0.0.0.0/tcp/4737 "
+            "(every interface) or /ip4/127.0.0.1/tcp/0 (this machine, any free port)"
+        ) from exc
+    return address
+
+
 def check_bootstrap(address: str, where: str) -> str:
     """``address`` if it is a full multiaddr of a peer (a transport, then ``/p2p/<peer id>``);
     else a UsageError that says so — a typo must not leave a node quietly alone."""
-    import multiaddr  # type: ignore[import-untyped]  # noqa: PLC0415 - only when there is one
+    import multiaddr  # noqa: PLC0415 - only when there is one
 
     try:
         names = [p.name for p in multiaddr.Multiaddr(address).protocols()]
     except ValueError as exc:
+        meant = as_multiaddr(address)
+        if meant is not None:
+            raise UsageError(
+                f"{where}: {address!r} is host:port; a peer's address is a multiaddr with its "
+                f"id: {meant}/p2p/<peer id> (`stig addr` on that node prints it whole)"
+            ) from exc
         raise UsageError(f"{where}: {address!r} is not a multiaddr: {exc}") from exc
     if len(names) < 2 or names[-1] != "p2p":
         raise UsageError(

@@ -12,7 +12,8 @@ Layout::
       addrs              a running node's full multiaddrs, one per line
       control.sock       a running node's control socket (stig peers)
       imported-feeds.json  entries `stig import-feed` already turned into traces (stig.publish)
-      mutes.json         what this device hides (stig.node.mute_list)
+      mutes.json         what this device chose not to see (stig.node.mute_list)
+      names.json         what this device calls authors' keys (stig.node.petnames)
       seen.json          how far the terminal UI was read, per space (stig.tui.unread)
 
 The home is chosen by ``--home DIR``, else ``$STIG_HOME``, else the platform's user data
@@ -44,7 +45,7 @@ _OWN_ENTRIES = frozenset(
     {
         "personas", "groups", "store.db", "store.db-wal", "store.db-shm", "config.toml",
         "transport.key", "addrs", "addrs.tmp", "control.sock", "imported-feeds.json", "mutes.json",
-        "seen.json",
+        "names.json", "watches.json", "outbox", "synced", "synced.tmp", "seen.json",
     }
 )  # fmt: skip
 """What stig itself keeps in a home: only these are tightened, so that a home pointed at a
@@ -91,9 +92,29 @@ class Home:
         return self.root / "transport.key"
 
     @property
+    def outbox(self) -> Path:
+        """Times of this home's posts not yet covered by a sync (stig.node.outbox)."""
+        return self.root / "outbox"
+
+    @property
+    def synced_file(self) -> Path:
+        """When the last completed sync began (stig.node.outbox)."""
+        return self.root / "synced"
+
+    @property
+    def watches_file(self) -> Path:
+        """What this person wants to notice (stig.node.watch_list): never sent anywhere."""
+        return self.root / "watches.json"
+
+    @property
     def mutes_file(self) -> Path:
         """What this device chose not to see (stig.node.mute_list): never sent anywhere."""
         return self.root / "mutes.json"
+
+    @property
+    def names_file(self) -> Path:
+        """What this device calls authors' keys (stig.node.petnames): never sent anywhere."""
+        return self.root / "names.json"
 
     @property
     def seen_file(self) -> Path:

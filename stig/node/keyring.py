@@ -76,11 +76,35 @@ class Keyring:
                 f"{name!r} is not a valid persona name: use 1 to 32 characters of a-z, 0-9, _ "
                 "and -, starting with a letter or digit"
             )
-        path = self._path(name)
-        if path.exists():
+        if self._path(name).exists():
             raise UsageError(f"a persona named {name!r} already exists; `stig id` lists them")
         persona = Persona.generate(name)
         data = encode_keyfile(persona, passphrase, opslimit=self._opslimit, memlimit=self._memlimit)
+        self._write(name, data)
+        if self.default is None:
+            self.set_default(name)
+        return persona
+
+    def add(self, name: str, data: bytes) -> None:
+        """Store a key file made elsewhere (a persona carried from another device), as it is;
+        the caller has opened it (so it is sound). The first persona becomes the default."""
+        if not valid_persona_name(name):
+            raise UsageError(
+                f"{name!r} is not a valid persona name: use 1 to 32 characters of a-z, 0-9, _ "
+                "and -, starting with a letter or digit"
+            )
+        if self._path(name).exists():
+            raise UsageError(
+                f"a persona named {name!r} already exists here; import it under another name "
+                "with --name"
+            )
+        self._write(name, data)
+        if self.default is None:
+            self.set_default(name)
+
+    def _write(self, name: str, data: bytes) -> None:
+        """Write a new key file, mode 0600 from its creation, never over an existing one."""
+        path = self._path(name)
         self._ensure_directory()
         try:
             # O_EXCL so that two concurrent creates cannot overwrite each other's key; the mode
@@ -106,9 +130,6 @@ class Keyring:
             with contextlib.suppress(OSError):
                 path.unlink()
             raise PersonaError(f"cannot write key file {path}: {exc.strerror}") from exc
-        if self.default is None:
-            self.set_default(name)
-        return persona
 
     def load(self, name: str | None = None, passphrase: str | None = None) -> Persona:
         """The persona ``name`` (the default one if ``None``), opened with ``passphrase``."""

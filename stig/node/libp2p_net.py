@@ -82,6 +82,17 @@ from stig.node.network import (
 )
 from stig.node.trio_bridge import TrioBridge
 
+# py-libp2p configures its own logging when imported: without LIBP2P_DEBUG it clears the
+# "libp2p" logger's handlers and stops its records from propagating, so they reach Python's
+# last-resort handler and print raw on stderr ("Failed to open TCP stream: ..."). Route them into
+# this process's logging instead (stig/cli/logs.py gives every line a time, a level and its
+# logger's name), silent unless asked for (-v): what a person needs of them — a dial that
+# fails — stig says itself, in plain words (stig.node.dialing).
+LIBRARY_LOGGER = logging.getLogger("libp2p")
+LIBRARY_LOGGER.handlers.clear()
+LIBRARY_LOGGER.propagate = True
+LIBRARY_LOGGER.setLevel(logging.CRITICAL)
+
 if TYPE_CHECKING:
     from trio_typing import TaskStatus  # see stig.node.trio_bridge
 
@@ -449,7 +460,7 @@ class _Side:
         except trio.TooSlowError as exc:
             raise NetworkError("timeout", f"no connection to {address} in {within} s") from exc
         except (SwarmException, BaseLibp2pError, OSError) as exc:
-            raise NetworkError("refused", f"{address}: {type(exc).__name__}: {exc}") from exc
+            raise NetworkError("refused", f"{address}: {_why(exc)}") from exc
         return str(info.peer_id.to_base58())
 
     async def hang_up(self, peer: PeerId) -> None:
@@ -944,3 +955,27 @@ def _dialable(addresses: Sequence[str]) -> list[str]:
         else:
             expanded.append(address)
     return list(dict.fromkeys(expanded))
+
+
+def _why(exc: BaseException) -> str:
+    """The innermost reasons of a failed dial: the swarm wraps each address's error (often an
+    OSError such as "Connection refused") in a MultiError behind the one it raises."""
+    found: list[str] = []
+    seen: set[int] = set()
+    pending: list[BaseException] = [exc]
+    while pending and len(found) < 4:
+        current = pending.pop(0)
+        if id(current) in seen:
+            continue
+        seen.add(id(current))
+        grouped = getattr(current, "errors", None) or getattr(current, "exceptions", None) or ()
+        inner = [e for e in grouped if isinstance(e, BaseException)]
+        if current.__cause__ is not None:
+            inner.append(current.__cause__)
+        elif current.__context__ is not None and not current.__suppress_context__:
+            inner.append(current.__context__)
+        if inner:
+            pending.extend(inner)
+        else:
+            found.append(f"{type(current).__name__}: {current}")
+    return "; ".join(found) or f"{type(exc).__name__}: {exc}"

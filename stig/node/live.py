@@ -1,9 +1,10 @@
 """The node a person uses: the local node and, unless offline, its mesh, in one asyncio loop.
 
-This is what the terminal UI talks to. Reading goes straight to ``local`` (a ``LocalNode``);
-posting goes through here, so that a post made with no peer to hear it is counted as *queued*
-until a sync with some peer has happened since (sync sends every live trace the peer lacks, so
-after it the post has left this device).
+This is what the terminal UI talks to. Reading and posting go to ``local`` (a ``LocalNode``). A
+post of this home — from here or from ``stig post`` — counts as *queued* until a sync with some
+peer has completed since it was made (sync sends every live trace the peer lacks, so after it
+the post has left this device); the count lives in the home (stig.node.outbox), so it is the
+same in every process and after a restart.
 
 When another process already runs the mesh for this home (``stig node`` in another terminal),
 this one does not start a second: it reads and posts through the shared store — the running
@@ -19,7 +20,7 @@ import importlib
 import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from stig.crdt.trace import Trace
@@ -88,17 +89,6 @@ class LiveStatus:
         return self.mode in (ONLINE, ELSEWHERE)
 
 
-@dataclass
-class _Queue:
-    """Own posts made while no peer was connected: id -> when."""
-
-    posted: dict[bytes, float] = field(default_factory=dict)
-
-    def settle(self, last_sync: float | None) -> None:
-        if last_sync is not None:
-            self.posted = {tid: at for tid, at in self.posted.items() if at > last_sync}
-
-
 class LiveNode:
     def __init__(
         self,
@@ -113,7 +103,6 @@ class LiveNode:
         self.mesh: MeshNode | None = None
         self._mode = OFFLINE
         self._problem = ""
-        self._queue = _Queue()
         self._stop = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._elsewhere: dict[str, Any] = {}
@@ -204,10 +193,9 @@ class LiveNode:
         else:
             raw = {}
         peers = tuple(_peer_state(p) for p in raw.get("peers", ()))
-        self._queue.settle(latest_sync(peers))
         return LiveStatus(
             mode=self._mode,
-            queued=len(self._queue.posted),
+            queued=self.local.queued(),
             peer_id=str(raw.get("peer_id", "")),
             addresses=tuple(raw.get("addresses", ())),
             peers=peers,
@@ -227,7 +215,7 @@ class LiveNode:
         anonymous: bool = False,
     ) -> Trace:
         """Post (with ``group``, sealed for that group; see ``LocalNode.post``)."""
-        return self._note(await self.local.post(draft, persona, group=group, anonymous=anonymous))
+        return await self.local.post(draft, persona, group=group, anonymous=anonymous)
 
     async def respond(
         self,
@@ -238,19 +226,7 @@ class LiveNode:
         group: str | None = None,
         anonymous: bool = False,
     ) -> Trace:
-        return self._note(
-            await self.local.respond(target, draft, persona, group=group, anonymous=anonymous)
-        )
-
-    def _note(self, trace: Trace) -> Trace:
-        heard = (
-            self.mesh is not None
-            and self._mode == ONLINE
-            and any(r.connected for r in self.mesh.ledger.records())
-        )
-        if not heard and self._mode != ELSEWHERE:
-            self._queue.posted[trace.id] = self.clock()
-        return trace
+        return await self.local.respond(target, draft, persona, group=group, anonymous=anonymous)
 
     async def changes(self) -> int:
         """The store's insertion cursor: it moves whenever anything is stored, from here, from

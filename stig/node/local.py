@@ -25,14 +25,16 @@ from stig.crdt.views import NO_MUTES, FeedFilter, Mutes, Ranked
 from stig.crypto.group import day_of
 from stig.crypto.persona import Persona
 from stig.errors import PersonaError, StigError, UsageError
-from stig.node import control, mute_list
+from stig.node import control, mute_list, outbox, petnames, watch_list
 from stig.node.clock import wall_clock
 from stig.node.groups import Groups
 from stig.node.home import Home
 from stig.node.ingest import Ingest, IngestReport
 from stig.node.keyring import Keyring, shred
 from stig.node.mute_list import MuteList
+from stig.node.petnames import AUTHOR_PREFIX_MIN, Petnames
 from stig.node.rooms import Rooms
+from stig.node.watch_list import Watch
 from stig.store.port import Collected, ExportFilter, Hidden, Store, Thread
 from stig.store.sqlite import SqliteStore
 
@@ -41,7 +43,6 @@ INGEST_BATCH = 2000
 show progress and bound memory."""
 
 ID_PREFIX_MIN = 6
-AUTHOR_PREFIX_MIN = 8
 
 
 @dataclass(frozen=True)
@@ -99,7 +100,7 @@ class LocalNode:
         """Sign and store a new trace; with ``group``, sealed for that group (signed by the
         group's anonymous key instead of ``persona`` if ``anonymous``)."""
         if group is not None:
-            return await self.rooms.post(
+            inner = await self.rooms.post(
                 group,
                 None if anonymous else persona,
                 kind=draft.kind,
@@ -110,6 +111,8 @@ class LocalNode:
                 refs=draft.refs,
                 pow_bits=draft.pow_bits,
             )
+            outbox.record(self.home.outbox, self.clock())  # its envelope waits like any post
+            return inner
         if anonymous:
             raise UsageError("--anonymous only means something inside a group (--group NAME)")
         now = self.clock()
@@ -126,6 +129,7 @@ class LocalNode:
             **options,
         )
         await self.store.add_durable(trace, now)
+        outbox.record(self.home.outbox, now)
         return trace
 
     async def respond(
@@ -162,6 +166,25 @@ class LocalNode:
         """Retract everything this persona posted so far, everywhere the burn reaches."""
         return await self.post(Draft(kind=kinds.BURN), persona)
 
+    # -- what this person wants to notice (stig.node.watch_list) ----------------------------
+
+    def author_named(self, text: str) -> bytes | None:
+        """A persona's key by its name, or a whole 64-hex key; None otherwise (for ``by:``)."""
+        if text in self.keyring.names():
+            return self.keyring.public_key(text)
+        try:
+            key = bytes.fromhex(text)
+        except ValueError:
+            return None
+        return key if len(key) == 32 else None
+
+    def queued(self) -> int:
+        """Posts of this home that no peer has acknowledged by sync yet (stig.node.outbox)."""
+        return outbox.queued(self.home.outbox, self.home.synced_file)
+
+    def watches(self) -> list[Watch]:
+        return watch_list.watches(self.home.watches_file, self.author_named)
+
     # -- reading ---------------------------------------------------------------------------
 
     async def _scope(self, group: str | None) -> Store:
@@ -187,16 +210,34 @@ class LocalNode:
             return NO_MUTES
         return await listed.mutes(self.store, self.clock(), self.keyring.owners())
 
+    # -- what this device calls authors (stig.node.petnames) ------------------------------
+
+    def petnames(self) -> Petnames:
+        return petnames.load(self.home.names_file)
+
+    def change_petnames(self, change: Callable[[Petnames], Petnames]) -> Petnames:
+        return petnames.update(self.home.names_file, change)
+
+    def author_names(self) -> Callable[[bytes], str | None]:
+        """The name an author key has here — a persona's of this home, else a petname — or
+        None; read once, for one output."""
+        names, own = self.petnames(), self.keyring.owners()
+        return lambda key: names.known(key, own)
+
     async def resolve_author(self, text: str) -> bytes:
-        """An author key from what a person typed: a persona's name here, a 64-hex key, or a
-        unique prefix (at least 8 hex characters, as the feed shows them) of an author whose
-        traces reached this node."""
+        """An author key from what a person typed: a persona's name here, a petname, a 64-hex
+        key, or a unique prefix (at least 8 hex characters, as the feed shows them) of an
+        author whose traces reached this node."""
         if text in self.keyring.names():
             return self.keyring.public_key(text)
+        named = self.petnames().key_of(text)
+        if named is not None:
+            return named
         prefix = text.strip().lower()
         if len(prefix) < AUTHOR_PREFIX_MIN or any(c not in "0123456789abcdef" for c in prefix):
             raise UsageError(
-                f"{text!r} is neither a persona here nor an author key: give the key's hex "
+                f"{text!r} is neither a persona, a name given here nor an author key: give "
+                "the key's hex "
                 f"(at least its first {AUTHOR_PREFIX_MIN} characters, as the feed shows them)"
             )
         if len(prefix) == 64:
@@ -248,6 +289,11 @@ class LocalNode:
             )
         return found
 
+    async def author_of(self, trace_id: bytes, *, group: str | None = None) -> bytes | None:
+        """The author of trace ``trace_id`` if it is visible here (in ``group``), else None."""
+        found = await (await self._scope(group)).thread(trace_id, self.clock())
+        return found.ranked.trace.author if isinstance(found, Thread) else None
+
     async def search(
         self, query: str, limit: int = 50, *, group: str | None = None
     ) -> list[Ranked]:
@@ -276,10 +322,36 @@ class LocalNode:
             raise UsageError(f"{text!r} is longer than a trace id (64 hex characters)")
         matches = await (await self._scope(group)).resolve(prefix)
         if not matches:
-            raise UsageError(f"no trace here starts with {prefix}; `stig feed` lists them")
+            raise UsageError(await self._not_found(prefix, group))
         if len(matches) > 1:
             raise UsageError(f"{prefix} matches {len(matches)} traces; give more characters")
         return matches[0]
+
+    async def _not_found(self, prefix: str, group: str | None) -> str:
+        """What to say when no trace of ``group`` (or the public space) starts with
+        ``prefix``: where else on this node it is, if it is somewhere else (a group trace is
+        never in the public store, so ``stig show ID`` of one finds nothing without --group)."""
+        elsewhere = [
+            name
+            for name in [None, *self.groups.names()]
+            if name != group and await (await self._scope(name)).resolve(prefix)
+        ]
+        if not elsewhere:
+            if group is None:
+                return f"no trace here starts with {prefix}; `stig feed` lists them"
+            return (
+                f"no trace in group {group} here starts with {prefix}; "
+                f"`stig feed --group {group}` lists them"
+            )
+        found = " and ".join(
+            "a public one" if name is None else f"one in group {name}" for name in elsewhere
+        )
+        hint = " or ".join(
+            "drop --group" if name is None else f"--group {name}" for name in elsewhere
+        )
+        asked = f"trace in group {group}" if group else "public trace"
+        does = "does" if len(elsewhere) == 1 else "do"
+        return f"no {asked} here starts with {prefix}, but {found} {does}: {hint}"
 
     # -- carrying traces by hand -----------------------------------------------------------
 
@@ -400,7 +472,16 @@ def wipe(home: Home) -> bool:
         shred(home.transport_key)
     except OSError as exc:
         errors.append(f"cannot erase {home.transport_key}: {exc.strerror}")
-    for path in [*home.store_files, home.addresses_file, home.mutes_file, home.seen_file]:
+    own_files = [
+        home.addresses_file,
+        home.mutes_file,
+        home.watches_file,
+        home.names_file,
+        home.outbox,
+        home.synced_file,
+        home.seen_file,
+    ]
+    for path in [*home.store_files, *own_files]:
         try:
             path.unlink(missing_ok=True)
         except OSError as exc:

@@ -34,10 +34,11 @@ import msgpack
 
 from stig.crdt.reconcile import SyncError
 from stig.errors import StigError
-from stig.node import control, sync
+from stig.node import control, outbox, sync
 from stig.node.admission import Admission, Session, Taken
 from stig.node.clock import now as clock_now
 from stig.node.config import Config, RelayPolicy
+from stig.node.dialing import Dialing
 from stig.node.groups import Groups
 from stig.node.home import Home
 from stig.node.ingest import IngestReport
@@ -96,6 +97,8 @@ class MeshNode:
         self.addresses: list[str] = []
         self._known: dict[PeerId, list[str]] = {}  # addresses peers told us, for peer exchange
         self.taken = Taken()
+        # The addresses this node dials (bootstrap, and any dialed by hand), and how that goes.
+        self.dialing: dict[str, Dialing] = {}
         self.admission = Admission(self.policy, store, self.ledger, clock, self._cut_off_soon)
         self._pushes: asyncio.Queue[tuple[PeerId, bytes]] = asyncio.Queue()
         self._syncing: set[PeerId] = set()
@@ -245,6 +248,7 @@ class MeshNode:
         """One sync session with ``peer``, as initiator. Errors are recorded, never raised."""
         if peer in self._syncing:
             return None
+        began = self.clock()
         self._syncing.add(peer)
         record = self.ledger.record(peer)
         # One outgoing session at a time: after a reconnect, the first peer brings most of
@@ -268,13 +272,14 @@ class MeshNode:
         finally:
             self._sync_turn.release()
             self._syncing.discard(peer)
-        self._account(peer, stats)
+        self._account(peer, stats, began)
         if stats.more:
             # More than one session carries (a fresh node, a long absence): go on at once.
             self._spawn(self.sync_with(peer))
         return stats
 
     async def _serve_sync(self, peer: PeerId, stream: Stream) -> None:
+        began = self.clock()
         try:
             async with asyncio.timeout(SYNC_WITHIN):
                 stats = await sync.respond(
@@ -288,9 +293,13 @@ class MeshNode:
             await stream.reset()
             return
         await stream.close()
-        self._account(peer, stats)
+        self._account(peer, stats, began)
 
-    def _account(self, peer: PeerId, stats: sync.SyncStats) -> None:
+    def _account(self, peer: PeerId, stats: sync.SyncStats, began: float) -> None:
+        if not stats.more:
+            # The peer now holds every live trace this home had when the session began: the
+            # posts made before then are no longer queued (stig.node.outbox).
+            outbox.acknowledge(self.home.outbox, self.home.synced_file, began)
         record = self.ledger.record(peer)
         record.last_sync = self.clock()
         record.bytes_in += stats.bytes_received
@@ -320,21 +329,41 @@ class MeshNode:
     # -- reach -----------------------------------------------------------------------------------
 
     async def _redial(self) -> None:
-        """Dial every bootstrap address that is not connected, again and again."""
+        """Dial every bootstrap address that is not connected, again and again (less and less
+        often while it fails: stig.node.dialing)."""
         while True:
             connected = set(self.network.peers())
             for address in self.config.network.bootstrap:
                 peer = address.rsplit("/p2p/", 1)[-1]
-                if peer not in connected and not self.ledger.is_banned(peer, self.clock()):
+                state = self.dialing.setdefault(address, Dialing(address))
+                if peer in connected:
+                    state.reached()
+                elif state.due(self.clock()) and not self.ledger.is_banned(peer, self.clock()):
                     await self.dial(address)
             await asyncio.sleep(REDIAL_INTERVAL)
 
-    async def dial(self, address: str) -> PeerId | None:
+    async def dial(self, address: str, *, remember: bool = True) -> PeerId | None:
+        """Dial ``address``; with ``remember``, keep how that went for the status (addresses
+        learnt by peer exchange are not kept: any peer could send thousands)."""
+        if not remember:
+            try:
+                return await self.network.dial(address, DIAL_WITHIN)
+            except NetworkError as exc:
+                log.debug("cannot reach %s (from peer exchange): %s", address, exc)
+                return None
+        state = self.dialing.setdefault(address, Dialing(address))
         try:
-            return await self.network.dial(address, DIAL_WITHIN)
+            peer = await self.network.dial(address, DIAL_WITHIN)
         except NetworkError as exc:
-            log.info("dial %s failed: %s", address, exc)
+            if state.failed(exc, self.clock()):
+                log.warning("cannot reach %s: %s", address, state.error)
+            else:
+                log.debug("cannot reach %s (try %d): %s", address, state.failures, state.error)
             return None
+        if state.failures:
+            log.info("reached %s after %d failed tries", address, state.failures)
+        state.reached()
+        return peer
 
     async def _exchange_peers(self, peer: PeerId) -> None:
         """Ask a new peer whom it knows; dial some of them while we have few peers."""
@@ -357,7 +386,7 @@ class MeshNode:
                 break
             other = address.rsplit("/p2p/", 1)[-1]
             if other != self.network.peer_id and other not in self.network.peers():
-                await self.dial(address)
+                await self.dial(address, remember=False)
 
     async def _turn_away(self, peer: PeerId) -> None:
         """Full: give the newcomer time to ask whom we know, then hang up."""
@@ -448,6 +477,7 @@ class MeshNode:
                 }
                 for r in self.ledger.records()
             ],
+            "dialing": [state.report() for state in self.dialing.values() if state.failures],
             "moderation": {
                 "refused_authors": len(self.admission.policy.refuse_authors),
                 "followed_personas": len(self.admission.policy.follow_mutes),

@@ -8,7 +8,9 @@ of the feed's identity (its Atom id, else its link, else where it was read from)
 entry's (its id, else its link, else its title and date): running the import again, from the
 same URL or a saved copy, creates no duplicates.
 
-A feed that does not parse cleanly is refused as a whole: nothing of it is imported.
+A feed that does not parse cleanly is refused as a whole: nothing of it is imported. So is a
+stig relay's own feed (stig.publish.atom: entries whose ids are ``urn:stig:trace:<id>``): its
+traces are better had whole, signed by their authors, by connecting to the relay.
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ from stig.crdt.bounds import MAX_BODY_BYTES
 from stig.crypto.persona import Persona
 from stig.errors import UsageError
 from stig.node.local import Draft, LocalNode
+from stig.publish.atom import entry_id
 from stig.publish.excerpts import clean
 
 LEDGER = "imported-feeds.json"
@@ -122,6 +125,14 @@ def parse_feed(data: bytes, source: str) -> ParsedFeed:
         raise UsageError(
             f"{source} is not an Atom or RSS feed: no <feed>, <rss> or <rdf:RDF> element"
         )
+    relayed = sum(1 for item in parsed.get("entries", []) if _is_trace(item))
+    if relayed:
+        raise UsageError(
+            f"{source} is a stig relay's feed ({relayed} of its entries are stig traces, "
+            "signed and with their authors' keys): this is a stig relay: connect to it "
+            "instead (`stig node --bootstrap ADDR`, its address from its operator), so its "
+            "traces arrive as they are rather than re-signed as reports"
+        )
     channel = parsed.get("feed", {})
     identity = channel.get("id") or channel.get("link") or _where(source)
     fallback_link = _link(channel.get("link"))
@@ -142,6 +153,11 @@ def parse_feed(data: bytes, source: str) -> ParsedFeed:
             seen.add(key)
             entries.append(Entry(key, body))
     return ParsedFeed(source, _text(channel.get("title", ""), None), entries, empty)
+
+
+def _is_trace(item: Any) -> bool:
+    """An entry a stig relay published: its id is a trace's (stig.publish.atom.entry_id)."""
+    return str(item.get("id", "")).startswith(entry_id(""))
 
 
 def entry_body(title: str, text: str, link: str) -> str:

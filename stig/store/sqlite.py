@@ -1067,7 +1067,9 @@ def _standing(
     * support times: the author's created, and each other author's latest created among
       supporters whose own expires is after now;
     * visible referrer: not hidden and effective expiry after now; answers count every visible
-      referrer of a non-meta kind, echoes/confirms/disputes the distinct other authors.
+      referrer of a non-meta kind, echoes the distinct other authors, confirms and disputes
+      each other author's latest visible one of the two (None if two of theirs tie in time
+      with different kinds: only their ids, not in refs, order them).
 
     It holds until the first supporter's own expiry or visible referrer's effective expiry
     after now. None when the trace turns out not to be visible (a retract or a burn the stored
@@ -1082,8 +1084,10 @@ def _standing(
     latest: dict[bytes, int] = {}
     answers = 0
     echoes: set[bytes] = set()
-    confirms: set[bytes] = set()
-    disputes: set[bytes] = set()
+    # Each other author's latest visible confirm-or-dispute: (created, kind, tied). Ids are not
+    # in refs, so two words of one author in the same second with different kinds are left
+    # to the exact path, which orders them by id.
+    verdicts: dict[bytes, tuple[int, str, bool]] = {}
     for _, kind, by, created, expires, hidden, eff_expires in referrers:
         if by == author:
             if kind == _RETRACT and created >= made:
@@ -1111,21 +1115,30 @@ def _standing(
                 answers += 1
             elif kind == _ECHO:
                 echoes.add(by)
-            elif kind == _CONFIRM:
-                confirms.add(by)
-            elif kind == _DISPUTE:
-                disputes.add(by)
+            elif kind in _VERDICT:
+                seen = verdicts.get(by)
+                if seen is None or created > seen[0]:
+                    verdicts[by] = (created, kind, False)
+                elif created == seen[0] and kind != seen[1]:
+                    verdicts[by] = (*seen[:2], True)
     effective = min(made + LIFE_CAP, reinforced)
     if effective != stored_expiry or effective <= now:
         return None
+    words = [kind for _, kind, tied in verdicts.values()]
+    if any(tied for _, _, tied in verdicts.values()):
+        return None
     counts = Counts(
-        answers=answers, echoes=len(echoes), confirms=len(confirms), disputes=len(disputes)
+        answers=answers,
+        echoes=len(echoes),
+        confirms=words.count(_CONFIRM),
+        disputes=words.count(_DISPUTE),
     )
     return _Standing(trace, effective, sorted([made, *latest.values()]), counts, now, until)
 
 
 _SUPPORT, _META, _RETRACT = kinds.SUPPORT_KINDS, kinds.META_KINDS, kinds.RETRACT
 _ECHO, _CONFIRM, _DISPUTE = kinds.ECHO, kinds.CONFIRM, kinds.DISPUTE
+_VERDICT = kinds.VERDICT_KINDS
 
 
 def _stored(raw: bytes) -> Trace:

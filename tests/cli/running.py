@@ -22,10 +22,18 @@ def stig(
     """Run ``stig --home HOME ARGS`` with stdin from a pipe (never a terminal), no STIG_HOME
     and no STIG_PASSPHRASE unless ``env`` sets them; check the exit code and that no traceback
     leaked out."""
+    return stig_as_typed("--home", str(home), *args, stdin=stdin, code=code, env=env)
+
+
+def stig_as_typed(
+    *args: str, stdin: str = "", code: int = 0, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """Run ``stig ARGS`` exactly as given (``--home`` wherever the test puts it), with the same
+    environment and checks as ``stig``."""
     assert STIG is not None, "the stig console script is not installed"
     clean = {k: v for k, v in os.environ.items() if k not in ("STIG_HOME", "STIG_PASSPHRASE")}
     done = subprocess.run(
-        [STIG, "--home", str(home), *args],
+        [STIG, *args],
         input=stdin,
         capture_output=True,
         text=True,

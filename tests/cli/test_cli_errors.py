@@ -27,7 +27,7 @@ def test_user_errors_are_one_line(home: Path, tmp_path: Path) -> None:
         (("show", "zzzzzz"), "is not a trace id"),
         (("show", posted[:5]), "at least its first 6 characters"),
         (("echo", absent), "no trace here starts with"),
-        (("post", "too long", "--ttl", "31d"), "ttl_too_long"),
+        (("post", "too long", "--ttl", "31d"), "the time to live must be at most 30d"),
         (("post", "where?", "--place", "u09tv"), "bad_place"),
         (("post", "what?", "-t", "no way!"), "bad_tag"),
         (("post", "who?", "-p", "nobody"), "no persona named 'nobody'"),

@@ -106,7 +106,7 @@ def test_follow_the_published_mutes_of_a_friend(
 
 def test_mute_errors_say_what_to_do(homes: tuple[Path, Path, Path]) -> None:
     _, _, me = homes
-    assert "is neither a persona here nor an author key" in fails(me, "mute", "zz")
+    assert "is neither a persona, a name given here nor an author key" in fails(me, "mute", "zz")
     assert "no author of a trace here starts with" in fails(me, "mute", "abcdef0123")
     assert "one of your own personas" in fails(me, "mute", "me")
     assert "only go with --publish" in fails(me, "mute", "me", "--reason", "x")

@@ -17,7 +17,7 @@ pytestmark = pytest.mark.timeout(600)
 
 FEED_FIELDS = {
     "id", "kind", "author", "created", "expires", "tags", "place", "refs", "body",
-    "effective_expires", "intensity", "answers", "echoes", "confirms", "disputes",
+    "effective_expires", "intensity", "answers", "echoes", "confirms", "disputes", "author_name",
 }  # fmt: skip
 # The clock seam (stig.node.clock) instead of waiting: a process a minute behind or ahead.
 BEHIND = {"STIG_CLOCK_OFFSET": "-60"}
@@ -29,6 +29,18 @@ def post(home: Path, *args: str, stdin: str = "", env: dict[str, str] | None = N
     printed = stig(home, *args, stdin=stdin, env=env).stdout.strip()
     assert HEX64.match(printed), printed
     return printed
+
+
+def responded(home: Path, *args: str) -> str:
+    """Run echo, confirm or dispute; check the line it prints (what was done to which trace)
+    and return the new trace's id."""
+    printed = stig(home, *args).stdout
+    done, target, _, noun, _, new = printed.split()
+    verb = {"echo": "echoed", "confirm": "confirmed", "dispute": "disputed"}[args[0]]
+    assert (done, noun) == (verb, {"echo": "echo", "confirm": "confirmation"}.get(args[0], args[0]))
+    assert args[1].startswith(target.rstrip(":")) or target.rstrip(":").startswith(args[1])
+    assert HEX64.match(new), printed
+    return new
 
 
 def ids(items: list[dict[str, Any]]) -> list[str]:
@@ -56,9 +68,9 @@ def test_post_read_respond_retract(home: Path) -> None:
     ben = stig(home, "id", "new", "ben").stdout.split()[1]
     cy = stig(home, "id", "new", "cy").stdout.split()[1]
     action = post(home, "answer", callout[:8], "we are on our way", "-p", "ben")
-    post(home, "echo", callout, "-p", "cy")
-    post(home, "confirm", callout, "-p", "ben")
-    post(home, "dispute", callout, "-p", "cy")
+    responded(home, "echo", callout, "-p", "cy")
+    responded(home, "confirm", callout[:8], "-p", "ben")
+    responded(home, "dispute", callout, "-p", "cy")
 
     feed = as_json(home, "feed")
     # Most reinforced first; no meta kinds. The action and the letter have one supporter each,
@@ -108,7 +120,7 @@ def test_post_read_respond_retract(home: Path) -> None:
     hidden = as_json(home, "show", callout)
     assert hidden == {
         "id": callout, "hidden": True, "kind": "callout", "author": top["author"],
-        "created": top["created"],
+        "created": top["created"], "author_name": "me",
     }  # fmt: skip
     assert ids(as_json(home, "feed")) == [action, letter]
     assert as_json(home, "show", action)["answers_to"] == [{"id": callout, "trace": None}]
@@ -136,7 +148,8 @@ def test_export_import_gc(home: Path, tmp_path: Path) -> None:
         post(home, "post", "call-out", "-k", "callout", "-t", "housing"),
         post(home, "post", "report", "-k", "report"),
     ]
-    echo = post(home, "echo", kept[0])
+    stig(home, "id", "new", "ben")
+    echo = responded(home, "echo", kept[0], "-p", "ben")
     other = tmp_path / "other"
     stig(other, "init", "--quiet")
     bundle = tmp_path / "carry.stig"
@@ -155,7 +168,7 @@ def test_export_import_gc(home: Path, tmp_path: Path) -> None:
     }  # fmt: skip
     feed = as_json(other, "feed", "--kind", "callout", "--kind", "report", "--kind", "echo")
     assert sorted(ids(feed)) == sorted([*kept, echo])
-    assert next(item for item in feed if item["id"] == kept[0])["echoes"] == 0  # own echo
+    assert next(item for item in feed if item["id"] == kept[0])["echoes"] == 1
 
     # A bundle with junk in it: the valid trace before the junk is still counted.
     damaged = tmp_path / "damaged.stig"
@@ -181,3 +194,34 @@ def test_export_import_gc(home: Path, tmp_path: Path) -> None:
 
     assert stig(home, "gc", env=AHEAD).stdout == "removed 1 expired traces\n"
     assert "no trace here starts with" in fails(home, "show", fading)
+
+
+def test_echo_confirm_dispute_say_what_they_did_and_refuse_ones_own(home: Path) -> None:
+    """A persona's own echo, confirmation or dispute would count for nothing (support and
+    counts are by other authors): refused, saying so; another persona of the home is another
+    author. The three print a line for a person; post and answer print only the id."""
+    mine = post(home, "post", "-k", "callout", "mine")
+    said = fails(home, "echo", mine)
+    assert said == (
+        f"stig: trace {mine[:12]} was posted by persona 'me' itself, and an echo counts only "
+        "from other people: it would neither raise its intensity nor extend its life; "
+        "nothing was posted\n"
+    )
+    assert "a confirmation counts only from other people" in fails(home, "confirm", mine[:8])
+    said = fails(home, "dispute", mine)
+    assert (
+        f"a dispute counts only from other people; to take it back, `stig retract {mine[:12]}`"
+        in said
+    )
+    assert as_json(home, "feed", "--kind", "echo", "--kind", "confirm", "--kind", "dispute") == []
+
+    stig(home, "id", "new", "ben")
+    done = stig(home, "echo", mine[:8], "-p", "ben").stdout
+    assert done.startswith(f"echoed {mine[:12]}: the echo is ") and HEX64.match(done.split()[-1])
+    assert stig(home, "confirm", mine, "-p", "ben").stdout.startswith(
+        f"confirmed {mine[:12]}: the confirmation is "
+    )
+    assert as_json(home, "show", mine)["echoes"] == 1
+    stig(home, "group", "new", "crew")
+    inside = post(home, "post", "--group", "crew", "in the group")
+    assert "counts only from other people" in fails(home, "echo", "--group", "crew", inside)

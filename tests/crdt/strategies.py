@@ -51,6 +51,7 @@ tests/crdt/test_crdt_sealed.py), so a free-form trace of that kind is simply inv
 _WEIGHTED_KINDS = (
     *SET_KINDS,
     *(kinds.ECHO, kinds.ECHO, kinds.ACTION, kinds.CONFIRM, kinds.CALLOUT, kinds.BURN),
+    *(kinds.CONFIRM, kinds.DISPUTE),  # several words by one author on one trace (§6.6)
 )
 """Supporting kinds (and burns) more often than the rest, so several authors back the same
 trace and burns overlap."""

@@ -12,11 +12,15 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from stig.crdt import kinds
+from stig.crdt.bounds import MAX_TTL
+from stig.crdt.compose import compose
 from stig.crdt.mutes import followed_mutes
 from stig.crdt.trace import Trace
 from stig.crdt.validate import validate
 from stig.crdt.views import FeedFilter, Mutes, TraceSet
-from tests.crdt.strategies import ANA, BEN, SET_KINDS, histories, interesting_nows
+from stig.crypto.persona import Persona
+from tests.crdt.strategies import ANA, BEN, PERSONAS, SET_KINDS, histories, interesting_nows
 
 ALL_KINDS = FeedFilter(kinds=frozenset(SET_KINDS))
 
@@ -199,3 +203,63 @@ def test_collection_on_partial_replicas_never_reveals(
         for t in merged.visible(now):
             assert merged.counts(t, now).echoes <= full.counts(t, now).echoes
             assert merged.intensity(t, now) <= full.intensity(t, now)
+
+
+def _words(ts: TraceSet, t: Trace, now: int) -> dict[bytes, list[Trace]]:
+    """Every visible confirm or dispute of ``t`` by another author, by author."""
+    found: dict[bytes, list[Trace]] = {}
+    for r in ts.referrers(t.id):
+        if r.kind in kinds.VERDICT_KINDS and r.author != t.author and ts.is_visible(r, now):
+            found.setdefault(r.author, []).append(r)
+    return found
+
+
+@settings(max_examples=120, deadline=None)
+@given(history_and_nows())
+def test_one_author_counts_once_on_the_side_of_their_latest_word(
+    case: tuple[list[Trace], list[int]],
+) -> None:
+    """docs/protocol.md §6.6: confirms and disputes count each other author once, by their
+    latest visible word (greatest created, then id) — never on both sides."""
+    traces, nows = case
+    ts = TraceSet(traces)
+    for now in nows:
+        for t in ts.visible(now):
+            words = _words(ts, t, now)
+            counts = ts.counts(t, now)
+            assert counts.confirms + counts.disputes == len(words)
+            latest = [max(said, key=lambda r: (r.created, r.id)).kind for said in words.values()]
+            assert counts.confirms == latest.count(kinds.CONFIRM)
+            assert counts.disputes == latest.count(kinds.DISPUTE)
+
+
+@settings(max_examples=80, deadline=None)
+@given(history_and_nows(max_nows=1), st.sampled_from(PERSONAS), st.data())
+def test_a_later_word_replaces_an_authors_earlier_one(
+    case: tuple[list[Trace], list[int]], persona: Persona, data: st.DataObject
+) -> None:
+    """Whatever an author said of T before, a new visible word of theirs is what counts; the
+    other authors' counts do not move, and neither does T's life (a word is not a take-back of
+    support: §6.6)."""
+    traces, (now,) = case
+    ts = TraceSet(traces)
+    targets = [t for t in ts.visible(now) if t.author != persona.public_key]
+    if not targets:
+        return
+    t = data.draw(st.sampled_from(targets), label="target")
+    kind = data.draw(st.sampled_from(sorted(kinds.VERDICT_KINDS)), label="kind")
+    before = ts.counts(t, now)
+    earlier = _words(ts, t, now).get(persona.public_key, [])
+    made = max([now, *(r.created + 1 for r in earlier)])
+    word = compose(persona, kind, now=made, ttl=MAX_TTL, refs=[t.id])
+    after = ts.merge([word])
+    if not after.is_visible(word, now) or after.is_hidden(word):
+        return  # a burn by the persona later than the word hides it
+    counts = after.counts(t, now)
+    side = {kinds.CONFIRM: "confirms", kinds.DISPUTE: "disputes"}
+    had = max(earlier, key=lambda r: (r.created, r.id)).kind if earlier else None
+    for k, field in side.items():
+        expected = getattr(before, field) + (k == kind) - (k == had)
+        assert getattr(counts, field) == expected, (field, had, kind)
+    assert counts.echoes == before.echoes
+    assert after.effective_expiry(t) >= ts.effective_expiry(t)

@@ -227,28 +227,33 @@ def test_feed_filters_by_tag_place_author_and_shows_unknown_kinds() -> None:
 # -- counts -----------------------------------------------------------------------------------
 
 
-def test_confirm_and_dispute_count_distinct_authors() -> None:
+def test_confirm_and_dispute_count_distinct_authors_by_their_latest_word() -> None:
     t = post(ANA, "report", 0)
     answers = [post(BEN, "note", HOUR, refs=(t,)), post(BEN, UNKNOWN_KIND, HOUR, refs=(t,))]
-    cy_confirm = post(CY, "confirm", HOUR, refs=(t,))
+    cy_dispute = post(CY, "dispute", 90 * 60, refs=(t,))
     meta = [
         post(BEN, "confirm", HOUR, refs=(t,)),
         post(BEN, "confirm", 2 * HOUR, refs=(t,)),  # same author: still one
-        cy_confirm,
+        post(CY, "confirm", HOUR, refs=(t,)),
+        cy_dispute,  # CY's latest word: CY counts as disputing, not as confirming (§6.6)
         post(ANA, "confirm", HOUR, refs=(t,)),  # the author's own: not counted
         post(DEE, "dispute", HOUR, refs=(t,)),
         post(DEE, "dispute", 2 * HOUR, refs=(t,)),
-        post(CY, "dispute", HOUR, refs=(t,)),  # one may both confirm and dispute
         post(BEN, "echo", HOUR, refs=(t,)),
         post(ANA, "echo", HOUR, refs=(t,)),
     ]
     ts = TraceSet([t, *answers, *meta])
     now = T0 + 3 * HOUR
-    assert ts.counts(t, now) == Counts(answers=2, echoes=1, confirms=2, disputes=2)
+    assert ts.counts(t, now) == Counts(answers=2, echoes=1, confirms=1, disputes=2)
     assert ts.answers(t, now) == sorted(answers, key=lambda r: (r.created, r.id))
-    # A retracted confirm no longer counts.
-    unconfirm = post(CY, "retract", 2 * HOUR, refs=(cy_confirm,))
-    assert ts.merge([unconfirm]).counts(t, now).confirms == 1
+    # A retracted word no longer counts: CY's confirm before it is CY's word again.
+    unsaid = post(CY, "retract", 2 * HOUR, refs=(cy_dispute,))
+    assert ts.merge([unsaid]).counts(t, now) == Counts(answers=2, echoes=1, confirms=2, disputes=1)
+    # Two words in the same second: the greater id is the latest.
+    both = [post(DEE, "confirm", 2 * HOUR, refs=(t,)), post(DEE, "dispute", 2 * HOUR, refs=(t,))]
+    last = max(both, key=lambda r: r.id).kind
+    counts = ts.merge(both).counts(t, now)
+    assert (counts.confirms, counts.disputes) == ((2, 1) if last == "confirm" else (1, 2))
 
 
 def test_counts_drop_what_has_expired() -> None:

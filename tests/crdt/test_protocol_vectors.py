@@ -213,7 +213,13 @@ def build_vectors() -> list[Vector]:
         a, "note", "paid for with work", now=T0 + 3 * DAY, ttl=DAY, tags=["j20"], pow_bits=8
     )
     burn = compose(b, "burn", now=T0 + 36 * HOUR)
-    traces = {"callout": callout, "echo": echo, "retract": retract, "pow": pow_note, "burn": burn}
+    # B's word on the call-out: a confirm with the echo, then a dispute an hour later (§6.6).
+    confirm = compose(b, "confirm", now=T0 + DAY, ttl=7 * DAY, refs=[callout.id])
+    dispute = compose(b, "dispute", "the date is wrong", now=T0 + DAY + HOUR, refs=[callout.id])
+    traces = {
+        "callout": callout, "echo": echo, "retract": retract, "pow": pow_note, "burn": burn,
+        "confirm": confirm, "dispute": dispute,
+    }  # fmt: skip
 
     vectors: list[Vector] = [
         {
@@ -243,6 +249,8 @@ def build_vectors() -> list[Vector]:
             ).hexdigest(),
             work_bits=work_bits(unsigned_bytes(pow_note)),
         ),
+        _trace_vector("confirm", confirm, "persona-b", T0 + DAY),
+        _trace_vector("dispute", dispute, "persona-b", T0 + DAY + HOUR),
     ]
 
     # Clock-dependent checks of the callout (created T0, expires T0 + 7 days; the echo by B
@@ -459,6 +467,12 @@ def build_vectors() -> list[Vector]:
         view("view-burned-echo", ["callout", "echo", "burn"], T0 + 2 * DAY, "callout"),
         view("view-burn-hides-itself", ["burn"], T0 + 36 * HOUR, "burn"),
         view("view-collected", ["callout", "echo", "retract", "burn", "pow"], T0 + 8 * DAY, "echo"),
+        view(
+            "view-latest-word",
+            ["callout", "echo", "confirm", "dispute"],
+            T0 + 2 * DAY,
+            "callout",
+        ),
     ]
 
     def digest(name: str, members: list[str], now: int) -> Vector:
@@ -976,6 +990,7 @@ def test_kind_roles_table() -> None:
         "needs a ref": kinds.REF_REQUIRED_KINDS,
         "pinned life": kinds.PINNED_LIFE_KINDS,
         "meta": kinds.META_KINDS,
+        "word": kinds.VERDICT_KINDS,
     }
     rows = list(_table_rows(_section("4.3")))
     header, body = rows[0], rows[1:]

@@ -9,6 +9,7 @@ attack, and no junk reaches B. Bounded in time; every process is ended by PID.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -112,7 +113,10 @@ def test_d_hostile_peer_is_cut_off_while_honest_traffic_flows(tmp_path: Path) ->
         assert cut["accepted"] == 0
         assert cut["ban_reason"], cut
         assert "sync frame" in hostile.log()
-        assert "Traceback" not in a.log() and "ERROR" not in a.log()  # A never faltered
+        # A never faltered: no traceback, no error of stig's own (py-libp2p's records, shown
+        # with -v, may say ERROR about the hostile peer's doings).
+        assert "Traceback" not in a.log()
+        assert not re.search(r" (ERROR|CRITICAL) stig", a.log()), a.log()
 
         # A's honest peer was never penalised, and no junk travelled a second hop to B.
         honest = record(a, peer_id(b))

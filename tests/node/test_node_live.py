@@ -10,10 +10,11 @@ from pathlib import Path
 import pytest
 
 from stig.crypto.persona import Persona
+from stig.node import outbox
 from stig.node.config import Config, NetworkConfig
 from stig.node.home import Home
 from stig.node.live import ELSEWHERE, FAILED, OFFLINE, ONLINE, LiveNode
-from stig.node.local import Draft, initialise
+from stig.node.local import Draft, LocalNode, initialise
 from stig.node.memory_net import MemoryHub, MemoryNetwork
 from stig.node.mesh import MeshNode
 from stig.store.sqlite import SqliteStore
@@ -51,6 +52,20 @@ async def test_offline_posts_are_queued(tmp_path: Path) -> None:
         assert (status.mode, status.queued, status.connected) == (OFFLINE, 0, 0)
         await live.post(Draft(kind="note", body="hello"), ANA)
         assert (await live.status()).queued == 1
+
+
+async def test_the_queued_count_is_the_homes_and_survives_a_restart(tmp_path: Path) -> None:
+    """Posts of this home from any process count, until a sync covers them, across restarts."""
+    home = made(tmp_path / "a")
+    async with LiveNode.open(home, config=QUIET) as live:
+        await live.post(Draft(kind="note", body="from the terminal UI"), ANA)
+    async with LocalNode.open(home) as local:  # as `stig post` does, in another process
+        await local.post(Draft(kind="note", body="from the command line"), ANA)
+    async with LiveNode.open(home, config=QUIET) as live:
+        assert (await live.status()).queued == 2
+    outbox.acknowledge(home.outbox, home.synced_file, time.time() + 1)
+    async with LiveNode.open(home, config=QUIET) as live:
+        assert (await live.status()).queued == 0
 
 
 async def test_queued_posts_leave_at_the_first_sync(tmp_path: Path) -> None:
@@ -117,7 +132,8 @@ async def test_a_mesh_running_for_this_home_is_not_started_twice(tmp_path: Path)
             assert status.mode == ELSEWHERE
             assert status.peer_id == running.network.peer_id
             await live.post(Draft(kind="note", body="through the store"), ANA)
-            assert (await live.status()).queued == 0  # the running node spreads it
+            # The running node spreads it, but no peer has acknowledged it by sync: queued.
+            assert (await live.status()).queued == 1
     finally:
         stop.set()
         await asyncio.wait_for(task, WITHIN)

@@ -507,7 +507,8 @@ async def test_status_reports_every_peer(mesh: Mesh) -> None:
 
     status = node.node.status()
     assert json.loads(json.dumps(status)) == status
-    assert set(status) == {"peer_id", "addresses", "peers", "moderation"}
+    assert set(status) == {"peer_id", "addresses", "peers", "dialing", "moderation"}
+    assert status["dialing"] == []  # no address failing
     assert status["moderation"] == {
         "refused_authors": 0,
         "followed_personas": 0,

@@ -114,3 +114,19 @@ def test_import_feed_from_a_file_then_a_url_creates_no_duplicates(
         assert "imported 0 of 2 entries" in again.stdout and "2 imported before" in again.stdout
         assert "cannot fetch" in fails(home, "import-feed", f"{base}missing.rss", "-p", "relay")
     assert len(as_json(home, "feed", "--kind", "report")) == 2
+
+
+def test_import_feed_of_a_stig_relays_own_feed_says_connect_instead(
+    home: Path, tmp_path: Path
+) -> None:
+    """A relay's Atom feed holds traces (entry ids urn:stig:trace:<id>): re-signing them as
+    reports would cut them from their authors; the import refuses and says what to do."""
+    post(home, "post", "-k", "callout", "Eviction at 7am")
+    site = tmp_path / "site"
+    stig(home, "publish", "--out", str(site))
+    other = tmp_path / "other"
+    stig(other, "init")
+    said = fails(other, "import-feed", str(site / "feed.atom"))
+    assert "is a stig relay's feed (1 of its entries are stig traces" in said
+    assert "this is a stig relay: connect to it instead" in said
+    assert as_json(other, "feed") == []

@@ -29,7 +29,7 @@ from stig.crdt.contour import contour
 from stig.crdt.trace import Trace
 from stig.crdt.views import FeedFilter, Mutes, Ranked, TraceSet
 from stig.store import ExportFilter, Hidden, MemoryStore, SqliteStore, Thread
-from tests.crdt.strategies import ANA, BEN, BY_KEY, DANGLING_REF, PERSONAS, T0, UNKNOWN_KIND
+from tests.crdt.strategies import ANA, BEN, BY_KEY, CY, DANGLING_REF, PERSONAS, T0, UNKNOWN_KIND
 
 # -- generated stories: small sets of interacting traces -----------------------------------
 
@@ -44,6 +44,7 @@ STORY_KINDS = (
     kinds.ECHO,
     kinds.ACTION,
     kinds.CONFIRM,
+    kinds.DISPUTE,  # with the confirms: one author's several words on a trace (§6.6)
     kinds.CALLOUT,
     kinds.NOTE,
 )
@@ -426,5 +427,30 @@ def test_stores_agree_when_adds_reads_and_collection_interleave(
             await assert_agree(
                 sql, mem, ref, now, limit, [t.id for t in seen], loose, purged_and_hidden(seen)
             )
+
+    _with_stores(body)
+
+
+def test_stores_agree_on_an_authors_latest_word() -> None:
+    """docs/protocol.md §6.6, where SqliteStore's fast path (_standing) cannot see ids: one
+    author's confirm then dispute, and two words of another author in the same second (the
+    greater id is the latest). Both stores and the pure views give the same counts."""
+    t = compose(ANA, kinds.CALLOUT, "x", now=T0, ttl=7 * DAY)
+    words = [
+        compose(BEN, kinds.CONFIRM, now=T0 + HOUR, refs=[t.id]),
+        compose(BEN, kinds.DISPUTE, now=T0 + 2 * HOUR, refs=[t.id]),
+        compose(CY, kinds.DISPUTE, now=T0 + HOUR, refs=[t.id]),
+        compose(CY, kinds.CONFIRM, now=T0 + HOUR, refs=[t.id]),
+    ]
+    full = TraceSet([t, *words])
+
+    async def body(sql: SqliteStore, mem: MemoryStore) -> None:
+        await sql.add([t, *words], T0)
+        await mem.add([t, *words], T0)
+        for now in (T0 + 3 * HOUR, T0 + 3 * HOUR + 1):  # the second read is from memory
+            await assert_agree(sql, mem, full, now, 50)
+            (ranked,) = await sql.feed(now, FeedFilter(), 50)
+            assert ranked.counts.confirms + ranked.counts.disputes == 2
+            assert ranked.counts == full.counts(t, now)
 
     _with_stores(body)

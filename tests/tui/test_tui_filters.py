@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from stig.crdt.views import FeedFilter
-from stig.tui.filters import FilterError, describe, parse_filter
+from stig.filter_words import FilterError, describe, parse_filter
 
 ME = bytes([9]) * 32
 

@@ -16,11 +16,12 @@ from textual.widgets import Checkbox, DataTable, Input, Select, Static, TextArea
 
 from stig.crdt import kinds
 from stig.crypto.group import day_of, invite_code, read_invite
+from stig.filter_words import FilterError
 from stig.node.groups import Groups
 from stig.node.local import Draft
 from stig.store.port import ExportFilter
 from stig.tui.app import StigApp
-from stig.tui.filters import FilterError, split_group
+from stig.tui.filters import split_group
 from stig.tui.screens.ask import AskScreen
 from stig.tui.screens.compose import ComposeScreen
 from stig.tui.screens.feed import FeedScreen

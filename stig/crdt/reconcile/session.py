@@ -24,6 +24,7 @@ from stig.crdt.reconcile.wire import (
     INFINITY,
     LOWEST,
     MAX_FRAME_BYTES,
+    MAX_FRAME_RANGES,
     MAX_ROUNDS,
     MIN_FRAME_BYTES,
     PREFIX_BYTES,
@@ -48,7 +49,7 @@ from stig.crdt.reconcile.wire import (
     fingerprint,
     protocol_error,
 )
-from stig.crdt.reconcile.writer import Mark, Writer
+from stig.crdt.reconcile.writer import RANGES_RESERVE, Mark, Writer
 
 FIRST_BRANCHES = 64
 """Fingerprint ranges in the initiator's first frame: 64 take about 830 bytes, so two identical
@@ -163,6 +164,7 @@ class Reconciler:
         self._failed = False
         self._received = 0
         self._open: _Open | None = None
+        self._max_split = MAX_BRANCHES  # most sub-ranges per split in the frame being answered
         # Ranges (as key intervals) whose short-prefix list collided with the peer's ids: from
         # then on they are listed with full ids, even if a frame limit splits them first. Kept
         # as the sorted starts and ends of disjoint intervals, so that a list asks in O(log)
@@ -255,6 +257,10 @@ class Reconciler:
             spans.append((lower, lo, hi, settled))
             lower, lo = r.upper, hi
         density = estimate_density(equal_items, differing)
+        # Share MAX_FRAME_RANGES among the ranges to answer (each may need a skip before it),
+        # so that splits fit in this frame rather than defer a part of it by a round trip.
+        to_answer = sum(1 for span in spans if not span[3])
+        self._max_split = max(2, (MAX_FRAME_RANGES - RANGES_RESERVE) // max(1, to_answer) - 1)
 
         writer = Writer(self._limit)
         self._open = None
@@ -354,6 +360,10 @@ class Reconciler:
             # the model's Poisson process says: keep every sub-range small enough for the
             # initiator to list at once if it turns out dense, rather than split it again.
             k = max(k, -(-m // LIST_MAX_ITEMS))
+        if k > self._max_split and -(-m // self._max_split) <= LIST_MAX_ITEMS:
+            # Fewer, larger sub-ranges, so the frame's splits all fit; only while each stays
+            # small enough to be listed next round (else deferring the rest costs less).
+            k = max(min_k, self._max_split)
         return self._split_fitting(writer, span, k, min_k)
 
     def _wrong_claim(self, writer: Writer, span: Span) -> bool:

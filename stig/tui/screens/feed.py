@@ -14,8 +14,9 @@ from textual.widgets import Header, Input, Select, Static
 from stig.crdt import kinds
 from stig.crdt.views import FeedFilter
 from stig.errors import StigError
+from stig.filter_words import FilterError, describe, parse_filter
 from stig.node.local import Draft
-from stig.tui.filters import HINT, FilterError, describe, parse_filter, split_group
+from stig.tui.filters import HINT, split_group
 from stig.tui.muting import follow_mutes, mute_author
 from stig.tui.posting import respond
 from stig.tui.screens.compose import ComposeScreen
