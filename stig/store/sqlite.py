@@ -228,20 +228,37 @@ class SqliteStore:
                 # synchronous=FULL makes this commit survive power loss, not just a crash.
                 await self._db.execute("PRAGMA synchronous = FULL")
             try:
-                await self._db.execute("BEGIN IMMEDIATE")
+                try:
+                    await self._surely("BEGIN IMMEDIATE")
+                except asyncio.CancelledError:
+                    # The BEGIN ran on the connection's thread all the same: a transaction left
+                    # open would make the next write fail ("within a transaction").
+                    await self._surely("ROLLBACK")
+                    raise
                 try:
                     await self._catch_up()
                     yield
                 except BaseException:
                     self._forget_all()  # standings may have been read from rolled-back rows
-                    await self._db.execute("ROLLBACK")
+                    await self._surely("ROLLBACK")
                     raise
-                await self._db.execute("COMMIT")
+                await self._surely("COMMIT")
             finally:
                 if durable:
-                    await self._db.execute("PRAGMA synchronous = NORMAL")
+                    await self._surely("PRAGMA synchronous = NORMAL")
             if self._scrub_due:
                 await self._scrub_wal()
+
+    async def _surely(self, sql: str) -> None:
+        """Run a statement that must not be abandoned half-way: a task cancelled while awaiting
+        it (a Textual worker replaced by a newer one) still waits for the connection's thread to
+        finish it, then takes its cancellation."""
+        statement = asyncio.ensure_future(self._db.execute(sql))
+        try:
+            await asyncio.shield(statement)
+        except asyncio.CancelledError:
+            await statement
+            raise
 
     async def _scrub_wal(self) -> None:
         """Checkpoint the WAL into the database and truncate it to nothing: the frames that

@@ -8,6 +8,8 @@ expected value comes from ``TraceSet`` over the same traces.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import AsyncIterator, Iterator
 from contextlib import closing, contextmanager
 from pathlib import Path
@@ -22,7 +24,7 @@ from stig.crdt.views import FeedFilter, TraceSet
 from stig.errors import StoreError
 from stig.store import Added, Collected, ExportFilter, Hidden, MemoryStore, SqliteStore, Thread
 from stig.store.schema import SCHEMA_VERSION
-from tests.crdt.strategies import ANA, BEN, CY, DEE, T0, post
+from tests.crdt.strategies import ANA, BEN, CY, DEE, T0, forge, post
 
 # -- helpers -------------------------------------------------------------------------------
 
@@ -751,3 +753,25 @@ async def test_thread_of_a_stored_trace_matches_the_memory_twin(store: SqliteSto
     reply_thread = await store.thread(reply.id, now)
     assert isinstance(reply_thread, Thread)
     assert reply_thread.answers_to == [(root.id, root_thread.ranked)]
+
+
+async def test_a_write_cancelled_at_its_begin_leaves_no_transaction_open(tmp_path: Path) -> None:
+    """A Textual worker cancelled by a newer one may be waiting on BEGIN: the store must not be
+    left inside a transaction (the next write failed: 'cannot start a transaction within a
+    transaction')."""
+    store = await SqliteStore.open(tmp_path / "store.db")
+    try:
+        for i, delay in enumerate((0, 0, 0.0005, 0.001, 0.002)):
+            note = forge(ANA, body=f"cancelled {i}")
+            task = asyncio.create_task(store.add([note], T0))
+            if delay:
+                await asyncio.sleep(delay)
+            else:
+                await asyncio.sleep(0)
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+            after = forge(ANA, body=f"after {i}")
+            assert (await store.add([after], T0)).accepted == [after.id]
+    finally:
+        await store.close()
