@@ -212,7 +212,8 @@ def _serve(
             signal.SIGHUP, lambda: _reload(home, started_with, relay_overrides, mesh)
         )
         task = loop.create_task(mesh.run(stop))
-        noticing = loop.create_task(_notice(home, store, stop)) if view.notify else None
+        announce = view.notify or config.notify.desktop
+        noticing = loop.create_task(_notice(home, store, stop)) if announce else None
         endpoint: MetricsEndpoint | None = None
         publishing: asyncio.Task[None] | None = None
         reader: SqliteStore | None = None

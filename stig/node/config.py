@@ -81,10 +81,21 @@ class Monitoring:
 
 
 @dataclass(frozen=True)
+class Notify:
+    """How a trace that matches a watch (`stig watch`) is announced: the terminal bell with
+    the terminal UI's toast (``bell``), and a desktop notification from ``stig node``
+    (``desktop``, as ``--notify``)."""
+
+    bell: bool = True
+    desktop: bool = False
+
+
+@dataclass(frozen=True)
 class Config:
     network: NetworkConfig = field(default_factory=NetworkConfig)
     relay: RelayPolicy = field(default_factory=RelayPolicy)
     monitoring: Monitoring = field(default_factory=Monitoring)
+    notify: Notify = field(default_factory=Notify)
 
 
 def load_config(path: Path) -> Config:
@@ -97,9 +108,11 @@ def load_config(path: Path) -> Config:
         raise UsageError(f"cannot read {path}: {exc}") from exc
     except tomllib.TOMLDecodeError as exc:
         raise UsageError(f"{path} is not valid TOML: {exc}") from exc
-    _only(raw, {"network", "relay"}, path, "")
+    _only(raw, {"network", "relay", "notify"}, path, "")
     network = _section(raw, "network", path)
     relay = _section(raw, "relay", path)
+    notify = _section(raw, "notify", path)
+    _only(notify, {f.name for f in fields(Notify)}, path, "notify.")
     _only(network, {f.name for f in fields(NetworkConfig)}, path, "network.")
     _only(relay, {f.name for f in (*fields(RelayPolicy), *fields(Monitoring))}, path, "relay.")
     return Config(
@@ -126,6 +139,10 @@ def load_config(path: Path) -> Config:
             follow_mutes=_keys(relay, "follow_mutes", path, files=False),
         ),
         monitoring=_monitoring(relay, path),
+        notify=Notify(
+            bell=_typed(notify, "bell", bool, True, path, "notify"),
+            desktop=_typed(notify, "desktop", bool, False, path, "notify"),
+        ),
     )
 
 

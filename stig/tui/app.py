@@ -20,6 +20,7 @@ from textual.binding import Binding
 from textual.message import Message
 from textual.screen import ModalScreen
 
+from stig.crdt.views import Mutes
 from stig.crypto.persona import Persona
 from stig.errors import StigError
 from stig.node import clock
@@ -32,6 +33,7 @@ from stig.node.network import Network
 from stig.tui.commands import StigCommands
 from stig.tui.idle_gc import YOUNG_EVERY, IdleCollector
 from stig.tui.muting import undo_mute
+from stig.tui.noticing import Noticing
 from stig.tui.panic import ask_to_wipe, burn
 from stig.tui.screens.ask import AskScreen
 from stig.tui.screens.compose import ComposeScreen
@@ -103,6 +105,7 @@ class StigApp(App[None]):
         self.last_mute: bytes | None = None
         """The author muted last in this session, for undo (stig.tui.muting)."""
         self.wiping = False
+        self.noticing: Noticing
         self.unread: Unread
         self.new_count = 0
         """Traces new in the space shown (stig.tui.unread), for the status line."""
@@ -117,6 +120,8 @@ class StigApp(App[None]):
         self._cursor = await self.live.changes()
         self.unread = Unread(self.home.seen_file)
         await self.catch_up_unread()
+        self.noticing = Noticing()
+        await self.look_for_watched()  # the first look only marks where news starts
         await self.push_screen(FeedScreen())
         self.set_interval(POLL, self._poll)
         self._collector.start()
@@ -176,6 +181,7 @@ class StigApp(App[None]):
                 self._open_envelopes()
             else:
                 await self.catch_up_unread()
+                await self.look_for_watched()
                 self.screen.post_message(Changed())
         await self._refresh_status()
 
@@ -185,6 +191,7 @@ class StigApp(App[None]):
         async with self.rooms_lock:
             await self.live.local.rooms.catch_up()
         await self.catch_up_unread()
+        await self.look_for_watched()
         self.screen.post_message(Changed())
 
     async def _refresh_status(self) -> None:
@@ -193,6 +200,27 @@ class StigApp(App[None]):
             line.show(
                 self.status, self.persona_name or "(none)", clock.now(), self.group, self.new_count
             )
+
+    # -- what is watched (stig.tui.noticing) --------------------------------------------------
+
+    async def look_for_watched(self) -> None:
+        """Announce traces that match a watch and arrived since the last look, in any space,
+        whatever screen is shown: a toast, and the bell unless config.toml's notify.bell is
+        false."""
+        local = self.live.local
+        watches = local.watches()
+        mutes = await local.mutes() if watches else Mutes()
+        own = frozenset(local.keyring.owners())
+        for space in (None, *local.groups.names()):
+            try:
+                store = local.store if space is None else await local.rooms.store(space)
+                notices = await self.noticing.look(space, store, watches, mutes, own)
+            except StigError:  # a group left meanwhile
+                continue
+            for notice in notices:
+                self.notify(notice.text(), title="watched", timeout=15)
+                if self.live.config.notify.bell:
+                    self.bell()
 
     # -- what is new (stig.tui.unread) -------------------------------------------------------
 
