@@ -18,6 +18,7 @@ from stig.filter_words import FilterError, describe, parse_filter
 from stig.node.local import Draft
 from stig.tui.filters import HINT, split_group
 from stig.tui.muting import follow_mutes, mute_author
+from stig.tui.naming import name_author
 from stig.tui.posting import respond
 from stig.tui.screens.compose import ComposeScreen
 from stig.tui.screens.page import Page
@@ -48,6 +49,7 @@ class FeedScreen(Page):
         Binding("m", "mute", "Mute author"),
         Binding("u", "app.undo_mute", "Undo the last mute", show=False),
         Binding("F", "follow_mutes", "Follow the author's mutes", show=False),
+        Binding("N", "name_author", "Name the author", show=False),
         Binding("escape", "clear_filter", "Clear filter", show=False),
     ]
 
@@ -284,3 +286,9 @@ class FeedScreen(Page):
         chosen = self.query_one(TraceTable).selected
         if chosen is not None:
             await follow_mutes(self.stig, chosen.trace, self.stig.group)
+
+    @work(group="names")
+    async def action_name_author(self) -> None:
+        chosen = self.query_one(TraceTable).selected
+        if chosen is not None:
+            await name_author(self.stig, chosen.trace, self.stig.group)

@@ -17,7 +17,18 @@ INTRO = (
     "Everything works offline; what you post spreads when a peer is reached. The mouse works "
     "too: click a row to open it. Affinity groups (G) share traces sealed, among members only; "
     "g in the feed switches between the public space and your groups. m hides the author of "
-    "a row on this device (nobody is told); M lists what you hide."
+    "a row on this device (nobody is told); M lists what you hide; N gives its author a name "
+    "that stays on this device."
+)
+
+COLUMNS = (
+    "Intensity (the heat bar): how alive a trace is now — one share for its author and one for "
+    "each other person who echoed, confirmed or acted on it, each share halving with every "
+    "day since it was given. The feed is ordered by it; only other people's support counts "
+    "(your own echo or confirm of your own trace is refused).\n"
+    "The ↩ echo ✓ ✗ columns count answers (traces that answer it), echoes, confirms and "
+    "disputes — echoes, confirms and disputes by distinct other people, each person's latest "
+    "word only. A dispute says a trace is false; it does not shorten its life."
 )
 
 
@@ -74,5 +85,6 @@ class HelpScreen(Page):
         yield Header()
         with VerticalScroll():
             yield Static(INTRO, classes="hint")
+            yield Static(COLUMNS, classes="hint")
             yield Static(key_table())
         yield KeyFooter()

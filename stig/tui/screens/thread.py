@@ -21,11 +21,11 @@ from stig.node.local import Draft
 from stig.readable import SHORT_ID, plural, span
 from stig.store.port import Hidden, Thread
 from stig.tui.muting import follow_mutes, mute_author
+from stig.tui.naming import name_author, who
 from stig.tui.posting import respond
 from stig.tui.screens.ask import AskScreen, confirmed
 from stig.tui.screens.compose import ComposeScreen
 from stig.tui.screens.page import Page
-from stig.tui.spaces import member_of
 from stig.tui.widgets.key_footer import KeyFooter
 from stig.tui.widgets.status_line import StatusLine
 from stig.tui.widgets.trace_table import TraceTable, kind_label
@@ -82,6 +82,7 @@ class ThreadScreen(Page):
         Binding("s", "export", "Export"),
         Binding("m", "mute", "Mute author"),
         Binding("F", "follow_mutes", "Follow the author's mutes", show=False),
+        Binding("N", "name_author", "Name the author", show=False),
         Binding("u", "up", "Answers to", show=False),
     ]
 
@@ -162,11 +163,7 @@ class ThreadScreen(Page):
         self.query_one("#no-answers", Static).update("" if answers else hint)
 
     def _author(self, trace: Trace) -> str:
-        local = self.stig.live.local
-        if self.group is not None and local.rooms.is_anonymous(self.group, trace):
-            return member_of(self.group)
-        name = local.keyring.owners().get(trace.author)
-        return f"you ({name})" if name else trace.author.hex()[:SHORT_ID]
+        return who(self.stig, trace, self.group)
 
     @property
     def _visible(self) -> Thread | None:
@@ -285,3 +282,9 @@ class ThreadScreen(Page):
         target = self._target()
         if target is not None:
             await follow_mutes(self.stig, target, self.group)
+
+    @work(group="names")
+    async def action_name_author(self) -> None:
+        target = self._target()
+        if target is not None:
+            await name_author(self.stig, target, self.group)

@@ -1,0 +1,83 @@
+"""Names for people, kept on this device (stig.node.petnames): ``N`` on a row names its author;
+``who`` is how every screen shows an author — a persona of this device by its name, a named
+author by the name, anyone else by the first characters of their key."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from stig.crdt.trace import Trace
+from stig.errors import StigError, UsageError
+from stig.node.petnames import check_name
+from stig.readable import SHORT_ID
+from stig.tui.screens.ask import AskScreen
+from stig.tui.spaces import member_of
+
+if TYPE_CHECKING:
+    from stig.tui.app import StigApp
+
+
+def who(app: StigApp, trace: Trace, group: str | None = None) -> str:
+    """The author of ``trace`` as shown here ("a member of NAME" for an anonymous group post)."""
+    local = app.live.local
+    if group is not None and local.rooms.is_anonymous(group, trace):
+        return member_of(group)
+    own = local.keyring.owners().get(trace.author)
+    if own is not None:
+        return f"you ({own})"
+    try:
+        name = local.petnames().name_of(trace.author)
+    except StigError:
+        name = None
+    return name or trace.author.hex()[:SHORT_ID]
+
+
+def _checked(text: str) -> str | None:
+    try:
+        check_name(text.strip())
+    except UsageError as exc:
+        return str(exc)
+    return None
+
+
+async def name_author(app: StigApp, trace: Trace, group: str | None) -> bool:
+    """Ask for a name for ``trace``'s author and keep it (a worker: it waits for the dialog).
+    Not for one of this device's personas (they have their names) or an anonymous post."""
+    local = app.live.local
+    if group is not None and local.rooms.is_anonymous(group, trace):
+        app.notify(
+            f"this was posted by {member_of(group)}, anonymously: there is no author to name",
+            severity="error",
+        )
+        return False
+    own = local.keyring.owners().get(trace.author)
+    if own is not None:
+        app.notify(f"that is your persona {own}: it has its name", severity="warning")
+        return False
+    key = trace.author
+    current = local.petnames().name_of(key) or ""
+    answer = await app.push_screen_wait(
+        AskScreen(
+            f"A name for {key.hex()[:SHORT_ID]}, shown wherever this author is. It stays on "
+            "this device: never sent, erased by wipe. An empty name forgets it.",
+            value=current,
+            placeholder="a name",
+            check=lambda text: None if not text.strip() else _checked(text),
+        )
+    )
+    if answer is None:
+        return False
+    name = answer.strip()
+    try:
+        if not name:
+            if current:
+                local.change_petnames(lambda names: names.unnamed(current))
+            app.notify(f"{key.hex()[:SHORT_ID]} has no name here now")
+        else:
+            local.change_petnames(lambda names: names.named(key, name))
+            app.notify(f"{key.hex()[:SHORT_ID]} is {name} here")
+    except (StigError, OSError) as exc:
+        app.notify(f"not named: {exc}", severity="error", timeout=8)
+        return False
+    app.mutes_changed()  # the shown screen reads authors again
+    return True
