@@ -303,6 +303,12 @@ async def test_filters_narrow_and_a_bad_word_is_explained(home: Home) -> None:
         assert rows(app) == [story()[2].body]  # the last good filter stays
         await pilot.press("escape")
         await until(pilot, lambda: len(rows(app)) == 4, "everything again")
+        # A kind this version does not know is most often a typo: said, with the nearest.
+        app.screen.query_one("#filter", Input).value = "kind:calout"
+        await pilot.press("ctrl+f", "enter")
+        await until(pilot, lambda: rows(app) == [], "nothing to show")
+        empty = str(app.screen.query_one("#empty", Static).render())
+        assert "kind:calout is not a known kind — did you mean kind:callout?" in empty
 
 
 async def test_peers_offline_says_how_to_connect(home: Home) -> None:

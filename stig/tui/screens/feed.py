@@ -106,7 +106,7 @@ class FeedScreen(Page):
         if items:
             empty.update("")
         elif self.where != FeedFilter():
-            empty.update("Nothing matches this filter. Esc clears it.")
+            empty.update(_nothing_matches(self.where))
         elif group is not None:
             empty.update(
                 f"Nothing in group {group} yet. Press c to post to it; what members post "
@@ -292,3 +292,18 @@ class FeedScreen(Page):
         chosen = self.query_one(TraceTable).selected
         if chosen is not None:
             await name_author(self.stig, chosen.trace, self.stig.group)
+
+
+def _nothing_matches(where: FeedFilter) -> str:
+    """Why an applied filter shows nothing: a kind this version does not know is most often a
+    typo (traces of new kinds from the network are still kept and shown when asked for)."""
+    unknown = sorted(k for k in where.kinds if k not in kinds.KNOWN_KINDS)
+    if not unknown:
+        return "Nothing matches this filter. Esc clears it."
+    word = unknown[0]
+    near = kinds.nearest_known(word)
+    guess = f" — did you mean kind:{near}?" if near else ""
+    return (
+        f"Nothing matches: kind:{word} is not a known kind{guess} "
+        f"(known: {', '.join(kinds.KNOWN_KINDS)}). Esc clears the filter."
+    )
