@@ -2,8 +2,10 @@
 error in plain words, since when, and when the next try is — so a status never says "online"
 about a node that reaches no one.
 
-A failing address is tried again after 5 s, then twice as long each time, up to 5 minutes, so
-that an address that is down costs little and says so once (a changed error is logged again).
+A failing address is tried again every 5 s for its first STEADY_TRIES failures (a peer that is
+restarting, or a machine under load, is back soon), then twice as long each time, up to 5
+minutes, so that an address that stays down costs little; it is said once in the log (a changed
+error is said again).
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from dataclasses import dataclass
 from stig.node.network import NetworkError
 
 FIRST_RETRY = 5.0
+STEADY_TRIES = 6
 LAST_RETRY = 300.0
 
 
@@ -34,7 +37,8 @@ class Dialing:
             self.failing_since = now
         self.failures += 1
         self.error = words
-        self.next_try = now + min(LAST_RETRY, FIRST_RETRY * 2 ** (self.failures - 1))
+        backoff = 2 ** max(0, self.failures - STEADY_TRIES)
+        self.next_try = now + min(LAST_RETRY, FIRST_RETRY * backoff)
         return new
 
     def reached(self) -> None:

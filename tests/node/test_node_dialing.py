@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from stig.node.dialing import FIRST_RETRY, LAST_RETRY, Dialing, plain_words
+from stig.node.dialing import FIRST_RETRY, LAST_RETRY, STEADY_TRIES, Dialing, plain_words
 from stig.node.network import NetworkError
 from tests.mesh.processes import Node, cluster, stig, stig_json, wait_for
 
@@ -29,7 +29,12 @@ def test_a_failing_address_is_tried_less_and_less_often_and_said_once() -> None:
     assert state.due(0.0)
     assert state.failed(refused, 100.0)  # new: worth a log line
     assert not state.failed(refused, 105.0)  # the same again: not
-    assert state.next_try == 105.0 + 2 * FIRST_RETRY
+    assert state.next_try == 105.0 + FIRST_RETRY  # steady at first: it may be back soon
+    for at in range(STEADY_TRIES - 2):
+        state.failed(refused, 110.0 + at)
+    assert state.failures == STEADY_TRIES and state.next_try == 113.0 + FIRST_RETRY
+    state.failed(refused, 120.0)
+    assert state.next_try == 120.0 + 2 * FIRST_RETRY  # then backing off
     for at in range(20):
         state.failed(refused, 200.0 + at)
     assert state.next_try == 219.0 + LAST_RETRY
