@@ -11,10 +11,7 @@ stops applying), never one of this device's own personas.
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from collections.abc import Callable, Collection
-from contextlib import suppress
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TypeVar
@@ -22,6 +19,7 @@ from typing import TypeVar
 from stig.crdt.mutes import targets
 from stig.crdt.views import Mutes
 from stig.errors import StigError
+from stig.node.private_file import write_json
 from stig.store.port import Store
 
 _T = TypeVar("_T")
@@ -82,16 +80,7 @@ def save(path: Path, mutes: MuteList) -> None:
         "tags": sorted(mutes.tags),
         "follows": sorted(k.hex() for k in mutes.follows),
     }
-    fd, name = tempfile.mkstemp(dir=path.parent, prefix=".mutes-", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as out:
-            json.dump(data, out, indent=1)
-            out.write("\n")
-        os.replace(name, path)
-    except BaseException:
-        with suppress(FileNotFoundError):
-            os.unlink(name)
-        raise
+    write_json(path, data)
 
 
 def update(path: Path, change: Callable[[MuteList], MuteList]) -> MuteList:

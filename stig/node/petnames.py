@@ -15,14 +15,12 @@ where an author is asked for — a key prefix (``AUTHOR_PREFIX_MIN`` or more hex
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from collections.abc import Callable, Mapping
-from contextlib import suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from stig.errors import StigError, UsageError
+from stig.node.private_file import write_json
 from stig.readable import SHORT_ID
 
 MAX_NAME_CHARS = 32
@@ -106,16 +104,7 @@ def load(path: Path) -> Petnames:
 def save(path: Path, names: Petnames) -> None:
     """Write the names atomically, mode 0600 (mkstemp's), sorted by name."""
     data = {key.hex(): name for key, name in sorted(names.by_key.items(), key=lambda kv: kv[1])}
-    fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=".names-", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as out:
-            json.dump(data, out, indent=1, ensure_ascii=False)
-            out.write("\n")
-        os.replace(temporary, path)
-    except BaseException:
-        with suppress(FileNotFoundError):
-            os.unlink(temporary)
-        raise
+    write_json(path, data)
 
 
 def update(path: Path, change: Callable[[Petnames], Petnames]) -> Petnames:

@@ -12,8 +12,6 @@ erases them.
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from collections.abc import Callable, Sequence
 from contextlib import suppress
 from dataclasses import dataclass
@@ -23,6 +21,7 @@ from stig.crdt.trace import Trace
 from stig.crdt.views import FeedFilter
 from stig.errors import StigError
 from stig.filter_words import FilterError, parse_filter
+from stig.node.private_file import write_json
 
 
 @dataclass(frozen=True)
@@ -57,16 +56,7 @@ def load(path: Path) -> list[str]:
 
 def save(path: Path, texts: Sequence[str]) -> None:
     """Write the watches atomically, mode 0600 (the home's umask)."""
-    fd, name = tempfile.mkstemp(dir=path.parent, prefix=".watches-", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as out:
-            json.dump(list(texts), out, indent=1)
-            out.write("\n")
-        os.replace(name, path)
-    except BaseException:
-        with suppress(FileNotFoundError):
-            os.unlink(name)
-        raise
+    write_json(path, list(texts))
 
 
 def watches(path: Path, author_of: Callable[[str], bytes | None]) -> list[Watch]:
