@@ -20,7 +20,6 @@ from stig.cli import logs
 from stig.cli.options import home_of, network_options, node_config, run
 from stig.cli.publishing import DEFAULT_TITLE, site_settings
 from stig.cli.render import echo_json
-from stig.crdt.trace import Trace
 from stig.errors import StigError, UsageError
 from stig.node import clock
 from stig.node.config import Config, RelayPolicy, check_metrics_address, load_config
@@ -29,7 +28,6 @@ from stig.node.home import Home
 from stig.node.local import create_store
 from stig.node.mesh import MeshNode, read_addresses
 from stig.node.stats import Interval, stats_line, timestamp
-from stig.node.watch_list import Watch
 from stig.publish.mirror import Mirror
 from stig.publish.publisher import DEFAULT_LIMIT, Publisher
 from stig.readable import span
@@ -262,13 +260,15 @@ async def _notice(home: Home, store: SqliteStore, stop: asyncio.Event) -> None:
     from stig.node.desktop import Desktop  # noqa: PLC0415
     from stig.node.keyring import Keyring  # noqa: PLC0415
     from stig.node.local import LocalNode  # noqa: PLC0415
+    from stig.node.notices import Notice  # noqa: PLC0415
 
     local = LocalNode(home, store, Keyring(home.personas))
     desktop = Desktop()
     sending: set[asyncio.Task[bool]] = set()
 
-    def announce(trace: Trace, matched: list[Watch]) -> None:
-        words = "; ".join(w.text for w in matched)
+    def announce(notice: Notice) -> None:
+        trace = notice.trace
+        words = "; ".join(w.text for w in notice.watches)
         head = trace.body.splitlines()[0][:120] if trace.body else ""
         log.info("noticed %s %s by %s (watch: %s): %s", trace.kind, trace.hex_id[:12],
                  trace.author.hex()[:12], words, head)  # fmt: skip

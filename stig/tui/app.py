@@ -20,7 +20,6 @@ from textual.binding import Binding
 from textual.message import Message
 from textual.screen import ModalScreen
 
-from stig.crdt.views import Mutes
 from stig.crypto.persona import Persona
 from stig.errors import StigError
 from stig.node import clock
@@ -30,10 +29,10 @@ from stig.node.home import Home
 from stig.node.live import LiveNode, LiveStatus
 from stig.node.local import wipe
 from stig.node.network import Network
+from stig.node.notices import Noticing
 from stig.tui.commands import StigCommands
 from stig.tui.idle_gc import YOUNG_EVERY, IdleCollector
 from stig.tui.muting import undo_mute
-from stig.tui.noticing import Noticing
 from stig.tui.panic import ask_to_wipe, burn
 from stig.tui.screens.ask import AskScreen
 from stig.tui.screens.compose import ComposeScreen
@@ -201,7 +200,7 @@ class StigApp(App[None]):
                 self.status, self.persona_name or "(none)", clock.now(), self.group, self.new_count
             )
 
-    # -- what is watched (stig.tui.noticing) --------------------------------------------------
+    # -- what is watched (stig.node.notices) --------------------------------------------------
 
     async def look_for_watched(self) -> None:
         """Announce traces that match a watch and arrived since the last look, in any space,
@@ -209,12 +208,11 @@ class StigApp(App[None]):
         false."""
         local = self.live.local
         watches = local.watches()
-        mutes = await local.mutes() if watches else Mutes()
         own = frozenset(local.keyring.owners())
         for space in (None, *local.groups.names()):
             try:
                 store = local.store if space is None else await local.rooms.store(space)
-                notices = await self.noticing.look(space, store, watches, mutes, own)
+                notices = await self.noticing.look(space, store, watches, local.mutes, own)
             except StigError:  # a group left meanwhile
                 continue
             for notice in notices:

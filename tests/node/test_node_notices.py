@@ -9,7 +9,7 @@ from stig.crdt import kinds
 from stig.crdt.views import Mutes
 from stig.filter_words import parse_filter
 from stig.node import watch_list
-from stig.node.notices import follow, noticed
+from stig.node.notices import Notice, follow, noticed
 from stig.node.watch_list import Watch
 from stig.store.memory import MemoryStore
 from tests.crdt.strategies import ANA, BEN, CY, T0, post
@@ -60,8 +60,8 @@ async def test_follow_announces_what_arrives_after_it_starts() -> None:
     async def no_mutes() -> Mutes:
         return Mutes()
 
-    def announce(trace: object, matched: list[Watch]) -> None:
-        heard.append(getattr(trace, "body", ""))
+    def announce(notice: Notice) -> None:
+        heard.append(notice.trace.body)
         stop.set()
 
     task = asyncio.create_task(
