@@ -17,12 +17,11 @@ from stig.errors import StigError
 from stig.filter_words import FilterError, describe, parse_filter
 from stig.node.local import Draft
 from stig.tui.filters import HINT, split_group
-from stig.tui.muting import follow_mutes, mute_author
 from stig.tui.naming import name_author
 from stig.tui.posting import respond
 from stig.tui.screens.compose import ComposeScreen
-from stig.tui.screens.page import Page
 from stig.tui.screens.thread import ThreadScreen
+from stig.tui.screens.trace_list import TraceListPage
 from stig.tui.spaces import PUBLIC, as_group, space_label, space_options
 from stig.tui.widgets.key_footer import KeyFooter
 from stig.tui.widgets.status_line import StatusLine
@@ -35,7 +34,7 @@ PAGE = 200
 """Rows fetched at a time; reaching the last row fetches the next page."""
 
 
-class FeedScreen(Page):
+class FeedScreen(TraceListPage):
     BINDINGS = [
         Binding("c", "compose", "Compose"),
         Binding("enter", "open", "Open", show=False),
@@ -231,13 +230,6 @@ class FeedScreen(Page):
 
     # -- rows --------------------------------------------------------------------------------
 
-    @on(TraceTable.RowSelected)
-    def open_row(self, event: TraceTable.RowSelected) -> None:
-        if event.row_key.value:
-            self.app.push_screen(
-                ThreadScreen(bytes.fromhex(event.row_key.value), group=self.stig.group)
-            )
-
     def action_open(self) -> None:
         chosen = self.query_one(TraceTable).selected
         if chosen is not None:
@@ -274,18 +266,6 @@ class FeedScreen(Page):
         await respond(
             self.stig, chosen.trace.id, Draft(kind=kinds.ECHO), "echoed", group=self.stig.group
         )
-
-    @work(group="mutes")
-    async def action_mute(self) -> None:
-        chosen = self.query_one(TraceTable).selected
-        if chosen is not None:
-            await mute_author(self.stig, chosen.trace, self.stig.group, undo_key="u")
-
-    @work(group="mutes")
-    async def action_follow_mutes(self) -> None:
-        chosen = self.query_one(TraceTable).selected
-        if chosen is not None:
-            await follow_mutes(self.stig, chosen.trace, self.stig.group)
 
     @work(group="names")
     async def action_name_author(self) -> None:

@@ -11,9 +11,7 @@ from textual.widgets import Header, Input, Static
 
 from stig.errors import StigError
 from stig.readable import plural
-from stig.tui.muting import follow_mutes, mute_author
-from stig.tui.screens.page import Page
-from stig.tui.screens.thread import ThreadScreen
+from stig.tui.screens.trace_list import TraceListPage
 from stig.tui.widgets.key_footer import KeyFooter
 from stig.tui.widgets.status_line import StatusLine
 from stig.tui.widgets.trace_table import TraceTable
@@ -22,7 +20,7 @@ if TYPE_CHECKING:
     pass
 
 
-class SearchScreen(Page):
+class SearchScreen(TraceListPage):
     BINDINGS = [
         Binding("slash", "focus_query", "New search", show=False),
         Binding("m", "mute", "Mute author"),
@@ -76,22 +74,3 @@ class SearchScreen(Page):
             plural(len(found), "trace found", "traces found") + where + " (Enter opens one)"
         )
         self.query_one(TraceTable).show(found, self.stig.clock())
-
-    @on(TraceTable.RowSelected)
-    def open_row(self, event: TraceTable.RowSelected) -> None:
-        if event.row_key.value:
-            self.app.push_screen(
-                ThreadScreen(bytes.fromhex(event.row_key.value), group=self.stig.group)
-            )
-
-    @work(group="mutes")
-    async def action_mute(self) -> None:
-        chosen = self.query_one(TraceTable).selected
-        if chosen is not None:
-            await mute_author(self.stig, chosen.trace, self.stig.group, undo_key="u")
-
-    @work(group="mutes")
-    async def action_follow_mutes(self) -> None:
-        chosen = self.query_one(TraceTable).selected
-        if chosen is not None:
-            await follow_mutes(self.stig, chosen.trace, self.stig.group)
