@@ -596,8 +596,7 @@ class Reconciler:
             # reply cannot fit, so do not read the range (it may hold our whole set) to find out.
             if writer.work:
                 return False
-            k = min(MAX_BRANCHES, -(-(hi - lo - len(listed.ids)) * PREFIX_BYTES * 2 // self._limit))
-            return self._split_fitting(writer, span, max(k, 2), 2, plain=True)
+            return self._split_reply(writer, span, (hi - lo - len(listed.ids)) * PREFIX_BYTES)
         entries = set(listed.ids)
         if w == PREFIX_BYTES:
             prefixes = self._set.heads[lo:hi]
@@ -629,15 +628,19 @@ class Reconciler:
         if reply is None or not writer.add(lower, upper, reply):
             if writer.work:
                 return False
-            # Even alone the reply is too large (we hold many items the initiator lacks): split
-            # the range so that the replies to the sub-ranges fit. Plain fingerprints: the
-            # initiator never merges the lists that answer them back into one.
+            # Even alone the reply is too large (we hold many items the initiator lacks).
             size = len(encode_payload(reply)) if reply is not None else least
-            k = min(MAX_BRANCHES, -(-size * 2 // self._limit))
-            return self._split_fitting(writer, span, k, 2, plain=True)
+            return self._split_reply(writer, span, size)
         self.have.update(extras)
         self.need.update(listed.ids[i] for i in missing)
         return True
+
+    def _split_reply(self, writer: Writer, span: Span, size: int) -> bool:
+        """A reply of ``size`` bytes that cannot fit even alone: split the range into plain
+        fingerprint ranges (the initiator never merges the lists that answer them back into
+        one), enough for each reply to take half a frame at most."""
+        k = min(MAX_BRANCHES, -(-size * 2 // self._limit))
+        return self._split_fitting(writer, span, max(k, 2), 2, plain=True)
 
     def _reply_in_chunks(self, writer: Writer, span: Span) -> bool:
         """Answer an empty id list (a peer that holds nothing here, e.g. a new node) with as
