@@ -59,7 +59,13 @@ from nacl.exceptions import CryptoError
 from nacl.pwhash import argon2id
 from nacl.secret import SecretBox
 
-from stig.crypto.persona import PUBLIC_KEY_BYTES, SEED_BYTES, Persona, valid_persona_name
+from stig.crypto.persona import (
+    PUBLIC_KEY_BYTES,
+    SEED_BYTES,
+    Persona,
+    check_persona_name,
+    valid_persona_name,
+)
 from stig.errors import PersonaError, UsageError, WrongPassphrase
 
 KEYFILE_FORMAT: Final = "stig-key/1"
@@ -107,11 +113,7 @@ def encode_keyfile(
     memlimit: int = MEMLIMIT_DEFAULT,
 ) -> bytes:
     """The key file of ``persona``; locked with ``passphrase`` unless it is ``None``."""
-    if not valid_persona_name(persona.name):
-        raise UsageError(
-            f"{persona.name!r} is not a valid persona name: use 1 to 32 characters of a-z, 0-9, "
-            "_ and -, starting with a letter or digit"
-        )
+    check_persona_name(persona.name)
     fields: dict[str, object] = {
         "format": KEYFILE_FORMAT,
         "name": persona.name,

@@ -14,6 +14,8 @@ from typing import Final
 from nacl.exceptions import CryptoError
 from nacl.signing import SigningKey, VerifyKey
 
+from stig.errors import UsageError
+
 SEED_BYTES: Final = 32
 PUBLIC_KEY_BYTES: Final = 32
 SIGNATURE_BYTES: Final = 64
@@ -27,6 +29,15 @@ _NAME_RE: Final = re.compile(r"[a-z0-9][a-z0-9_-]{0,31}")
 def valid_persona_name(name: str) -> bool:
     """True if ``name`` is 1..32 characters of ``[a-z0-9_-]`` starting with a letter or digit."""
     return _NAME_RE.fullmatch(name) is not None
+
+
+def check_persona_name(name: str) -> None:
+    """A UsageError saying what a persona name must be, unless ``name`` is one."""
+    if not valid_persona_name(name):
+        raise UsageError(
+            f"{name!r} is not a valid persona name: use 1 to 32 characters of a-z, 0-9, _ "
+            "and -, starting with a letter or digit"
+        )
 
 
 class Persona:

@@ -26,7 +26,7 @@ from stig.crypto.keyfile import (
     keyfile_is_locked,
     keyfile_public_key,
 )
-from stig.crypto.persona import Persona, valid_persona_name
+from stig.crypto.persona import Persona, check_persona_name, valid_persona_name
 from stig.errors import PersonaError, UsageError
 
 KEY_SUFFIX: Final = ".key"
@@ -71,11 +71,7 @@ class Keyring:
 
     def create(self, name: str, passphrase: str | None = None) -> Persona:
         """Generate and store a new persona; the first one becomes the default."""
-        if not valid_persona_name(name):
-            raise UsageError(
-                f"{name!r} is not a valid persona name: use 1 to 32 characters of a-z, 0-9, _ "
-                "and -, starting with a letter or digit"
-            )
+        check_persona_name(name)
         if self._path(name).exists():
             raise UsageError(f"a persona named {name!r} already exists; `stig id` lists them")
         persona = Persona.generate(name)
@@ -88,11 +84,7 @@ class Keyring:
     def add(self, name: str, data: bytes) -> None:
         """Store a key file made elsewhere (a persona carried from another device), as it is;
         the caller has opened it (so it is sound). The first persona becomes the default."""
-        if not valid_persona_name(name):
-            raise UsageError(
-                f"{name!r} is not a valid persona name: use 1 to 32 characters of a-z, 0-9, _ "
-                "and -, starting with a letter or digit"
-            )
+        check_persona_name(name)
         if self._path(name).exists():
             raise UsageError(
                 f"a persona named {name!r} already exists here; import it under another name "
