@@ -71,7 +71,10 @@ def keyfile_from_code(code: str) -> bytes:
         raise PersonaError(
             "the persona code is cut short or too long; copy it again, whole"
         ) from exc
-    if len(raw) < 2 + _TAIL.size + _CHECK_BYTES or len(raw) != 2 + raw[1] + _TAIL.size + 4:
+    if (
+        len(raw) < 2 + _TAIL.size + _CHECK_BYTES
+        or len(raw) != 2 + raw[1] + _TAIL.size + _CHECK_BYTES
+    ):
         raise PersonaError("the persona code is cut short or too long; copy it again, whole")
     body, check = raw[:-_CHECK_BYTES], raw[-_CHECK_BYTES:]
     if hashlib.blake2b(body, digest_size=32).digest()[:_CHECK_BYTES] != check:
