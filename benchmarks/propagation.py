@@ -27,7 +27,7 @@ of M x interval + CPU_TAIL seconds from the first post, minus the same node's CP
 window of the same length just before posting (same duration, no posts), divided by M.
 
 **Memory** (``--memory N``): N MeshNode instances in this one process on a MemoryHub
-(stig.node.memory_net) with ``Link(latency=--latency)`` on every link and the hub's default
+(stig.net.memory_net) with ``Link(latency=--latency)`` on every link and the hub's default
 mesh_degree; each has a MemoryStore and a Home under a short temporary directory (MeshNode
 writes its addrs file and opens a control socket there). Node i is configured to bootstrap to
 up to ``--bootstrap`` random earlier nodes; peer exchange does the rest. Nodes are started one
@@ -78,12 +78,12 @@ from stig.crdt import kinds
 from stig.crdt.compose import compose
 from stig.crdt.trace import Trace
 from stig.crypto.persona import Persona
+from stig.net.memory_net import Link, MemoryHub, MemoryNetwork
+from stig.net.network import PeerId
 from stig.node.config import Config, NetworkConfig
 from stig.node.control import ask_status
 from stig.node.home import Home
-from stig.node.memory_net import Link, MemoryHub, MemoryNetwork
 from stig.node.mesh import MeshNode
-from stig.node.network import PeerId
 from stig.node.topics import PUBLIC_TOPIC
 from stig.store.memory import MemoryStore
 from stig.store.port import Added

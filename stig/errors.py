@@ -14,7 +14,7 @@ callers never see them::
     ├── UsageError          a request that makes no sense (unknown id, bad duration, ...)
     ├── SyncError           a peer's sync frame that cannot be accepted (stig.crdt.reconcile);
     │                       ``.reason``: bad_frame, bad_version, protocol, ...
-    └── NetworkError        a dial, stream or publish that failed (stig.node.network);
+    └── NetworkError        a dial, stream or publish that failed (stig.net.network);
                             ``.reason``: timeout, refused, closed, down, frame_too_large, ...
 
 "Peer sent garbage" is an ``InvalidTrace`` that the ingest path counts and moves past; "our bug"

@@ -183,7 +183,7 @@ def _serve(
     publisher: Publisher | None,
 ) -> None:
     # Imported here: libp2p takes a second to import, and only these commands need it.
-    from stig.node.libp2p_net import Libp2pNetwork  # noqa: PLC0415
+    from stig.node.transport import libp2p_network  # noqa: PLC0415
 
     logs.configure(view.log_format, view.verbose)
     home.create()
@@ -196,7 +196,7 @@ def _serve(
         else None
     )
     started_with = load_config(home.config_file)
-    network = Libp2pNetwork.for_home(home, config)
+    network = libp2p_network(home, config)
 
     async def go() -> None:
         await create_store(home)

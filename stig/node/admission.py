@@ -37,10 +37,10 @@ from stig.crdt.trace import Trace
 from stig.crdt.validate import validate
 from stig.crypto.pow import work_bits
 from stig.errors import InvalidTrace, Reason
+from stig.net.network import PeerId
 from stig.node.config import RelayPolicy
 from stig.node.ingest import Ingest, IngestReport
 from stig.node.ledger import Ledger
-from stig.node.network import PeerId
 from stig.store.port import Store
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from stig.node.network import NetworkError
+from stig.net.network import NetworkError
 
 FIRST_RETRY = 5.0
 STEADY_TRIES = 6

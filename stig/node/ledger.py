@@ -13,7 +13,7 @@ import threading
 from collections import Counter, deque
 from dataclasses import dataclass, field
 
-from stig.node.network import PeerId
+from stig.net.network import PeerId
 from stig.node.stats import Tally
 
 PENALTY_THRESHOLD = 20

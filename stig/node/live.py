@@ -26,6 +26,7 @@ from typing import Any
 from stig.crdt.trace import Trace
 from stig.crypto.persona import Persona
 from stig.errors import StigError, UsageError
+from stig.net.network import Network
 from stig.node.clock import now as clock_now
 from stig.node.clock import wall_clock
 from stig.node.config import Config, load_config
@@ -33,7 +34,6 @@ from stig.node.control import ask_status
 from stig.node.home import Home
 from stig.node.local import Draft, LocalNode, create_store
 from stig.node.mesh import MeshNode
-from stig.node.network import Network
 
 log = logging.getLogger(__name__)
 
@@ -247,8 +247,8 @@ async def _node_running(home: Home) -> bool:
 async def _libp2p_network(home: Home, config: Config) -> Network:
     # libp2p takes about a second to import: done in a thread so a screen is not held up
     # (and so are the key files it reads).
-    module = await asyncio.to_thread(importlib.import_module, "stig.node.libp2p_net")
-    network: Network = await asyncio.to_thread(module.Libp2pNetwork.for_home, home, config)
+    module = await asyncio.to_thread(importlib.import_module, "stig.node.transport")
+    network: Network = await asyncio.to_thread(module.libp2p_network, home, config)
     return network
 
 

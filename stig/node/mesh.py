@@ -34,6 +34,7 @@ import msgpack
 
 from stig.crdt.reconcile import SyncError
 from stig.errors import StigError
+from stig.net.network import Network, NetworkError, PeerDown, PeerId, PeerUp, Pushed, Stream
 from stig.node import control, outbox, sync
 from stig.node.admission import Admission, Session, Taken
 from stig.node.clock import now as clock_now
@@ -43,7 +44,6 @@ from stig.node.groups import Groups
 from stig.node.home import Home
 from stig.node.ingest import IngestReport
 from stig.node.ledger import Ledger
-from stig.node.network import Network, NetworkError, PeerDown, PeerId, PeerUp, Pushed, Stream
 from stig.node.rooms import collect_groups
 from stig.node.stats import Interval, Reporter, Snapshot, disk_use, snapshot_json
 from stig.node.topics import PUBLIC_TOPIC

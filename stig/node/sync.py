@@ -32,7 +32,7 @@ from typing import Protocol
 import msgpack
 
 from stig.crdt.reconcile import PROTOCOL_VERSION, Item, Reconciler, SyncError, SyncReason
-from stig.node.network import NetworkError, Stream
+from stig.net.network import NetworkError, Stream
 from stig.store.port import Store
 
 SYNC_PROTOCOL = "/stig/sync/1"

@@ -22,13 +22,13 @@ from textual.screen import ModalScreen
 
 from stig.crypto.persona import Persona
 from stig.errors import StigError
+from stig.net.network import Network
 from stig.node import clock
 from stig.node.clock import wall_clock
 from stig.node.config import Config
 from stig.node.home import Home
 from stig.node.live import LiveNode, LiveStatus
 from stig.node.local import wipe
-from stig.node.network import Network
 from stig.node.notices import Noticing
 from stig.tui.commands import StigCommands
 from stig.tui.idle_gc import YOUNG_EVERY, IdleCollector

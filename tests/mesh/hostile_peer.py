@@ -30,8 +30,8 @@ from stig.crdt import kinds
 from stig.crdt.bounds import DAY
 from stig.crdt.compose import compose
 from stig.crypto.persona import Persona
-from stig.node.libp2p_net import Libp2pNetwork
-from stig.node.network import NetworkError
+from stig.net.libp2p_net import Libp2pNetwork
+from stig.net.network import NetworkError
 from stig.node.sync import SYNC_PROTOCOL
 from stig.node.topics import PUBLIC_TOPIC
 

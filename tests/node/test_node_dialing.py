@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from stig.net.network import NetworkError
 from stig.node.dialing import FIRST_RETRY, LAST_RETRY, STEADY_TRIES, Dialing, plain_words
-from stig.node.network import NetworkError
 from tests.mesh.processes import Node, cluster, stig, stig_json, wait_for
 
 NOBODY = "/ip4/127.0.0.1/tcp/9/p2p/12D3KooWPaU6p1BCEEPhCZ724vZotwf67GkkwLhBcxbYnoLZxmVE"

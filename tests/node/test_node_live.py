@@ -10,12 +10,12 @@ from pathlib import Path
 import pytest
 
 from stig.crypto.persona import Persona
+from stig.net.memory_net import MemoryHub, MemoryNetwork
 from stig.node import outbox
 from stig.node.config import Config, NetworkConfig
 from stig.node.home import Home
 from stig.node.live import ELSEWHERE, FAILED, OFFLINE, ONLINE, LiveNode
 from stig.node.local import Draft, LocalNode, initialise
-from stig.node.memory_net import MemoryHub, MemoryNetwork
 from stig.node.mesh import MeshNode
 from stig.store.sqlite import SqliteStore
 

@@ -25,13 +25,13 @@ from stig.crdt.compose import compose
 from stig.crdt.trace import Trace
 from stig.crypto.persona import Persona
 from stig.crypto.pow import work_bits
+from stig.net.memory_net import MemoryHub, MemoryNetwork
+from stig.net.network import PeerId, Stream
 from stig.node import control, sync
 from stig.node.config import Config, NetworkConfig, RelayPolicy
 from stig.node.home import Home
 from stig.node.ledger import PENALTY_THRESHOLD
-from stig.node.memory_net import MemoryHub, MemoryNetwork
 from stig.node.mesh import MeshNode
-from stig.node.network import PeerId, Stream
 from stig.node.sync import MAX_FRAME, SYNC_PROTOCOL, TRACES
 from stig.node.topics import PUBLIC_TOPIC
 from stig.store.sqlite import SqliteStore

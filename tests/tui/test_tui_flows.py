@@ -18,10 +18,10 @@ from textual.widgets import DataTable, Input, Select, Static, TextArea
 
 from stig.crdt import kinds
 from stig.crdt.compose import compose
+from stig.net.memory_net import MemoryHub
 from stig.node.clock import wall_clock
 from stig.node.config import Config, NetworkConfig
 from stig.node.home import Home
-from stig.node.memory_net import MemoryHub
 from stig.node.mesh import MeshNode
 from stig.store.sqlite import SqliteStore
 from stig.tui.app import StigApp

@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
+from stig.net.memory_net import MemoryHub
 from stig.node import control
 from stig.node.config import Config, NetworkConfig
 from stig.node.local import wipe
-from stig.node.memory_net import MemoryHub
 from stig.tui.app import StigApp
 from tests.tui.homes import clock, fill, make_home, story
 from tests.tui.test_tui_flows import SIZE, settle, until

@@ -1,7 +1,7 @@
-"""``Libp2pNetwork``: the network port (``stig.node.network``) on py-libp2p 0.8.1.
+"""``Libp2pNetwork``: the network port (``stig.net.network``) on py-libp2p 0.8.1.
 
 py-libp2p runs on trio in a thread of its own; the node's asyncio code reaches it only through
-``stig.node.trio_bridge``. ``_Side`` (one run of libp2p) and ``_TrioStream`` live in that trio
+``stig.net.trio_bridge``. ``_Side`` (one run of libp2p) and ``_TrioStream`` live in that trio
 thread; ``Libp2pNetwork`` and ``Libp2pStream`` live on the asyncio loop. py-libp2p 0.8.1 has
 traps (plaintext by default, silent drops, one bad handler ends the host, ...): each one is
 marked ``trap:`` where it is handled. The version is pinned; re-check them before moving it.
@@ -12,7 +12,7 @@ Wire choices:
   an optional private-network key (64 hex characters; py-libp2p's pnet is not interoperable
   with go/js libp2p).
 * Protocol negotiation is bounded (64 KiB a read; 256 KiB before Noise, 1 MiB after it, 10 s
-  in all until the connection is multiplexed) by ``stig.node.negotiation_guard``: 0.8.1 reads
+  in all until the connection is multiplexed) by ``stig.net.negotiation_guard``: 0.8.1 reads
   whatever length a peer claims (trap).
 * Transport identity: an Ed25519 key derived from a 32-byte seed the caller keeps, so the
   peer id is stable across restarts. It is never a persona key (DESIGN.md principle 4).
@@ -36,7 +36,6 @@ import time
 from collections import Counter, OrderedDict
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Sequence
 from contextlib import suppress
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar, TypeVarTuple, cast
 
 import ifaddr
@@ -64,10 +63,8 @@ from libp2p.stream_muxer.yamux.yamux import PROTOCOL_ID as YAMUX_PROTOCOL_ID
 from libp2p.stream_muxer.yamux.yamux import Yamux
 from libp2p.tools.anyio_service import background_trio_service
 
-from stig.node.config import DEFAULT_LISTEN, Config, read_psk
-from stig.node.home import Home
-from stig.node.negotiation_guard import GuardedNoise, GuardedTCP, connection_upgraded
-from stig.node.network import (
+from stig.net.negotiation_guard import GuardedNoise, GuardedTCP, connection_upgraded
+from stig.net.network import (
     MAX_STREAM_FRAME,
     NetEvent,
     Network,
@@ -80,7 +77,7 @@ from stig.node.network import (
     StreamHandler,
     Validator,
 )
-from stig.node.trio_bridge import TrioBridge
+from stig.net.trio_bridge import TrioBridge
 
 # py-libp2p configures its own logging when imported: without LIBP2P_DEBUG it clears the
 # "libp2p" logger's handlers and stops its records from propagating, so they reach Python's
@@ -94,7 +91,7 @@ LIBRARY_LOGGER.propagate = True
 LIBRARY_LOGGER.setLevel(logging.CRITICAL)
 
 if TYPE_CHECKING:
-    from trio_typing import TaskStatus  # see stig.node.trio_bridge
+    from trio_typing import TaskStatus  # see stig.net.trio_bridge
 
 log = logging.getLogger(__name__)
 
@@ -678,14 +675,6 @@ class Libp2pNetwork:
     ``lan`` turns on mDNS discovery (it announces this node on every interface).
     """
 
-    @classmethod
-    def for_home(cls, home: Home, config: Config) -> Libp2pNetwork:
-        """The network of a node's home: its transport key, and config.toml's listen
-        addresses (DEFAULT_LISTEN if none), private-network key file and LAN discovery."""
-        net = config.network
-        psk = read_psk(Path(net.psk_file)) if net.psk_file else None
-        return cls(home.transport_seed(), net.listen or (DEFAULT_LISTEN,), psk=psk, lan=net.lan)
-
     def __init__(
         self,
         identity_seed: bytes,
@@ -934,7 +923,7 @@ class Libp2pNetwork:
 if TYPE_CHECKING:
 
     def _implements_the_port(net: Libp2pNetwork, stream: Libp2pStream) -> tuple[Network, Stream]:
-        return net, stream  # mypy checks the adapter against stig.node.network here
+        return net, stream  # mypy checks the adapter against stig.net.network here
 
 
 def _dialable(addresses: Sequence[str]) -> list[str]:

@@ -1,4 +1,4 @@
-"""A stig libp2p peer in its own OS process, for tests/node/test_node_libp2p.py.
+"""A stig libp2p peer in its own OS process, for tests/net/test_net_libp2p.py.
 
 Prints its first address on stdout, then runs until killed:
 * echoes every frame on ``/stig/test-echo/1`` and closes when the other side does;
@@ -12,8 +12,8 @@ from __future__ import annotations
 import asyncio
 import sys
 
-from stig.node.libp2p_net import Libp2pNetwork
-from stig.node.network import Pushed, Stream
+from stig.net.libp2p_net import Libp2pNetwork
+from stig.net.network import Pushed, Stream
 
 ECHO = "/stig/test-echo/1"
 DEFAULT_SEED = bytes([0x42]) * 32

@@ -39,7 +39,7 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar, TypeVarTuple
 import trio
 
 from stig.errors import StigError
-from stig.node.network import NetworkError
+from stig.net.network import NetworkError
 
 if TYPE_CHECKING:
     # trio-typing (a dependency of libp2p) ships stubs that shadow trio's own annotations for

@@ -22,8 +22,8 @@ from typing import Any
 import pytest
 import trio
 
-from stig.node.libp2p_net import PUBLISH_HIGH_WATER, Libp2pNetwork
-from stig.node.network import (
+from stig.net.libp2p_net import PUBLISH_HIGH_WATER, Libp2pNetwork
+from stig.net.network import (
     MAX_STREAM_FRAME,
     NetEvent,
     NetworkError,
@@ -32,7 +32,7 @@ from stig.node.network import (
     Pushed,
     Stream,
 )
-from stig.node.trio_bridge import TrioBridge
+from stig.net.trio_bridge import TrioBridge
 
 pytestmark = pytest.mark.timeout(120)
 

@@ -1,7 +1,7 @@
 """Unbounded negotiation reads (GHSA-hmjq-g7pp-rw3x, py-libp2p 0.8.1): a real ``stig node``
 process against a peer that claims a 200 MB multistream message, from a raw TCP socket before
 Noise and through a Noise session made with a throwaway key; then the guard's bounds on their
-own (stig.node.negotiation_guard).
+own (stig.net.negotiation_guard).
 
 Measured on the unguarded 0.8.1 host: the node took the 100 MB and grew by 80–100 MB of RSS
 either way. Keep these tests when 0.8.2 is pinned: they check the property, not the patch.
@@ -31,7 +31,7 @@ from libp2p.security.pnet.psk_conn import PskConn
 from libp2p.security.security_multistream import SecurityMultistream
 from libp2p.transport.tcp.tcp import TCP
 
-from stig.node.negotiation_guard import (
+from stig.net.negotiation_guard import (
     MAX_NEGOTIATION_MESSAGE,
     MUXING_READ_BUDGET,
     PREAUTH_READ_BUDGET,

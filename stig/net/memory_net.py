@@ -20,7 +20,7 @@ from collections import deque
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 
-from stig.node.network import (
+from stig.net.network import (
     MAX_STREAM_FRAME,
     NetEvent,
     NetworkError,
