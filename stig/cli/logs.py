@@ -59,6 +59,6 @@ def configure(log_format: str, verbose: bool) -> None:
     root.addHandler(handler)
     root.setLevel(logging.INFO if verbose else logging.WARNING)
     logging.getLogger("stig").setLevel(logging.DEBUG if verbose else logging.INFO)
-    # py-libp2p's records (routed here by stig.net.libp2p_net): only with -v.
+    # py-libp2p's records (routed here by stig.net.libp2p_side): only with -v.
     logging.getLogger("libp2p").setLevel(logging.WARNING if verbose else logging.CRITICAL)
     logging.captureWarnings(True)

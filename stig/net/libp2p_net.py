@@ -1,10 +1,12 @@
 """``Libp2pNetwork``: the network port (``stig.net.network``) on py-libp2p 0.8.1.
 
 py-libp2p runs on trio in a thread of its own; the node's asyncio code reaches it only through
-``stig.net.trio_bridge``. ``_Side`` (one run of libp2p) and ``_TrioStream`` live in that trio
-thread; ``Libp2pNetwork`` and ``Libp2pStream`` live on the asyncio loop. py-libp2p 0.8.1 has
-traps (plaintext by default, silent drops, one bad handler ends the host, ...): each one is
-marked ``trap:`` where it is handled. The version is pinned; re-check them before moving it.
+``stig.net.trio_bridge``. ``Side`` (one run of libp2p) and ``TrioStream`` live in that trio
+thread (``stig.net.libp2p_side``); ``Libp2pNetwork`` and ``Libp2pStream``, here, live on the
+asyncio loop; ``stig.net.addresses`` turns what libp2p listens on into what peers can dial.
+py-libp2p 0.8.1 has traps (plaintext by default, silent drops, one bad handler ends the host,
+...): each one is marked ``trap:`` where it is handled. The version is pinned; re-check them
+before moving it.
 
 Wire choices:
 
@@ -30,40 +32,18 @@ refused or went wrong without stopping anything.
 from __future__ import annotations
 
 import asyncio
-import functools
 import logging
 import time
-from collections import Counter, OrderedDict
+from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Sequence
 from contextlib import suppress
-from typing import TYPE_CHECKING, Any, TypeVar, TypeVarTuple, cast
+from typing import TYPE_CHECKING, Any, TypeVar, TypeVarTuple
 
-import ifaddr
-import multiaddr  # type: ignore[import-untyped]
-import trio
-from libp2p import new_host
-from libp2p.abc import INetConn, INetStream, INetwork, INotifee
 from libp2p.crypto.ed25519 import create_new_key_pair
-from libp2p.crypto.x25519 import create_new_key_pair as create_x25519_key_pair
-from libp2p.custom_types import TProtocol
-from libp2p.discovery.events.peerDiscovery import peerDiscovery
-from libp2p.exceptions import BaseLibp2pError
-from libp2p.host.exceptions import StreamFailure
-from libp2p.network.exceptions import SwarmException
-from libp2p.network.stream.exceptions import StreamEOF, StreamError, StreamReset
-from libp2p.network.swarm import Swarm
 from libp2p.peer.id import ID
-from libp2p.peer.peerinfo import PeerInfo, info_from_p2p_addr
-from libp2p.pubsub import gossipsub
-from libp2p.pubsub.gossipsub import GossipSub
-from libp2p.pubsub.pubsub import Pubsub
-from libp2p.pubsub.subscription import TrioSubscriptionAPI
-from libp2p.security.noise.transport import PROTOCOL_ID as NOISE_PROTOCOL_ID
-from libp2p.stream_muxer.yamux.yamux import PROTOCOL_ID as YAMUX_PROTOCOL_ID
-from libp2p.stream_muxer.yamux.yamux import Yamux
-from libp2p.tools.anyio_service import background_trio_service
 
-from stig.net.negotiation_guard import GuardedNoise, GuardedTCP, connection_upgraded
+from stig.net.addresses import dialable
+from stig.net.libp2p_side import COUNTERS, REDIAL_WITHIN, Side, TrioStream
 from stig.net.network import (
     MAX_STREAM_FRAME,
     NetEvent,
@@ -72,23 +52,11 @@ from stig.net.network import (
     PeerDown,
     PeerId,
     PeerUp,
-    Pushed,
     Stream,
     StreamHandler,
     Validator,
 )
 from stig.net.trio_bridge import TrioBridge
-
-# py-libp2p configures its own logging when imported: without LIBP2P_DEBUG it clears the
-# "libp2p" logger's handlers and stops its records from propagating, so they reach Python's
-# last-resort handler and print raw on stderr ("Failed to open TCP stream: ..."). Route them into
-# this process's logging instead (stig/cli/logs.py gives every line a time, a level and its
-# logger's name), silent unless asked for (-v): what a person needs of them — a dial that
-# fails — stig says itself, in plain words (stig.node.dialing).
-LIBRARY_LOGGER = logging.getLogger("libp2p")
-LIBRARY_LOGGER.handlers.clear()
-LIBRARY_LOGGER.propagate = True
-LIBRARY_LOGGER.setLevel(logging.CRITICAL)
 
 if TYPE_CHECKING:
     from trio_typing import TaskStatus  # see stig.net.trio_bridge
@@ -98,541 +66,17 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 Ts = TypeVarTuple("Ts")
 
-# --- bounds ---------------------------------------------------------------------------------
-
-FRAME_HEADER = 4
-"""Bytes of the big-endian length that precedes every stream frame."""
-
-READ_CHUNK = 64 * 1024
-"""Bytes asked of the muxer per read while assembling a frame."""
-
-MAX_PUSH_BYTES = (1 << 20) - 16 * 1024
-"""Largest push payload. The library drops (silently) any pubsub RPC over 1 MiB; the margin
-covers the envelope (topic, sender, seqno, signature, key and the signed peer record)."""
-
-PUBLISH_HIGH_WATER = 16
-"""Publish waits while any peer's outbound RPC queue holds this many RPCs. The library's queue
-holds 32 and drops the 33rd silently (trap); the other half is left for forwarded pushes and
-control messages (GRAFT, PRUNE, IHAVE)."""
-
-PUBLISH_PACE_POLL = 0.002
-"""Seconds between looks at the outbound queues while publish waits."""
-
-PUBLISH_STALL_LIMIT = 10.0
-"""Seconds publish waits for a full outbound queue to drain before NetworkError('congested')."""
-
-VIA_MEMORY = 65_536
-"""Pushes whose forwarding peer is remembered between validation and delivery."""
-
 RESTART_LIMIT = 3
 RESTART_WINDOW = 60.0
 """The watchdog restarts the trio side at most RESTART_LIMIT times per RESTART_WINDOW seconds;
 past that the network stays down (every call: NetworkError('down')) until ``start()``."""
 
-REDIAL_WITHIN = 5.0
-"""Seconds allowed for each re-dial after a watchdog restart, and for each mDNS-found peer."""
-
-STREAM_FINISH_WITHIN = 1.0
-"""Seconds a finished stream may take to close cleanly before it is abandoned."""
-
-SHUTDOWN_GRACE = 3.0
-"""Seconds libp2p gets to close its connections and listeners when a run ends."""
-
-GOSSIP_PROTOCOLS = (gossipsub.PROTOCOL_ID_V11, gossipsub.PROTOCOL_ID)
-# Mesh degree D (and D_lo, D_hi). Every copy of a push costs ~2 ms of CPU in py-libp2p (a
-# signed peer record is attached and verified each time), and a node receives about D copies:
-# D = 6 (the library's default) made a 10-node mesh CPU-bound on two cores. IHAVE gossip and
-# pull sync cover what a thinner mesh misses (docs/performance.md, propagation).
-GOSSIP_DEGREE = 3
-GOSSIP_DEGREE_LOW = 2
-GOSSIP_DEGREE_HIGH = 4
-GOSSIP_HEARTBEAT = 1
-"""Seconds. The library's default is 120; its adaptive mode (disabled here) would clamp the
-heartbeat to 30–60 s when it judges the network unhealthy (trap)."""
-
-COUNTERS = (
-    "push_delivered",
-    "push_rejected",
-    "validator_errors",
-    "handler_errors",
-    "frames_too_large",
-    "negotiation_refused",
-    "restarts",
-)
-
-
-def _peer_id(peer: PeerId) -> ID:
-    try:
-        return ID.from_base58(peer)
-    except Exception as exc:
-        raise NetworkError("bad_peer", f"not a peer id: {peer!r}") from exc
-
-
-def _stream_error(exc: BaseException, what: str) -> NetworkError:
-    if isinstance(exc, StreamReset):
-        return NetworkError("reset", f"{what}: the stream was reset")
-    return NetworkError("closed", f"{what}: {type(exc).__name__}: {exc}")
-
-
-# --- trio side ------------------------------------------------------------------------------
-
-
-class _TrioStream:
-    """A libp2p stream read and written in frames. Lives in the trio thread; one reader and one
-    writer at a time."""
-
-    def __init__(self, side: _Side, net_stream: INetStream, peer: PeerId) -> None:
-        self.side = side
-        self.net_stream = net_stream
-        self.peer = peer
-        self.counts = side.counts
-        self.buffer = bytearray()
-        self.done = trio.Event()
-        self.finished = False
-
-    async def send(self, frame: bytes) -> None:
-        if len(frame) > MAX_STREAM_FRAME:
-            raise NetworkError("frame_too_large", f"{len(frame)} > {MAX_STREAM_FRAME} bytes")
-        try:
-            await self.net_stream.write(len(frame).to_bytes(FRAME_HEADER, "big") + frame)
-        except (StreamError, BaseLibp2pError) as exc:
-            raise _stream_error(exc, "send") from exc
-
-    async def receive(self, limit: int) -> bytes | None:
-        if not await self._fill(FRAME_HEADER):
-            if self.buffer:
-                raise NetworkError("truncated", "the stream ended inside a frame header")
-            return None
-        size = int.from_bytes(self.buffer[:FRAME_HEADER], "big")
-        if size > limit:
-            self.counts["frames_too_large"] += 1
-            await self.reset()
-            raise NetworkError("frame_too_large", f"{size} > {limit} bytes")
-        end = FRAME_HEADER + size
-        if not await self._fill(end):
-            raise NetworkError("truncated", "the stream ended inside a frame")
-        frame = bytes(self.buffer[FRAME_HEADER:end])
-        del self.buffer[:end]
-        return frame
-
-    async def _fill(self, size: int) -> bool:
-        """Read until the buffer holds ``size`` bytes; False at a clean end of stream."""
-        while len(self.buffer) < size:
-            try:
-                chunk = await self.net_stream.read(READ_CHUNK)
-            except StreamEOF:
-                chunk = b""
-            except (StreamError, BaseLibp2pError) as exc:
-                raise _stream_error(exc, "receive") from exc
-            if not chunk:
-                # trap: Yamux forgets a stream as soon as the peer resets it, and the next read
-                # reports a plain end of stream; only the muxed stream's flag tells them apart.
-                muxed = getattr(self.net_stream, "muxed_stream", None)
-                if getattr(muxed, "reset_received", False):
-                    raise NetworkError("reset", "receive: the stream was reset")
-                return False
-            self.buffer += chunk
-        return True
-
-    async def close(self) -> None:
-        """Half-close: no more frames from us; frames from the peer can still be read. It also
-        releases the stream's slot in the library's resource manager, which a stream that is
-        never closed or reset holds until the connection ends."""
-        if self.finished:
-            return
-        self.finished = True
-        try:
-            await self.net_stream.close()
-        except (StreamError, BaseLibp2pError) as exc:
-            log.debug("close of a stream to %s failed: %r", self.peer, exc)
-
-    async def reset(self) -> None:
-        self.finished = True
-        try:
-            await self.net_stream.reset()
-        except (StreamError, BaseLibp2pError) as exc:
-            log.debug("reset of a stream to %s failed: %r", self.peer, exc)
-
-    async def finish(self) -> None:
-        """Close the stream if its user did not, within STREAM_FINISH_WITHIN even while the
-        trio side is shutting down."""
-        if self.finished:
-            return
-        with trio.move_on_after(STREAM_FINISH_WITHIN) as scope:
-            scope.shield = True
-            await self.close()
-
-
-class _PeerNotifee(INotifee):
-    """Connection events → PeerUp/PeerDown. A peer is up while it has at least one
-    connection; the library may hold several per peer and reports each."""
-
-    def __init__(self, side: _Side) -> None:
-        self.side = side
-
-    async def connected(self, network: INetwork, conn: INetConn) -> None:
-        await trio.lowlevel.checkpoint()
-        connection_upgraded(conn)  # the upgrade's read bounds end here (negotiation_guard)
-        self.side.peer_connected(conn.muxed_conn.peer_id)
-
-    async def disconnected(self, network: INetwork, conn: INetConn) -> None:
-        await trio.lowlevel.checkpoint()
-        peer = conn.muxed_conn.peer_id
-        # The connection is already out of the swarm's table when this is called; a duplicate
-        # connection that closes while another one lives leaves the peer up.
-        if not network.get_connections(peer):
-            self.side.peer_disconnected(peer)
-
-    async def opened_stream(self, network: INetwork, stream: INetStream) -> None:
-        await trio.lowlevel.checkpoint()
-
-    async def closed_stream(self, network: INetwork, stream: INetStream) -> None:
-        await trio.lowlevel.checkpoint()
-
-    async def listen(self, network: INetwork, maddr: multiaddr.Multiaddr) -> None:
-        await trio.lowlevel.checkpoint()
-
-    async def listen_close(self, network: INetwork, maddr: multiaddr.Multiaddr) -> None:
-        await trio.lowlevel.checkpoint()
-
-
-class _ServiceEnded(Exception):
-    """A libp2p service stopped while we did not ask it to: the watchdog's trigger."""
-
-
-class _Side:
-    """One run of libp2p: host, pubsub and router, in the trio thread. Built fresh on every
-    (re)start from the adapter's settings."""
-
-    def __init__(self, net: Libp2pNetwork, listen: Sequence[str]) -> None:
-        self.net = net
-        self.bridge = net.bridge
-        self.counts = net.trio_counts
-        self.listen = [multiaddr.Multiaddr(a) for a in listen]
-        key_pair = net.key_pair
-        self.host = new_host(
-            key_pair=key_pair,
-            # trap: without sec_opt the host also accepts /plaintext/2.0.0.
-            sec_opt={
-                NOISE_PROTOCOL_ID: GuardedNoise(
-                    key_pair, noise_privkey=create_x25519_key_pair().private_key
-                )
-            },
-            muxer_opt={TProtocol(YAMUX_PROTOCOL_ID): Yamux},
-            # trap: 0.8.1 reads negotiation messages of any length a peer claims, before and
-            # after Noise (GHSA-hmjq-g7pp-rw3x); GuardedTCP, GuardedNoise and the notifee bound
-            # them (negotiation_guard).
-            transports=[GuardedTCP(on_refused=self._negotiation_refused)],
-            listen_addrs=self.listen,
-            psk=net.psk,
-            enable_mDNS=net.lan,
-        )
-        # new_host builds a Swarm; its own methods (unblock_peer, manager) are not on the
-        # interface the host declares.
-        self.swarm = cast(Swarm, self.host.get_network())
-        self.my_id = self.host.get_id()
-        self.my_id_bytes = self.my_id.to_bytes()
-        self.router = GossipSub(
-            protocols=list(GOSSIP_PROTOCOLS),
-            degree=GOSSIP_DEGREE,
-            degree_low=GOSSIP_DEGREE_LOW,
-            degree_high=GOSSIP_DEGREE_HIGH,
-            heartbeat_interval=GOSSIP_HEARTBEAT,
-            # trap: on by default, 10 messages per topic per second, our own included, and the
-            # excess is dropped silently. Rate limits belong in our validator.
-            spam_protection_enabled=False,
-            adaptive_gossip_enabled=False,
-        )
-        self.pubsub = Pubsub(self.host, self.router)
-        self.swarm.register_notifee(_PeerNotifee(self))
-        self.nursery: trio.Nursery | None = None
-        self.closing = False
-        # (author, seqno) → the peer that forwarded it, from validation until delivery.
-        self.via: OrderedDict[tuple[bytes, bytes], PeerId] = OrderedDict()
-        self.drains: set[str] = set()
-        for protocol in net.handlers:
-            self.add_stream_handler(protocol)
-        for topic in net.validators:
-            self.install_validator(topic)
-
-    # lifecycle
-
-    async def run(self, task_status: TaskStatus[list[str]]) -> None:
-        discovered = self.on_discovered if self.net.lan else None
-        try:
-            # trap: Pubsub and GossipSub must be running before host.run accepts a connection,
-            # or an inbound pubsub stream finds no '_manager' and takes the host down.
-            async with (
-                background_trio_service(self.pubsub) as pubsub_manager,
-                background_trio_service(self.router) as router_manager,
-                self.host.run(self.listen),
-            ):
-                try:
-                    async with trio.open_nursery() as nursery:
-                        self.nursery = nursery
-                        await self.serve(task_status, discovered, pubsub_manager, router_manager)
-                finally:
-                    await self.close()
-        finally:
-            if discovered is not None:
-                peerDiscovery.unregister_peer_discovered_handler(discovered)
-            # trap: Pubsub never stops the sweeper thread of its seen-messages cache.
-            self.pubsub.seen_messages.stop()
-
-    async def serve(
-        self,
-        task_status: TaskStatus[list[str]],
-        discovered: Callable[[PeerInfo], None] | None,
-        pubsub_manager: Any,
-        router_manager: Any,
-    ) -> None:
-        assert self.nursery is not None
-        # The library logs a failed listen and carries on; we refuse to.
-        listening = len(self.swarm.listeners)
-        if listening < len(self.listen):
-            raise NetworkError(
-                "listen_failed", f"listening on {listening} of {[str(a) for a in self.listen]}"
-            )
-        self.nursery.start_soon(self.watch, pubsub_manager, "pubsub")
-        self.nursery.start_soon(self.watch, router_manager, "gossipsub")
-        self.nursery.start_soon(self.watch, self.swarm.manager, "swarm")
-        await self.pubsub.wait_until_ready()
-        for topic in self.net.topics:
-            await self.subscribe(topic)
-        if discovered is not None:
-            peerDiscovery.register_peer_discovered_handler(discovered)
-        task_status.started([str(a) for a in self.host.get_addrs()])
-        await trio.sleep_forever()
-
-    async def watch(self, manager: Any, what: str) -> None:
-        await manager.wait_finished()
-        if not self.closing:
-            raise _ServiceEnded(f"the libp2p {what} service stopped")
-
-    async def close(self) -> None:
-        """Close connections and listeners while the services still run: cancellation alone
-        leaves sockets open, and peers find out only by timeout. ``stop()`` calls this before
-        it cancels the trio side; a crash reaches it on the way out of ``run``. Idempotent,
-        shielded, bounded by SHUTDOWN_GRACE."""
-        self.closing = True
-        with trio.move_on_after(SHUTDOWN_GRACE) as scope:
-            scope.shield = True
-            # The host closes connections before listeners: a peer re-dialing in between would
-            # get a connection nobody closes. Listeners first (closing twice is harmless).
-            for listener in list(self.swarm.listeners.values()):
-                await listener.close()
-            await self.host.close()
-
-    def _negotiation_refused(self, reason: str) -> None:
-        """A connection asked for more, or longer, negotiation than it needs; libp2p closes it.
-        Before Noise there is no peer id to charge it to, so it is only counted."""
-        self.counts["negotiation_refused"] += 1
-
-    # peers
-
-    def peer_connected(self, peer: ID) -> None:
-        self.bridge.to_asyncio(self.net.peer_up, peer.to_base58())
-
-    def peer_disconnected(self, peer: ID) -> None:
-        self.bridge.to_asyncio(self.net.peer_down, peer.to_base58())
-
-    async def dial(self, address: str, within: float) -> PeerId:
-        try:
-            info = info_from_p2p_addr(multiaddr.Multiaddr(address))
-        except Exception as exc:
-            raise NetworkError("bad_address", f"{address!r}: {exc}") from exc
-        if info.peer_id == self.my_id:
-            raise NetworkError("self", f"{address} is this node")
-        if not self.swarm.get_connections(info.peer_id):
-            # trap: the swarm dials at most one TCP address per peer, the first it knows, so a
-            # stale address (the peer moved, or an earlier dial to a wrong port) would be
-            # dialed instead of this one for as long as it stays in the peerstore (120 s).
-            self.host.get_peerstore().clear_addrs(info.peer_id)
-        # trap: after a failed dial the swarm refuses every dial to that peer for 60 s without
-        # trying ("negative cache"); a dial asked for now must be tried now.
-        self.swarm.unblock_peer(info.peer_id)
-        try:
-            with trio.fail_after(within):
-                await self.host.connect(info)
-        except trio.TooSlowError as exc:
-            raise NetworkError("timeout", f"no connection to {address} in {within} s") from exc
-        except (SwarmException, BaseLibp2pError, OSError) as exc:
-            raise NetworkError("refused", f"{address}: {_why(exc)}") from exc
-        return str(info.peer_id.to_base58())
-
-    async def hang_up(self, peer: PeerId) -> None:
-        peer_id = _peer_id(peer)
-        # Forget its addresses too, or the library's auto-connector dials it again.
-        self.host.get_peerstore().clear_addrs(peer_id)
-        try:
-            await self.host.disconnect(peer_id)
-        except BaseLibp2pError as exc:
-            raise NetworkError("failed", f"hang up {peer}: {exc}") from exc
-
-    def on_discovered(self, info: PeerInfo) -> None:
-        # trap: mDNS reports on a zeroconf thread; hand it to trio through the token.
-        if info.peer_id != self.my_id:
-            self.bridge.call_soon(self.spawn, self.dial_discovered, info)
-
-    def spawn(self, fn: Callable[[PeerInfo], Awaitable[None]], info: PeerInfo) -> None:
-        if self.nursery is not None:
-            self.nursery.start_soon(fn, info)
-
-    async def dial_discovered(self, info: PeerInfo) -> None:
-        # trap: mDNS only fills the peerstore; nobody dials unless we do.
-        if self.swarm.get_connections(info.peer_id):
-            return
-        with trio.move_on_after(REDIAL_WITHIN):
-            try:
-                await self.host.connect(info)
-            except (BaseLibp2pError, OSError) as exc:
-                log.debug("mDNS peer %s not reachable: %r", info.peer_id, exc)
-
-    # pushes
-
-    def install_validator(self, topic: str) -> None:
-        self.pubsub.set_topic_validator(
-            topic, functools.partial(self.validate, topic), is_async_validator=False
-        )
-
-    def validate(self, topic: str, forwarder: ID, message: Any) -> bool:
-        """The pubsub validator for ``topic``: runs the node's pure validator. A rejected push is
-        neither delivered nor forwarded (Pubsub.push_msg returns before router.publish)."""
-        validator = self.net.validators.get(topic)
-        via = forwarder.to_base58()
-        if validator is not None:
-            try:
-                accepted = validator(via, message.data)
-            except Exception:
-                # An exception escaping here would end the pubsub service.
-                self.counts["validator_errors"] += 1
-                log.exception("validator for %r raised; push rejected", topic)
-                accepted = False
-            if not accepted:
-                self.counts["push_rejected"] += 1
-                return False
-        if forwarder != self.my_id:
-            self.via[(message.from_id, message.seqno)] = via
-            if len(self.via) > VIA_MEMORY:
-                self.via.popitem(last=False)
-        return True
-
-    async def catch_up(self) -> None:
-        """Apply the adapter's settings again (all idempotent): anything set on the asyncio
-        side while this run was starting may have missed __init__ and serve."""
-        for protocol in list(self.net.handlers):
-            self.add_stream_handler(protocol)
-        for topic in list(self.net.validators):
-            self.install_validator(topic)
-        for topic in list(self.net.topics):
-            await self.subscribe(topic)
-
-    async def subscribe(self, topic: str) -> None:
-        if topic in self.drains:
-            return
-        if topic not in self.pubsub.topic_validators:
-            self.install_validator(topic)
-        subscription = cast(TrioSubscriptionAPI, await self.pubsub.subscribe(topic))
-        self.drains.add(topic)
-        assert self.nursery is not None
-        self.nursery.start_soon(self.drain, topic, subscription.receive_channel)
-
-    async def drain(self, topic: str, channel: trio.MemoryReceiveChannel[Any]) -> None:
-        """Move deliveries to the asyncio side as soon as they land. trap: the subscription
-        channel holds 32 messages and the library drops the 33rd silently, so take everything
-        that is there on every wake-up, not one message per scheduling round."""
-        while True:
-            try:
-                batch = [await channel.receive()]
-            except (trio.EndOfChannel, trio.ClosedResourceError):
-                return
-            while True:
-                try:
-                    batch.append(channel.receive_nowait())
-                except (trio.WouldBlock, trio.EndOfChannel, trio.ClosedResourceError):
-                    break
-            events: list[NetEvent] = []
-            for message in batch:
-                if message.from_id == self.my_id_bytes:
-                    continue  # our own publish, looped back by the library
-                via = self.via.pop((message.from_id, message.seqno), None)
-                if via is None:
-                    via = ID(message.from_id).to_base58()
-                events.append(Pushed(topic, message.data, via))
-            if events:
-                self.counts["push_delivered"] += len(events)
-                self.bridge.to_asyncio(self.net.deliver, events)
-
-    async def publish(self, topic: str, data: bytes) -> None:
-        if len(data) > MAX_PUSH_BYTES:
-            raise NetworkError("too_large", f"push of {len(data)} > {MAX_PUSH_BYTES} bytes")
-        # trap: the per-peer outbound queue drops on overflow and publish() returns normally;
-        # wait here instead while any queue is past the high-water mark.
-        deadline = trio.current_time() + PUBLISH_STALL_LIMIT
-        while self.fullest_queue() >= PUBLISH_HIGH_WATER:
-            if trio.current_time() > deadline:
-                raise NetworkError(
-                    "congested", f"a peer's outbound queue stayed full {PUBLISH_STALL_LIMIT} s"
-                )
-            await trio.sleep(PUBLISH_PACE_POLL)
-        try:
-            await self.pubsub.publish(topic, data)
-        except BaseLibp2pError as exc:
-            raise NetworkError("failed", f"publish on {topic!r}: {exc}") from exc
-
-    def fullest_queue(self) -> int:
-        return max((len(queue) for queue in self.pubsub.peer_queues.values()), default=0)
-
-    # streams
-
-    def add_stream_handler(self, protocol: str) -> None:
-        self.host.set_stream_handler(TProtocol(protocol), functools.partial(self.inbound, protocol))
-
-    async def inbound(self, protocol: str, net_stream: INetStream) -> None:
-        """The handler libp2p calls. trap: an exception escaping a stream handler ends the
-        swarm, so none does: the stream goes to the asyncio handler, and this task holds it
-        open until that handler is done."""
-        stream: _TrioStream | None = None
-        try:
-            peer = net_stream.muxed_conn.peer_id.to_base58()
-            stream = _TrioStream(self, net_stream, peer)
-            self.bridge.to_asyncio(self.net.handle_stream, protocol, stream)
-            await stream.done.wait()
-        except Exception:
-            self.counts["handler_errors"] += 1
-            log.exception("inbound %s stream failed", protocol)
-            if stream is not None:
-                await stream.reset()
-            else:
-                with trio.move_on_after(STREAM_FINISH_WITHIN) as scope:
-                    scope.shield = True
-                    await net_stream.reset()
-        finally:
-            if stream is not None:
-                await stream.finish()
-
-    async def open_stream(self, peer: PeerId, protocol: str, within: float) -> _TrioStream:
-        peer_id = _peer_id(peer)
-        try:
-            with trio.fail_after(within):
-                net_stream = await self.host.new_stream(peer_id, [TProtocol(protocol)])
-        except trio.TooSlowError as exc:
-            raise NetworkError("timeout", f"no {protocol} stream to {peer} in {within} s") from exc
-        except StreamFailure as exc:
-            raise NetworkError("refused", f"{peer} refused {protocol}: {exc}") from exc
-        except (SwarmException, BaseLibp2pError, OSError) as exc:
-            raise NetworkError("unreachable", f"{peer}: {type(exc).__name__}: {exc}") from exc
-        return _TrioStream(self, net_stream, peer)
-
-
-# --- asyncio side ---------------------------------------------------------------------------
-
 
 class Libp2pStream:
-    """The asyncio face of a ``_TrioStream``: every operation is one bridge call. Use it as an
+    """The asyncio face of a ``TrioStream``: every operation is one bridge call. Use it as an
     async context manager, or close (or reset) it when done."""
 
-    def __init__(self, net: Libp2pNetwork, stream: _TrioStream) -> None:
+    def __init__(self, net: Libp2pNetwork, stream: TrioStream) -> None:
         self._net = net
         self._stream = stream
         self.peer: PeerId = stream.peer
@@ -703,7 +147,7 @@ class Libp2pNetwork:
         self.topics: list[str] = []
         self.trio_counts: Counter[str] = Counter(dict.fromkeys(COUNTERS, 0))
         self._counts: Counter[str] = Counter(dict.fromkeys(COUNTERS, 0))
-        self._side: _Side | None = None
+        self._side: Side | None = None
         self._addresses: list[str] = []
         self._bound: list[str] = []
         self._up: set[PeerId] = set()
@@ -730,8 +174,8 @@ class Libp2pNetwork:
         return await self._start(self.listen)
 
     async def _start(self, listen: Sequence[str]) -> list[str]:
-        def build() -> _Side:
-            return _Side(self, listen)
+        def build() -> Side:
+            return Side(self, listen)
 
         async def root(task_status: TaskStatus[list[str]]) -> None:
             side = build()
@@ -749,7 +193,7 @@ class Libp2pNetwork:
         await self.bridge.call(side.catch_up)
         # Re-listen on these exact addresses after a crash: peers know them.
         self._bound = [a.rsplit("/p2p/", 1)[0] for a in addresses]
-        self._addresses = _dialable(addresses)
+        self._addresses = dialable(addresses)
         return list(self._addresses)
 
     async def stop(self) -> None:
@@ -836,7 +280,7 @@ class Libp2pNetwork:
         for peer in sorted(self._up):
             self.peer_down(peer)
 
-    def _live_side(self) -> _Side:
+    def _live_side(self) -> Side:
         side = self._side
         if side is None or not self.bridge.running:
             raise NetworkError("down", "the network is not running")
@@ -886,7 +330,7 @@ class Libp2pNetwork:
         stream = await self.bridge.call(side.open_stream, peer, protocol, within)
         return Libp2pStream(self, stream)
 
-    def handle_stream(self, protocol: str, trio_stream: _TrioStream) -> None:
+    def handle_stream(self, protocol: str, trio_stream: TrioStream) -> None:
         """An inbound stream arrived (called on the asyncio loop): run the node's handler."""
         handler = self.handlers.get(protocol)
         stream = Libp2pStream(self, trio_stream)
@@ -924,47 +368,3 @@ if TYPE_CHECKING:
 
     def _implements_the_port(net: Libp2pNetwork, stream: Libp2pStream) -> tuple[Network, Stream]:
         return net, stream  # mypy checks the adapter against stig.net.network here
-
-
-def _dialable(addresses: Sequence[str]) -> list[str]:
-    """Addresses another node can dial: a wildcard listen address (``/ip4/0.0.0.0``) becomes
-    one address per IPv4 address of this machine's interfaces."""
-    wildcard = "/ip4/0.0.0.0/"
-    if not any(a.startswith(wildcard) for a in addresses):
-        return list(addresses)
-    local = sorted(
-        {ip.ip for adapter in ifaddr.get_adapters() for ip in adapter.ips if ip.is_IPv4},
-        key=lambda ip: (ip != "127.0.0.1", ip),
-    )
-    expanded: list[str] = []
-    for address in addresses:
-        if address.startswith(wildcard):
-            rest = address[len(wildcard) :]
-            expanded.extend(f"/ip4/{ip}/{rest}" for ip in local)
-        else:
-            expanded.append(address)
-    return list(dict.fromkeys(expanded))
-
-
-def _why(exc: BaseException) -> str:
-    """The innermost reasons of a failed dial: the swarm wraps each address's error (often an
-    OSError such as "Connection refused") in a MultiError behind the one it raises."""
-    found: list[str] = []
-    seen: set[int] = set()
-    pending: list[BaseException] = [exc]
-    while pending and len(found) < 4:
-        current = pending.pop(0)
-        if id(current) in seen:
-            continue
-        seen.add(id(current))
-        grouped = getattr(current, "errors", None) or getattr(current, "exceptions", None) or ()
-        inner = [e for e in grouped if isinstance(e, BaseException)]
-        if current.__cause__ is not None:
-            inner.append(current.__cause__)
-        elif current.__context__ is not None and not current.__suppress_context__:
-            inner.append(current.__context__)
-        if inner:
-            pending.extend(inner)
-        else:
-            found.append(f"{type(current).__name__}: {current}")
-    return "; ".join(found) or f"{type(exc).__name__}: {exc}"

@@ -22,7 +22,8 @@ from typing import Any
 import pytest
 import trio
 
-from stig.net.libp2p_net import PUBLISH_HIGH_WATER, Libp2pNetwork
+from stig.net.libp2p_net import Libp2pNetwork
+from stig.net.libp2p_side import PUBLISH_HIGH_WATER
 from stig.net.network import (
     MAX_STREAM_FRAME,
     NetEvent,

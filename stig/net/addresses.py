@@ -1,0 +1,27 @@
+"""Addresses as the network layer hands them out: concrete ones another node can dial."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import ifaddr
+
+
+def dialable(addresses: Sequence[str]) -> list[str]:
+    """Addresses another node can dial: a wildcard listen address (``/ip4/0.0.0.0``) becomes
+    one address per IPv4 address of this machine's interfaces."""
+    wildcard = "/ip4/0.0.0.0/"
+    if not any(a.startswith(wildcard) for a in addresses):
+        return list(addresses)
+    local = sorted(
+        {ip.ip for adapter in ifaddr.get_adapters() for ip in adapter.ips if ip.is_IPv4},
+        key=lambda ip: (ip != "127.0.0.1", ip),
+    )
+    expanded: list[str] = []
+    for address in addresses:
+        if address.startswith(wildcard):
+            rest = address[len(wildcard) :]
+            expanded.extend(f"/ip4/{ip}/{rest}" for ip in local)
+        else:
+            expanded.append(address)
+    return list(dict.fromkeys(expanded))
