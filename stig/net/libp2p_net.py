@@ -43,15 +43,20 @@ from libp2p.crypto.ed25519 import create_new_key_pair
 from libp2p.peer.id import ID
 
 from stig.net.addresses import dialable
+from stig.net.circuit import REACHABILITY_MODES, HopLimits, circuit_address
 from stig.net.libp2p_side import COUNTERS, REDIAL_WITHIN, Side, TrioStream
 from stig.net.network import (
+    BEHIND_NAT,
     MAX_STREAM_FRAME,
+    PUBLIC,
     NetEvent,
     Network,
     NetworkError,
     PeerDown,
     PeerId,
     PeerUp,
+    Reach,
+    Route,
     Stream,
     StreamHandler,
     Validator,
@@ -117,6 +122,9 @@ class Libp2pNetwork:
     ``listen`` are multiaddrs without ``/p2p`` (``/tcp/0`` picks a free port; ``start()``
     reports the one picked). ``psk`` is a private-network key in hex (64 characters), or None.
     ``lan`` turns on mDNS discovery (it announces this node on every interface).
+    ``hop`` (limits) makes this node a circuit relay for others; ``reachability`` is ``auto``,
+    ``public`` or ``private`` (``stig.net.circuit.decide_public``): a node that is not public
+    reserves a slot on the relays it reaches and advertises circuit addresses through them.
     """
 
     def __init__(
@@ -126,7 +134,11 @@ class Libp2pNetwork:
         *,
         psk: str | None = None,
         lan: bool = False,
+        hop: HopLimits | None = None,
+        reachability: str = "auto",
     ) -> None:
+        if reachability not in REACHABILITY_MODES:
+            raise ValueError(f"reachability must be one of {REACHABILITY_MODES}")
         if len(identity_seed) != 32:
             raise ValueError("identity_seed must be 32 bytes")
         if psk is not None:
@@ -141,6 +153,10 @@ class Libp2pNetwork:
         self.listen = list(listen)
         self.psk = psk
         self.lan = lan
+        self.hop = hop
+        self.reachability = reachability
+        self._routes: dict[PeerId, Route] = {}
+        self._relays: dict[PeerId, str] = {}
         self.bridge = TrioBridge(f"libp2p-{self._peer_id[-6:]}", on_exit=self._on_trio_exit)
         self.validators: dict[str, Validator] = {}
         self.handlers: dict[str, StreamHandler] = {}
@@ -266,6 +282,29 @@ class Libp2pNetwork:
     def peers(self) -> list[PeerId]:
         return sorted(self._up)
 
+    def reach(self) -> Reach:
+        side = self._side
+        listening = tuple(self._addresses)
+        if side is None or not self.bridge.running:
+            return Reach(BEHIND_NAT, "the network is not running", listening, ())
+        if side.public:
+            return Reach(PUBLIC, side.public_why, listening, listening)
+        relays = tuple(sorted(self._relays))
+        advertised = tuple(circuit_address(self._relays[r], self._peer_id) for r in relays)
+        return Reach(BEHIND_NAT, side.public_why, listening, advertised, relays)
+
+    def route(self, peer: PeerId) -> Route | None:
+        return self._routes.get(peer) if peer in self._up else None
+
+    def set_route(self, peer: PeerId, route: Route | None) -> None:
+        if route is None:
+            self._routes.pop(peer, None)
+        else:
+            self._routes[peer] = route
+
+    def set_relays(self, relays: dict[PeerId, str]) -> None:
+        self._relays = relays
+
     def peer_up(self, peer: PeerId) -> None:
         if peer not in self._up:
             self._up.add(peer)
@@ -279,6 +318,8 @@ class Libp2pNetwork:
     def _all_down(self) -> None:
         for peer in sorted(self._up):
             self.peer_down(peer)
+        self._routes.clear()
+        self._relays = {}
 
     def _live_side(self) -> Side:
         side = self._side

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import time
 from collections import Counter, OrderedDict
 from collections.abc import Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING, Any, Protocol, cast
@@ -37,8 +38,21 @@ from libp2p.stream_muxer.yamux.yamux import PROTOCOL_ID as YAMUX_PROTOCOL_ID
 from libp2p.stream_muxer.yamux.yamux import Yamux
 from libp2p.tools.anyio_service import background_trio_service
 
+from stig.net.circuit import HopLimits, decide_public, is_circuit
+from stig.net.libp2p_relay import Relaying, relay_of
 from stig.net.negotiation_guard import GuardedNoise, GuardedTCP, connection_upgraded
-from stig.net.network import MAX_STREAM_FRAME, NetEvent, NetworkError, PeerId, Pushed, Validator
+from stig.net.network import (
+    DIRECT,
+    HOLE_PUNCHED,
+    MAX_STREAM_FRAME,
+    RELAYED,
+    NetEvent,
+    NetworkError,
+    PeerId,
+    Pushed,
+    Route,
+    Validator,
+)
 from stig.net.trio_bridge import TrioBridge
 
 # py-libp2p configures its own logging when imported: without LIBP2P_DEBUG it clears the
@@ -153,6 +167,14 @@ def why(exc: BaseException) -> str:
     return "; ".join(found) or f"{type(exc).__name__}: {exc}"
 
 
+def _remote_address(conn: INetConn) -> Any:
+    getter = getattr(conn.muxed_conn, "get_remote_address", None)
+    try:
+        return getter() if callable(getter) else None
+    except Exception:
+        return None
+
+
 class Owner(Protocol):
     """What a ``Side`` needs of the adapter that owns it: its settings (read in the trio thread;
     they are only ever replaced whole or appended to on the asyncio side) and its callbacks
@@ -166,8 +188,14 @@ class Owner(Protocol):
     handlers: dict[str, Any]
     validators: dict[str, Validator]
     topics: list[str]
+    hop: HopLimits | None
+    reachability: str
 
     def peer_up(self, peer: PeerId) -> None: ...
+
+    def set_route(self, peer: PeerId, route: Route | None) -> None: ...
+
+    def set_relays(self, relays: dict[PeerId, str]) -> None: ...
 
     def peer_down(self, peer: PeerId) -> None: ...
 
@@ -272,7 +300,7 @@ class PeerNotifee(INotifee):
     async def connected(self, network: INetwork, conn: INetConn) -> None:
         await trio.lowlevel.checkpoint()
         connection_upgraded(conn)  # the upgrade's read bounds end here (negotiation_guard)
-        self.side.peer_connected(conn.muxed_conn.peer_id)
+        self.side.peer_connected(conn.muxed_conn.peer_id, conn)
 
     async def disconnected(self, network: INetwork, conn: INetConn) -> None:
         await trio.lowlevel.checkpoint()
@@ -281,6 +309,8 @@ class PeerNotifee(INotifee):
         # connection that closes while another one lives leaves the peer up.
         if not network.get_connections(peer):
             self.side.peer_disconnected(peer)
+        else:
+            self.side.update_route(peer)
 
     async def opened_stream(self, network: INetwork, stream: INetStream) -> None:
         await trio.lowlevel.checkpoint()
@@ -345,6 +375,11 @@ class Side:
         self.pubsub = Pubsub(self.host, self.router)
         self.swarm.register_notifee(PeerNotifee(self))
         self.nursery: trio.Nursery | None = None
+        self.relaying = Relaying(self.host, hop=net.hop, psk=net.psk, public=False)
+        self.public = False
+        self.public_why = ""
+        self.dialed: dict[PeerId, str] = {}  # peer → the full address it was reached at
+        self.routes: dict[PeerId, Route] = {}
         self.closing = False
         # (author, seqno) → the peer that forwarded it, from validation until delivery.
         self.via: OrderedDict[tuple[bytes, bytes], PeerId] = OrderedDict()
@@ -364,6 +399,7 @@ class Side:
             async with (
                 background_trio_service(self.pubsub) as pubsub_manager,
                 background_trio_service(self.router) as router_manager,
+                background_trio_service(self.relaying.protocol),
                 self.host.run(self.listen),
             ):
                 try:
@@ -400,7 +436,10 @@ class Side:
             await self.subscribe(topic)
         if discovered is not None:
             peerDiscovery.register_peer_discovered_handler(discovered)
-        task_status.started([str(a) for a in self.host.get_addrs()])
+        addresses = [str(a) for a in self.host.get_addrs()]
+        self.public, self.public_why = decide_public(self.net.reachability, addresses)
+        self.relaying.public = self.public
+        task_status.started(addresses)
         await trio.sleep_forever()
 
     async def watch(self, manager: Any, what: str) -> None:
@@ -429,19 +468,80 @@ class Side:
 
     # peers
 
-    def peer_connected(self, peer: ID) -> None:
+    def peer_connected(self, peer: ID, conn: INetConn) -> None:
         self.bridge.to_asyncio(self.net.peer_up, peer.to_base58())
+        self.update_route(peer)
+        key = peer.to_base58()
+        address = self.dialed.get(key)
+        # A node that is not public reserves on every relay it reached directly (trap: the
+        # library's discovery would take 300 s; stig.net.libp2p_relay).
+        if address is not None and relay_of(conn) is None and self.nursery is not None:
+            self.nursery.start_soon(self.reserve, peer, address)
+
+    async def reserve(self, peer: ID, address: str) -> None:
+        assert self.nursery is not None
+        await self.relaying.reserve(peer, address, self.nursery)
+        self.bridge.to_asyncio(self.net.set_relays, dict(self.relaying.reservations))
 
     def peer_disconnected(self, peer: ID) -> None:
-        self.bridge.to_asyncio(self.net.peer_down, peer.to_base58())
+        key = peer.to_base58()
+        self.bridge.to_asyncio(self.net.peer_down, key)
+        self.routes.pop(key, None)
+        self.bridge.to_asyncio(self.net.set_route, key, None)
+        if key in self.relaying.reservations:
+            self.relaying.relay_gone(key)
+            self.bridge.to_asyncio(self.net.set_relays, dict(self.relaying.reservations))
+
+    def relay_of(self, conn: INetConn) -> PeerId | None:
+        """The relay a connection runs through, None if it is direct. trap: on an accepted
+        circuit the library names *this* node as the relay (``CircuitV2Protocol.
+        handle_incoming_connection`` builds ``/p2p/<own id>/p2p-circuit/...``); the circuit's
+        remote endpoint is the relay's, so the relay is the reserved one connected from there."""
+        relay = relay_of(conn)
+        if relay != self.my_id.to_base58():
+            return relay
+        remote = _remote_address(conn)
+        for candidate in self.relaying.reservations:
+            for relay_conn in self.swarm.get_connections(ID.from_base58(candidate)):
+                if relay_of(relay_conn) is None and _remote_address(relay_conn) == remote:
+                    return candidate
+        return "an unknown relay"
+
+    def update_route(self, peer: ID) -> None:
+        """Record how ``peer`` is reached now: directly if any connection is not a circuit
+        (hole-punched if it was reached through a relay before), else via the relay."""
+        key = peer.to_base58()
+        relays = [self.relay_of(conn) for conn in self.swarm.get_connections(peer)]
+        if not relays:
+            return
+        before = self.routes.get(key)
+        if None in relays:
+            kind = HOLE_PUNCHED if before and before.kind != DIRECT else DIRECT
+            relay = None
+        else:
+            kind, relay = RELAYED, relays[0]
+        if before is not None and (before.kind, before.relay) == (kind, relay):
+            return
+        route = Route(kind, time.time(), relay)
+        self.routes[key] = route
+        self.bridge.to_asyncio(self.net.set_route, key, route)
 
     async def dial(self, address: str, within: float) -> PeerId:
+        if is_circuit(address):
+            try:
+                with trio.fail_after(within):
+                    peer = await self.relaying.dial(address)
+            except trio.TooSlowError as exc:
+                raise NetworkError("timeout", f"no circuit to {address} in {within} s") from exc
+            self.update_route(peer)
+            return str(peer.to_base58())
         try:
             info = info_from_p2p_addr(multiaddr.Multiaddr(address))
         except Exception as exc:
             raise NetworkError("bad_address", f"{address!r}: {exc}") from exc
         if info.peer_id == self.my_id:
             raise NetworkError("self", f"{address} is this node")
+        self.dialed[str(info.peer_id.to_base58())] = address
         if not self.swarm.get_connections(info.peer_id):
             # trap: the swarm dials at most one TCP address per peer, the first it knows, so a
             # stale address (the peer moved, or an earlier dial to a wrong port) would be

@@ -9,6 +9,12 @@ once to its mesh peers but the sender (deduplicated by a hash of its bytes), the
 before delivery and forwarding, links have latency and loss. Streams are pairs of in-memory
 frame queues with the same latency.
 Addresses look like ``/memory/<name>/p2p/<peer id>``.
+
+Reachability is modelled as the libp2p adapter sees it (docs/protocol.md §8): a node made
+``behind_nat`` cannot be dialed at its own address (a dial is refused, as a NAT drops it); when
+it dials a node that offers the hop service (``hop=HopLimits()``) it holds a reservation there,
+and others reach it at the circuit address ``<relay address>/p2p-circuit/p2p/<id>``. A circuit
+ends when its relay stops or either end leaves the relay.
 """
 
 from __future__ import annotations
@@ -16,13 +22,19 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import random
+import time
 from collections import deque
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from stig.net.circuit import HopLimits, circuit_address, is_circuit, split_circuit
 from stig.net.network import (
+    BEHIND_NAT,
+    DIRECT,
     MAX_STREAM_FRAME,
+    PUBLIC,
+    RELAYED,
     NetEvent,
     Network,
     NetworkError,
@@ -30,6 +42,8 @@ from stig.net.network import (
     PeerId,
     PeerUp,
     Pushed,
+    Reach,
+    Route,
     Stream,
     StreamHandler,
     Validator,
@@ -70,8 +84,10 @@ class MemoryHub:
     def set_link(self, a: PeerId, b: PeerId, link: Link) -> None:
         self.links[frozenset((a, b))] = link
 
-    def network(self, name: str) -> MemoryNetwork:
-        return MemoryNetwork(self, name)
+    def network(
+        self, name: str, *, behind_nat: bool = False, hop: HopLimits | None = None
+    ) -> MemoryNetwork:
+        return MemoryNetwork(self, name, behind_nat=behind_nat, hop=hop)
 
 
 class MemoryStream:
@@ -107,7 +123,14 @@ class MemoryStream:
 
 
 class MemoryNetwork:
-    def __init__(self, hub: MemoryHub, name: str) -> None:
+    def __init__(
+        self, hub: MemoryHub, name: str, *, behind_nat: bool = False, hop: HopLimits | None = None
+    ) -> None:
+        self.behind_nat = behind_nat
+        self.hop = hop
+        self._routes: dict[PeerId, Route] = {}
+        self._reservations: dict[PeerId, str] = {}  # relay → its address: we are reachable there
+        self._reserved: set[PeerId] = set()  # as a relay: the peers holding a reservation here
         self._hub = hub
         self._name = name
         self._peer_id: PeerId = "mem" + hashlib.blake2b(name.encode(), digest_size=8).hexdigest()
@@ -144,28 +167,93 @@ class MemoryNetwork:
     def peers(self) -> list[PeerId]:
         return sorted(self._peers)
 
+    def reach(self) -> Reach:
+        own = tuple(self.addresses())
+        if not self.behind_nat:
+            return Reach(PUBLIC, "not behind NAT (in-memory network)", own, own)
+        relays = tuple(sorted(self._reservations))
+        advertised = tuple(circuit_address(self._reservations[r], self._peer_id) for r in relays)
+        return Reach(BEHIND_NAT, "behind NAT (in-memory network)", own, advertised, relays)
+
+    def route(self, peer: PeerId) -> Route | None:
+        return self._routes.get(peer) if peer in self._peers else None
+
     async def dial(self, address: str, within: float) -> PeerId:
+        if is_circuit(address):
+            return await self._dial_circuit(address, within)
         peer = address.rsplit("/p2p/", 1)[-1]
         other = self._hub.nodes.get(peer)
         if other is None or not other._running:
             raise NetworkError("refused", f"nothing listens at {address}")
-        if peer not in self._peers and peer != self._peer_id:
-            self._peers.add(peer)
-            other._peers.add(self._peer_id)
-            self._events.put_nowait(PeerUp(peer))
-            other._events.put_nowait(PeerUp(self._peer_id))
-            self._heartbeat()
-            other._heartbeat()
+        if other.behind_nat and peer not in self._peers:
+            raise NetworkError("timeout", f"{address} is behind NAT: nothing answers there")
+        self._link(other, Route(DIRECT, time.time()))
+        hop = other.hop
+        if self.behind_nat and hop is not None and peer not in self._reservations:
+            self._reserve(other, hop, address)
         return peer
+
+    def _reserve(self, relay: MemoryNetwork, hop: HopLimits, address: str) -> None:
+        if len(relay._reserved) < hop.max_reservations:
+            relay._reserved.add(self._peer_id)
+            self._reservations[relay._peer_id] = address
+
+    async def _dial_circuit(self, address: str, within: float) -> PeerId:
+        try:
+            relay_address, relay_id, peer = split_circuit(address)
+        except ValueError as exc:
+            raise NetworkError("bad_address", str(exc)) from exc
+        relay = self._hub.nodes.get(relay_id)
+        if relay is None or not relay._running or relay.hop is None:
+            raise NetworkError("refused", f"no relay answers at {relay_address}")
+        if relay_id not in self._peers:
+            await self.dial(relay_address, within)
+        other = self._hub.nodes.get(peer)
+        if other is None or peer not in relay._reserved or peer not in relay._peers:
+            raise NetworkError("refused", f"{peer} holds no reservation with {relay_id}")
+        self._link(other, Route(RELAYED, time.time(), relay_id))
+        return peer
+
+    def _link(self, other: MemoryNetwork, route: Route) -> None:
+        peer = other._peer_id
+        if peer in self._peers or peer == self._peer_id:
+            return
+        self._peers.add(peer)
+        other._peers.add(self._peer_id)
+        self._routes[peer] = route
+        other._routes[self._peer_id] = route
+        self._events.put_nowait(PeerUp(peer))
+        other._events.put_nowait(PeerUp(self._peer_id))
+        self._heartbeat()
+        other._heartbeat()
 
     async def hang_up(self, peer: PeerId) -> None:
         if peer in self._peers:
             self._peers.discard(peer)
+            self._routes.pop(peer, None)
             self._events.put_nowait(PeerDown(peer))
             other = self._hub.nodes.get(peer)
             if other is not None and self._peer_id in other._peers:
                 other._peers.discard(self._peer_id)
+                other._routes.pop(self._peer_id, None)
                 other._events.put_nowait(PeerDown(self._peer_id))
+            await self._end_circuits(peer)
+
+    async def _end_circuits(self, peer: PeerId) -> None:
+        """Leaving a relay ends this node's reservation there and every circuit through it that
+        ends here; a relay leaving a peer ends that peer's (``peer`` is the other side)."""
+        self._reservations.pop(peer, None)
+        self._reserved.discard(peer)
+        other = self._hub.nodes.get(peer)
+        if other is not None:
+            other._reservations.pop(self._peer_id, None)
+            other._reserved.discard(self._peer_id)
+        for relay, end in ((peer, self), (self._peer_id, other)):
+            if end is None:
+                continue
+            for far, route in list(end._routes.items()):
+                if route.kind == RELAYED and route.relay == relay:
+                    await end.hang_up(far)
 
     def set_validator(self, topic: str, validator: Validator) -> None:
         self._validators[topic] = validator

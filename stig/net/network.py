@@ -6,7 +6,11 @@ fast tests and simulations of thousands of nodes). The node logic above is the s
 
 The port speaks in three things: *pushes* (gossip on a topic: fire and forget, validated on
 arrival before they are forwarded), *streams* (a request/response conversation with one peer,
-for sync), and *events* (peers coming and going, pushes that arrived).
+for sync), and *events* (peers coming and going, pushes that arrived). Two read-only questions
+say how far the node reaches (docs/protocol.md §8): ``reach()`` (can others reach this node,
+and at which addresses) and ``route(peer)`` (direct, hole-punched, or through which relay). The
+port names no transport: a circuit through a relay is an address like any other, so a Tor
+transport fits behind it too.
 """
 
 from __future__ import annotations
@@ -57,6 +61,50 @@ class Pushed:
 
 NetEvent = PeerUp | PeerDown | Pushed
 
+PUBLIC = "public"
+"""Others can dial this node at its own addresses."""
+BEHIND_NAT = "behind NAT"
+"""Others cannot dial this node's own addresses; ``Reach.relays`` says which relays (if any)
+hold a reservation for it, so that others reach it through them."""
+
+DIRECT = "direct"
+HOLE_PUNCHED = "hole-punched"
+"""A direct connection that replaced a relayed one (DCUtR, docs/protocol.md §8.4)."""
+RELAYED = "via relay"
+
+
+@dataclass(frozen=True)
+class Reach:
+    """How others can reach this node, as far as it knows (never a guess passed off as fact:
+    ``why`` says what the state rests on)."""
+
+    state: str  # PUBLIC or BEHIND_NAT
+    why: str
+    listening: tuple[str, ...]
+    advertised: tuple[str, ...]
+    """The addresses to hand out (invites, ``stig addr``): this node's own when it is public,
+    else one circuit address per relay holding a reservation for it."""
+    relays: tuple[PeerId, ...] = ()
+
+    @property
+    def reachable(self) -> bool:
+        return self.state == PUBLIC or bool(self.relays)
+
+
+@dataclass(frozen=True)
+class Route:
+    """How a connected peer is reached: ``kind`` is DIRECT, HOLE_PUNCHED or RELAYED (then
+    ``relay`` is the relay's peer id); ``since`` is the wall-clock time (unix seconds) it
+    started being so."""
+
+    kind: str
+    since: float
+    relay: PeerId | None = None
+
+    def describe(self) -> str:
+        return f"{self.kind} {self.relay}" if self.kind == RELAYED else self.kind
+
+
 Validator = Callable[[PeerId, bytes], bool]
 """Decides, on arrival, whether a push is forwarded and delivered. It runs on the network's own
 thread and must be pure and quick (stig passes ``validate`` from the core, which is)."""
@@ -93,9 +141,17 @@ class Network(Protocol):
 
     def peers(self) -> list[PeerId]: ...
 
+    def reach(self) -> Reach:
+        """Whether others can reach this node, and at which addresses."""
+
+    def route(self, peer: PeerId) -> Route | None:
+        """How a connected peer is reached; None if it is not connected."""
+
     async def dial(self, address: str, within: float) -> PeerId:
         """Connect to a full address within ``within`` seconds, else NetworkError ('timeout',
-        'refused', ...). Every dial is bounded: a wrong pnet key otherwise hangs for ~40 s."""
+        'refused', ...). Every dial is bounded: a wrong pnet key otherwise hangs for ~40 s.
+        A circuit address (``<relay address>/p2p-circuit/p2p/<peer>``) is dialed through
+        that relay."""
 
     async def hang_up(self, peer: PeerId) -> None:
         """Disconnect a peer (e.g. one that sent malformed sync frames)."""

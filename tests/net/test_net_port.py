@@ -7,11 +7,16 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Callable
 from contextlib import suppress
+from typing import Protocol
 
 import pytest
 
+from stig.net.circuit import HopLimits, is_circuit
 from stig.net.memory_net import MemoryHub
 from stig.net.network import (
+    BEHIND_NAT,
+    PUBLIC,
+    RELAYED,
     NetEvent,
     Network,
     NetworkError,
@@ -127,4 +132,83 @@ async def test_both_adapters_keep_the_port_contract(pair: tuple[Network, Network
         assert a.peers() == []
     finally:
         await events_a.close()
+        await events_b.close()
+
+
+class Make(Protocol):
+    def __call__(self, n: int, *, behind_nat: bool = False, hop: bool = False) -> Network: ...
+
+
+@pytest.fixture(params=["memory", "libp2p"])
+async def make(request: pytest.FixtureRequest) -> AsyncIterator[Make]:
+    """Networks of one adapter; "behind NAT" is the twin's model, and for libp2p on loopback
+    the operator's word (reachability = private): what follows from it is the same."""
+    hub = MemoryHub()
+    made: list[Network] = []
+
+    def build(n: int, *, behind_nat: bool = False, hop: bool = False) -> Network:
+        limits = HopLimits() if hop else None
+        net: Network
+        if request.param == "memory":
+            net = hub.network(f"n{n}", behind_nat=behind_nat, hop=limits)
+        else:
+            from stig.net.libp2p_net import Libp2pNetwork
+
+            reachability = "private" if behind_nat else "public"
+            net = Libp2pNetwork(bytes([n]) * 32, hop=limits, reachability=reachability)
+        made.append(net)
+        return net
+
+    try:
+        yield build
+    finally:
+        for net in made:
+            await net.stop()
+
+
+async def until(condition: Callable[[], bool], what: str, within: float = 20) -> None:
+    """Poll ``condition`` (state, not an event: there is nothing to wait on) until it holds."""
+    for _ in range(int(within / 0.02)):
+        if condition():
+            return
+        await asyncio.sleep(0.02)
+    assert condition(), f"waited {within} s for {what}"
+
+
+async def test_a_node_behind_nat_is_reached_through_its_relay(make: Make) -> None:
+    relay, a, b = make(1, hop=True), make(2, behind_nat=True), make(3, behind_nat=True)
+    events_b = Events(b)
+    try:
+        for net in (relay, a, b):
+            net.set_validator(TOPIC, rejects_bad)
+            await net.subscribe(TOPIC)
+            await net.start()
+        a.set_stream_handler(ECHO, echo)
+        assert relay.reach().state == PUBLIC
+        assert a.reach().state == BEHIND_NAT
+        assert not a.reach().reachable  # no relay yet: nobody can reach it
+
+        await a.dial(relay.addresses()[0], within=10)
+        await until(lambda: a.reach().relays == (relay.peer_id,), "a reservation on the relay")
+        (circuit,) = a.reach().advertised
+        assert is_circuit(circuit) and circuit.endswith(f"/p2p/{a.peer_id}")
+        assert relay.peer_id in circuit
+
+        assert await b.dial(circuit, within=15) == a.peer_id
+        await until(lambda: b.route(a.peer_id) is not None, "b's route to a")
+        route = b.route(a.peer_id)
+        assert route is not None and (route.kind, route.relay) == (RELAYED, relay.peer_id)
+        await until(lambda: a.route(b.peer_id) is not None, "a's route to b")
+        back = a.route(b.peer_id)
+        assert back is not None and (back.kind, back.relay) == (RELAYED, relay.peer_id)
+
+        stream = await b.open_stream(a.peer_id, ECHO, within=10)
+        await stream.send(b"through the relay")
+        assert await stream.receive() == b"yaler eht hguorht"
+        await stream.close()
+
+        await relay.stop()
+        await until(lambda: a.peer_id not in b.peers(), "the circuit to end with its relay")
+        await until(lambda: not a.reach().relays, "the reservation to end with its relay")
+    finally:
         await events_b.close()
