@@ -21,6 +21,8 @@ from stig.cli.options import home_of, network_options, node_config, run
 from stig.cli.publishing import DEFAULT_TITLE, site_settings
 from stig.cli.render import echo_json
 from stig.errors import StigError, UsageError
+from stig.net.circuit import REACHABILITY_MODES
+from stig.net.network import PUBLIC
 from stig.node import clock
 from stig.node.config import Config, RelayPolicy, check_metrics_address, load_config
 from stig.node.control import ask_status
@@ -50,6 +52,23 @@ class OperatorView:
     notify: bool = False  # announce watched traces (stig watch) on the desktop
 
 
+@dataclass(frozen=True)
+class Reaching:
+    """The command line's say on reachability and on relaying circuits for others."""
+
+    reachability: str | None = None  # None: config.toml's network.reachability
+    serve_circuits: bool = False
+
+    def apply(self, config: Config) -> Config:
+        network = config.network
+        if self.reachability is not None:
+            network = replace(network, reachability=self.reachability)
+        circuit = config.circuit
+        if self.serve_circuits:
+            circuit = replace(circuit, serve=True)
+        return replace(config, network=network, circuit=circuit)
+
+
 def _network_options(command: Any) -> Any:
     for option in reversed(
         [
@@ -74,6 +93,13 @@ def _network_options(command: Any) -> Any:
                 metavar="HOST:PORT",
                 help="Serve Prometheus metrics there (loopback only, e.g. 127.0.0.1:9464).",
             ),
+            click.option(
+                "--reachability",
+                type=click.Choice(REACHABILITY_MODES),
+                default=None,
+                help="Can others dial this node's own addresses? (default: config, auto; "
+                "a node that is not public reserves a slot on the relays it reaches)",
+            ),
         ]
     ):
         command = option(command)
@@ -87,6 +113,11 @@ def _network_options(command: Any) -> Any:
     is_flag=True,
     help="Announce traces that match a watch (`stig watch`) as desktop notifications.",
 )
+@click.option(
+    "--relay-service",
+    is_flag=True,
+    help="Relay circuits for nodes behind NAT, within config.toml's [circuit] limits.",
+)
 @click.pass_context
 def node(
     ctx: click.Context,
@@ -98,12 +129,15 @@ def node(
     log_format: str,
     stats_interval: float | None,
     metrics: str | None,
+    reachability: str | None,
     notify: bool,
+    relay_service: bool,
 ) -> None:
     """Run this node on the mesh, headless, in the foreground (Ctrl-C stops it; SIGHUP
     re-reads the relay policy from config.toml)."""
     view = OperatorView(verbose, log_format, stats_interval, metrics, notify)
-    _serve(home_of(ctx), listen, bootstrap, lan, psk_file, view, None, None)
+    reach = Reaching(reachability, relay_service)
+    _serve(home_of(ctx), listen, bootstrap, lan, psk_file, view, reach, None, None)
 
 
 @click.command()
@@ -138,6 +172,7 @@ def relay(
     log_format: str,
     stats_interval: float | None,
     metrics: str | None,
+    reachability: str | None,
     carry_tag: tuple[str, ...],
     refuse_tag: tuple[str, ...],
     max_traces: int | None,
@@ -152,8 +187,11 @@ def relay(
 ) -> None:
     """Run a counter-information relay: carry and re-spread traces, with a policy (config.toml
     [relay], or these options; SIGHUP re-reads config.toml); with --publish, republish them
-    to the web. A stats line on stdout every minute; `stig status` on demand (docs/relay.md)."""
+    to the web. A stats line on stdout every minute; `stig status` on demand (docs/relay.md).
+    It relays circuits for nodes behind NAT too (config.toml [circuit] limits), and counts
+    itself public unless told otherwise (--reachability, network.reachability)."""
     view = OperatorView(verbose, log_format, stats_interval, metrics)
+    reach = Reaching(reachability or "public", serve_circuits=True)
     overrides = {
         "carry_tags": carry_tag,
         "refuse_tags": refuse_tag,
@@ -162,14 +200,14 @@ def relay(
         "min_pow_bits": min_pow,
     }
     if publish_dir is None:
-        _serve(home_of(ctx), listen, bootstrap, lan, psk_file, view, overrides, None)
+        _serve(home_of(ctx), listen, bootstrap, lan, psk_file, view, reach, overrides, None)
         return
     selection, options = site_settings(
         publish_tag, publish_kind, publish_limit, site_title, base_url
     )
     with Mirror(publish_dir) as mirror:  # refuses a directory it must not write into, now
         publisher = Publisher(mirror, selection, options)
-        _serve(home_of(ctx), listen, bootstrap, lan, psk_file, view, overrides, publisher)
+        _serve(home_of(ctx), listen, bootstrap, lan, psk_file, view, reach, overrides, publisher)
 
 
 def _serve(
@@ -179,6 +217,7 @@ def _serve(
     lan: bool,
     psk_file: Path | None,
     view: OperatorView,
+    reach: Reaching,
     relay_overrides: dict[str, Any] | None,
     publisher: Publisher | None,
 ) -> None:
@@ -187,7 +226,7 @@ def _serve(
 
     logs.configure(view.log_format, view.verbose)
     home.create()
-    config = _watched(node_config(home, listen, bootstrap, lan, psk_file), view)
+    config = reach.apply(_watched(node_config(home, listen, bootstrap, lan, psk_file), view))
     if relay_overrides is not None:
         config = replace(config, relay=_relay_policy(config.relay, relay_overrides))
     metrics_at = (
@@ -369,8 +408,15 @@ def peers(ctx: click.Context, as_json: bool) -> None:
         echo_json(status)
         return
     click.echo(f"this node  {status['peer_id']}")
+    click.echo(f"reach      {reach_words(status.get('reach'))}")
     for address in status["addresses"]:
         click.echo(f"  {address}")
+    reach = status.get("reach") or {}
+    listening = [a for a in reach.get("listening", []) if a not in status["addresses"]]
+    if listening:
+        click.echo("listening (not handed out: others cannot dial them)")
+        for address in listening:
+            click.echo(f"  {address}")
     now = clock.now()
     failing = status.get("dialing", [])
     if not status["peers"] and not failing:
@@ -389,6 +435,10 @@ def peers(ctx: click.Context, as_json: bool) -> None:
             state = f"cut off ({p['ban_reason']})"
         synced = f"synced {span(int(now - p['last_sync']))} ago" if p["last_sync"] else "not synced"
         rejected = ", ".join(f"{k} {v}" for k, v in sorted(p["rejected"].items())) or "none"
+        route = p.get("route")
+        if route and p["connected"]:
+            how = route["kind"] + (f" {route['relay']}" if route.get("relay") else "")
+            state += f" {how} for {span(int(now - route['since']))}"
         click.echo(
             f"{p['peer']}  {state}  {synced}  in {p['bytes_in']} B  out {p['bytes_out']} B  "
             f"accepted {p['accepted']}  rejected: {rejected}"
@@ -410,6 +460,7 @@ def status(ctx: click.Context, as_json: bool) -> None:
         echo_json({"peer_id": answer["peer_id"], **stats})
         return
     click.echo(f"{answer['peer_id']}  at {timestamp(stats['at'])}")
+    click.echo(f"reach        {reach_words(answer.get('reach'))}")
     click.echo(
         f"now          peers={stats['peers']} traces={stats['traces']} live={stats['live']} "
         f"disk={stats['disk_bytes']}B"
@@ -417,6 +468,18 @@ def status(ctx: click.Context, as_json: bool) -> None:
     click.echo(f"since start  {_counts(stats['totals'])}")
     last = stats["last_interval"]
     click.echo(f"last line    {last['line'] if last else 'none yet'}")
+
+
+def reach_words(reach: dict[str, Any] | None) -> str:
+    """A node's reachability in plain words, from its status (MeshNode.status)."""
+    if not reach:
+        return "unknown (the running node is too old to say)"
+    if reach["state"] == PUBLIC:
+        return f"public ({reach['why']})"
+    relays = reach.get("relays") or []
+    if relays:
+        return f"behind NAT, reachable via {', '.join(relays)}"
+    return f"behind NAT, not reachable: {reach['why']}, and no relay holds a slot for it"
 
 
 def _counts(counts: dict[str, Any]) -> str:

@@ -13,6 +13,16 @@ Example (docs/relay.md has the full story)::
     lan = false                 # mDNS on the LAN: it announces you, so it is opt-in
     psk_file = ""               # a 64-hex-character pre-shared key: a closed mesh
     sync_interval = 30          # seconds between background syncs with a random peer
+    reachability = "auto"       # "public" / "private": say whether others can dial you;
+                                # auto: public only on a globally routable listen address
+
+    [circuit]                   # circuit relay v2 hop service (docs/relay.md)
+    serve = false               # offer it (stig relay, and stig node --relay-service, do)
+    max_reservations = 128      # peers reachable through this relay at once
+    reservation_ttl = 3600      # seconds a reservation lasts (renewed while connected)
+    max_circuits_per_peer = 16  # circuits open at once towards one peer
+    max_circuit_seconds = 3600  # a circuit is cut after this long
+    max_circuit_bytes = 67108864  # ... or after this many bytes, both ways together
 
     [relay]
     carry_tags = []             # if set, only traces with one of these tags are carried
@@ -38,6 +48,7 @@ from typing import Any
 
 from stig.crdt.normal_form import normalize_tag
 from stig.errors import InvalidTrace, UsageError
+from stig.net.circuit import REACHABILITY_MODES, HopLimits
 from stig.node.stats import DEFAULT_STATS_INTERVAL
 
 DEFAULT_LISTEN = "/ip4/0.0.0.0/tcp/0"
@@ -68,6 +79,15 @@ class NetworkConfig:
     lan: bool = False
     psk_file: str = ""
     sync_interval: float = DEFAULT_SYNC_INTERVAL
+    reachability: str = "auto"
+
+
+@dataclass(frozen=True)
+class CircuitService:
+    """``[circuit]``: whether this node relays circuits for others, within ``limits``."""
+
+    serve: bool = False
+    limits: HopLimits = field(default_factory=HopLimits)
 
 
 @dataclass(frozen=True)
@@ -96,6 +116,7 @@ class Config:
     relay: RelayPolicy = field(default_factory=RelayPolicy)
     monitoring: Monitoring = field(default_factory=Monitoring)
     notify: Notify = field(default_factory=Notify)
+    circuit: CircuitService = field(default_factory=CircuitService)
 
 
 def load_config(path: Path) -> Config:
@@ -108,7 +129,7 @@ def load_config(path: Path) -> Config:
         raise UsageError(f"cannot read {path}: {exc}") from exc
     except tomllib.TOMLDecodeError as exc:
         raise UsageError(f"{path} is not valid TOML: {exc}") from exc
-    _only(raw, {"network", "relay", "notify"}, path, "")
+    _only(raw, {"network", "relay", "notify", "circuit"}, path, "")
     network = _section(raw, "network", path)
     relay = _section(raw, "relay", path)
     notify = _section(raw, "notify", path)
@@ -128,6 +149,7 @@ def load_config(path: Path) -> Config:
             lan=_typed(network, "lan", bool, False, path, "network"),
             psk_file=_typed(network, "psk_file", str, "", path, "network"),
             sync_interval=_interval(network, path),
+            reachability=_reachability(network, path),
         ),
         relay=RelayPolicy(
             carry_tags=_tags(relay, "carry_tags", path),
@@ -143,6 +165,30 @@ def load_config(path: Path) -> Config:
             bell=_typed(notify, "bell", bool, True, path, "notify"),
             desktop=_typed(notify, "desktop", bool, False, path, "notify"),
         ),
+        circuit=_circuit(_section(raw, "circuit", path), path),
+    )
+
+
+def _reachability(network: dict[str, Any], path: Path) -> str:
+    value = _typed(network, "reachability", str, "auto", path, "network")
+    if value not in REACHABILITY_MODES:
+        raise UsageError(
+            f"{path}: network.reachability must be one of {', '.join(REACHABILITY_MODES)}"
+        )
+    return str(value)
+
+
+def _circuit(table: dict[str, Any], path: Path) -> CircuitService:
+    known = {f.name for f in fields(HopLimits)}
+    _only(table, known | {"serve"}, path, "circuit.")
+    limits: dict[str, int] = {}
+    for key in known:
+        value = table.get(key, getattr(HopLimits, key))
+        if type(value) is not int or value <= 0:
+            raise UsageError(f"{path}: circuit.{key} must be a whole number above 0")
+        limits[key] = value
+    return CircuitService(
+        serve=_typed(table, "serve", bool, False, path, "circuit"), limits=HopLimits(**limits)
     )
 
 
@@ -312,6 +358,7 @@ def with_network(
             lan=lan or net.lan,
             psk_file=psk_file or net.psk_file,
             sync_interval=net.sync_interval,
+            reachability=net.reachability,
         ),
     )
 

@@ -34,7 +34,16 @@ import msgpack
 
 from stig.crdt.reconcile import SyncError
 from stig.errors import StigError
-from stig.net.network import Network, NetworkError, PeerDown, PeerId, PeerUp, Pushed, Stream
+from stig.net.network import (
+    Network,
+    NetworkError,
+    PeerDown,
+    PeerId,
+    PeerUp,
+    Pushed,
+    Route,
+    Stream,
+)
 from stig.node import control, outbox, sync
 from stig.node.admission import Admission, Session, Taken
 from stig.node.clock import now as clock_now
@@ -70,6 +79,8 @@ MAX_CONNECTIONS = 32
 """A node keeps at most this many connections; a newcomer beyond it gets the peer exchange
 answer (so it can find others) and is then hung up on, so early nodes do not become hubs."""
 TURN_AWAY_GRACE = 2.0
+REACH_POLL = 1.0
+"""Seconds between two looks at this node's reachability (new or lost relay reservations)."""
 PEERS_PROTOCOL = "/stig/peers/1"
 MAX_SHARED_ADDRESSES = 32
 MUTES_REFRESH = 2.0
@@ -136,6 +147,7 @@ class MeshNode:
                 self._redial(),
                 self._collect_periodically(),
                 self._follow_mutes(),
+                self._follow_reach(),
             ):
                 self._spawn(job)
             if self._on_stats is not None and self.config.monitoring.stats_interval > 0:
@@ -163,11 +175,35 @@ class MeshNode:
         if not task.cancelled() and task.exception() is not None:
             log.error("node task failed", exc_info=task.exception())
 
+    def advertised(self) -> list[str]:
+        """The addresses others can reach this node at: its own when it is public, else its
+        circuit addresses through relays (its own while it has none: they may serve a LAN)."""
+        return list(self.network.reach().advertised) or list(self.addresses)
+
     def _write_addresses(self) -> None:
         path = self.home.addresses_file
         tmp = path.with_suffix(".tmp")
-        tmp.write_text("".join(a + "\n" for a in self.addresses), encoding="utf-8")
+        tmp.write_text("".join(a + "\n" for a in self.advertised()), encoding="utf-8")
         tmp.replace(path)
+
+    async def _follow_reach(self) -> None:
+        """Say when this node becomes reachable through a relay, or stops being so, and keep
+        the addresses file (``stig addr``, invites) to what others can dial."""
+        shown = self.network.reach()
+        while True:
+            await asyncio.sleep(REACH_POLL)
+            reach = self.network.reach()
+            if reach.advertised != shown.advertised:
+                gained = sorted(set(reach.relays) - set(shown.relays))
+                lost = sorted(set(shown.relays) - set(reach.relays))
+                for relay in gained:
+                    log.info("reachable through relay %s", relay)
+                for relay in lost:
+                    log.warning("no longer reachable through relay %s", relay)
+                if not reach.reachable:
+                    log.warning("not reachable by others: %s, and no relay holds a slot", reach.why)
+                self._write_addresses()
+            shown = reach
 
     # -- push ----------------------------------------------------------------------------------
 
@@ -324,7 +360,11 @@ class MeshNode:
             await asyncio.sleep(self.config.network.sync_interval * random.uniform(0.8, 1.2))
             peers = self.network.peers()
             if peers:
-                await self.sync_with(random.choice(peers))
+                peer = random.choice(peers)
+                await self.sync_with(peer)
+                # Whom it knows may have changed since we met it: a node behind NAT that
+                # gained a relay now has a circuit address (docs/protocol.md §8.3).
+                await self._exchange_peers(peer)
 
     # -- reach -----------------------------------------------------------------------------------
 
@@ -396,7 +436,7 @@ class MeshNode:
 
     async def _serve_peers(self, peer: PeerId, stream: Stream) -> None:
         connected = set(self.network.peers())
-        shared = list(self.addresses)
+        shared = self.advertised()
         for other, addresses in self._known.items():
             if other in connected and other != peer:
                 shared.extend(addresses)
@@ -459,13 +499,23 @@ class MeshNode:
         return {**self.status(), "stats": snapshot_json(await self.stats(), self.reporter.last)}
 
     def status(self) -> dict[str, Any]:
+        reach = self.network.reach()
         return {
             "peer_id": self.network.peer_id,
-            "addresses": self.addresses,
+            "addresses": self.advertised(),
+            "reach": {
+                "state": reach.state,
+                "why": reach.why,
+                "reachable": reach.reachable,
+                "relays": list(reach.relays),
+                "listening": list(reach.listening),
+                "advertised": list(reach.advertised),
+            },
             "peers": [
                 {
                     "peer": r.peer,
                     "connected": r.connected,
+                    "route": _route_json(self.network.route(r.peer)),
                     "last_sync": r.last_sync or None,
                     "last_sync_result": r.last_sync_result,
                     "bytes_in": r.bytes_in,
@@ -484,6 +534,12 @@ class MeshNode:
                 "muted_by_followed": len(self.admission.muted),
             },
         }
+
+
+def _route_json(route: Route | None) -> dict[str, Any] | None:
+    if route is None:
+        return None
+    return {"kind": route.kind, "relay": route.relay, "since": route.since}
 
 
 def _shown(value: Any) -> str:

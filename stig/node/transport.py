@@ -12,9 +12,14 @@ from stig.node.home import Home
 
 def libp2p_network(home: Home, config: Config) -> Libp2pNetwork:
     """The home's transport key, and config.toml's listen addresses (DEFAULT_LISTEN if none),
-    private-network key file and LAN discovery."""
+    private-network key file, LAN discovery, reachability and circuit relay service."""
     net = config.network
     psk = read_psk(Path(net.psk_file)) if net.psk_file else None
     return Libp2pNetwork(
-        home.transport_seed(), net.listen or (DEFAULT_LISTEN,), psk=psk, lan=net.lan
+        home.transport_seed(),
+        net.listen or (DEFAULT_LISTEN,),
+        psk=psk,
+        lan=net.lan,
+        hop=config.circuit.limits if config.circuit.serve else None,
+        reachability=net.reachability,
     )

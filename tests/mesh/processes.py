@@ -50,8 +50,17 @@ class Node:
     """One ``stig node`` (or ``relay``) process."""
 
     def __init__(
-        self, home: Path, *args: str, command: str = "node", env: dict[str, str] | None = None
+        self,
+        home: Path,
+        *args: str,
+        command: str = "node",
+        env: dict[str, str] | None = None,
+        listen: str = LOCAL,
+        inside: tuple[str, ...] = (),
     ) -> None:
+        """``inside`` prefixes the command (``ip netns exec NAME``: tests/net/nat_bed.py)."""
+        self.listen = listen
+        self.inside = inside
         self.home = home
         self.env = env or {}
         self.args = args
@@ -64,7 +73,11 @@ class Node:
         self.home.mkdir(parents=True, exist_ok=True)
         log = (self.home / "node.log").open("ab")
         self.process = subprocess.Popen(
-            [STIG, "--home", str(self.home), self.command, "--listen", LOCAL, "-v", *self.args],
+            [
+                *self.inside,
+                *(STIG, "--home", str(self.home), self.command),
+                *("--listen", self.listen, "-v", *self.args),
+            ],
             stdout=subprocess.PIPE,
             stderr=log,
             env={**_env(), **self.env},

@@ -1,0 +1,132 @@
+"""stig through real NATs: relay, nodes and kernel NAT routers in network namespaces
+(tests/net/nat_bed.py), real ``stig`` processes, real libp2p. Skipped, with the reason, only
+where this process cannot create namespaces. Every process is ended by PID and every namespace
+removed, also on failure."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.mesh.processes import Node, cluster, stig, stig_json, wait_for
+from tests.mesh.test_mesh_processes import bundle_of
+from tests.net.nat_bed import KEEP, Bed, why_not
+
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(240)]
+
+PORT = 4737
+
+
+@pytest.fixture
+def bed() -> Iterator[Bed]:
+    reason = why_not()
+    if reason is not None:
+        pytest.skip(reason)
+    made = Bed()
+    try:
+        yield made.open()
+    finally:
+        made.close()
+
+
+def init(home: Path) -> Path:
+    stig(home, "init", "-q")
+    (home / "config.toml").write_text("[network]\nsync_interval = 1\n")
+    return home
+
+
+def peer(status: dict[str, Any], peer_id: str) -> dict[str, Any] | None:
+    for record in status["peers"]:
+        if record["peer"] == peer_id and record["connected"]:
+            return record
+    return None
+
+
+def has(node: Node, trace_id: str) -> bool:
+    return any(item["id"] == trace_id for item in stig_json(node.home, "feed"))
+
+
+def test_nodes_behind_two_nats_meet_through_a_public_relay(tmp_path: Path, bed: Bed) -> None:
+    one, two = bed.home(1, KEEP), bed.home(2, KEEP)
+    with cluster() as nodes:
+        relay = Node(
+            init(tmp_path / "r"),
+            command="relay",
+            listen=f"/ip4/{bed.public_address}/tcp/{PORT}",
+            inside=bed.inside_public,
+        ).start()
+        nodes.append(relay)
+        relay_id = relay.address.rsplit("/p2p/", 1)[1]
+        a = Node(
+            init(tmp_path / "a"),
+            "--bootstrap",
+            relay.address,
+            listen=f"/ip4/{one.address}/tcp/{PORT}",
+            inside=one.inside,
+        ).start()
+        nodes.append(a)
+        b = Node(
+            init(tmp_path / "b"),
+            "--bootstrap",
+            relay.address,
+            listen=f"/ip4/{two.address}/tcp/{PORT}",
+            inside=two.inside,
+        ).start()
+        nodes.append(b)
+        a_id = a.address.rsplit("/p2p/", 1)[1]
+
+        # A and B know only R: each reserves a slot there and says so.
+        for node in (a, b):
+            wait_for(
+                lambda node=node: node.peers()["reach"]["relays"] == [relay_id],
+                30,
+                f"{node.home.name} to reserve on the relay",
+            )
+        reach = a.peers()["reach"]
+        assert reach["state"] == "behind NAT"
+        assert reach["advertised"] == [f"{relay.address}/p2p-circuit/p2p/{a_id}"]
+        words = stig(a.home, "peers").stdout
+        assert f"behind NAT, reachable via {relay_id}" in words
+        assert relay.peers()["reach"]["state"] == "public"
+
+        # B learns A's circuit address from R (peer exchange) and reaches A through R.
+        wait_for(lambda: peer(b.peers(), a_id) is not None, 60, "b to reach a through r")
+        found = peer(b.peers(), a_id)
+        assert found is not None and found["route"]["kind"] in ("via relay", "hole-punched")
+
+        posted = stig(a.home, "post", "-k", "callout", "across two NATs").stdout.strip()
+        wait_for(lambda: has(b, posted), 30, "a's post to reach b")
+
+        b.stop()
+        # 50 traces reach A at once (a bundle, as from a USB stick) and spread from there.
+        stig(a.home, "import", str(bundle_of(tmp_path / "away.stig", 50, "while b is away")))
+        wait_for(lambda: relay.digest() == a.digest(), 60, "the relay to hold a's 51 traces")
+        back = Node(
+            b.home,
+            "--bootstrap",
+            relay.address,
+            listen=f"/ip4/{two.address}/tcp/{PORT}",
+            inside=two.inside,
+        ).start()
+        nodes.append(back)
+        wait_for(lambda: back.digest() == a.digest(), 90, "b to catch up by sync")
+        assert a.digest()[0] == 51
+
+
+def test_a_public_node_says_it_is_public(tmp_path: Path, bed: Bed) -> None:
+    with cluster() as nodes:
+        node = Node(
+            init(tmp_path / "p"),
+            "--reachability",
+            "public",
+            listen=f"/ip4/{bed.public_address}/tcp/{PORT}",
+            inside=bed.inside_public,
+        ).start()
+        nodes.append(node)
+        reach = node.peers()["reach"]
+        assert reach["state"] == "public"
+        assert reach["advertised"] == [node.address]
+        assert "public (configured public" in stig(node.home, "peers").stdout
