@@ -31,6 +31,7 @@ from libp2p.network.exceptions import SwarmException
 from libp2p.peer.id import ID
 from libp2p.peer.peerinfo import PeerInfo, info_from_p2p_addr
 from libp2p.relay.circuit_v2.config import RelayConfig, RelayRole
+from libp2p.relay.circuit_v2.dcutr import DCUtRProtocol
 from libp2p.relay.circuit_v2.protocol import PROTOCOL_ID as HOP_PROTOCOL
 from libp2p.relay.circuit_v2.protocol import CircuitV2Protocol
 from libp2p.relay.circuit_v2.resources import RelayLimits
@@ -94,6 +95,9 @@ class Relaying:
         self.transport = CircuitV2Transport(
             host, self.protocol, RelayConfig(roles=RelayRole.STOP, limits=limits)
         )
+        # DCUtR (docs/protocol.md §8.4): it tries to replace every relayed connection by a direct
+        # one, on its own, every 2 s up to 3 times per peer (it cannot be switched off).
+        self.hole_punching = DCUtRProtocol(host)
         self.reservations: dict[str, str] = {}  # relay peer id → the relay's full address
         self.trying: set[str] = set()
 

@@ -310,6 +310,7 @@ class PeerNotifee(INotifee):
         if not network.get_connections(peer):
             self.side.peer_disconnected(peer)
         else:
+            self.side.connection_replaced(peer, conn)
             self.side.update_route(peer)
 
     async def opened_stream(self, network: INetwork, stream: INetStream) -> None:
@@ -400,6 +401,7 @@ class Side:
                 background_trio_service(self.pubsub) as pubsub_manager,
                 background_trio_service(self.router) as router_manager,
                 background_trio_service(self.relaying.protocol),
+                background_trio_service(self.relaying.hole_punching),
                 self.host.run(self.listen),
             ):
                 try:
@@ -506,6 +508,18 @@ class Side:
                 if relay_of(relay_conn) is None and _remote_address(relay_conn) == remote:
                     return candidate
         return "an unknown relay"
+
+    def connection_replaced(self, peer: ID, conn: INetConn) -> None:
+        """One of several connections to ``peer`` closed (after hole punching, DCUtR closes the
+        relayed one about 60 s later). trap: Pubsub keeps writing to a stream on the closed
+        connection and ignores the disconnect because the peer still has a connection:
+        gossip with that peer stops with no error. Handing the peer to pubsub's dead-peer
+        handling (a private method of 0.8.1: re-check on upgrade) reopens the stream on the
+        live connection."""
+        stream = self.pubsub.peers.get(peer)
+        if stream is not None and stream.muxed_conn is conn.muxed_conn:
+            log.info("gossip with %s moves off a closed connection", peer)
+            self.pubsub._handle_dead_peer(peer)
 
     def update_route(self, peer: ID) -> None:
         """Record how ``peer`` is reached now: directly if any connection is not a circuit

@@ -13,7 +13,7 @@ import pytest
 
 from tests.mesh.processes import Node, cluster, stig, stig_json, wait_for
 from tests.mesh.test_mesh_processes import bundle_of
-from tests.net.nat_bed import KEEP, Bed, why_not
+from tests.net.nat_bed import KEEP, RANDOM, Bed, why_not
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(240)]
 
@@ -114,6 +114,70 @@ def test_nodes_behind_two_nats_meet_through_a_public_relay(tmp_path: Path, bed: 
         nodes.append(back)
         wait_for(lambda: back.digest() == a.digest(), 90, "b to catch up by sync")
         assert a.digest()[0] == 51
+
+
+PUNCH_WITHIN = 25.0
+"""Seconds given to hole punching: DCUtR starts 2 s after a relayed connection, a punch that
+works takes about 1 s, three that fail about 22 s each (docs/performance.md, reach)."""
+
+
+def route_to(node: Node, peer_id: str) -> str | None:
+    found = peer(node.peers(), peer_id)
+    return found["route"]["kind"] if found and found["route"] else None
+
+
+def became_direct(node: Node, peer_id: str, within: float) -> bool:
+    """Wait (bounded) for the connection to ``peer_id`` to become direct; whether it did."""
+    try:
+        wait_for(lambda: route_to(node, peer_id) == "hole-punched", within, "a hole punched")
+    except AssertionError:
+        return False
+    return True
+
+
+@pytest.mark.parametrize("nat", [KEEP, RANDOM])
+def test_hole_punching_where_the_nat_allows_it(tmp_path: Path, bed: Bed, nat: str) -> None:
+    """The design's promise (docs/protocol.md §8.4): behind port-keeping NATs with the usual
+    dropping firewall, A and B end up directly connected; behind port-randomising NATs they
+    keep the circuit through R. Either way traces cross; after a punch, R may go."""
+    one, two = bed.home(1, nat), bed.home(2, nat)
+    with cluster() as nodes:
+        relay = Node(
+            init(tmp_path / "r"),
+            command="relay",
+            listen=f"/ip4/{bed.public_address}/tcp/{PORT}",
+            inside=bed.inside_public,
+        ).start()
+        nodes.append(relay)
+        a, b = (
+            Node(
+                init(tmp_path / name),
+                "--bootstrap",
+                relay.address,
+                listen=f"/ip4/{home.address}/tcp/{PORT}",
+                inside=home.inside,
+            ).start()
+            for name, home in (("a", one), ("b", two))
+        )
+        nodes += [a, b]
+        a_id = a.address.rsplit("/p2p/", 1)[1]
+        wait_for(lambda: route_to(b, a_id) is not None, 60, "b to reach a through r")
+
+        direct = became_direct(b, a_id, PUNCH_WITHIN)
+        print(f"NAT {nat}: A-B {'direct (hole-punched)' if direct else 'via relay'}")
+        if nat == KEEP:
+            assert direct, "port-keeping NATs with a dropping firewall: DCUtR must punch"
+        else:
+            assert not direct
+            assert route_to(b, a_id) == "via relay"
+
+        posted = stig(a.home, "post", f"behind {nat} NATs").stdout.strip()
+        wait_for(lambda: has(b, posted), 30, "a's post to reach b")
+        if direct:
+            relay.stop()
+            wait_for(lambda: route_to(b, a_id) == "hole-punched", 30, "a-b to outlive r")
+            later = stig(a.home, "post", "after the relay went away").stdout.strip()
+            wait_for(lambda: has(b, later), 30, "a post to cross the punched hole")
 
 
 def test_a_public_node_says_it_is_public(tmp_path: Path, bed: Bed) -> None:

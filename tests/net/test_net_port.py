@@ -15,6 +15,7 @@ from stig.net.circuit import HopLimits, is_circuit
 from stig.net.memory_net import MemoryHub
 from stig.net.network import (
     BEHIND_NAT,
+    HOLE_PUNCHED,
     PUBLIC,
     RELAYED,
     NetEvent,
@@ -195,12 +196,13 @@ async def test_a_node_behind_nat_is_reached_through_its_relay(make: Make) -> Non
         assert relay.peer_id in circuit
 
         assert await b.dial(circuit, within=15) == a.peer_id
-        await until(lambda: b.route(a.peer_id) is not None, "b's route to a")
-        route = b.route(a.peer_id)
-        assert route is not None and (route.kind, route.relay) == (RELAYED, relay.peer_id)
-        await until(lambda: a.route(b.peer_id) is not None, "a's route to b")
-        back = a.route(b.peer_id)
-        assert back is not None and (back.kind, back.relay) == (RELAYED, relay.peer_id)
+        # On loopback libp2p may punch through at once (DCUtR, on its own after 2 s): then the
+        # route says so; through the relay, it names the relay.
+        for net, other in ((b, a), (a, b)):
+            await until(lambda n=net, o=other: n.route(o.peer_id) is not None, "a route")  # type: ignore[misc]
+            route = net.route(other.peer_id)
+            assert route is not None
+            assert (route.kind, route.relay) in ((RELAYED, relay.peer_id), (HOLE_PUNCHED, None))
 
         stream = await b.open_stream(a.peer_id, ECHO, within=10)
         await stream.send(b"through the relay")
@@ -208,7 +210,12 @@ async def test_a_node_behind_nat_is_reached_through_its_relay(make: Make) -> Non
         await stream.close()
 
         await relay.stop()
-        await until(lambda: a.peer_id not in b.peers(), "the circuit to end with its relay")
         await until(lambda: not a.reach().relays, "the reservation to end with its relay")
+
+        def circuit_gone() -> bool:
+            route = b.route(a.peer_id)
+            return route is None or route.kind == HOLE_PUNCHED
+
+        await until(circuit_gone, "the circuit to end with its relay")
     finally:
         await events_b.close()
