@@ -13,6 +13,7 @@ from typing import Any
 
 import click
 
+from stig.cli.joining import addresses_of, connect_to, node_invite
 from stig.cli.options import confirm, home_of, run
 from stig.cli.render import echo_json
 from stig.crdt.trace import Trace
@@ -23,6 +24,9 @@ from stig.node.local import LocalNode
 
 DEFAULT_NAME_PREFIX = "group-"
 DEFAULT_NAME_HEX = 6
+WITH_ADDRESS = "+"
+"""Joins a group invite and a peer invite (docs/protocol.md §8.9) into one code: "+" is in the
+QR alphanumeric set and in neither code's alphabet."""
 
 group_option = click.option(
     "--group",
@@ -101,14 +105,30 @@ def group_new(ctx: click.Context, name: str) -> None:
 @group.command("invite")
 @click.argument("name")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON (code and group), no QR code.")
+@click.option(
+    "--with-address",
+    is_flag=True,
+    help="Add this running node's reachable addresses: one scan joins the group and the mesh.",
+)
 @click.pass_context
-def group_invite(ctx: click.Context, name: str, as_json: bool) -> None:
+def group_invite(ctx: click.Context, name: str, as_json: bool, with_address: bool) -> None:
     """Print the invite code of group NAME, and a QR code of it."""
 
     def act(node: LocalNode) -> str:
         return node.groups.invite(name, _today(node))
 
-    echo_invite(_with_node(ctx, act), name, as_json)
+    code = _with_node(ctx, act)
+    if not with_address:
+        echo_invite(code, name, as_json)
+        return
+    peer_code, _ = node_invite(home_of(ctx))
+    about = (
+        f"Anyone holding this code is in group {name!r} and can dial this node: it carries the "
+        "group's key and the IP addresses this node is reachable at (its own, or its relays'). "
+        "Whoever sees it can read the group and learns that this node, at those addresses, "
+        "holds its key (docs/threat-model.md): give it only in person."
+    )
+    echo_invite(f"{code}{WITH_ADDRESS}{peer_code}", name, as_json, about)
 
 
 def default_name(code: str, today: int, taken: list[str]) -> str:
@@ -132,6 +152,9 @@ def default_name(code: str, today: int, taken: list[str]) -> str:
 def group_join(ctx: click.Context, code: str, name: str | None) -> None:
     """Enter the group whose invite code is CODE."""
 
+    code, _, peer_code = "".join(code.split()).partition(WITH_ADDRESS)
+    addresses = addresses_of(peer_code) if peer_code else []
+
     def act(node: LocalNode) -> str:
         today = _today(node)
         chosen = name or default_name(code, today, node.groups.names())
@@ -139,6 +162,8 @@ def group_join(ctx: click.Context, code: str, name: str | None) -> None:
         return chosen
 
     chosen = _with_node(ctx, act)
+    for line in connect_to(home_of(ctx), addresses):
+        click.echo(line)
     click.echo(
         f"joined group {chosen}: `stig feed --group {chosen}` reads it once its traces are here "
         "(from the mesh, or `stig import`)"

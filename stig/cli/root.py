@@ -8,6 +8,7 @@ from stig.cli import (
     carrying,
     groups,
     identity,
+    joining,
     mesh,
     moderation,
     naming,
@@ -64,6 +65,7 @@ for module in (
     carrying,
     groups,
     mesh,
+    joining,
     publishing,
     tui,
 ):

@@ -39,8 +39,11 @@ SIGHUP makes a running node read the file again and take its new relay policy (t
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
+import os
 import re
+import tempfile
 import tomllib
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
@@ -331,6 +334,35 @@ def read_psk(path: Path) -> str:
             "(make one with: python3 -c 'import os; print(os.urandom(32).hex())')"
         )
     return key
+
+
+def add_bootstrap(path: Path, addresses: list[str]) -> list[str]:
+    """Add ``addresses`` (checked full peer addresses) to ``network.bootstrap`` in the config
+    file at ``path``; the ones that were not there yet. The file is written whole (mode 0600,
+    renamed into place) and loads before it replaces the old one; comments in it are not kept."""
+    import tomli_w  # noqa: PLC0415 - only this command writes the config
+
+    raw: dict[str, Any] = {}
+    if path.exists():
+        load_config(path)  # refuse to build on a config that does not load
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    network = raw.setdefault("network", {})
+    known = list(network.get("bootstrap", []))
+    added = [a for a in dict.fromkeys(addresses) if a not in known]
+    if not added:
+        return []
+    network["bootstrap"] = known + added
+    fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=".config-", suffix=".toml")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as out:
+            out.write(tomli_w.dumps(raw))
+        load_config(Path(temporary))
+        os.replace(temporary, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(temporary)
+        raise
+    return added
 
 
 def with_network(

@@ -5,13 +5,17 @@ A Unix socket at ``<home>/control.sock`` (mode 0600: only this user). One reques
 connection: a JSON line, one JSON line back.
 
 * ``{"ask": "status"}`` — the node's state (``stig peers``, ``stig status``).
+* ``{"ask": "connect", "address": "<full multiaddr>"}`` — dial that peer now and keep dialing
+  it like a bootstrap peer (``stig connect``); answered ``{"peer": "<peer id>"}`` or
+  ``{"error": "<what went wrong, in plain words>"}``. It is the one request that changes
+  anything, and all it can do is make the node dial out.
 * ``{"ask": "stop"}`` — answered ``{"stopping": true}``, then the process stops as if
   interrupted (a node returns from ``MeshNode.run``, the terminal UI exits). ``stig wipe``
   sends it first: a process left running on a wiped home would go on showing, and writing,
   what was just erased.
 
-Nothing else on it can change the node: posting from the CLI goes through the store, which the
-node watches (docs/architecture.md).
+Nothing else on it can change the node (the socket is 0600: only this user reaches it): posting
+from the CLI goes through the store, which the node watches (docs/architecture.md).
 """
 
 from __future__ import annotations
@@ -34,10 +38,14 @@ STOP_WITHIN = 10.0
 network first, which takes a second or two)."""
 
 
+Connect = Callable[[str], Awaitable[dict[str, Any]]]
+
+
 async def serve(
     path: Path,
     status: Callable[[], Awaitable[dict[str, Any]]],
     stop: Callable[[], None] | None = None,
+    connect: Connect | None = None,
 ) -> asyncio.AbstractServer:
     """Serve ``status()`` on ``path`` (a socket left there by a node that died is replaced);
     a stop request calls ``stop()`` once the answer is sent (refused if ``stop`` is None)."""
@@ -52,6 +60,12 @@ async def serve(
             ask = request.get("ask")
             if ask == "status":
                 reply = await status()
+            elif ask == "connect" and connect is not None:
+                address = request.get("address")
+                if not isinstance(address, str):
+                    reply = {"error": "connect needs an address"}
+                else:
+                    reply = await connect(address)
             elif ask == "stop" and stop is not None:
                 reply, stopping = {"stopping": True}, True
             else:
@@ -82,6 +96,19 @@ async def ask_status(path: Path) -> dict[str, Any]:
     line = await asyncio.wait_for(reader.readline(), 5)
     writer.close()
     reply: dict[str, Any] = json.loads(line)
+    return reply
+
+
+async def ask_connect(path: Path, address: str, within: float = 30.0) -> dict[str, Any]:
+    """Ask the running node at ``path`` to dial ``address`` now (and keep it); its answer."""
+    try:
+        reader, writer = await asyncio.wait_for(asyncio.open_unix_connection(str(path)), 5)
+    except (FileNotFoundError, ConnectionRefusedError, TimeoutError) as exc:
+        raise UsageError("no node is running for this home") from exc
+    writer.write(json.dumps({"ask": "connect", "address": address}).encode() + b"\n")
+    line = await asyncio.wait_for(reader.readline(), within)
+    writer.close()
+    reply: dict[str, Any] = json.loads(line or b"{}")
     return reply
 
 

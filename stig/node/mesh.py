@@ -33,7 +33,7 @@ from typing import Any
 import msgpack
 
 from stig.crdt.reconcile import SyncError
-from stig.errors import StigError
+from stig.errors import StigError, UsageError
 from stig.net.network import (
     Network,
     NetworkError,
@@ -47,7 +47,7 @@ from stig.net.network import (
 from stig.node import control, outbox, sync
 from stig.node.admission import Admission, Session, Taken
 from stig.node.clock import now as clock_now
-from stig.node.config import Config, RelayPolicy
+from stig.node.config import Config, RelayPolicy, check_bootstrap
 from stig.node.dialing import Dialing
 from stig.node.groups import Groups
 from stig.node.home import Home
@@ -110,6 +110,7 @@ class MeshNode:
         self.taken = Taken()
         # The addresses this node dials (bootstrap, and any dialed by hand), and how that goes.
         self.dialing: dict[str, Dialing] = {}
+        self.added: list[str] = []  # addresses given while running (stig connect)
         self.admission = Admission(self.policy, store, self.ledger, clock, self._cut_off_soon)
         self._pushes: asyncio.Queue[tuple[PeerId, bytes]] = asyncio.Queue()
         self._syncing: set[PeerId] = set()
@@ -135,7 +136,9 @@ class MeshNode:
         self.network.set_stream_handler(PEERS_PROTOCOL, self._serve_peers)
         await self.network.subscribe(PUBLIC_TOPIC)
         self.addresses = await self.network.start()
-        server = await control.serve(self.home.control_socket, self.report, stop.set)
+        server = await control.serve(
+            self.home.control_socket, self.report, stop.set, connect=self.connect
+        )
         try:
             self._write_addresses()
             cursor = await self.store.cursor()
@@ -373,7 +376,7 @@ class MeshNode:
         often while it fails: stig.node.dialing)."""
         while True:
             connected = set(self.network.peers())
-            for address in self.config.network.bootstrap:
+            for address in [*self.config.network.bootstrap, *self.added]:
                 peer = address.rsplit("/p2p/", 1)[-1]
                 state = self.dialing.setdefault(address, Dialing(address))
                 if peer in connected:
@@ -404,6 +407,21 @@ class MeshNode:
             log.info("reached %s after %d failed tries", address, state.failures)
         state.reached()
         return peer
+
+    async def connect(self, address: str) -> dict[str, Any]:
+        """The control socket's one write (``stig connect``): dial ``address`` now and keep
+        dialing it like a bootstrap peer. The answer says what happened, in plain words."""
+        try:
+            check_bootstrap(address, "connect")
+        except UsageError as exc:
+            return {"error": str(exc)}
+        if address not in self.config.network.bootstrap and address not in self.added:
+            self.added.append(address)
+        peer = await self.dial(address)
+        if peer is None:
+            state = self.dialing[address]
+            return {"error": state.error, "next_try": state.report().get("next_try")}
+        return {"peer": peer}
 
     async def _exchange_peers(self, peer: PeerId) -> None:
         """Ask a new peer whom it knows; dial some of them while we have few peers."""

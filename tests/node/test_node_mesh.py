@@ -507,7 +507,9 @@ async def test_status_reports_every_peer(mesh: Mesh) -> None:
 
     status = node.node.status()
     assert json.loads(json.dumps(status)) == status
-    assert set(status) == {"peer_id", "addresses", "peers", "dialing", "moderation"}
+    assert set(status) == {"peer_id", "addresses", "reach", "peers", "dialing", "moderation"}
+    assert status["reach"]["state"] == "public"  # the in-memory node is behind no NAT
+    assert status["reach"]["advertised"] == [node.address]
     assert status["dialing"] == []  # no address failing
     assert status["moderation"] == {
         "refused_authors": 0,
@@ -529,10 +531,13 @@ async def test_status_reports_every_peer(mesh: Mesh) -> None:
         "rejected",
         "banned",
         "ban_reason",
+        "route",
     }
     assert all(set(p) == keys for p in status["peers"])
     good, bad = peers[honest.peer_id], peers[hostile.peer_id]
     assert good["connected"] and not good["banned"] and good["ban_reason"] == ""
+    assert good["route"]["kind"] == "direct" and good["route"]["relay"] is None
+    assert bad["route"] is None  # gone: no route
     assert isinstance(good["last_sync"], float) and good["last_sync_result"].startswith("ok: ")
     assert good["rejected"] == {}
     assert not bad["connected"] and bad["banned"] and bad["last_sync"] is None

@@ -1,0 +1,57 @@
+"""Peer invites (docs/protocol.md §8.9): the documented vector, and codes that must be refused
+with a message that says what to do."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from stig.net.peer_invite import (
+    MAX_INVITE_ADDRESSES,
+    PeerInviteError,
+    peer_invite,
+    read_peer_invite,
+)
+
+DOC = Path(__file__).resolve().parents[2] / "docs" / "protocol.md"
+
+
+def vector() -> tuple[list[str], str]:
+    text = DOC.read_text(encoding="utf-8")
+    (block,) = re.findall(r"```stig-peer-invite-vector\n(.*?)```", text, re.S)
+    addresses = [line.split(": ", 1)[1] for line in block.splitlines() if line.startswith("addr")]
+    (code,) = [line.split(": ", 1)[1] for line in block.splitlines() if line.startswith("code")]
+    return addresses, code
+
+
+def test_the_documented_vector_holds() -> None:
+    addresses, code = vector()
+    assert peer_invite(addresses) == code
+    assert read_peer_invite(code) == addresses
+    assert read_peer_invite(code.upper()) == addresses  # as scanned from the QR code
+
+
+@given(st.integers(0, 255), st.integers(11, 200))
+def test_a_damaged_code_is_refused_never_misread(flip: int, where: int) -> None:
+    _, code = vector()
+    where = min(where, len(code) - 1)
+    alphabet = "abcdefghijklmnopqrstuvwxyz234567"
+    damaged = code[:where] + alphabet[flip % 32] + code[where + 1 :]
+    if damaged == code:
+        return
+    with pytest.raises(PeerInviteError):
+        read_peer_invite(damaged)
+
+
+def test_at_most_four_addresses_and_only_the_first_peers() -> None:
+    addresses, _ = vector()
+    many = [addresses[1].replace("198.18.0.11", f"198.18.0.{i}") for i in range(1, 9)]
+    assert len(read_peer_invite(peer_invite(many))) == MAX_INVITE_ADDRESSES
+    with pytest.raises(PeerInviteError, match="no address"):
+        peer_invite([])
+    with pytest.raises(PeerInviteError, match="starts with"):
+        read_peer_invite("stig-group1-aaaa")
