@@ -75,6 +75,7 @@ class LiveStatus:
     problem: str = ""
     lan: bool = False
     bootstrap: tuple[str, ...] = ()
+    failing: int = 0  # addresses this node dials that it cannot reach (stig.node.dialing)
 
     @property
     def connected(self) -> int:
@@ -202,6 +203,7 @@ class LiveNode:
             problem=self._problem,
             lan=self.config.network.lan,
             bootstrap=self.config.network.bootstrap,
+            failing=len(raw.get("dialing", ())),
         )
 
     # -- posting ---------------------------------------------------------------------------

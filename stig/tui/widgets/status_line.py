@@ -15,7 +15,15 @@ def status_text(
     status: LiveStatus, persona: str, now: float, group: str | None = None, new: int = 0
 ) -> Text:
     text = Text()
-    if status.mode == ONLINE:
+    if status.on_mesh and not status.connected:
+        # On the mesh but alone: never a green "online" then (p opens the Peers screen).
+        text.append("○ 0 peers", style="bold yellow")
+        if status.failing:
+            failing = plural(status.failing, "address", "addresses")
+            text.append(f" — {failing} failing (p for details)", style="bold yellow")
+        else:
+            text.append(" — nobody to dial yet (p to add a peer)")
+    elif status.mode == ONLINE:
         text.append("● online", style="bold green")
         text.append(f" · {plural(status.connected, 'peer', 'peers')}")
     elif status.mode == ELSEWHERE:
