@@ -1,0 +1,1 @@
+"""The network layer: how a node reaches its peers (transports, and Tor in ``stig.net.tor``)."""
