@@ -9,6 +9,9 @@ dials only through that tor's SOCKS port. Noise (with stig's negotiation guard u
 Yamux, as stig builds its hosts. It serves an echo protocol and GossipSub on one topic: a
 message it receives that is not an acknowledgement is answered by ``ack:<message>``.
 
+With ``--clearnet`` it is the same host on TCP at 127.0.0.1 instead (no tor at all): the
+baseline that benchmarks/onion.py measures beside the onion path.
+
 With ``--dial``: connects to that peer, opens an echo stream, makes ``--rounds`` round trips of
 64 bytes, then publishes a message every PUBLISH_EVERY seconds until the other side's ack comes
 back. ``--reconnects`` hangs up and dials again that many times, timing each.
@@ -29,7 +32,7 @@ from typing import Any
 import multiaddr
 import trio
 from libp2p import new_host
-from libp2p.abc import INetConn, INetStream, INetwork, INotifee
+from libp2p.abc import INetConn, INetStream, INetwork, INotifee, ITransport
 from libp2p.crypto.ed25519 import create_new_key_pair
 from libp2p.crypto.x25519 import create_new_key_pair as create_x25519_key_pair
 from libp2p.custom_types import TProtocol
@@ -44,7 +47,12 @@ from libp2p.tools.anyio_service import background_trio_service
 from stig.net.tor.control import TorControl
 from stig.net.tor.onion_key import OnionKey
 from stig.net.tor.transport import OnionTransport, onion_listen_addrs
-from stig.node.negotiation_guard import GuardedNoise, NegotiationGuard, connection_upgraded
+from stig.node.negotiation_guard import (
+    GuardedNoise,
+    GuardedTCP,
+    NegotiationGuard,
+    connection_upgraded,
+)
 
 ECHO = TProtocol("/stig-test/echo/1")
 TOPIC = "/stig-test/onion/1"
@@ -106,13 +114,19 @@ async def read_exactly(stream: INetStream, n: int) -> bytes:
 
 async def run(args: argparse.Namespace) -> None:
     started = time.monotonic()
-    control = await trio.to_thread.run_sync(TorControl.attach, args.control)
-    key = OnionKey(bytes.fromhex(args.seed))
     key_pair = create_new_key_pair()
-    transport = OnionTransport(
-        ("127.0.0.1", args.socks), control=control, keys=[key], wrap=NegotiationGuard
-    )
-    listen = onion_listen_addrs([key], VIRTUAL_PORT)
+    control: TorControl | None = None
+    transport: ITransport
+    if args.clearnet:
+        transport = GuardedTCP()
+        listen = [multiaddr.Multiaddr("/ip4/127.0.0.1/tcp/0")]
+    else:
+        control = await trio.to_thread.run_sync(TorControl.attach, args.control)
+        key = OnionKey(bytes.fromhex(args.seed))
+        transport = OnionTransport(
+            ("127.0.0.1", args.socks), control=control, keys=[key], wrap=NegotiationGuard
+        )
+        listen = onion_listen_addrs([key], VIRTUAL_PORT)
     host = new_host(
         key_pair=key_pair,
         sec_opt={
@@ -148,8 +162,7 @@ async def run(args: argparse.Namespace) -> None:
         emit(
             "listening",
             addrs=[str(a) for a in host.get_addrs()],
-            onion=key.address,
-            published=list(control.status().onions),
+            published=list(control.status().onions) if control is not None else [],
             up_s=time.monotonic() - started,
         )
         acked = trio.Event()
@@ -164,7 +177,8 @@ async def run(args: argparse.Namespace) -> None:
             # trap: Pubsub never stops its seen-messages sweeper thread, which would keep
             # the process alive after trio.run returns.
             pubsub.seen_messages.stop()
-            control.close()
+            if control is not None:
+                control.close()
 
 
 async def stop_on_signal(scope: trio.CancelScope) -> None:
@@ -232,9 +246,10 @@ async def dial(host: Any, pubsub: Pubsub, args: argparse.Namespace, acked: trio.
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--control", type=int, required=True)
-    parser.add_argument("--socks", type=int, required=True)
-    parser.add_argument("--seed", required=True)
+    parser.add_argument("--control", type=int)
+    parser.add_argument("--socks", type=int)
+    parser.add_argument("--seed")
+    parser.add_argument("--clearnet", action="store_true")
     parser.add_argument("--dial")
     parser.add_argument("--rounds", type=int, default=10)
     parser.add_argument("--reconnects", type=int, default=0)

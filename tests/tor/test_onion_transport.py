@@ -12,7 +12,7 @@ import psutil
 import pytest
 
 from stig.net.tor.onion_key import OnionKey
-from tests.tor.conftest import OnionPeer
+from tests.tor.peer_process import OnionPeer
 from tests.tor.private_network import PrivateTorNetwork
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(420)]
