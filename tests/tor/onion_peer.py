@@ -10,7 +10,9 @@ Yamux, as stig builds its hosts. It serves an echo protocol and GossipSub on one
 message it receives that is not an acknowledgement is answered by ``ack:<message>``.
 
 With ``--clearnet`` it is the same host on TCP at 127.0.0.1 instead (no tor at all): the
-baseline that benchmarks/onion.py measures beside the onion path.
+baseline that benchmarks/onion.py measures beside the onion path. With ``--also-tcp`` it is
+both (a relay that bridges the onion and clearnet meshes). ``--say`` is the text of its
+gossip messages.
 
 With ``--dial``: connects to that peer, opens an echo stream, makes ``--rounds`` round trips of
 64 bytes, then publishes a message every PUBLISH_EVERY seconds until the other side's ack comes
@@ -116,17 +118,20 @@ async def run(args: argparse.Namespace) -> None:
     started = time.monotonic()
     key_pair = create_new_key_pair()
     control: TorControl | None = None
-    transport: ITransport
-    if args.clearnet:
-        transport = GuardedTCP()
-        listen = [multiaddr.Multiaddr("/ip4/127.0.0.1/tcp/0")]
-    else:
+    transports: list[ITransport] = []
+    listen: list[multiaddr.Multiaddr] = []
+    if args.clearnet or args.also_tcp:
+        transports.append(GuardedTCP())
+        listen.append(multiaddr.Multiaddr("/ip4/127.0.0.1/tcp/0"))
+    if not args.clearnet:
         control = await trio.to_thread.run_sync(TorControl.attach, args.control)
         key = OnionKey(bytes.fromhex(args.seed))
-        transport = OnionTransport(
-            ("127.0.0.1", args.socks), control=control, keys=[key], wrap=NegotiationGuard
+        transports.append(
+            OnionTransport(
+                ("127.0.0.1", args.socks), control=control, keys=[key], wrap=NegotiationGuard
+            )
         )
-        listen = onion_listen_addrs([key], VIRTUAL_PORT)
+        listen += onion_listen_addrs([key], VIRTUAL_PORT)
     host = new_host(
         key_pair=key_pair,
         sec_opt={
@@ -135,7 +140,7 @@ async def run(args: argparse.Namespace) -> None:
             )
         },
         muxer_opt={YAMUX_PROTOCOL_ID: Yamux},
-        transports=[transport],
+        transports=transports,
         listen_addrs=listen,
         disable_identify_address_discovery=True,
     )
@@ -229,7 +234,7 @@ async def dial(host: Any, pubsub: Pubsub, args: argparse.Namespace, acked: trio.
     n = 0
     while not acked.is_set():
         n += 1
-        await pubsub.publish(TOPIC, f"over tor {n}".encode())
+        await pubsub.publish(TOPIC, f"{args.say} {n}".encode())
         with trio.move_on_after(PUBLISH_EVERY):
             await acked.wait()
 
@@ -250,6 +255,8 @@ def main() -> None:
     parser.add_argument("--socks", type=int)
     parser.add_argument("--seed")
     parser.add_argument("--clearnet", action="store_true")
+    parser.add_argument("--also-tcp", action="store_true")
+    parser.add_argument("--say", default="over tor")
     parser.add_argument("--dial")
     parser.add_argument("--rounds", type=int, default=10)
     parser.add_argument("--reconnects", type=int, default=0)

@@ -49,12 +49,29 @@ class OnionPeer:
             left = deadline - time.monotonic()
             if left <= 0 or self.process.poll() is not None:
                 raise AssertionError(f"no {event!r} from the onion peer: {self.log()[-3000:]}")
-            ready, _, _ = select.select([self.process.stdout], [], [], min(left, 1.0))
-            if ready:
-                chunk = os.read(self.process.stdout.fileno(), 65536)
-                self._buffer += chunk
-                *lines, self._buffer = self._buffer.split(b"\n")
-                self.events += [json.loads(line) for line in lines if line.strip()]
+            self._read(min(left, 1.0))
+
+    def _read(self, within: float) -> None:
+        """Take in the complete lines the peer wrote, waiting at most ``within`` for some."""
+        assert self.process.stdout is not None
+        ready, _, _ = select.select([self.process.stdout], [], [], within)
+        if ready:
+            chunk = os.read(self.process.stdout.fileno(), 65536)
+            self._buffer += chunk
+            *lines, self._buffer = self._buffer.split(b"\n")
+            self.events += [json.loads(line) for line in lines if line.strip()]
+
+    def wait_for_match(self, event: str, prefix: str, within: float) -> dict[str, Any]:
+        """The first event named ``event`` whose ``data`` starts with ``prefix``."""
+        deadline = time.monotonic() + within
+        while True:
+            for found in self.events:
+                if found["event"] == event and str(found.get("data", "")).startswith(prefix):
+                    return found
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise AssertionError(f"no {event!r} {prefix!r} from the peer: {self.log()[-3000:]}")
+            self._read(min(left, 1.0))
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")

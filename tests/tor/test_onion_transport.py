@@ -72,6 +72,48 @@ def test_two_onion_only_hosts_meet_over_tor(
         assert loopback_only(peer.pid) == []
 
 
+def test_a_host_on_both_bridges_onion_and_tcp_peers(
+    tor_network: PrivateTorNetwork, onion_peers: list[OnionPeer], tmp_path: Path
+) -> None:
+    """A relay listening as an onion and on TCP (both transports in one host): an onion-only
+    peer reaches it through tor, a TCP-only peer directly, and gossip from the onion-only peer
+    reaches the TCP-only one through the relay, while the onion-only peer still talks to
+    nothing but its tor."""
+    relay_tor, onion_tor = tor_network.clients
+    relay = OnionPeer(
+        tmp_path / "relay.log",
+        *("--control", str(relay_tor.control), "--socks", str(relay_tor.socks)),
+        *("--seed", OnionKey.generate().seed.hex(), "--also-tcp", "--say", "from the relay"),
+    )
+    onion_peers.append(relay)
+    addrs = relay.wait_for("listening", WITHIN)["addrs"]
+    (onion_address,) = [a for a in addrs if a.startswith("/onion3/")]
+    (tcp_address,) = [a for a in addrs if a.startswith("/ip4/127.0.0.1/tcp/")]
+
+    clear = OnionPeer(
+        tmp_path / "clear.log",
+        *("--clearnet", "--dial", tcp_address, "--rounds", "1", "--say", "from tcp"),
+    )
+    onion_peers.append(clear)
+    clear.wait_for("echo", WITHIN)
+
+    hidden = OnionPeer(
+        tmp_path / "hidden.log",
+        *("--control", str(onion_tor.control), "--socks", str(onion_tor.socks)),
+        *("--seed", OnionKey.generate().seed.hex(), "--dial", onion_address),
+        *("--rounds", "1", "--say", "from the onion"),
+    )
+    onion_peers.append(hidden)
+    hidden.wait_for("echo", WITHIN)
+    hidden.wait_for("gossip_ack", WITHIN)
+
+    # The TCP-only peer is not connected to the onion-only one: what it hears from it came
+    # through the relay.
+    heard = clear.wait_for_match("gossip", "from the onion ", WITHIN)
+    assert heard["data"].startswith("from the onion ")
+    assert loopback_only(hidden.pid) == []
+
+
 def test_listening_needs_the_key_of_the_address(
     tor_network: PrivateTorNetwork, onion_peers: list[OnionPeer], tmp_path: Path
 ) -> None:
