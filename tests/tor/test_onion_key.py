@@ -8,6 +8,7 @@ import hashlib
 import stat
 from pathlib import Path
 
+import multiaddr
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -82,8 +83,6 @@ def test_a_damaged_key_file_says_what_to_do(tmp_path: Path) -> None:
 
 
 def test_multiaddr_round_trip() -> None:
-    import multiaddr
-
     from stig.net.tor.transport import parse_onion
 
     key = OnionKey(bytes(range(32)))
@@ -94,3 +93,29 @@ def test_multiaddr_round_trip() -> None:
         multiaddr.Multiaddr("/p2p/12D3KooWGRUyDv6wbvX6TabLLa6Li4WsFgsxqjXG2BwQ8sGEVj8b")
     )
     assert parse_onion(with_peer) == (key.address, 4001)
+
+
+def test_the_transport_uses_a_socks_port_on_this_machine_only() -> None:
+    from stig.net.tor.transport import OnionTransport
+
+    with pytest.raises(TorError, match="only used on this machine") as caught:
+        OnionTransport(("192.0.2.1", 9050))
+    assert caught.value.reason == "not_loopback"
+    onion = multiaddr.Multiaddr(OnionKey(bytes(32)).multiaddr(80))
+    assert OnionTransport(("127.0.0.1", 9050)).can_dial(onion)
+    assert not OnionTransport(("127.0.0.1", 9050)).can_dial(
+        multiaddr.Multiaddr("/ip4/127.0.0.1/tcp/80")
+    )
+
+
+def test_a_bad_checksum_is_not_dialed() -> None:
+    """multiaddr 0.2.0 takes any 56 base32 characters; the transport checks the checksum."""
+    from libp2p.transport.exceptions import OpenConnectionError
+
+    from stig.net.tor.transport import parse_onion
+
+    address = OnionKey(bytes(32)).address
+    broken = address[:-2] + ("ab" if address[-2:] != "ab" else "cd")
+    maddr = multiaddr.Multiaddr(f"/onion3/{broken}:80")
+    with pytest.raises(OpenConnectionError, match="not a valid v3 onion"):
+        parse_onion(maddr)

@@ -51,7 +51,7 @@ from libp2p.transport.exceptions import OpenConnectionError
 
 from stig.errors import TorError
 from stig.net.tor import socks
-from stig.net.tor.control import TorControl
+from stig.net.tor.control import LOOPBACK, TorControl
 from stig.net.tor.onion_key import OnionKey, is_onion_address
 
 log = logging.getLogger(__name__)
@@ -87,7 +87,8 @@ def parse_onion(maddr: multiaddr.Multiaddr) -> tuple[str, int]:
 class OnionTransport(ITransport):
     """Dials and listens on ``/onion3`` addresses (module docstring).
 
-    ``socks``: tor's SOCKS port (host, port) on the loopback. ``control`` and ``keys`` are needed
+    ``socks_address``: tor's SOCKS port (host, port), on the loopback (refused otherwise: the
+    onion names would cross a network in clear). ``control`` and ``keys`` are needed
     only to listen: the control connection that publishes, and the key of each address this
     host may listen on. ``await_publication``: a listener starts only once tor has uploaded
     the onion's descriptor (so that dials to it can succeed at once).
@@ -103,6 +104,11 @@ class OnionTransport(ITransport):
         dial_within: float = DIAL_WITHIN,
         await_publication: bool = True,
     ) -> None:
+        if socks_address[0] not in LOOPBACK:
+            raise TorError(
+                "not_loopback",
+                f"tor's SOCKS port is only used on this machine, not at {socks_address[0]}",
+            )
         self.socks_address = socks_address
         self.control = control
         self.keys = {key.address: key for key in keys}
