@@ -11,9 +11,12 @@ over stig.net.tor.transport):
   descriptor, awaited);
 * ``--runs`` dialers one after another on client tor 1, each a fresh process with a fresh onion
   of its own: ``connect`` is its first ``host.connect`` to the listener's ``/onion3`` address
-  (SOCKS, descriptor fetch, introduction, rendezvous, Noise, Yamux); ``stream`` opening the echo
-  stream; ``rtt`` each of ``--rounds`` 64-byte round trips on it; ``reconnect`` hanging up and
-  connecting again ``--reconnects`` times (tor keeps the descriptor and may keep circuits).
+  (SOCKS, introduction, rendezvous, Noise, Yamux; client tor 1 has the listener's descriptor
+  from the first run on, but each dialer asks for SOCKS isolation of its own, so tor builds a
+  new rendezvous circuit for each, as it would for a node on its own tor); ``stream`` opening
+  the echo stream; ``rtt`` each of ``--rounds`` 64-byte round trips on it; ``reconnect``
+  hanging up and connecting again ``--reconnects`` times (same isolation: tor may reuse the
+  rendezvous circuit).
 
 Then the same peers with ``--clearnet`` (TCP on 127.0.0.1, no tor) for the baseline. Percentiles
 are nearest-rank over every sample of every run.

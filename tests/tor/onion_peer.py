@@ -128,7 +128,11 @@ async def run(args: argparse.Namespace) -> None:
         key = OnionKey(bytes.fromhex(args.seed))
         transports.append(
             OnionTransport(
-                ("127.0.0.1", args.socks), control=control, keys=[key], wrap=NegotiationGuard
+                ("127.0.0.1", args.socks),
+                control=control,
+                keys=[key],
+                wrap=NegotiationGuard,
+                isolation=args.seed[:16],  # a circuit of its own, as a node on its own tor
             )
         )
         listen += onion_listen_addrs([key], VIRTUAL_PORT)

@@ -91,7 +91,9 @@ class OnionTransport(ITransport):
     onion names would cross a network in clear). ``control`` and ``keys`` are needed
     only to listen: the control connection that publishes, and the key of each address this
     host may listen on. ``await_publication``: a listener starts only once tor has uploaded
-    the onion's descriptor (so that dials to it can succeed at once).
+    the onion's descriptor (so that dials to it can succeed at once). ``isolation``: a SOCKS
+    username; tor keeps streams with different ones on different circuits (stig.net.tor.socks),
+    so that, e.g., two nodes sharing one tor do not share a rendezvous circuit to a peer.
     """
 
     def __init__(
@@ -103,6 +105,7 @@ class OnionTransport(ITransport):
         wrap: Wrap = _no_wrap,
         dial_within: float = DIAL_WITHIN,
         await_publication: bool = True,
+        isolation: str | None = None,
     ) -> None:
         if socks_address[0] not in LOOPBACK:
             raise TorError(
@@ -115,12 +118,15 @@ class OnionTransport(ITransport):
         self.wrap = wrap
         self.dial_within = dial_within
         self.await_publication = await_publication
+        self.isolation = isolation
 
     async def dial(self, maddr: multiaddr.Multiaddr) -> IRawConnection:
         address, port = parse_onion(maddr)
         try:
             with trio.fail_after(self.dial_within):
-                stream = await socks.connect(self.socks_address, f"{address}.onion", port)
+                stream = await socks.connect(
+                    self.socks_address, f"{address}.onion", port, isolation=self.isolation
+                )
         except trio.TooSlowError as exc:
             raise OpenConnectionError(
                 f"tor did not reach {address}.onion:{port} within {self.dial_within:.0f} s"
