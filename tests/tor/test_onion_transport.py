@@ -12,6 +12,7 @@ import psutil
 import pytest
 
 from stig.net.tor.onion_key import OnionKey
+from tests.tor.loopback import loopback_only
 from tests.tor.peer_process import OnionPeer
 from tests.tor.private_network import PrivateTorNetwork
 
@@ -19,16 +20,6 @@ pytestmark = [pytest.mark.slow, pytest.mark.timeout(420)]
 
 WITHIN = 90.0
 """Seconds for each step; a bound on a hung test, not a measurement."""
-
-
-def loopback_only(pid: int) -> list[str]:
-    """Every inet socket of the process that is not 127.0.0.1 at both ends (empty if none)."""
-    wrong = []
-    for conn in psutil.Process(pid).net_connections(kind="inet"):
-        ends = [conn.laddr, *([conn.raddr] if conn.raddr else [])]
-        if any(end.ip != "127.0.0.1" for end in ends):
-            wrong.append(f"{conn.laddr} -> {conn.raddr} ({conn.status})")
-    return wrong
 
 
 def test_two_onion_only_hosts_meet_over_tor(

@@ -7,6 +7,7 @@ from __future__ import annotations
 import socket
 from pathlib import Path
 
+import psutil
 import pytest
 import trio
 
@@ -15,6 +16,7 @@ from stig.net.tor import socks
 from stig.net.tor.control import TorControl
 from stig.net.tor.daemon import TorDaemon
 from stig.net.tor.onion_key import OnionKey
+from tests.tor.loopback import loopback_only
 from tests.tor.private_network import PrivateTorNetwork, free_ports
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(420)]
@@ -31,6 +33,25 @@ def test_attach_to_nothing_says_to_start_tor() -> None:
     with pytest.raises(TorError, match="start tor with 'ControlPort") as caught:
         TorControl.attach(port)
     assert caught.value.reason == "not_running"
+
+
+def test_without_tor_installed_stig_says_how_to_get_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PATH", str(tmp_path))  # no tor on it
+    with pytest.raises(TorError, match="apt-get install tor") as caught:
+        TorDaemon(tmp_path / "tor").start()
+    assert caught.value.reason == "not_installed"
+
+
+def test_the_private_network_itself_stays_on_the_loopback(
+    tor_network: PrivateTorNetwork,
+) -> None:
+    """Every tor of the test network holds inet sockets on 127.0.0.1 only: the network cannot
+    reach (or be reached from) anything outside this machine."""
+    for pid in tor_network.pids():
+        assert psutil.Process(pid).net_connections(kind="inet")
+        assert loopback_only(pid) == []
 
 
 def test_status_and_an_onion_under_our_key(tor_network: PrivateTorNetwork) -> None:
