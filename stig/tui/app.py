@@ -31,10 +31,12 @@ from stig.node.local import wipe
 from stig.node.network import Network
 from stig.node.notices import Noticing
 from stig.tui.commands import StigCommands
+from stig.tui.dialogs.ask import AskScreen
+from stig.tui.dialogs.passphrase import PassphraseScreen
+from stig.tui.dialogs.wiping import WipingScreen
 from stig.tui.idle_gc import YOUNG_EVERY, IdleCollector
 from stig.tui.muting import undo_mute
 from stig.tui.panic import ask_to_wipe, burn
-from stig.tui.screens.ask import AskScreen
 from stig.tui.screens.compose import ComposeScreen
 from stig.tui.screens.contour import ContourScreen
 from stig.tui.screens.feed import FeedScreen
@@ -42,10 +44,8 @@ from stig.tui.screens.groups import GroupsScreen
 from stig.tui.screens.help import HelpScreen
 from stig.tui.screens.identities import IdentitiesScreen
 from stig.tui.screens.mutes import MutesScreen
-from stig.tui.screens.passphrase import PassphraseScreen
 from stig.tui.screens.peers import PeersScreen
 from stig.tui.screens.search import SearchScreen
-from stig.tui.screens.wiping import WipingScreen
 from stig.tui.unread import Unread, space_key
 from stig.tui.widgets.status_line import StatusLine
 

@@ -15,7 +15,7 @@ from stig.crdt.trace import Trace
 from stig.errors import StigError
 from stig.node.mute_list import MuteList
 from stig.readable import SHORT_ID, plural
-from stig.tui.screens.ask import confirmed
+from stig.tui.dialogs.ask import confirmed
 from stig.tui.spaces import member_of
 
 if TYPE_CHECKING:

@@ -10,7 +10,7 @@ from stig.crdt.trace import Trace
 from stig.errors import StigError, UsageError
 from stig.node.petnames import check_name
 from stig.readable import SHORT_ID
-from stig.tui.screens.ask import AskScreen
+from stig.tui.dialogs.ask import AskScreen
 from stig.tui.spaces import member_of
 
 if TYPE_CHECKING:

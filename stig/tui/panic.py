@@ -16,8 +16,8 @@ from typing import TYPE_CHECKING
 from stig.crdt import kinds
 from stig.errors import StigError
 from stig.node.local import Draft
+from stig.tui.dialogs.ask import AskScreen
 from stig.tui.posting import queued_note
-from stig.tui.screens.ask import AskScreen
 
 if TYPE_CHECKING:
     from stig.tui.app import StigApp

@@ -25,13 +25,13 @@ from stig.node.memory_net import MemoryHub
 from stig.node.mesh import MeshNode
 from stig.store.sqlite import SqliteStore
 from stig.tui.app import StigApp
-from stig.tui.screens.ask import AskScreen
+from stig.tui.dialogs.ask import AskScreen
+from stig.tui.dialogs.passphrase import PassphraseScreen
 from stig.tui.screens.compose import ComposeScreen
 from stig.tui.screens.contour import ContourScreen
 from stig.tui.screens.feed import FeedScreen
 from stig.tui.screens.help import HelpScreen
 from stig.tui.screens.identities import IdentitiesScreen
-from stig.tui.screens.passphrase import PassphraseScreen
 from stig.tui.screens.peers import PeersScreen
 from stig.tui.screens.search import SearchScreen
 from stig.tui.screens.thread import ThreadScreen

@@ -21,11 +21,12 @@ from stig.node.groups import Groups
 from stig.node.local import Draft
 from stig.store.port import ExportFilter
 from stig.tui.app import StigApp
+from stig.tui.dialogs.ask import AskScreen
+from stig.tui.dialogs.invite import InviteScreen
 from stig.tui.filters import split_group
-from stig.tui.screens.ask import AskScreen
 from stig.tui.screens.compose import ComposeScreen
 from stig.tui.screens.feed import FeedScreen
-from stig.tui.screens.groups import GroupsScreen, InviteScreen
+from stig.tui.screens.groups import GroupsScreen
 from stig.tui.screens.thread import ThreadScreen
 from stig.tui.widgets.qr import QUIET, qr_text
 from tests.tui.homes import BEN, NOW, fill, make_home, story

@@ -10,7 +10,7 @@ from textual.widgets import Input, Static
 
 from stig.node import petnames
 from stig.node.home import Home
-from stig.tui.screens.ask import AskScreen
+from stig.tui.dialogs.ask import AskScreen
 from stig.tui.screens.thread import ThreadScreen
 from tests.tui.homes import ANA, fill, make_home, story
 from tests.tui.test_tui_flows import SIZE, app_for, highlight, settle, until

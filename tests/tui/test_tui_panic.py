@@ -16,7 +16,7 @@ from stig.node.groups import Groups
 from stig.node.home import Home
 from stig.node.keyring import Keyring
 from stig.tui.app import StigApp
-from stig.tui.screens.ask import AskScreen
+from stig.tui.dialogs.ask import AskScreen
 from stig.tui.screens.feed import FeedScreen
 from stig.tui.screens.identities import IdentitiesScreen
 from tests.tui.homes import ME, NOW, clock, fill, make_home, story

@@ -21,8 +21,8 @@ from stig.crdt.trace import Trace
 from stig.errors import InvalidTrace, StigError
 from stig.node.local import Draft
 from stig.readable import parse_duration, span
+from stig.tui.dialogs.ask import confirmed
 from stig.tui.posting import post
-from stig.tui.screens.ask import confirmed
 from stig.tui.screens.page import OfTheApp
 from stig.tui.spaces import PUBLIC, as_group, space_options
 

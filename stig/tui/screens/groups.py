@@ -9,17 +9,15 @@ from typing import TYPE_CHECKING
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import VerticalScroll
-from textual.screen import ModalScreen
-from textual.widgets import DataTable, Header, Label, Static
+from textual.widgets import DataTable, Header, Static
 
 from stig.crypto.group import day_of, read_invite
 from stig.crypto.persona import valid_persona_name
 from stig.errors import StigError
-from stig.tui.screens.ask import AskScreen, confirmed
+from stig.tui.dialogs.ask import AskScreen, confirmed
+from stig.tui.dialogs.invite import InviteScreen
 from stig.tui.screens.page import Page
 from stig.tui.widgets.key_footer import KeyFooter
-from stig.tui.widgets.qr import qr_text
 from stig.tui.widgets.status_line import StatusLine
 
 if TYPE_CHECKING:
@@ -43,38 +41,6 @@ def check_code(text: str) -> str | None:
     except StigError as exc:
         return str(exc)
     return None
-
-
-class InviteScreen(ModalScreen[None]):
-    """An invite code, as text to copy and as a QR code to scan."""
-
-    BINDINGS = [
-        Binding("escape,enter", "close", "Close"),
-        Binding("c", "copy", "Copy the code"),
-    ]
-
-    def __init__(self, title: str, code: str, note: str) -> None:
-        super().__init__()
-        self.title_text = title
-        self.code = code
-        self.note = note
-
-    def compose(self) -> ComposeResult:
-        with VerticalScroll(id="invite-box"):
-            yield Label(self.title_text, classes="title")
-            yield Static(self.code, id="invite-code")
-            yield Static(qr_text(self.code), id="invite-qr")
-            yield Static(self.note, classes="hint")
-            yield Label(
-                "c copies the code (where the terminal allows) · Esc closes", classes="hint"
-            )
-
-    def action_copy(self) -> None:
-        self.app.copy_to_clipboard(self.code)
-        self.app.notify("invite code copied to the clipboard (if the terminal allows it)")
-
-    def action_close(self) -> None:
-        self.dismiss(None)
 
 
 class GroupsScreen(Page):

@@ -10,8 +10,8 @@ from textual.binding import Binding
 from textual.widgets import DataTable, Header, Static
 
 from stig.errors import StigError
+from stig.tui.dialogs.ask import AskScreen
 from stig.tui.panic import burn
-from stig.tui.screens.ask import AskScreen
 from stig.tui.screens.page import Page
 from stig.tui.widgets.key_footer import KeyFooter
 from stig.tui.widgets.status_line import StatusLine

@@ -12,8 +12,8 @@ from stig.crdt.normal_form import normalize_tag
 from stig.errors import InvalidTrace, StigError
 from stig.node.mute_list import MuteList
 from stig.readable import plural
+from stig.tui.dialogs.ask import AskScreen
 from stig.tui.muting import change_list, follow, mute, who
-from stig.tui.screens.ask import AskScreen
 from stig.tui.screens.page import Page
 from stig.tui.widgets.key_footer import KeyFooter
 from stig.tui.widgets.status_line import StatusLine

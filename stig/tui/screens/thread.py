@@ -20,10 +20,10 @@ from stig.errors import StigError
 from stig.node.local import Draft
 from stig.readable import SHORT_ID, plural, span
 from stig.store.port import Hidden, Thread
+from stig.tui.dialogs.ask import AskScreen, confirmed
 from stig.tui.muting import follow_mutes, mute_author
 from stig.tui.naming import name_author, who
 from stig.tui.posting import respond
-from stig.tui.screens.ask import AskScreen, confirmed
 from stig.tui.screens.compose import ComposeScreen
 from stig.tui.screens.page import Page
 from stig.tui.widgets.key_footer import KeyFooter
