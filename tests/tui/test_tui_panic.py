@@ -125,7 +125,7 @@ async def test_the_palette_lists_stigs_commands_and_runs_them(home: Home) -> Non
             pilot, lambda: palette_titles(app)[:1] == ["Show group neighbours"], "the command"
         )
         await pilot.press("enter")
-        await until(pilot, lambda: app.group == "neighbours", "the group shown")
+        await until(pilot, lambda: app.session.group == "neighbours", "the group shown")
         await until(pilot, lambda: isinstance(app.screen, FeedScreen), "the feed")
         await until(pilot, lambda: rows(app) == [], "the group's (empty) feed")
 

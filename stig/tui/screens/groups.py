@@ -4,24 +4,18 @@ the feed."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.widgets import DataTable, Header, Static
+from textual.widgets import DataTable, Static
 
 from stig.crypto.group import day_of, read_invite
 from stig.crypto.persona import valid_persona_name
 from stig.errors import StigError
 from stig.tui.dialogs.ask import AskScreen, confirmed
 from stig.tui.dialogs.invite import InviteScreen
-from stig.tui.screens.page import Page
-from stig.tui.widgets.key_footer import KeyFooter
-from stig.tui.widgets.status_line import StatusLine
-
-if TYPE_CHECKING:
-    pass
+from stig.tui.messages import SessionChanged, ShowPage, Stored
+from stig.tui.screens.page import FEED, Page
 
 ABOUT = (
     "An affinity group shares one secret. Its traces travel the mesh sealed: only members read "
@@ -53,14 +47,11 @@ class GroupsScreen(Page):
         Binding("k", "fork", "Fork"),
     ]
 
-    def compose(self) -> ComposeResult:
-        yield Header()
+    def body(self) -> ComposeResult:
         yield Static(ABOUT, classes="hint", id="groups-about")
         yield DataTable(id="groups", cursor_type="row")
         yield Static("", id="groups-empty", classes="hint")
         yield Static("", id="groups-error", classes="error")
-        yield StatusLine(id="status")
-        yield KeyFooter()
 
     def on_mount(self) -> None:
         table = self.query_one(DataTable)
@@ -71,16 +62,13 @@ class GroupsScreen(Page):
         self.reload()
         table.focus()
 
-    def on_changed(self) -> None:
-        self.reload()
-
     @property
     def today(self) -> int:
-        return day_of(self.stig.clock())
+        return day_of(self.session.clock())
 
     @work(exclusive=True, group="groups")
     async def reload(self) -> None:
-        local = self.stig.live.local
+        local = self.session.node
         names = local.groups.names()
         table = self.query_one(DataTable)
         keep = self._chosen()
@@ -94,7 +82,7 @@ class GroupsScreen(Page):
         for name in names:
             count = counts[name]
             table.add_row(
-                "▶" if name == self.stig.group else "",
+                "▶" if name == self.session.group else "",
                 name,
                 f"{count}+" if count >= LIFE else str(count),
                 key=name,
@@ -120,7 +108,7 @@ class GroupsScreen(Page):
         name = text.strip()
         if not valid_persona_name(name):
             return "use 1 to 32 characters of a-z, 0-9, _ and -, starting with a letter or digit"
-        if name in self.stig.live.local.groups.names():
+        if name in self.session.node.groups.names():
             return f"a group named {name!r} exists already here"
         return None
 
@@ -128,8 +116,9 @@ class GroupsScreen(Page):
     def action_show(self) -> None:
         name = self._chosen()
         if name is not None:
-            self.stig.choose_group(name)
-            self.stig.action_feed()
+            self.session.choose_group(name)
+            self.post_message(SessionChanged())
+            self.post_message(ShowPage(FEED))
 
     @work(group="groups-ask")
     async def action_new(self) -> None:
@@ -144,7 +133,7 @@ class GroupsScreen(Page):
         if not name:
             return
         try:
-            self.stig.live.local.groups.new(name.strip(), self.today)
+            self.session.node.groups.new(name.strip(), self.today)
         except StigError as exc:
             self._say(str(exc))
             return
@@ -158,7 +147,7 @@ class GroupsScreen(Page):
             self._say("no group to invite to: n makes one, j joins one")
             return
         try:
-            code = self.stig.live.local.groups.invite(name, self.today)
+            code = self.session.node.groups.invite(name, self.today)
         except StigError as exc:
             self._say(str(exc))
             return
@@ -194,12 +183,12 @@ class GroupsScreen(Page):
         if not name:
             return
         try:
-            self.stig.live.local.groups.join(name.strip(), code, self.today)
+            self.session.node.groups.join(name.strip(), code, self.today)
         except StigError as exc:
             self._say(f"not joined — {exc}")
             return
         self.app.notify(f"joined group {name.strip()}; Enter shows it in the feed")
-        self.stig.changed()
+        self.post_message(Stored())
         self.reload()
 
     @work(group="groups-ask")
@@ -214,16 +203,17 @@ class GroupsScreen(Page):
             "coming back takes a new invite. Type yes to leave.",
         ):
             return
-        local = self.stig.live.local
+        local = self.session.node
         try:
-            async with self.stig.rooms_lock:
+            async with self.session.rooms_lock:
                 await local.rooms.forget(name)
                 local.groups.leave(name)
         except (StigError, OSError) as exc:
             self._say(f"could not leave {name}: {exc}")
             return
-        if self.stig.group == name:
-            self.stig.choose_group(None)
+        if self.session.group == name:
+            self.session.choose_group(None)
+            self.post_message(SessionChanged())
         self.app.notify(f"left group {name}: its key and traces are gone from this device")
         self.reload()
 
@@ -241,7 +231,7 @@ class GroupsScreen(Page):
         ):
             return
         try:
-            code = self.stig.live.local.groups.fork(name, self.today)
+            code = self.session.node.groups.fork(name, self.today)
         except StigError as exc:
             self._say(str(exc))
             return

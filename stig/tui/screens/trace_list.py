@@ -16,17 +16,19 @@ class TraceListPage(Page):
     def open_row(self, event: TraceTable.RowSelected) -> None:
         if event.row_key.value:
             self.app.push_screen(
-                ThreadScreen(bytes.fromhex(event.row_key.value), group=self.stig.group)
+                ThreadScreen(
+                    self.session, bytes.fromhex(event.row_key.value), group=self.session.group
+                )
             )
 
     @work(group="mutes")
     async def action_mute(self) -> None:
         chosen = self.query_one(TraceTable).selected
         if chosen is not None:
-            await mute_author(self.stig, chosen.trace, self.stig.group, undo_key="u")
+            await mute_author(self, self.session, chosen.trace, self.session.group, undo_key="u")
 
     @work(group="mutes")
     async def action_follow_mutes(self) -> None:
         chosen = self.query_one(TraceTable).selected
         if chosen is not None:
-            await follow_mutes(self.stig, chosen.trace, self.stig.group)
+            await follow_mutes(self, self.session, chosen.trace, self.session.group)
