@@ -16,19 +16,12 @@ from textual.screen import Screen
 
 from stig.crdt.trace import Trace
 from stig.errors import StigError
+from stig.node.authors import member_of
 from stig.node.mute_list import MuteList
-from stig.readable import SHORT_ID, plural
+from stig.readable import plural
 from stig.tui.dialogs.ask import confirmed
 from stig.tui.messages import ListsChanged
 from stig.tui.session import Session
-from stig.tui.spaces import member_of
-
-
-def who(session: Session, key: bytes) -> str:
-    """An author as the screens name one: the key's first characters, and the persona's name
-    if it is one of this device's."""
-    own = session.node.keyring.owners().get(key)
-    return f"{key.hex()[:SHORT_ID]} (your persona {own})" if own else key.hex()[:SHORT_ID]
 
 
 def change_list(
@@ -80,7 +73,7 @@ async def mute(screen: Screen[Any], session: Session, key: bytes, undo_key: str)
         return False
     session.last_mute = key
     screen.notify(
-        f"muted {who(session, key)} — press {undo_key} to undo (M lists your mutes)", timeout=8
+        f"muted {session.describe(key)} — press {undo_key} to undo (M lists your mutes)", timeout=8
     )
     return True
 
@@ -100,7 +93,7 @@ async def undo_mute(screen: Screen[Any], session: Session) -> None:
             note = ", but a persona whose mutes you follow muted them too: still hidden"
     except StigError:
         pass
-    screen.notify(f"unmuted {who(session, key)}{note}")
+    screen.notify(f"unmuted {session.describe(key)}{note}")
 
 
 async def follow_mutes(
@@ -121,12 +114,12 @@ async def follow(screen: Screen[Any], session: Session, key: bytes) -> bool:
         screen.notify(str(exc), severity="error", timeout=8)
         return False
     if key in listed.follows:
-        screen.notify(f"you already follow the mutes of {who(session, key)} (M lists them)")
+        screen.notify(f"you already follow the mutes of {session.describe(key)} (M lists them)")
         return False
     if not await confirmed(
         screen.app,
-        f"Follow the mutes of {who(session, key)}? The authors this persona mutes in public (the "
-        "mutes they publish) are hidden here too, for as long as those mutes live. Nobody is "
+        f"Follow the mutes of {session.describe(key)}? The authors this persona mutes in public "
+        "(the mutes they publish) are hidden here too, for as long as those mutes live. Nobody is "
         "told, not them either; M lists and stops what you follow. Type yes to follow.",
     ):
         return False
@@ -137,7 +130,7 @@ async def follow(screen: Screen[Any], session: Session, key: bytes) -> bool:
     except StigError:
         hidden = 0
     screen.notify(
-        f"following the mutes of {who(session, key)}: "
+        f"following the mutes of {session.describe(key)}: "
         + plural(hidden, "author hidden", "authors hidden")
         + " by the mutes you follow",
         timeout=8,

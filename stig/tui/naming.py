@@ -1,6 +1,5 @@
-"""Names for people, kept on this device (stig.node.petnames): ``N`` on a row names its author;
-``who`` is how every screen shows an author — a persona of this device by its name, a named
-author by the name, anyone else by the first characters of their key."""
+"""Names for people, kept on this device (stig.node.petnames): ``N`` on a row names its author.
+How every screen then shows an author is stig.node.authors (``Session.author_of``)."""
 
 from __future__ import annotations
 
@@ -10,27 +9,12 @@ from textual.screen import Screen
 
 from stig.crdt.trace import Trace
 from stig.errors import StigError, UsageError
+from stig.node.authors import member_of
 from stig.node.petnames import check_name
 from stig.readable import SHORT_ID
 from stig.tui.dialogs.ask import AskScreen
 from stig.tui.messages import ListsChanged
 from stig.tui.session import Session
-from stig.tui.spaces import member_of
-
-
-def who(session: Session, trace: Trace, group: str | None = None) -> str:
-    """The author of ``trace`` as shown here ("a member of NAME" for an anonymous group post)."""
-    local = session.node
-    if group is not None and local.rooms.is_anonymous(group, trace):
-        return member_of(group)
-    own = local.keyring.owners().get(trace.author)
-    if own is not None:
-        return f"you ({own})"
-    try:
-        name = local.petnames().name_of(trace.author)
-    except StigError:
-        name = None
-    return name or trace.author.hex()[:SHORT_ID]
 
 
 def _checked(text: str) -> str | None:

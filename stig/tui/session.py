@@ -15,8 +15,10 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 
+from stig.crdt.trace import Trace
 from stig.crypto.persona import Persona
 from stig.errors import StigError
+from stig.node.authors import Authors
 from stig.node.home import Home
 from stig.node.live import LiveNode, LiveStatus
 from stig.node.local import LocalNode
@@ -52,6 +54,29 @@ class Session:
 
     def keep_unlocked(self, persona: Persona) -> None:
         self._unlocked[persona.name] = persona
+
+    # -- who wrote (stig.node.authors) -------------------------------------------------------
+
+    def authors(self) -> Authors:
+        """The names this device has for authors, read now (a damaged names.json: none)."""
+        try:
+            return self.node.authors()
+        except StigError:
+            return Authors(own=self.node.keyring.owners())
+
+    def author_of(self, group: str | None) -> Callable[[Trace], str]:
+        """How the author of a trace read in ``group`` (None: public) reads, names read once."""
+        authors, rooms = self.authors(), self.node.rooms
+
+        def describe(trace: Trace) -> str:
+            anonymous = group is not None and rooms.is_anonymous(group, trace)
+            return authors.describe(trace.author, anonymous_in=group if anonymous else None)
+
+        return describe
+
+    def describe(self, key: bytes) -> str:
+        """Author ``key`` as it reads here."""
+        return self.authors().describe(key)
 
     # -- what is new (stig.tui.unread) -------------------------------------------------------
 

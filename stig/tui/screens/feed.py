@@ -89,7 +89,12 @@ class FeedScreen(TraceListPage):
         if await self.session.catch_up_unread():
             self.post_message(SessionChanged())
         table = self.query_one(TraceTable)
-        table.show(items, self.session.clock(), self.session.new_traces())
+        table.show(
+            items,
+            self.session.clock(),
+            self.session.new_traces(),
+            self.session.author_of(group),
+        )
         empty = self.query_one("#empty", Static)
         if items:
             empty.update("")

@@ -11,9 +11,9 @@ from textual.widgets import DataTable, Static
 from stig.crdt.normal_form import normalize_tag
 from stig.errors import InvalidTrace, StigError
 from stig.node.mute_list import MuteList
-from stig.readable import plural
+from stig.readable import SHORT_ID, plural
 from stig.tui.dialogs.ask import AskScreen
-from stig.tui.muting import change_list, follow, mute, who
+from stig.tui.muting import change_list, follow, mute
 from stig.tui.screens.page import Page
 
 ABOUT = (
@@ -83,17 +83,23 @@ class MutesScreen(Page):
         keep = self._chosen()
         table.clear()
         rows: list[tuple[str, str, str, str]] = []
+        authors = self.session.authors()
+
+        def called(key: bytes, so: str) -> str:
+            """``so``, after the author's name when they have one here (stig.node.authors)."""
+            said = authors.describe(key)
+            return so if said == key.hex()[:SHORT_ID] else f"{said}: {so}"
+
         for key in sorted(listed.authors):
-            rows.append((AUTHOR, key.hex(), "hidden here", f"{AUTHOR}:{key.hex()}"))
+            rows.append((AUTHOR, key.hex(), called(key, "hidden here"), f"{AUTHOR}:{key.hex()}"))
         for tag in sorted(listed.tags):
             rows.append((TAG, f"#{tag}", "hidden here", f"{TAG}:{tag}"))
         for key in sorted(listed.follows):
-            own = self.session.node.keyring.owners().get(key)
             rows.append(
                 (
                     FOLLOW,
                     key.hex(),
-                    (f"your persona {own}: " if own else "") + "whom they mute is hidden",
+                    called(key, "whom they mute is hidden"),
                     f"{FOLLOW}:{key.hex()}",
                 )
             )
@@ -130,9 +136,9 @@ class MutesScreen(Page):
             if change_list(self, self.session, lambda m: m.with_author(key, muted=False)):
                 if self.session.last_mute == key:
                     self.session.last_mute = None
-                self.app.notify(f"unmuted {who(self.session, key)}")
+                self.app.notify(f"unmuted {self.session.describe(key)}")
         elif change_list(self, self.session, lambda m: m.with_follow(key, followed=False)):
-            self.app.notify(f"no longer following the mutes of {who(self.session, key)}")
+            self.app.notify(f"no longer following the mutes of {self.session.describe(key)}")
 
     async def _author(self, question: str) -> bytes | None:
         typed = await self.app.push_screen_wait(

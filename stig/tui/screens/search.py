@@ -60,4 +60,6 @@ class SearchScreen(TraceListPage):
         info.update(
             plural(len(found), "trace found", "traces found") + where + " (Enter opens one)"
         )
-        self.query_one(TraceTable).show(found, self.session.clock())
+        self.query_one(TraceTable).show(
+            found, self.session.clock(), author=self.session.author_of(group)
+        )

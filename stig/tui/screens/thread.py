@@ -22,7 +22,7 @@ from stig.store.port import Hidden, Thread
 from stig.tui.dialogs.ask import AskScreen, confirmed
 from stig.tui.messages import SessionChanged
 from stig.tui.muting import follow_mutes, mute_author
-from stig.tui.naming import name_author, who
+from stig.tui.naming import name_author
 from stig.tui.posting import respond
 from stig.tui.screens.compose import ComposeScreen
 from stig.tui.screens.page import Page
@@ -143,13 +143,13 @@ class ThreadScreen(Page):
         self, answers: list[Ranked], now: int, *, open_to_answers: bool = True
     ) -> None:
         table = self.query_one(TraceTable)
-        table.show(answers, now)
+        table.show(answers, now, author=self.session.author_of(self.group))
         table.display = bool(answers)  # not an empty table's header alone
         hint = "no answers yet" + (" — a answers it, e echoes it" if open_to_answers else "")
         self.query_one("#no-answers", Static).update("" if answers else hint)
 
     def _author(self, trace: Trace) -> str:
-        return who(self.session, trace, self.group)
+        return self.session.author_of(self.group)(trace)
 
     @property
     def _visible(self) -> Thread | None:
