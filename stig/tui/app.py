@@ -49,6 +49,7 @@ from stig.tui.screens.page import FEED, Page
 from stig.tui.screens.peers import PeersScreen
 from stig.tui.screens.search import SearchScreen
 from stig.tui.session import Session
+from stig.tui.watching import watch_words
 from stig.tui.widgets.status_line import StatusLine
 
 POLL = 0.5
@@ -306,6 +307,11 @@ class StigApp(App[None]):
     def action_compose(self) -> None:
         if not self.wiping and not isinstance(self.screen, ModalScreen):
             self.push_screen(ComposeScreen(self.session, group=self.session.group))
+
+    @work(group="watch")
+    async def action_watch(self) -> None:
+        """Watch traces that match words (the command palette's "Watch…")."""
+        await watch_words(self.screen, self.session)
 
     @work(group="connect")
     async def action_connect(self) -> None:

@@ -39,6 +39,11 @@ def stig_commands(session: Session) -> list[StigCommand]:
         StigCommand("Groups", "new, invite, join, leave, fork (G)", "groups"),
         StigCommand("Mutes", "what this device hides (M)", "mutes"),
         StigCommand("Undo the last mute", "ctrl+z", "undo_mute"),
+        StigCommand(
+            "Watch…",
+            "a toast and the bell when a trace matching words arrives (w on a row)",
+            "watch",
+        ),
         StigCommand("Help: every key", "?", "help"),
     ]  # fmt: skip
     for group in [None, *node.groups.names()]:

@@ -44,6 +44,7 @@ class FeedScreen(TraceListPage):
         Binding("u", "app.undo_mute", "Undo the last mute", show=False),
         Binding("F", "follow_mutes", "Follow the author's mutes", show=False),
         Binding("N", "name_author", "Name the author", show=False),
+        Binding("w", "watch", "Watch what it (or the filter) says", show=False),
         Binding("escape", "clear_filter", "Clear filter", show=False),
     ]
 
@@ -201,6 +202,10 @@ class FeedScreen(TraceListPage):
             except ValueError:
                 return None
         return None
+
+    def filter_words(self) -> str:
+        # an author as the whole key: what a watch reads back (stig.node.watch_list)
+        return "" if self.where == FeedFilter() else describe(self.where, lambda key: key.hex())
 
     def _name_of(self, author: bytes) -> str:
         return self.session.node.keyring.owners().get(author, author.hex()[:12])

@@ -20,6 +20,7 @@ class SearchScreen(TraceListPage):
         Binding("m", "mute", "Mute author"),
         Binding("u", "app.undo_mute", "Undo the last mute", show=False),
         Binding("F", "follow_mutes", "Follow the author's mutes", show=False),
+        Binding("w", "watch", "Watch what it says", show=False),
     ]
 
     def __init__(self, session: Session) -> None:

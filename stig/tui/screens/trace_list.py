@@ -1,5 +1,6 @@
 """What the screens that list traces (the feed, search results) do with a row: open its thread,
-mute its author, follow its author's mutes. Each screen keeps its own key bindings."""
+mute its author, follow its author's mutes, watch what it says. Each screen keeps its own key
+bindings."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from textual import on, work
 from stig.tui.muting import follow_mutes, mute_author
 from stig.tui.screens.page import Page
 from stig.tui.screens.thread import ThreadScreen
+from stig.tui.watching import watch_row
 from stig.tui.widgets.trace_table import TraceTable
 
 
@@ -32,3 +34,13 @@ class TraceListPage(Page):
         chosen = self.query_one(TraceTable).selected
         if chosen is not None:
             await follow_mutes(self, self.session, chosen.trace, self.session.group)
+
+    def filter_words(self) -> str:
+        """The words of the filter applied ("" for none), offered to watch with a row."""
+        return ""
+
+    @work(group="watch")
+    async def action_watch(self) -> None:
+        chosen = self.query_one(TraceTable).selected
+        if chosen is not None:
+            await watch_row(self, self.session, chosen.trace, self.filter_words())
