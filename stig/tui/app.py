@@ -200,6 +200,8 @@ class StigApp(App[None]):
         self._show_status()
 
     def _show_status(self) -> None:
+        if not self.screen_stack:  # closing: the screens went while the node was asked
+            return
         for line in self.screen.query(StatusLine):
             line.show_session()
 
