@@ -4,7 +4,7 @@ answer to every range of a frame). Pure: no sockets, no clock, no randomness."""
 from __future__ import annotations
 
 from bisect import bisect_left, bisect_right
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from itertools import compress
 from operator import not_
@@ -580,10 +580,9 @@ class Reconciler:
     def _take_full_list(self, lo: int, hi: int, payload: IdList) -> None:
         """The responder's full ids of a small range: both differences of the range are known."""
         theirs = set(payload.ids)
-        mine = [k[TS_BYTES:] for k in self._set.keys[lo:hi]]
-        self.have.update(id_ for id_ in mine if id_ not in theirs)
-        mine_set = set(mine)
-        self.need.update(id_ for id_ in payload.ids if id_ not in mine_set)
+        mine = set(map(ID_OF, self._set.keys[lo:hi]))
+        self.have |= mine - theirs
+        self.need |= theirs - mine
 
     def _reply(self, writer: Writer, span: Span, listed: IdList) -> bool:
         """The responder's answer to an id list (docs/sync.md §4.4)."""
@@ -603,15 +602,24 @@ class Reconciler:
         else:
             end = TS_BYTES + w
             prefixes = [k[TS_BYTES:end] for k in self._set.keys[lo:hi]]
-        present = set(prefixes)
-        listed_here = [p in entries for p in prefixes]
-        indices = range(lo, hi)
-        matched_at = list(compress(indices, listed_here))
-        total = sum(map(self._set.vals.__getitem__, matched_at))
-        matched = len(matched_at)
-        unlisted = list(map(not_, listed_here))
-        extras = list(map(ID_OF, compress(self._set.keys[lo:hi], unlisted)))
-        missing = tuple(i for i, p in enumerate(listed.ids) if p not in present)
+        keys = self._set.keys[lo:hi]
+        if entries.isdisjoint(prefixes):
+            # None of the entries is ours (a new node's list, or a hostile one): every item of
+            # ours here is an extra and every entry is missing. The usual shape of a large
+            # reply, so it takes no per-item work beyond cutting the ids.
+            total = matched = 0
+            extras = list(map(ID_OF, keys))
+            missing: Sequence[int] = range(len(listed.ids))
+            unlisted: list[bool] | None = None
+        else:
+            listed_here = list(map(entries.__contains__, prefixes))
+            matched_at = list(compress(range(lo, hi), listed_here))
+            total = sum(map(self._set.vals.__getitem__, matched_at))
+            matched = len(matched_at)
+            unlisted = list(map(not_, listed_here))
+            extras = list(map(ID_OF, compress(keys, unlisted)))
+            present = set(prefixes)
+            missing = tuple(i for i, p in enumerate(listed.ids) if p not in present)
         # The shortest the reply can be; if even that does not fit, do not work out the widths
         # of what cannot be sent (a fresh peer's empty list may face all our items).
         least = (len(listed.ids) + 7) // 8 + len(extras) * min(w, PREFIX_BYTES) + FINGERPRINT_BYTES
@@ -619,7 +627,8 @@ class Reconciler:
         if least <= writer.room():
             extra_width = ID_BYTES if w == ID_BYTES else self._set.extra_width(extras)
             if extra_width == PREFIX_BYTES and w == PREFIX_BYTES:
-                shown = tuple(compress(prefixes, unlisted))  # the heads, already cut
+                # The heads, already cut.
+                shown = tuple(prefixes if unlisted is None else compress(prefixes, unlisted))
             else:
                 shown = tuple(id_[:extra_width] for id_ in extras)
             reply = IdReply.of(

@@ -276,6 +276,8 @@ _FINGERPRINT_HASH = hashlib.blake2b(digest_size=FINGERPRINT_BYTES, person=FINGER
 
 def encode_varint(value: int) -> bytes:
     """Unsigned base-128, most significant group first, high bit set on all but the last byte."""
+    if 0 <= value < 0x80:  # one byte: most varints of a frame (counts, widths, time steps)
+        return _ONE_BYTE[value]
     if value < 0:
         raise ValueError("varints are unsigned")
     out = [value & 0x7F]
@@ -284,6 +286,9 @@ def encode_varint(value: int) -> bytes:
         out.append(0x80 | (value & 0x7F))
         value >>= 7
     return bytes(reversed(out))
+
+
+_ONE_BYTE = [bytes((i,)) for i in range(0x80)]
 
 
 class _Reader:
