@@ -8,7 +8,8 @@ allowed size. Each case builds the largest input its channel accepts, shaped to 
 receiver work hardest, and times (``time.process_time``) only the receiving call:
 
 - **reconcile**: one frame of MAX_FRAME bytes (stig.node.sync) for every payload mode of
-  stig.crdt.reconcile, given to a ``Reconciler.receive`` holding --n items, as initiator
+  stig.crdt.reconcile, given to a ``Reconciler.receive`` holding --n items (sending at most
+  SEND_RECONCILE_BYTES, as a node does), as initiator
   (after its ``initiate()``) and as responder where the mode may arrive there. Ranges are
   laid over our items either one item each (``fine``) or spread evenly over the whole set
   (``spread``); fingerprints, digests and claims are wrong, so that every range needs work.
@@ -92,7 +93,7 @@ from stig.node.ingest import Ingest
 from stig.node.ledger import Ledger
 from stig.node.local import INGEST_BATCH
 from stig.node.mesh import _decode_addresses
-from stig.node.sync import MAX_FRAME, TRACES, WANT, _keys, _traces
+from stig.node.sync import MAX_FRAME, SEND_RECONCILE_BYTES, TRACES, WANT, _keys, _traces
 from stig.store.sqlite import SqliteStore
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -140,7 +141,7 @@ class Ours:
 
 
 def reconciler(ours: Ours, initiator: bool) -> Reconciler:
-    r = Reconciler(ours.items, initiator=initiator, frame_limit=MAX_FRAME)
+    r = Reconciler(ours.items, initiator=initiator, frame_limit=SEND_RECONCILE_BYTES)
     if initiator:
         r.initiate()
     return r

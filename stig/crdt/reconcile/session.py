@@ -101,6 +101,11 @@ answers range after range with a wrong check would make the list grow by every r
 this many the initiator lists everything with full ids (larger, never wrong)."""
 
 
+_COMPARED = (Fingerprint, Digest, Claim)
+"""Payloads that carry the peer's fingerprint of the range (a tuple: isinstance of a union of
+types is slower, and this runs for every range of a frame)."""
+
+
 class Span(NamedTuple):
     """A range of the frame being answered: its bounds, and where our items in it are (indices
     [lo, hi) of the sorted keys). What a range's answer is worked out from."""
@@ -248,7 +253,7 @@ class Reconciler:
             p = r.payload
             self._check_move(p, hi - lo)
             settled = isinstance(p, Skip)
-            if isinstance(p, Fingerprint | Digest | Claim):
+            if isinstance(p, _COMPARED):
                 settled = self._set.fingerprint(lo, hi) == p.value
                 if not isinstance(p, Claim) and not settled:
                     differing.append(hi - lo)
