@@ -585,7 +585,14 @@ class Reconciler:
     def _take_full_list(self, lo: int, hi: int, payload: IdList) -> None:
         """The responder's full ids of a small range: both differences of the range are known."""
         theirs = set(payload.ids)
-        mine = set(map(ID_OF, self._set.keys[lo:hi]))
+        ours = list(map(ID_OF, self._set.keys[lo:hi]))
+        if theirs.isdisjoint(ours):
+            # The usual case (they hold none of ours here), and the one a peer can make cover
+            # our whole set: no set of ours built, each id hashed once.
+            self.have.update(ours)
+            self.need |= theirs
+            return
+        mine = set(ours)
         self.have |= mine - theirs
         self.need |= theirs - mine
 
