@@ -619,39 +619,49 @@ class Reconciler:
             # None of the entries is ours (a new node's list, or a hostile one): every item of
             # ours here is an extra and every entry is missing. The usual shape of a large
             # reply, so it takes no per-item work beyond cutting the ids.
-            total = matched = 0
+            listed_here: list[bool] | None = None
+            matched = 0
+        else:
+            listed_here = list(map(entries.__contains__, prefixes))
+            matched_at = list(compress(range(lo, hi), listed_here))
+            matched = len(matched_at)
+        # The shortest the reply can be; if even that does not fit, do not work out what cannot
+        # be sent (a fresh peer's empty list may face all our items, a hostile list of 65,000
+        # prefixes none of ours).
+        least = (
+            (len(listed.ids) + 7) // 8
+            + (hi - lo - matched) * min(w, PREFIX_BYTES)
+            + FINGERPRINT_BYTES
+        )
+        if least > writer.room():
+            if writer.work:
+                return False
+            return self._split_reply(writer, span, least)
+        if listed_here is None:
+            total = 0
             extras = list(map(ID_OF, keys))
             missing: Sequence[int] = range(len(listed.ids))
             unlisted: list[bool] | None = None
         else:
-            listed_here = list(map(entries.__contains__, prefixes))
-            matched_at = list(compress(range(lo, hi), listed_here))
             total = sum(map(self._set.vals.__getitem__, matched_at))
-            matched = len(matched_at)
             unlisted = list(map(not_, listed_here))
             extras = list(map(ID_OF, compress(keys, unlisted)))
             present = set(prefixes)
             missing = tuple(i for i, p in enumerate(listed.ids) if p not in present)
-        # The shortest the reply can be; if even that does not fit, do not work out the widths
-        # of what cannot be sent (a fresh peer's empty list may face all our items).
-        least = (len(listed.ids) + 7) // 8 + len(extras) * min(w, PREFIX_BYTES) + FINGERPRINT_BYTES
-        reply = None
-        if least <= writer.room():
-            extra_width = ID_BYTES if w == ID_BYTES else self._set.extra_width(extras)
-            if extra_width == PREFIX_BYTES and w == PREFIX_BYTES:
-                # The heads, already cut.
-                shown = tuple(prefixes if unlisted is None else compress(prefixes, unlisted))
-            else:
-                shown = tuple(id_[:extra_width] for id_ in extras)
-            reply = IdReply.of(
-                w, len(listed.ids), missing, extra_width, shown, fingerprint(total, matched)
-            )
-        if reply is None or not writer.add(lower, upper, reply):
+        extra_width = ID_BYTES if w == ID_BYTES else self._set.extra_width(extras)
+        if extra_width == PREFIX_BYTES and w == PREFIX_BYTES:
+            # The heads, already cut.
+            shown = tuple(prefixes if unlisted is None else compress(prefixes, unlisted))
+        else:
+            shown = tuple(id_[:extra_width] for id_ in extras)
+        reply = IdReply.of(
+            w, len(listed.ids), missing, extra_width, shown, fingerprint(total, matched)
+        )
+        if not writer.add(lower, upper, reply):
             if writer.work:
                 return False
             # Even alone the reply is too large (we hold many items the initiator lacks).
-            size = len(encode_payload(reply)) if reply is not None else least
-            return self._split_reply(writer, span, size)
+            return self._split_reply(writer, span, len(encode_payload(reply)))
         self.have.update(extras)
         self.need.update(listed.ids[i] for i in missing)
         return True
