@@ -107,20 +107,25 @@ class ReconcileSet:
         total = self.sums[hi] - self.sums[lo]
         vals = self.vals
         if hi - lo <= SINGLE_SCAN_MAX_ITEMS:
-            candidates: Iterable[int] = range(lo, hi)
-        else:
-            # A digest over a large range (a peer may send one over our whole set): look the
-            # low bits up instead of scanning, so a frame's work does not grow with our set.
-            if self._by_low_bits is None:
-                index: dict[int, int | list[int]] = {}
-                for i, value in enumerate(vals):
-                    bits = value & SUM_MASK
-                    seen = index.setdefault(bits, i)
-                    if seen != i:  # ids ground to share their low 64 bits
-                        index[bits] = [*seen, i] if isinstance(seen, list) else [seen, i]
-                self._by_low_bits = index
-            found = self._by_low_bits.get(low_bits)
-            candidates = () if found is None else [found] if isinstance(found, int) else found
+            # A frame can hold 2048 such digests: one pass over the slice, no index per item.
+            for i, value in enumerate(vals[lo:hi], lo):
+                if value & SUM_MASK == low_bits and fingerprint(total - value, hi - lo - 1) == peer:
+                    return i
+            return None
+        # A digest over a large range (a peer may send one over our whole set): look the low
+        # bits up instead of scanning, so a frame's work does not grow with our set.
+        if self._by_low_bits is None:
+            index: dict[int, int | list[int]] = {}
+            for i, value in enumerate(vals):
+                bits = value & SUM_MASK
+                seen = index.setdefault(bits, i)
+                if seen != i:  # ids ground to share their low 64 bits
+                    index[bits] = [*seen, i] if isinstance(seen, list) else [seen, i]
+            self._by_low_bits = index
+        found = self._by_low_bits.get(low_bits)
+        candidates: Iterable[int] = (
+            () if found is None else [found] if isinstance(found, int) else found
+        )
         for i in candidates:
             if (
                 lo <= i < hi
