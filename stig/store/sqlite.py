@@ -47,7 +47,7 @@ import sqlean  # type: ignore[import-untyped]  # SQLite 3.50 with the sqlite3 AP
 
 from stig.crdt import kinds
 from stig.crdt.bounds import DAY, INTENSITY_HALF_LIFE, LIFE_CAP
-from stig.crdt.codec import decode, decode_trusted
+from stig.crdt.codec import body_and_tags, decode, decode_trusted
 from stig.crdt.contour import PLACE_PREFIX, Contour, assemble, window
 from stig.crdt.trace import Trace
 from stig.crdt.views import (
@@ -1028,10 +1028,10 @@ def _searchable(trace: Trace) -> tuple[str, str]:
 def _searchable_bytes(raw: bytes) -> tuple[str, str]:
     """``_searchable`` of the trace this store stored as ``raw``, without building it."""
     try:
-        value = msgpack.unpackb(raw, raw=False)
-        return value[8], " ".join(value[5])
+        body, tags = body_and_tags(raw)
     except (ValueError, TypeError, IndexError, msgpack.UnpackException) as exc:
         raise StoreError(f"a stored trace no longer decodes ({exc}); the store is damaged") from exc
+    return body, " ".join(tags)
 
 
 def _trusted(raw: bytes, trace_id: bytes) -> Trace:
@@ -1040,11 +1040,9 @@ def _trusted(raw: bytes, trace_id: bytes) -> Trace:
     its id), which would cost more than the rest of a feed call. What ``get`` and ``thread``
     return as the trace asked for is checked in full (_stored)."""
     try:
-        trace = decode_trusted(raw)
+        return decode_trusted(raw, trace_id)
     except (ValueError, TypeError, msgpack.UnpackException) as exc:
         raise StoreError(f"a stored trace no longer decodes ({exc}); the store is damaged") from exc
-    trace.__dict__["id"] = trace_id
-    return trace
 
 
 @dataclass(frozen=True, slots=True)
