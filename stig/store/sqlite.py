@@ -7,11 +7,10 @@ and recomputed whenever that neighbourhood changes. So the feed is one index sca
 shows is what the pure views say (tests/store/test_store_agrees.py).
 
 Reads rank what they return from those columns: one query fetches the referrers' kind, author,
-times and derived columns (copied into refs), the views' definitions run on them and the views'
-own ``intensity_of`` on the support times they give (``_standing``), so a feed page decodes only
-its own traces. What the referrers say of a trace is kept in memory until a write touches them
-or one of them expires. Full-text indexing is not part of ingest: rows are indexed before the
-next search or collection.
+times and derived columns (copied into refs), and the views rank from them (``views.standing``:
+the store restates no rule), so a feed page decodes only its own traces. What the referrers say
+of a trace is kept in memory until a write touches them or one of them expires. Full-text
+indexing is not part of ingest: rows are indexed before the next search or collection.
 
 Deleted means gone from the files, not only from answers (docs/threat-model.md): every connection
 runs with ``secure_delete`` (SQLite overwrites what it deletes with zeros), the full-text index
@@ -37,7 +36,6 @@ import logging
 import os
 from collections.abc import AsyncIterator, Collection, Iterable, Iterator, Sequence
 from contextlib import asynccontextmanager, contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -52,14 +50,15 @@ from stig.crdt.contour import PLACE_PREFIX, Contour, assemble, window
 from stig.crdt.trace import Trace
 from stig.crdt.views import (
     NO_MUTES,
-    Counts,
     FeedFilter,
     Mutes,
     Ranked,
+    Referrer,
+    Standing,
     TraceSet,
     feed_order,
     heat_of,
-    intensity_of,
+    standing,
 )
 from stig.errors import InvalidTrace, StoreError
 from stig.store.port import Added, Collected, ExportFilter, Hidden, Thread
@@ -74,13 +73,13 @@ _CACHE_KIB = 64 * 1024  # page cache per connection (SQLite's default is 2 MiB)
 # A tag on fewer traces than this drives a tag-filtered feed from the tags table; a commoner
 # one is checked per trace while scanning the feed index (docs/performance.md §2).
 _RARE_TAG = 2000
-_STANDINGS = 4096  # traces whose standing (_Standing) a store keeps in memory at most
-_FOREVER = 1 << 62
+_STANDINGS = 4096  # traces whose standing (views.Standing) a store keeps in memory at most
 _ITER_CHUNK = 64  # rows per fetch when iterating a cursor (aiosqlite.connect's default)
 _FILE_MODE = 0o600  # the store holds what reached this device: for this user only
 _CHECKPOINT_TRIES = 20  # a TRUNCATE checkpoint waits for readers (busy_timeout) this many times
 _SQLITE_AT_LEAST = (3, 42, 0)  # FTS5 secure-delete (schema 3)
-# What ranking needs of each referrer (_standing): its copy of the source's row in refs.
+# What ranking needs of each referrer (views.Referrer, in its field order): its copy of the
+# source's row in refs.
 _REFERRER = (
     "source_kind, source_author, source_created, source_expires, source_hidden, source_eff_expires"
 )
@@ -113,7 +112,7 @@ class SqliteStore:
         # What the referrers of recently ranked traces say of them, until a write touches
         # them (_forget) or the time comes when one of those referrers expires. `_generation`
         # counts forgettings: a standing read while one happened is not kept.
-        self._standings: dict[bytes, _Standing] = {}
+        self._standings: dict[bytes, Standing] = {}
         self._generation = 0
         # Set by a transaction that removed text (_purge, _delete): after its commit, the WAL
         # is checkpointed and truncated (_scrub_wal).
@@ -754,43 +753,47 @@ class SqliteStore:
         self, rows: Sequence[Any], now: int, muted: frozenset[bytes] = frozenset()
     ) -> list[Ranked]:
         """Ranked forms of visible traces given as rows (0, id, raw, eff_expires), in the same
-        order: views.TraceSet.rank computed from their referrers' columns in refs (one query),
-        decoding only the traces themselves (_standing). What those columns say of a trace is
-        kept for the next call while it holds. Where they do not settle a trace's ranking
-        exactly, it is ranked from its decoded neighbourhood instead (_ranked)."""
+        order: views.standing of their referrers' columns in refs (one query), decoding only
+        the traces themselves. What those columns say of a trace is kept for the next call
+        while it holds. Where they do not settle a trace's ranking exactly, it is ranked from
+        its decoded neighbourhood instead (_ranked)."""
         generation = self._generation
-        standings: dict[bytes, _Standing | None] = {}
+        standings: dict[bytes, Standing | None] = {}
         missing: dict[bytes, tuple[bytes, int]] = {}
         for row in rows:
             if row[0] != 0 or row[2] is None:
                 continue
             kept = None if muted else self._standings.get(row[1])
-            if kept is not None and kept.since <= now < kept.until and kept.effective == row[3]:
+            if (
+                kept is not None
+                and kept.since <= now < kept.until
+                and kept.effective_expiry == row[3]
+            ):
                 standings[row[1]] = kept
             else:
                 standings[row[1]] = None
                 missing[row[1]] = (row[2], row[3])
         if missing:
-            referrers: dict[bytes, list[Any]] = {tid: [] for tid in missing}
+            referrers: dict[bytes, list[Referrer]] = {tid: [] for tid in missing}
             for chunk in _chunks(missing):
                 for row in await self._rows(
                     f"SELECT target, {_REFERRER} FROM refs WHERE target IN ({_marks(chunk)})",
                     chunk,
                 ):
-                    referrers[row[0]].append(row)
+                    referrers[row[0]].append(Referrer(*row[1:]))
             burned_until: dict[bytes, int] = {}
             for burn in self._burns.values():
                 burned_until[burn.author] = max(burned_until.get(burn.author, -1), burn.created)
             for tid, (raw, eff_expires) in missing.items():
                 trace = _trusted(raw, tid)
-                standings[tid] = _standing(
-                    trace,
-                    eff_expires,
-                    referrers[tid],
-                    now,
-                    burned_until.get(trace.author, -1),
-                    muted,
+                settled = standing(
+                    trace, referrers[tid], now, burned_until.get(trace.author, -1), muted
                 )
+                # A stored effective expiry that is not the one the referrers give means the
+                # stored columns are behind (a retract or burn not reflected yet): the exact path.
+                if settled is not None and settled.effective_expiry != eff_expires:
+                    settled = None
+                standings[tid] = settled
             # Kept for the next call while nothing was written meanwhile (and only standings
             # of everyone's support: muted ones are this call's alone).
             if self._generation == generation and not muted:
@@ -798,10 +801,10 @@ class SqliteStore:
                     self._standings.clear()
                 self._standings.update((t, k) for t in missing if (k := standings[t]) is not None)
         ranked: dict[bytes, Ranked] = {}
-        for tid, standing in standings.items():
-            if standing is not None:
-                ranked[tid] = standing.rank(now)
-        unsettled = [tid for tid, standing in standings.items() if standing is None]
+        for tid, kept_or_new in standings.items():
+            if kept_or_new is not None:
+                ranked[tid] = kept_or_new.rank(now)
+        unsettled = [tid for tid, settled in standings.items() if settled is None]
         if unsettled:
             ranked.update((r.trace.id, r) for r in await self._ranked(unsettled, now, muted))
         return [ranked[tid] for tid in standings if tid in ranked]
@@ -1043,117 +1046,6 @@ def _trusted(raw: bytes, trace_id: bytes) -> Trace:
         return decode_trusted(raw, trace_id)
     except (ValueError, TypeError, msgpack.UnpackException) as exc:
         raise StoreError(f"a stored trace no longer decodes ({exc}); the store is damaged") from exc
-
-
-@dataclass(frozen=True, slots=True)
-class _Standing:
-    """What a visible trace's referrers say of it, for every ``now`` in [since, until): no
-    referrer's own or effective expiry falls in between (only a write changes it otherwise)."""
-
-    trace: Trace
-    effective: int
-    support_times: list[int]
-    counts: Counts
-    since: int
-    until: int
-
-    def rank(self, now: int) -> Ranked:
-        return Ranked(
-            self.trace, intensity_of(self.support_times, now), self.effective, self.counts
-        )
-
-
-def _standing(
-    trace: Trace,
-    stored_expiry: int,
-    referrers: Iterable[Any],
-    now: int,
-    burned_until: int,
-    muted: frozenset[bytes] = frozenset(),
-) -> _Standing | None:
-    """What ``TraceSet.rank(trace, now)`` needs beyond the trace, for a visible trace, from
-    rows (target, *_REFERRER) of its referrers — the definitions of stig.crdt.views, term for
-    term (intensity is then the same pure ``intensity_of`` of the support times):
-
-    * hidden: a retract by the trace's author created no earlier, or a burn (``burned_until``:
-      the author's latest burn, -1 if none) created no earlier;
-    * supporters: referrers of a support kind, by another author, not hidden;
-    * effective expiry: min(created + LIFE_CAP, max(expires, the supporters' own expires));
-    * support times: the author's created, and each other author's latest created among
-      supporters whose own expires is after now;
-    * visible referrer: not hidden and effective expiry after now; answers count every visible
-      referrer of a non-meta kind, echoes the distinct other authors, confirms and disputes
-      each other author's latest visible one of the two (None if two of theirs tie in time
-      with different kinds: only their ids, not in refs, order them).
-
-    It holds until the first supporter's own expiry or visible referrer's effective expiry
-    after now. None when the trace turns out not to be visible (a retract or a burn the stored
-    columns do not reflect yet) or its stored effective expiry is not the one its referrers
-    give: the caller then ranks it from its decoded neighbourhood.
-    """
-    author, made = trace.author, trace.created
-    if burned_until >= made:
-        return None
-    reinforced = trace.expires
-    until = _FOREVER
-    latest: dict[bytes, int] = {}
-    answers = 0
-    echoes: set[bytes] = set()
-    # Each other author's latest visible confirm-or-dispute: (created, kind, tied). Ids are not
-    # in refs, so two words of one author in the same second with different kinds are left
-    # to the exact path, which orders them by id.
-    verdicts: dict[bytes, tuple[int, str, bool]] = {}
-    for _, kind, by, created, expires, hidden, eff_expires in referrers:
-        if by == author:
-            if kind == _RETRACT and created >= made:
-                return None
-            if not hidden and eff_expires > now:
-                until = min(until, eff_expires)
-                if kind not in _META:
-                    answers += 1
-            continue
-        if hidden:
-            continue
-        if by in muted:  # extends life as anyone's support does; counts for nothing shown here
-            if kind in _SUPPORT:
-                reinforced = max(reinforced, expires)
-            continue
-        if kind in _SUPPORT:
-            reinforced = max(reinforced, expires)
-            if expires > now:
-                until = min(until, expires)
-                if created > latest.get(by, -1):
-                    latest[by] = created
-        if eff_expires > now:
-            until = min(until, eff_expires)
-            if kind not in _META:
-                answers += 1
-            elif kind == _ECHO:
-                echoes.add(by)
-            elif kind in _VERDICT:
-                seen = verdicts.get(by)
-                if seen is None or created > seen[0]:
-                    verdicts[by] = (created, kind, False)
-                elif created == seen[0] and kind != seen[1]:
-                    verdicts[by] = (*seen[:2], True)
-    effective = min(made + LIFE_CAP, reinforced)
-    if effective != stored_expiry or effective <= now:
-        return None
-    words = [kind for _, kind, tied in verdicts.values()]
-    if any(tied for _, _, tied in verdicts.values()):
-        return None
-    counts = Counts(
-        answers=answers,
-        echoes=len(echoes),
-        confirms=words.count(_CONFIRM),
-        disputes=words.count(_DISPUTE),
-    )
-    return _Standing(trace, effective, sorted([made, *latest.values()]), counts, now, until)
-
-
-_SUPPORT, _META, _RETRACT = kinds.SUPPORT_KINDS, kinds.META_KINDS, kinds.RETRACT
-_ECHO, _CONFIRM, _DISPUTE = kinds.ECHO, kinds.CONFIRM, kinds.DISPUTE
-_VERDICT = kinds.VERDICT_KINDS
 
 
 def _stored(raw: bytes) -> Trace:

@@ -207,9 +207,10 @@ async def test_equal_intensities_at_the_cut_are_ordered_as_the_pure_views_order_
 
 async def test_ranking_follows_every_change_to_a_trace_s_referrers(store: SqliteStore) -> None:
     """A feed page is ranked from what the referrers' columns say, and what they say of a
-    trace is kept between reads (SqliteStore._standing): every write that touches a referrer,
-    and every expiry of one, must show at the next read, exactly as the pure views say. Each
-    step reads twice at the same time and once a second later, so kept standings are used."""
+    trace is kept between reads (views.standing in SqliteStore._rank_rows): every write that
+    touches a referrer, and every expiry of one, must show at the next read, exactly as the
+    pure views say. Each step reads twice at the same time and once a second later, so kept
+    standings are used."""
     memory = MemoryStore()
     now = T0
 
