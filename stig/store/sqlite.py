@@ -112,7 +112,7 @@ class SqliteStore:
         # What the referrers of recently ranked traces say of them, until a write touches
         # them (_forget) or the time comes when one of those referrers expires. `_generation`
         # counts forgettings: a standing read while one happened is not kept.
-        self._standings: dict[bytes, Standing] = {}
+        self._standings: dict[bytes, tuple[Standing, tuple[int, int]]] = {}
         self._generation = 0
         # Set by a transaction that removed text (_purge, _delete): after its commit, the WAL
         # is checkpointed and truncated (_scrub_wal).
@@ -177,12 +177,17 @@ class SqliteStore:
         (version,) = await self._one("PRAGMA data_version")
         if version == self._data_version:
             return
-        self._forget_all()
+        # Kept standings stay: each one is checked against its row's (rowid, referred) when
+        # it is used, which every change to the trace's referrers moves, whoever wrote (schema
+        # 4). Burns are not referrers: a new or collected burn forgets them all.
         rows = await self._rows("SELECT raw FROM traces WHERE kind = 'burn' AND raw IS NOT NULL")
-        self._burns = {}
+        burns: dict[bytes, Trace] = {}
         for (raw,) in rows:
             burn = _stored(raw)
-            self._burns[burn.id] = burn
+            burns[burn.id] = burn
+        if burns.keys() != self._burns.keys() or self._data_version < 0:
+            self._forget_all()
+        self._burns = burns
         (since,) = await self._one("SELECT value FROM meta WHERE key = 'refreshed_until'")
         self._refreshed_until = since
         self._next_support_end = await self._support_end_after(since)
@@ -619,6 +624,12 @@ class SqliteStore:
                 clauses.append("author = ?")
                 params.append(where.author)
             if where.place:
+                if await self._rare_place(where.place):  # few rows: start from them
+                    clauses.append(
+                        "rowid IN (SELECT rowid FROM traces WHERE place != '' "
+                        "AND place >= ? AND place < ?)"
+                    )
+                    params.extend(_text_prefix_range(where.place))
                 clauses.append("substr(place, 1, ?) = ?")
                 params.extend([len(where.place), where.place])
             rare = await self._rare_tag(where.tags)
@@ -649,10 +660,10 @@ class SqliteStore:
                 "cut AS (SELECT min(heat) AS heat FROM page), "
                 f"near AS (SELECT rowid AS chosen FROM traces WHERE {condition} "
                 "AND heat BETWEEN (SELECT heat FROM cut) - ? AND (SELECT heat FROM cut)) "
-                "SELECT 0, id, raw, eff_expires FROM traces WHERE rowid IN "
-                "(SELECT chosen FROM page UNION ALL SELECT chosen FROM near) "
-                "UNION ALL SELECT 1, (SELECT heat FROM cut), (SELECT count(*) FROM page), NULL "
-                "UNION ALL SELECT 2, data_version, NULL, NULL FROM pragma_data_version"
+                "SELECT 0, id, raw, eff_expires, rowid, referred FROM traces WHERE rowid IN "
+                "(SELECT chosen FROM page UNION ALL SELECT chosen FROM near) UNION ALL "
+                "SELECT 1, (SELECT heat FROM cut), (SELECT count(*) FROM page), NULL, NULL, NULL "
+                "UNION ALL SELECT 2, data_version, NULL, NULL, NULL, NULL FROM pragma_data_version"
             )
             fetch = limit
             while True:
@@ -749,30 +760,49 @@ class SqliteStore:
         fewest, tag = min(zip(counts, ordered, strict=True))
         return tag if fewest < _RARE_TAG else None
 
+    async def _rare_place(self, place: str) -> bool:
+        """Whether fewer than _RARE_TAG traces have a place starting with ``place``, counted
+        on at most that many entries of traces_place (as _rare_tag counts a tag): then the
+        feed starts from those rows, instead of scanning the feed index for them (a place
+        nobody uses would read all of it). Places are ASCII geohashes (normal_form): any
+        other text is left to the scan."""
+        if not place.isascii():
+            return False
+        (count,) = await self._one(
+            "SELECT count(*) FROM (SELECT 1 FROM traces WHERE place != '' "
+            "AND place >= ? AND place < ? LIMIT ?)",
+            [*_text_prefix_range(place), _RARE_TAG],
+        )
+        return int(count) < _RARE_TAG
+
     async def _rank_rows(
         self, rows: Sequence[Any], now: int, muted: frozenset[bytes] = frozenset()
     ) -> list[Ranked]:
-        """Ranked forms of visible traces given as rows (0, id, raw, eff_expires), in the same
-        order: views.standing of their referrers' columns in refs (one query), decoding only
-        the traces themselves. What those columns say of a trace is kept for the next call
-        while it holds. Where they do not settle a trace's ranking exactly, it is ranked from
-        its decoded neighbourhood instead (_ranked)."""
+        """Ranked forms of visible traces given as rows (0, id, raw, eff_expires, rowid,
+        referred), in the same order: views.standing of their referrers' columns in refs (one
+        query), decoding only the traces themselves. What those columns say of a trace is kept
+        for the next call while it holds: until the time it ends, while the row's (rowid,
+        referred) is the same — whichever connection wrote meanwhile (schema 4) — and no write
+        of this one forgot it. Where they do not settle a trace's ranking exactly, it is ranked
+        from its decoded neighbourhood instead (_ranked)."""
         generation = self._generation
         standings: dict[bytes, Standing | None] = {}
-        missing: dict[bytes, tuple[bytes, int]] = {}
+        missing: dict[bytes, tuple[bytes, int, tuple[int, int]]] = {}
         for row in rows:
             if row[0] != 0 or row[2] is None:
                 continue
-            kept = None if muted else self._standings.get(row[1])
+            stamp = (row[4], row[5])
+            kept, kept_stamp = (None, None) if muted else self._standings.get(row[1], (None, None))
             if (
                 kept is not None
+                and kept_stamp == stamp
                 and kept.since <= now < kept.until
                 and kept.effective_expiry == row[3]
             ):
                 standings[row[1]] = kept
             else:
                 standings[row[1]] = None
-                missing[row[1]] = (row[2], row[3])
+                missing[row[1]] = (row[2], row[3], stamp)
         if missing:
             referrers: dict[bytes, list[Referrer]] = {tid: [] for tid in missing}
             for chunk in _chunks(missing):
@@ -784,7 +814,7 @@ class SqliteStore:
             burned_until: dict[bytes, int] = {}
             for burn in self._burns.values():
                 burned_until[burn.author] = max(burned_until.get(burn.author, -1), burn.created)
-            for tid, (raw, eff_expires) in missing.items():
+            for tid, (raw, eff_expires, _) in missing.items():
                 trace = _trusted(raw, tid)
                 settled = standing(
                     trace, referrers[tid], now, burned_until.get(trace.author, -1), muted
@@ -799,7 +829,9 @@ class SqliteStore:
             if self._generation == generation and not muted:
                 if len(self._standings) > _STANDINGS:
                     self._standings.clear()
-                self._standings.update((t, k) for t in missing if (k := standings[t]) is not None)
+                self._standings.update(
+                    (t, (k, missing[t][2])) for t in missing if (k := standings[t]) is not None
+                )
         ranked: dict[bytes, Ranked] = {}
         for tid, kept_or_new in standings.items():
             if kept_or_new is not None:
@@ -833,7 +865,7 @@ class SqliteStore:
             excluded: list[Any] = []
             _exclude(mutes, clauses, excluded, "t.rowid", "t.author")
             sql = (
-                "SELECT t.id, t.raw, t.eff_expires FROM search "
+                "SELECT t.id, t.raw, t.eff_expires, t.rowid, t.referred FROM search "
                 "JOIN traces t ON t.rowid = search.rowid "
                 "WHERE search MATCH ? AND t.hidden = 0 AND t.eff_expires > ? "
                 + "".join(f"AND {c} " for c in clauses)
@@ -1107,6 +1139,12 @@ def _prefix_range(prefix: str) -> tuple[bytes, bytes]:
     except ValueError as exc:
         raise ValueError(f"{prefix!r} is not a hexadecimal id") from exc
     return low, high
+
+
+def _text_prefix_range(prefix: str) -> tuple[str, str]:
+    """[low, high) of the texts that start with ``prefix`` (not empty), in SQLite's BINARY
+    order (that of the UTF-8 bytes, which code points keep)."""
+    return prefix, prefix[:-1] + chr(ord(prefix[-1]) + 1)
 
 
 def _as_phrases(query: str) -> str:
