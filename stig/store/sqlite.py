@@ -99,6 +99,7 @@ class SqliteStore:
         self._db = db
         self.path = path
         self._burns: dict[bytes, Trace] = {}
+        self._burns_seen = ""  # how many burns the file held, and their rowids' sum
         # One connection serves every task of the node (push ingest, sync sessions, refresh):
         # their transactions must not interleave on it.
         self._writing = asyncio.Lock()
@@ -174,23 +175,36 @@ class SqliteStore:
     async def _catch_up(self) -> None:
         """Load what this object keeps in memory again if another connection (another
         process: a CLI command beside a running node) has written since it was loaded."""
-        (version,) = await self._one("PRAGMA data_version")
+        # One trip to the connection's thread: a feed right after another process wrote pays
+        # for this, and each trip costs more than these index seeks.
+        version, since, end, burns_seen = await self._one(
+            "SELECT data_version, (SELECT value FROM meta WHERE key = 'refreshed_until'), "
+            "(SELECT min(source_expires) FROM refs WHERE supports = 1 AND source_expires > "
+            "(SELECT value FROM meta WHERE key = 'refreshed_until')), "
+            "(SELECT count(*) || ' ' || total(rowid) FROM traces "
+            "WHERE kind = 'burn' AND raw IS NOT NULL) FROM pragma_data_version"
+        )
         if version == self._data_version:
             return
         # Kept standings stay: each one is checked against its row's (rowid, referred) when
         # it is used, which every change to the trace's referrers moves, whoever wrote (schema
         # 4). Burns are not referrers: a new or collected burn forgets them all.
-        rows = await self._rows("SELECT raw FROM traces WHERE kind = 'burn' AND raw IS NOT NULL")
-        burns: dict[bytes, Trace] = {}
-        for (raw,) in rows:
-            burn = _stored(raw)
-            burns[burn.id] = burn
-        if burns.keys() != self._burns.keys() or self._data_version < 0:
+        if burns_seen != self._burns_seen:
+            rows = await self._rows(
+                "SELECT raw FROM traces WHERE kind = 'burn' AND raw IS NOT NULL"
+            )
+            burns: dict[bytes, Trace] = {}
+            for (raw,) in rows:
+                burn = _stored(raw)
+                burns[burn.id] = burn
+            if burns.keys() != self._burns.keys():
+                self._forget_all()
+            self._burns = burns
+            self._burns_seen = burns_seen
+        if self._data_version < 0:
             self._forget_all()
-        self._burns = burns
-        (since,) = await self._one("SELECT value FROM meta WHERE key = 'refreshed_until'")
         self._refreshed_until = since
-        self._next_support_end = await self._support_end_after(since)
+        self._next_support_end = None if end is None else int(end)
         self._data_version = version
 
     async def _support_end_after(self, since: int) -> int | None:
@@ -470,18 +484,20 @@ class SqliteStore:
             frontier = list(level)
         return TraceSet([*found.values(), *self._burns.values()])
 
-    async def _refresh(self, now: int, *, catch_up: bool = True) -> None:
+    async def _refresh(self, now: int, *, catch_up: bool = True) -> bool:
         """Recompute the heat of traces whose supporters' own life ended since the last call:
         their terms leave the sum (views.support_times), so the stored order stays exact.
 
         Most calls (a screen refreshing every second) find that no supporter's life ended and
         return without a write transaction, or any query but ``PRAGMA data_version`` — none
-        with ``catch_up=False``, for a caller that checks data_version itself (feed)."""
+        with ``catch_up=False``, for a caller that checks data_version itself (feed). True if
+        it recomputed anything (what was read before it may be out of date)."""
         if catch_up:
             await self._catch_up()
         end = self._next_support_end
         if now <= self._refreshed_until or end is None or now < end:
-            return
+            return False
+        recomputed = False
         async with self._transaction():
             (since,) = await self._one("SELECT value FROM meta WHERE key = 'refreshed_until'")
             if now > since:  # else another task or process refreshed while we waited
@@ -495,8 +511,10 @@ class SqliteStore:
                     "UPDATE meta SET value = ? WHERE key = 'refreshed_until'", (now,)
                 )
                 since = now
+                recomputed = True
             self._refreshed_until = since
             self._next_support_end = await self._support_end_after(since)
+        return recomputed
 
     async def collect(self, now: int) -> Collected:
         with _mapped(self.path, "collect expired traces"):
@@ -670,8 +688,10 @@ class SqliteStore:
                 sql_params = [*params, fetch, *params, _HEAT_SLACK]
                 await self._refresh(now, catch_up=False)
                 rows = await self._rows(sql, sql_params)
-                if not any(row[0] == 2 and row[1] == self._data_version for row in rows):
-                    await self._refresh(now)
+                # Another connection wrote: catch up with it. The rows just read are what it
+                # wrote, and stand unless this store's own refresh changed some meanwhile.
+                wrote = not any(row[0] == 2 and row[1] == self._data_version for row in rows)
+                if wrote and await self._refresh(now):
                     rows = await self._rows(sql, sql_params)
                 ranked = await self._rank_rows(rows, now, mutes.authors)
                 ranked.sort(key=feed_order)
