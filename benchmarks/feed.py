@@ -339,11 +339,36 @@ async def run(args: argparse.Namespace, path: Path) -> dict[str, Any]:
             f"\nsame call with the clock standing still (_refresh returns at once): "
             f"p50 {statistics.median(same_now):.3f} ms, p99 {percentile(same_now, 0.99):.3f} ms"
         )
+        encoded, page_size = await store._one(
+            "SELECT total(length(raw)), (SELECT page_size FROM pragma_page_size) FROM traces"
+        )
+        await store._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        size = disk_size(path)
+        sizes = [["without the full-text index", size / 2**20, size / have, size / encoded]]
+        if args.index:
+            start = time.perf_counter()
+            await store.search("kalo", now, 5)  # indexes every row not indexed yet
+            took = time.perf_counter() - start
+            await store._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            size = disk_size(path)
+            sizes.append(
+                [
+                    f"full-text indexed (took {took:.0f} s)",
+                    size / 2**20,
+                    size / have,
+                    size / encoded,
+                ]
+            )
+        print_table(
+            f"disk: {have:,} traces, {encoded / have:,.0f} encoded bytes each on average, "
+            f"{page_size}-byte pages",
+            ["store", "MiB", "bytes/trace", "x encoded"],
+            sizes,
+        )
     finally:
         await store.close()
 
     current, peak = rss_mib()
-    size = disk_size(path)
     print_table(
         "size",
         ["stored rows", "disk (db+wal+shm) MiB", "bytes/row", "RSS now MiB", "RSS peak MiB"],
@@ -365,6 +390,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--store", type=Path, default=None, help="keep/reuse this store file")
     parser.add_argument("--dir", type=Path, default=None, help="scratch directory (default: tmp)")
     parser.add_argument("--json", action="store_true", help="last line: JSON summary")
+    parser.add_argument(
+        "--index", action="store_true", help="at the end, index everything for search; sizes"
+    )
     args = parser.parse_args(argv)
 
     print_machine()

@@ -85,8 +85,26 @@ async def test_open_turns_on_wal_and_sets_the_schema_version(path: Path) -> None
     with raw_db(path) as con:
         assert one(con, "PRAGMA journal_mode") == "wal"
         assert one(con, "PRAGMA user_version") == SCHEMA_VERSION
+        assert one(con, "PRAGMA page_size") == 16384  # a new store: docs/performance.md "Disk"
         tables = {row[0] for row in con.execute("SELECT name FROM sqlite_master")}
     assert {"traces", "refs", "tags", "search", "meta", "traces_feed"} <= tables
+
+
+async def test_a_store_made_with_4_kib_pages_keeps_them_and_works(path: Path) -> None:
+    """The page size of an existing store is not changed (that would take a VACUUM of the
+    whole file): it opens, stores and reads as before."""
+    with raw_db(path) as con:
+        con.execute("PRAGMA page_size = 4096")
+        con.execute("PRAGMA journal_mode = WAL")
+    opened = await SqliteStore.open(path)
+    try:
+        trace = post(ANA, kinds.NOTE, 0, body="small pages")
+        await opened.add([trace], T0)
+        assert ids(await opened.search("small", T0 + 1, 5)) == [trace.id]
+    finally:
+        await opened.close()
+    with raw_db(path) as con:
+        assert one(con, "PRAGMA page_size") == 4096
 
 
 async def test_reopening_keeps_everything_and_does_not_migrate_again(path: Path) -> None:
