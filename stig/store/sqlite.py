@@ -100,7 +100,9 @@ class SqliteStore:
         self._db = db
         self.path = path
         self._burns: dict[bytes, Trace] = {}
-        self._burns_seen = ""  # how many burns the file held, and their rowids' sum
+        # How many burns the file held, and the greatest rowid among them: a burn added makes
+        # the greatest grow (rowids only grow), one removed makes the count fall.
+        self._burns_seen = ""
         # One connection serves every task of the node (push ingest, sync sessions, refresh):
         # their transactions must not interleave on it.
         self._writing = asyncio.Lock()
@@ -186,7 +188,7 @@ class SqliteStore:
             "SELECT data_version, (SELECT value FROM meta WHERE key = 'refreshed_until'), "
             "(SELECT min(source_expires) FROM refs WHERE supports = 1 AND source_expires > "
             "(SELECT value FROM meta WHERE key = 'refreshed_until')), "
-            "(SELECT count(*) || ' ' || total(rowid) FROM traces "
+            "(SELECT count(*) || ' ' || coalesce(max(rowid), 0) FROM traces "
             "WHERE kind = 'burn' AND raw IS NOT NULL) FROM pragma_data_version"
         )
         if version == self._data_version:
