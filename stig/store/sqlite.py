@@ -86,6 +86,20 @@ _REFERRER = (
 )
 
 
+# What a store keeps in memory of the file, read in one statement (one trip to the connection's
+# thread: a feed right after another process wrote pays for it, and a trip costs more than
+# these index seeks): data_version, refreshed_until, the next end of a supporter's own life
+# after it, and the burns (how many, and the greatest rowid: a burn added raises it, one
+# removed lowers the count).
+_CATCH_UP = (
+    "SELECT data_version, (SELECT value FROM meta WHERE key = 'refreshed_until'), "
+    "(SELECT min(source_expires) FROM refs WHERE supports = 1 AND source_expires > "
+    "(SELECT value FROM meta WHERE key = 'refreshed_until')), "
+    "(SELECT count(*) || ' ' || coalesce(max(rowid), 0) FROM traces "
+    "WHERE kind = 'burn' AND raw IS NOT NULL) FROM pragma_data_version"
+)
+
+
 # How far out a neighbourhood reaches, as kind filters per level of referrers (None: any kind).
 # Derived columns need the referrers and the retracts that may hide them; ranking also needs
 # the referrers' own supporters (their effective expiry decides whether they are visible).
@@ -100,9 +114,7 @@ class SqliteStore:
         self._db = db
         self.path = path
         self._burns: dict[bytes, Trace] = {}
-        # How many burns the file held, and the greatest rowid among them: a burn added makes
-        # the greatest grow (rowids only grow), one removed makes the count fall.
-        self._burns_seen = ""
+        self._burns_seen = ""  # the burns of the file when last read (_CATCH_UP)
         # One connection serves every task of the node (push ingest, sync sessions, refresh):
         # their transactions must not interleave on it.
         self._writing = asyncio.Lock()
@@ -179,18 +191,11 @@ class SqliteStore:
             )
         await self._catch_up()
 
-    async def _catch_up(self) -> None:
+    async def _catch_up(self, seen: Sequence[Any] | None = None) -> None:
         """Load what this object keeps in memory again if another connection (another
-        process: a CLI command beside a running node) has written since it was loaded."""
-        # One trip to the connection's thread: a feed right after another process wrote pays
-        # for this, and each trip costs more than these index seeks.
-        version, since, end, burns_seen = await self._one(
-            "SELECT data_version, (SELECT value FROM meta WHERE key = 'refreshed_until'), "
-            "(SELECT min(source_expires) FROM refs WHERE supports = 1 AND source_expires > "
-            "(SELECT value FROM meta WHERE key = 'refreshed_until')), "
-            "(SELECT count(*) || ' ' || coalesce(max(rowid), 0) FROM traces "
-            "WHERE kind = 'burn' AND raw IS NOT NULL) FROM pragma_data_version"
-        )
+        process: a CLI command beside a running node) has written since it was loaded.
+        ``seen``: the row of _CATCH_UP if the caller read it already (the feed statement)."""
+        version, since, end, burns_seen = seen or await self._one(_CATCH_UP)
         if version == self._data_version:
             return
         # Kept standings stay: each one is checked against its row's (rowid, referred) when
@@ -673,8 +678,9 @@ class SqliteStore:
             # page is the one the pure views give.
             # (Those above the cut are all on the page: only the cut's neighbours are looked
             # up again.) One statement — one trip to SQLite's thread — returns those traces (0)
-            # and data_version (2): whether another connection wrote since this one last
-            # looked (then _refresh may have work to do first, and the statement runs again).
+            # and what _CATCH_UP reads (2): whether another connection wrote since this one
+            # last looked, and what to catch up with if so (then _refresh may have work to do,
+            # and if it does the statement runs again).
             # With muted authors, stored heat counts their support and intensity as shown here
             # does not: a trace's shown intensity is at most what its heat says, so the page
             # grows until the last trace on it is at least as intense as any heat left out can
@@ -688,18 +694,21 @@ class SqliteStore:
                 "SELECT 0, id, raw, eff_expires, rowid, referred FROM traces WHERE rowid IN "
                 "(SELECT chosen FROM page UNION ALL SELECT chosen FROM near) UNION ALL "
                 "SELECT 1, (SELECT heat FROM cut), (SELECT count(*) FROM page), NULL, NULL, NULL "
-                "UNION ALL SELECT 2, data_version, NULL, NULL, NULL, NULL FROM pragma_data_version"
+                f"UNION ALL SELECT 2, *, NULL FROM ({_CATCH_UP})"
             )
             fetch = limit
             while True:
                 sql_params = [*params, fetch, *params, _HEAT_SLACK]
                 await self._refresh(now, catch_up=False)
                 rows = await self._rows(sql, sql_params)
-                # Another connection wrote: catch up with it. The rows just read are what it
-                # wrote, and stand unless this store's own refresh changed some meanwhile.
-                wrote = not any(row[0] == 2 and row[1] == self._data_version for row in rows)
-                if wrote and await self._refresh(now):
-                    rows = await self._rows(sql, sql_params)
+                # Another connection wrote: catch up with it from row 2, read in the same
+                # statement. The rows just read show what it wrote, and stand unless this
+                # store's own refresh then changes some.
+                seen = next(row[1:5] for row in rows if row[0] == 2)
+                if seen[0] != self._data_version:
+                    await self._catch_up(seen)
+                    if await self._refresh(now, catch_up=False):
+                        rows = await self._rows(sql, sql_params)
                 ranked = await self._rank_rows(rows, now, mutes.authors)
                 ranked.sort(key=feed_order)
                 cut, size = next((row[1], row[2]) for row in rows if row[0] == 1)
