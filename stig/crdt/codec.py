@@ -12,11 +12,22 @@ from typing import Any
 
 import msgpack
 
+from stig.crdt import layout
 from stig.crdt.bounds import MAX_TRACE_BYTES
+from stig.crdt.layout import FIELD_COUNT
 from stig.crdt.trace import Trace
 from stig.errors import InvalidTrace, Reason
 
-FIELD_COUNT = 11
+__all__ = [
+    "FIELD_COUNT",
+    "body_and_tags",
+    "decode",
+    "decode_trusted",
+    "describe_bytes",
+    "encode",
+    "unsigned_bytes",
+    "unsigned_fields",
+]
 
 # msgpack's own limits, set so a hostile input cannot make the unpacker allocate more than
 # the trace bound allows, whatever its length prefixes claim.
@@ -33,34 +44,18 @@ _UNPACK_LIMITS: dict[str, Any] = {
 
 def unsigned_fields(trace: Trace) -> list[Any]:
     """Fields 0..9 in wire order: everything the signature and the proof of work cover."""
-    return [
-        trace.version,
-        trace.kind,
-        trace.author,
-        trace.created,
-        trace.expires,
-        list(trace.tags),
-        trace.place,
-        list(trace.refs),
-        trace.body,
-        trace.nonce,
-    ]
+    return trace.wire_fields(signed=False)
 
 
 def unsigned_bytes(trace: Trace) -> bytes:
     """The 10-element array without the signature (what is signed, after the context)."""
-    return _pack(unsigned_fields(trace))
+    return layout.pack(unsigned_fields(trace))
 
 
 def encode(trace: Trace) -> bytes:
-    """The canonical bytes of a trace (the 11-element array)."""
-    return _pack([*unsigned_fields(trace), trace.signature])
-
-
-def _pack(value: list[Any]) -> bytes:
-    packed = msgpack.packb(value, use_bin_type=True)
-    assert isinstance(packed, bytes)
-    return packed
+    """The canonical bytes of a trace (the 11-element array), packed from its fields (not
+    taken from ``trace.encoded``, which a decoder may have filled with the bytes it read)."""
+    return layout.pack(trace.wire_fields())
 
 
 def decode(raw: bytes) -> Trace:
@@ -87,8 +82,7 @@ def decode(raw: bytes) -> Trace:
             f"decodes, but is not the one canonical byte form ({_first_difference(raw, trace)})",
         )
     # The bytes are the canonical form: keep them rather than encoding again.
-    trace.__dict__["encoded"] = raw
-    return trace
+    return trace.knowing(raw)
 
 
 DETAIL_BYTES = 16
@@ -150,10 +144,11 @@ def _what(value: object) -> str:
     return f"{type(value).__name__} {value!r:.40}"
 
 
-def decode_trusted(raw: bytes) -> Trace:
+def decode_trusted(raw: bytes, trace_id: bytes | None = None) -> Trace:
     """Decode bytes that were validated before (a store's own): unpacked into a Trace without
-    the canonical re-encoding or any check. Never use it on bytes from outside; raises
-    ValueError/TypeError if the bytes are not a trace at all (a damaged store)."""
+    the canonical re-encoding or any check, and without hashing them again if the caller has
+    their id (``trace_id``). Never use it on bytes from outside; raises ValueError/TypeError if
+    the bytes are not a trace at all (a damaged store)."""
     value = msgpack.unpackb(raw, raw=False)
     version, kind, author, created, expires, tags, place, refs, body, nonce, signature = value
     trace = Trace(
@@ -169,8 +164,15 @@ def decode_trusted(raw: bytes) -> Trace:
         signature=signature,
         version=version,
     )
-    trace.__dict__["encoded"] = raw
-    return trace
+    return trace.knowing(raw, trace_id)
+
+
+def body_and_tags(raw: bytes) -> tuple[str, list[str]]:
+    """The body and the tags of validated bytes (a store's own), read by position without
+    building a Trace: what a store indexes for full-text search. Raises ValueError, TypeError,
+    IndexError or msgpack's errors if the bytes are not a trace (a damaged store)."""
+    value = msgpack.unpackb(raw, raw=False)
+    return value[layout.BODY], value[layout.TAGS]
 
 
 def _from_value(value: object) -> Trace:

@@ -31,6 +31,13 @@ The rules, and why each is safe to garbage-collect (``TraceSet.collect``):
 * **heat** — log2 of sum 2^(t_i/H) over the same terms: intensity = 2^(heat − now/H), so heat
   orders traces as intensity does at every ``now`` (up to float rounding at exact ties) and can
   be stored and indexed. Stores fetch by heat and sort what they return by exact intensity.
+
+The rules are written twice here, and only here: once rule by rule as ``TraceSet``'s methods
+(the definitions, read as the docstring above), and once as ``standing``, the same rules applied
+in one pass over a trace's referrers (``Referrer``: each one's kind, author, times and its own
+derived hidden flag and effective expiry). A store that keeps those columns for each referrer
+ranks from them with ``standing`` and never restates a rule; tests/crdt/test_crdt_views_laws.py
+holds ``standing`` equal to ``TraceSet.rank``, and tests/store the stores to ``TraceSet``.
 """
 
 from __future__ import annotations
@@ -39,6 +46,7 @@ import math
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from stig.crdt import kinds
 from stig.crdt.bounds import INTENSITY_HALF_LIFE, LIFE_CAP
@@ -274,6 +282,138 @@ class TraceSet:
         ]
         ranked.sort(key=feed_order)
         return ranked[:limit]
+
+
+class Referrer(NamedTuple):
+    """What ranking needs of one trace R that references T: R's own fields, and R's derived
+    ``hidden`` and ``effective_expiry`` as the set gives them. ``id`` orders one author's two
+    words on T made in the same second (counts); a store that does not keep it passes None."""
+
+    kind: str
+    author: bytes
+    created: int
+    expires: int
+    hidden: bool
+    effective_expiry: int
+    id: bytes | None = None
+
+    @classmethod
+    def of(cls, trace: Trace, hidden: bool, effective_expiry: int) -> Referrer:
+        return cls(
+            trace.kind,
+            trace.author,
+            trace.created,
+            trace.expires,
+            hidden,
+            effective_expiry,
+            trace.id,
+        )
+
+
+NEVER = 1 << 62
+"""A time after every time a trace can hold (``Standing.until`` when nothing ends)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Standing:
+    """What a visible trace's referrers say of it — its effective expiry, support times and
+    counts — for every ``now`` in [since, until): no referrer's own or effective expiry falls in
+    between, so only a change of the set can change it before ``until``."""
+
+    trace: Trace
+    effective_expiry: int
+    support_times: tuple[int, ...]
+    counts: Counts
+    since: int
+    until: int
+
+    def rank(self, now: int) -> Ranked:
+        return Ranked(
+            self.trace,
+            intensity_of(self.support_times, now),
+            self.effective_expiry,
+            self.counts,
+        )
+
+
+def standing(
+    trace: Trace,
+    referrers: Iterable[Referrer],
+    now: int,
+    burned_until: int = -1,
+    muted: frozenset[bytes] = frozenset(),
+) -> Standing | None:
+    """``TraceSet.rank(trace, now, muted)`` from the trace, its referrers and its author's
+    latest burn (``burned_until``, -1 if none), the rules of the module docstring in one pass.
+
+    None if the trace is not visible (hidden by a retract among the referrers or by the burn,
+    or its effective expiry is past), or if its counts depend on ids the referrers lack (one
+    author's confirm and dispute made in the same second, with ``id`` None): the caller then
+    ranks it from the traces themselves. The referrers' ``hidden`` and ``effective_expiry``
+    must be what the set gives them (``is_hidden``, ``effective_expiry``).
+    """
+    author, made = trace.author, trace.created
+    if burned_until >= made:
+        return None  # hidden: burned
+    reinforced = trace.expires
+    until = NEVER
+    latest: dict[bytes, int] = {}  # support times: each other author's latest live supporter
+    answers = 0
+    echoes: set[bytes] = set()
+    # Each other author's latest visible confirm-or-dispute (their word): its (created, id),
+    # kind, and whether an equal `created` with another kind and no ids left it undecided.
+    verdicts: dict[bytes, tuple[int, bytes | None, str, bool]] = {}
+    for r in referrers:
+        kind, by = r.kind, r.author
+        if by == author:
+            if kind == kinds.RETRACT and r.created >= made:
+                return None  # hidden: retracted
+            # The author's own referrers neither support nor count as words; they answer.
+            if not r.hidden and r.effective_expiry > now:
+                until = min(until, r.effective_expiry)
+                if kind not in kinds.META_KINDS and by not in muted:
+                    answers += 1
+            continue
+        if r.hidden:
+            continue
+        if kind in kinds.SUPPORT_KINDS:
+            reinforced = max(reinforced, r.expires)  # life: muted or not, live or not
+        if by in muted:  # extends life as anyone's support does; counts for nothing shown here
+            continue
+        if kind in kinds.SUPPORT_KINDS and r.expires > now:
+            until = min(until, r.expires)
+            if r.created > latest.get(by, -1):
+                latest[by] = r.created
+        if r.effective_expiry <= now:
+            continue  # not visible: counts for nothing
+        until = min(until, r.effective_expiry)
+        if kind not in kinds.META_KINDS:
+            answers += 1
+        elif kind == kinds.ECHO:
+            echoes.add(by)
+        elif kind in kinds.VERDICT_KINDS:
+            seen = verdicts.get(by)
+            if seen is None or r.created > seen[0]:
+                verdicts[by] = (r.created, r.id, kind, False)
+            elif r.created == seen[0]:
+                if r.id is not None and seen[1] is not None:
+                    if r.id > seen[1]:
+                        verdicts[by] = (r.created, r.id, kind, False)
+                elif kind != seen[2]:
+                    verdicts[by] = (*seen[:3], True)
+    effective = min(made + LIFE_CAP, reinforced)
+    if effective <= now:
+        return None  # expired
+    if any(undecided for *_, undecided in verdicts.values()):
+        return None
+    words = [kind for _, _, kind, _ in verdicts.values()]
+    counts = Counts(
+        answers=answers,
+        echoes=len(echoes),
+        confirms=words.count(kinds.CONFIRM),
+        disputes=words.count(kinds.DISPUTE),
+    )
+    return Standing(trace, effective, tuple(sorted([made, *latest.values()])), counts, now, until)
 
 
 def feed_order(item: Ranked) -> tuple[float, int, bytes]:

@@ -9,11 +9,17 @@ reason and never stops the pipeline.
 Signatures are the costliest check (docs/performance.md §1). A batch's are verified on two
 threads: PyNaCl releases the GIL inside ``crypto_sign_open``, so both cores work while the event
 loop stays free. Results and rejections keep the order of the records.
+
+Several batches at once (``add_all``: a bundle) are a pipeline: batch k+1 is decoded and its
+signatures checked while batch k is being stored (the store's SQL runs on its own thread), so
+the checks and the store no longer take turns on one core. A batch's policies and clock checks
+still wait until the batch before it is stored: a policy may count what is stored (a quota).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections import Counter
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -138,6 +144,39 @@ class Ingest:
 
     async def add(self, records: Iterable[tuple[str, bytes]]) -> None:
         """Validate and store one batch of (where, raw bytes) records."""
+        await self._store_batch(await self._admit(await self._check(records)))
+        if len(self._held) > HELD_AT_MOST:
+            await self._judge_held()
+
+    async def add_all(self, batches: Iterable[Iterable[tuple[str, bytes]]]) -> None:
+        """``add`` each batch in turn, the checks of each one (decode, bounds, signatures)
+        running while the one before it is stored (module docstring). Returns once every
+        batch is stored; a store error is raised here, and stops the rest."""
+        storing: asyncio.Future[None] | None = None
+        try:
+            for records in batches:
+                checked = await self._check(records)
+                if storing is not None:
+                    await storing
+                    storing = None
+                    if len(self._held) > HELD_AT_MOST:
+                        await self._judge_held()
+                storing = asyncio.ensure_future(self._store_batch(await self._admit(checked)))
+            if storing is not None:
+                await storing
+                storing = None
+                if len(self._held) > HELD_AT_MOST:
+                    await self._judge_held()
+        finally:
+            if storing is not None:  # left by an error or a cancellation: not abandoned
+                storing.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await storing
+
+    async def _check(
+        self, records: Iterable[tuple[str, bytes]]
+    ) -> list[tuple[str, Trace | InvalidTrace]]:
+        """Decode, bounds and signature of each record, in order: the trace, or why not."""
         decoded: list[tuple[str, Trace | InvalidTrace]] = []
         for at, raw in records:
             try:
@@ -150,16 +189,21 @@ class Ingest:
             else:
                 decoded.append((at, one))
         signed = iter(await check_signatures([t for _, t in decoded if isinstance(t, Trace)]))
-        valid: list[Trace] = []
+        checked: list[tuple[str, Trace | InvalidTrace]] = []
         for at, item in decoded:
+            bad_signature = next(signed) if isinstance(item, Trace) else None
+            checked.append((at, item if bad_signature is None else bad_signature))
+        return checked
+
+    async def _admit(self, checked: list[tuple[str, Trace | InvalidTrace]]) -> list[Trace]:
+        """Count the rejects of ``_check``; apply the policy and the clock to the rest (traces
+        past their own expiry are held back). What remains is to be stored."""
+        valid: list[Trace] = []
+        for at, item in checked:
             if isinstance(item, InvalidTrace):
                 self._reject(at, item)
                 continue
             trace = item
-            bad_signature = next(signed)
-            if bad_signature is not None:
-                self._reject(at, bad_signature)
-                continue
             refused = await self._policy(trace) if self._policy else None
             if refused is not None:
                 self._refuse(at, *refused)
@@ -173,9 +217,7 @@ class Ingest:
                     self._reject(at, error)
                 continue
             valid.append(trace)
-        await self._store_batch(valid)
-        if len(self._held) > HELD_AT_MOST:
-            await self._judge_held()
+        return valid
 
     async def finish(self) -> IngestReport:
         """Judge the held-back traces against everything now stored."""

@@ -401,20 +401,25 @@ class LocalNode:
     ) -> IngestReport:
         """Validate every record as if it came from the network; store the valid ones."""
         ingest = Ingest(self.store, self.clock())
+
+        def batches(stream: BinaryIO) -> Iterator[list[tuple[str, bytes]]]:
+            batch: list[tuple[str, bytes]] = []
+            for record in read_records(stream):
+                progress(record.size)
+                at = f"byte {record.offset}"
+                if record.error is not None:
+                    ingest.report.reject(at, record.error, record.count)
+                    continue
+                batch.append((at, record.raw))
+                if len(batch) >= INGEST_BATCH:
+                    yield batch
+                    batch = []
+            yield batch
+
         try:
             with path.open("rb") as stream:
-                batch: list[tuple[str, bytes]] = []
-                for record in read_records(stream):
-                    progress(record.size)
-                    at = f"byte {record.offset}"
-                    if record.error is not None:
-                        ingest.report.reject(at, record.error, record.count)
-                        continue
-                    batch.append((at, record.raw))
-                    if len(batch) >= INGEST_BATCH:
-                        await ingest.add(batch)
-                        batch = []
-                await ingest.add(batch)
+                # Checks of each batch overlap the store of the one before (Ingest.add_all).
+                await ingest.add_all(batches(stream))
         except OSError as exc:
             raise UsageError(f"cannot read {path}: {exc.strerror}") from exc
         return await ingest.finish()

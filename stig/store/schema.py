@@ -145,6 +145,27 @@ MIGRATIONS: tuple[str, ...] = (
     -- No longer counted (always 0 from here on): nothing waits for a merge.
     UPDATE meta SET value = 0 WHERE key = 'search_purged';
     """,
+    # 3 -> 4: what lets a reader keep its rankings across other processes' writes, and a
+    # place filter start from the few rows that match it.
+    """
+    -- Counts every change to a trace's referrers: a refs row added or removed, or a source's
+    -- derived columns copied into one (refs_follow_source). A standing (views.standing) read
+    -- with one value of (rowid, referred) holds while both are the same, whichever connection
+    -- wrote meanwhile; rowids are never reused, so a collected and re-stored trace starts over.
+    ALTER TABLE traces ADD COLUMN referred INTEGER NOT NULL DEFAULT 0;
+    CREATE TRIGGER refs_added AFTER INSERT ON refs BEGIN
+        UPDATE traces SET referred = referred + 1 WHERE id = NEW.target;
+    END;
+    CREATE TRIGGER refs_removed AFTER DELETE ON refs BEGIN
+        UPDATE traces SET referred = referred + 1 WHERE id = OLD.target;
+    END;
+    CREATE TRIGGER refs_changed AFTER UPDATE OF source_hidden, source_eff_expires ON refs BEGIN
+        UPDATE traces SET referred = referred + 1 WHERE id = NEW.target;
+    END;
+    -- A place filter that few traces match (one nobody uses) starts from this index instead of
+    -- scanning the whole feed index (SqliteStore._rare_place).
+    CREATE INDEX traces_place ON traces (place) WHERE place != '';
+    """,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -7,11 +7,10 @@ and recomputed whenever that neighbourhood changes. So the feed is one index sca
 shows is what the pure views say (tests/store/test_store_agrees.py).
 
 Reads rank what they return from those columns: one query fetches the referrers' kind, author,
-times and derived columns (copied into refs), the views' definitions run on them and the views'
-own ``intensity_of`` on the support times they give (``_standing``), so a feed page decodes only
-its own traces. What the referrers say of a trace is kept in memory until a write touches them
-or one of them expires. Full-text indexing is not part of ingest: rows are indexed before the
-next search or collection.
+times and derived columns (copied into refs), and the views rank from them (``views.standing``:
+the store restates no rule), so a feed page decodes only its own traces. What the referrers say
+of a trace is kept in memory until a write touches them or one of them expires. Full-text
+indexing is not part of ingest: rows are indexed before the next search or collection.
 
 Deleted means gone from the files, not only from answers (docs/threat-model.md): every connection
 runs with ``secure_delete`` (SQLite overwrites what it deletes with zeros), the full-text index
@@ -37,7 +36,6 @@ import logging
 import os
 from collections.abc import AsyncIterator, Collection, Iterable, Iterator, Sequence
 from contextlib import asynccontextmanager, contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -47,19 +45,20 @@ import sqlean  # type: ignore[import-untyped]  # SQLite 3.50 with the sqlite3 AP
 
 from stig.crdt import kinds
 from stig.crdt.bounds import DAY, INTENSITY_HALF_LIFE, LIFE_CAP
-from stig.crdt.codec import decode, decode_trusted
+from stig.crdt.codec import body_and_tags, decode, decode_trusted
 from stig.crdt.contour import PLACE_PREFIX, Contour, assemble, window
 from stig.crdt.trace import Trace
 from stig.crdt.views import (
     NO_MUTES,
-    Counts,
     FeedFilter,
     Mutes,
     Ranked,
+    Referrer,
+    Standing,
     TraceSet,
     feed_order,
     heat_of,
-    intensity_of,
+    standing,
 )
 from stig.errors import InvalidTrace, StoreError
 from stig.store.port import Added, Collected, ExportFilter, Hidden, Thread
@@ -71,18 +70,33 @@ _CHUNK = 500  # ids per IN (...) list: far below SQLite's parameter limit
 _HEAT_SLACK = 1e-6  # far above the rounding error of heat (~1e-11) and of intensity
 _INDEX_STEP = 20_000  # rows per transaction when indexing for full-text search
 _CACHE_KIB = 64 * 1024  # page cache per connection (SQLite's default is 2 MiB)
+_PAGE_BYTES = 16384  # page size of a new store (SQLite's default is 4096)
 # A tag on fewer traces than this drives a tag-filtered feed from the tags table; a commoner
 # one is checked per trace while scanning the feed index (docs/performance.md §2).
 _RARE_TAG = 2000
-_STANDINGS = 4096  # traces whose standing (_Standing) a store keeps in memory at most
-_FOREVER = 1 << 62
+_STANDINGS = 4096  # traces whose standing (views.Standing) a store keeps in memory at most
 _ITER_CHUNK = 64  # rows per fetch when iterating a cursor (aiosqlite.connect's default)
 _FILE_MODE = 0o600  # the store holds what reached this device: for this user only
 _CHECKPOINT_TRIES = 20  # a TRUNCATE checkpoint waits for readers (busy_timeout) this many times
 _SQLITE_AT_LEAST = (3, 42, 0)  # FTS5 secure-delete (schema 3)
-# What ranking needs of each referrer (_standing): its copy of the source's row in refs.
+# What ranking needs of each referrer (views.Referrer, in its field order): its copy of the
+# source's row in refs.
 _REFERRER = (
     "source_kind, source_author, source_created, source_expires, source_hidden, source_eff_expires"
+)
+
+
+# What a store keeps in memory of the file, read in one statement (one trip to the connection's
+# thread: a feed right after another process wrote pays for it, and a trip costs more than
+# these index seeks): data_version, refreshed_until, the next end of a supporter's own life
+# after it, and the burns (how many, and the greatest rowid: a burn added raises it, one
+# removed lowers the count).
+_CATCH_UP = (
+    "SELECT data_version, (SELECT value FROM meta WHERE key = 'refreshed_until'), "
+    "(SELECT min(source_expires) FROM refs WHERE supports = 1 AND source_expires > "
+    "(SELECT value FROM meta WHERE key = 'refreshed_until')), "
+    "(SELECT count(*) || ' ' || coalesce(max(rowid), 0) FROM traces "
+    "WHERE kind = 'burn' AND raw IS NOT NULL) FROM pragma_data_version"
 )
 
 
@@ -100,6 +114,7 @@ class SqliteStore:
         self._db = db
         self.path = path
         self._burns: dict[bytes, Trace] = {}
+        self._burns_seen = ""  # the burns of the file when last read (_CATCH_UP)
         # One connection serves every task of the node (push ingest, sync sessions, refresh):
         # their transactions must not interleave on it.
         self._writing = asyncio.Lock()
@@ -113,7 +128,7 @@ class SqliteStore:
         # What the referrers of recently ranked traces say of them, until a write touches
         # them (_forget) or the time comes when one of those referrers expires. `_generation`
         # counts forgettings: a standing read while one happened is not kept.
-        self._standings: dict[bytes, _Standing] = {}
+        self._standings: dict[bytes, tuple[Standing, tuple[int, int]]] = {}
         self._generation = 0
         # Set by a transaction that removed text (_purge, _delete): after its commit, the WAL
         # is checkpointed and truncated (_scrub_wal).
@@ -156,6 +171,10 @@ class SqliteStore:
                 f"this SQLite cannot overwrite deleted data (secure_delete) in {self.path}; "
                 "use a build of SQLite without SQLITE_SECURE_DELETE disabled"
             )
+        # Before the first table exists (a no-op on a store that has them): rows of 1-2 KiB
+        # fill 16 KiB pages far better than 4 KiB ones (a 4 KiB page holds two and wastes
+        # a quarter of itself), docs/performance.md "Disk".
+        await db.execute(f"PRAGMA page_size = {_PAGE_BYTES}")
         await db.execute("PRAGMA journal_mode = WAL")
         await db.execute("PRAGMA synchronous = NORMAL")
         await db.execute(f"PRAGMA cache_size = -{_CACHE_KIB}")
@@ -172,21 +191,32 @@ class SqliteStore:
             )
         await self._catch_up()
 
-    async def _catch_up(self) -> None:
+    async def _catch_up(self, seen: Sequence[Any] | None = None) -> None:
         """Load what this object keeps in memory again if another connection (another
-        process: a CLI command beside a running node) has written since it was loaded."""
-        (version,) = await self._one("PRAGMA data_version")
+        process: a CLI command beside a running node) has written since it was loaded.
+        ``seen``: the row of _CATCH_UP if the caller read it already (the feed statement)."""
+        version, since, end, burns_seen = seen or await self._one(_CATCH_UP)
         if version == self._data_version:
             return
-        self._forget_all()
-        rows = await self._rows("SELECT raw FROM traces WHERE kind = 'burn' AND raw IS NOT NULL")
-        self._burns = {}
-        for (raw,) in rows:
-            burn = _stored(raw)
-            self._burns[burn.id] = burn
-        (since,) = await self._one("SELECT value FROM meta WHERE key = 'refreshed_until'")
+        # Kept standings stay: each one is checked against its row's (rowid, referred) when
+        # it is used, which every change to the trace's referrers moves, whoever wrote (schema
+        # 4). Burns are not referrers: a new or collected burn forgets them all.
+        if burns_seen != self._burns_seen:
+            rows = await self._rows(
+                "SELECT raw FROM traces WHERE kind = 'burn' AND raw IS NOT NULL"
+            )
+            burns: dict[bytes, Trace] = {}
+            for (raw,) in rows:
+                burn = _stored(raw)
+                burns[burn.id] = burn
+            if burns.keys() != self._burns.keys():
+                self._forget_all()
+            self._burns = burns
+            self._burns_seen = burns_seen
+        if self._data_version < 0:
+            self._forget_all()
         self._refreshed_until = since
-        self._next_support_end = await self._support_end_after(since)
+        self._next_support_end = None if end is None else int(end)
         self._data_version = version
 
     async def _support_end_after(self, since: int) -> int | None:
@@ -466,18 +496,20 @@ class SqliteStore:
             frontier = list(level)
         return TraceSet([*found.values(), *self._burns.values()])
 
-    async def _refresh(self, now: int, *, catch_up: bool = True) -> None:
+    async def _refresh(self, now: int, *, catch_up: bool = True) -> bool:
         """Recompute the heat of traces whose supporters' own life ended since the last call:
         their terms leave the sum (views.support_times), so the stored order stays exact.
 
         Most calls (a screen refreshing every second) find that no supporter's life ended and
         return without a write transaction, or any query but ``PRAGMA data_version`` — none
-        with ``catch_up=False``, for a caller that checks data_version itself (feed)."""
+        with ``catch_up=False``, for a caller that checks data_version itself (feed). True if
+        it recomputed anything (what was read before it may be out of date)."""
         if catch_up:
             await self._catch_up()
         end = self._next_support_end
         if now <= self._refreshed_until or end is None or now < end:
-            return
+            return False
+        recomputed = False
         async with self._transaction():
             (since,) = await self._one("SELECT value FROM meta WHERE key = 'refreshed_until'")
             if now > since:  # else another task or process refreshed while we waited
@@ -491,8 +523,10 @@ class SqliteStore:
                     "UPDATE meta SET value = ? WHERE key = 'refreshed_until'", (now,)
                 )
                 since = now
+                recomputed = True
             self._refreshed_until = since
             self._next_support_end = await self._support_end_after(since)
+        return recomputed
 
     async def collect(self, now: int) -> Collected:
         with _mapped(self.path, "collect expired traces"):
@@ -620,6 +654,12 @@ class SqliteStore:
                 clauses.append("author = ?")
                 params.append(where.author)
             if where.place:
+                if await self._rare_place(where.place):  # few rows: start from them
+                    clauses.append(
+                        "rowid IN (SELECT rowid FROM traces WHERE place != '' "
+                        "AND place >= ? AND place < ?)"
+                    )
+                    params.extend(_text_prefix_range(where.place))
                 clauses.append("substr(place, 1, ?) = ?")
                 params.extend([len(where.place), where.place])
             rare = await self._rare_tag(where.tags)
@@ -638,8 +678,9 @@ class SqliteStore:
             # page is the one the pure views give.
             # (Those above the cut are all on the page: only the cut's neighbours are looked
             # up again.) One statement — one trip to SQLite's thread — returns those traces (0)
-            # and data_version (2): whether another connection wrote since this one last
-            # looked (then _refresh may have work to do first, and the statement runs again).
+            # and what _CATCH_UP reads (2): whether another connection wrote since this one
+            # last looked, and what to catch up with if so (then _refresh may have work to do,
+            # and if it does the statement runs again).
             # With muted authors, stored heat counts their support and intensity as shown here
             # does not: a trace's shown intensity is at most what its heat says, so the page
             # grows until the last trace on it is at least as intense as any heat left out can
@@ -650,19 +691,24 @@ class SqliteStore:
                 "cut AS (SELECT min(heat) AS heat FROM page), "
                 f"near AS (SELECT rowid AS chosen FROM traces WHERE {condition} "
                 "AND heat BETWEEN (SELECT heat FROM cut) - ? AND (SELECT heat FROM cut)) "
-                "SELECT 0, id, raw, eff_expires FROM traces WHERE rowid IN "
-                "(SELECT chosen FROM page UNION ALL SELECT chosen FROM near) "
-                "UNION ALL SELECT 1, (SELECT heat FROM cut), (SELECT count(*) FROM page), NULL "
-                "UNION ALL SELECT 2, data_version, NULL, NULL FROM pragma_data_version"
+                "SELECT 0, id, raw, eff_expires, rowid, referred FROM traces WHERE rowid IN "
+                "(SELECT chosen FROM page UNION ALL SELECT chosen FROM near) UNION ALL "
+                "SELECT 1, (SELECT heat FROM cut), (SELECT count(*) FROM page), NULL, NULL, NULL "
+                f"UNION ALL SELECT 2, *, NULL FROM ({_CATCH_UP})"
             )
             fetch = limit
             while True:
                 sql_params = [*params, fetch, *params, _HEAT_SLACK]
                 await self._refresh(now, catch_up=False)
                 rows = await self._rows(sql, sql_params)
-                if not any(row[0] == 2 and row[1] == self._data_version for row in rows):
-                    await self._refresh(now)
-                    rows = await self._rows(sql, sql_params)
+                # Another connection wrote: catch up with it from row 2, read in the same
+                # statement. The rows just read show what it wrote, and stand unless this
+                # store's own refresh then changes some.
+                seen = next(row[1:5] for row in rows if row[0] == 2)
+                if seen[0] != self._data_version:
+                    await self._catch_up(seen)
+                    if await self._refresh(now, catch_up=False):
+                        rows = await self._rows(sql, sql_params)
                 ranked = await self._rank_rows(rows, now, mutes.authors)
                 ranked.sort(key=feed_order)
                 cut, size = next((row[1], row[2]) for row in rows if row[0] == 1)
@@ -750,58 +796,83 @@ class SqliteStore:
         fewest, tag = min(zip(counts, ordered, strict=True))
         return tag if fewest < _RARE_TAG else None
 
+    async def _rare_place(self, place: str) -> bool:
+        """Whether fewer than _RARE_TAG traces have a place starting with ``place``, counted
+        on at most that many entries of traces_place (as _rare_tag counts a tag): then the
+        feed starts from those rows, instead of scanning the feed index for them (a place
+        nobody uses would read all of it). Places are ASCII geohashes (normal_form): any
+        other text is left to the scan."""
+        if not place.isascii():
+            return False
+        (count,) = await self._one(
+            "SELECT count(*) FROM (SELECT 1 FROM traces WHERE place != '' "
+            "AND place >= ? AND place < ? LIMIT ?)",
+            [*_text_prefix_range(place), _RARE_TAG],
+        )
+        return int(count) < _RARE_TAG
+
     async def _rank_rows(
         self, rows: Sequence[Any], now: int, muted: frozenset[bytes] = frozenset()
     ) -> list[Ranked]:
-        """Ranked forms of visible traces given as rows (0, id, raw, eff_expires), in the same
-        order: views.TraceSet.rank computed from their referrers' columns in refs (one query),
-        decoding only the traces themselves (_standing). What those columns say of a trace is
-        kept for the next call while it holds. Where they do not settle a trace's ranking
-        exactly, it is ranked from its decoded neighbourhood instead (_ranked)."""
+        """Ranked forms of visible traces given as rows (0, id, raw, eff_expires, rowid,
+        referred), in the same order: views.standing of their referrers' columns in refs (one
+        query), decoding only the traces themselves. What those columns say of a trace is kept
+        for the next call while it holds: until the time it ends, while the row's (rowid,
+        referred) is the same — whichever connection wrote meanwhile (schema 4) — and no write
+        of this one forgot it. Where they do not settle a trace's ranking exactly, it is ranked
+        from its decoded neighbourhood instead (_ranked)."""
         generation = self._generation
-        standings: dict[bytes, _Standing | None] = {}
-        missing: dict[bytes, tuple[bytes, int]] = {}
+        standings: dict[bytes, Standing | None] = {}
+        missing: dict[bytes, tuple[bytes, int, tuple[int, int]]] = {}
         for row in rows:
             if row[0] != 0 or row[2] is None:
                 continue
-            kept = None if muted else self._standings.get(row[1])
-            if kept is not None and kept.since <= now < kept.until and kept.effective == row[3]:
+            stamp = (row[4], row[5])
+            kept, kept_stamp = (None, None) if muted else self._standings.get(row[1], (None, None))
+            if (
+                kept is not None
+                and kept_stamp == stamp
+                and kept.since <= now < kept.until
+                and kept.effective_expiry == row[3]
+            ):
                 standings[row[1]] = kept
             else:
                 standings[row[1]] = None
-                missing[row[1]] = (row[2], row[3])
+                missing[row[1]] = (row[2], row[3], stamp)
         if missing:
-            referrers: dict[bytes, list[Any]] = {tid: [] for tid in missing}
+            referrers: dict[bytes, list[Referrer]] = {tid: [] for tid in missing}
             for chunk in _chunks(missing):
                 for row in await self._rows(
                     f"SELECT target, {_REFERRER} FROM refs WHERE target IN ({_marks(chunk)})",
                     chunk,
                 ):
-                    referrers[row[0]].append(row)
+                    referrers[row[0]].append(Referrer(*row[1:]))
             burned_until: dict[bytes, int] = {}
             for burn in self._burns.values():
                 burned_until[burn.author] = max(burned_until.get(burn.author, -1), burn.created)
-            for tid, (raw, eff_expires) in missing.items():
+            for tid, (raw, eff_expires, _) in missing.items():
                 trace = _trusted(raw, tid)
-                standings[tid] = _standing(
-                    trace,
-                    eff_expires,
-                    referrers[tid],
-                    now,
-                    burned_until.get(trace.author, -1),
-                    muted,
+                settled = standing(
+                    trace, referrers[tid], now, burned_until.get(trace.author, -1), muted
                 )
+                # A stored effective expiry that is not the one the referrers give means the
+                # stored columns are behind (a retract or burn not reflected yet): the exact path.
+                if settled is not None and settled.effective_expiry != eff_expires:
+                    settled = None
+                standings[tid] = settled
             # Kept for the next call while nothing was written meanwhile (and only standings
             # of everyone's support: muted ones are this call's alone).
             if self._generation == generation and not muted:
                 if len(self._standings) > _STANDINGS:
                     self._standings.clear()
-                self._standings.update((t, k) for t in missing if (k := standings[t]) is not None)
+                self._standings.update(
+                    (t, (k, missing[t][2])) for t in missing if (k := standings[t]) is not None
+                )
         ranked: dict[bytes, Ranked] = {}
-        for tid, standing in standings.items():
-            if standing is not None:
-                ranked[tid] = standing.rank(now)
-        unsettled = [tid for tid, standing in standings.items() if standing is None]
+        for tid, kept_or_new in standings.items():
+            if kept_or_new is not None:
+                ranked[tid] = kept_or_new.rank(now)
+        unsettled = [tid for tid, settled in standings.items() if settled is None]
         if unsettled:
             ranked.update((r.trace.id, r) for r in await self._ranked(unsettled, now, muted))
         return [ranked[tid] for tid in standings if tid in ranked]
@@ -830,7 +901,7 @@ class SqliteStore:
             excluded: list[Any] = []
             _exclude(mutes, clauses, excluded, "t.rowid", "t.author")
             sql = (
-                "SELECT t.id, t.raw, t.eff_expires FROM search "
+                "SELECT t.id, t.raw, t.eff_expires, t.rowid, t.referred FROM search "
                 "JOIN traces t ON t.rowid = search.rowid "
                 "WHERE search MATCH ? AND t.hidden = 0 AND t.eff_expires > ? "
                 + "".join(f"AND {c} " for c in clauses)
@@ -1028,10 +1099,10 @@ def _searchable(trace: Trace) -> tuple[str, str]:
 def _searchable_bytes(raw: bytes) -> tuple[str, str]:
     """``_searchable`` of the trace this store stored as ``raw``, without building it."""
     try:
-        value = msgpack.unpackb(raw, raw=False)
-        return value[8], " ".join(value[5])
+        body, tags = body_and_tags(raw)
     except (ValueError, TypeError, IndexError, msgpack.UnpackException) as exc:
         raise StoreError(f"a stored trace no longer decodes ({exc}); the store is damaged") from exc
+    return body, " ".join(tags)
 
 
 def _trusted(raw: bytes, trace_id: bytes) -> Trace:
@@ -1040,122 +1111,9 @@ def _trusted(raw: bytes, trace_id: bytes) -> Trace:
     its id), which would cost more than the rest of a feed call. What ``get`` and ``thread``
     return as the trace asked for is checked in full (_stored)."""
     try:
-        trace = decode_trusted(raw)
+        return decode_trusted(raw, trace_id)
     except (ValueError, TypeError, msgpack.UnpackException) as exc:
         raise StoreError(f"a stored trace no longer decodes ({exc}); the store is damaged") from exc
-    trace.__dict__["id"] = trace_id
-    return trace
-
-
-@dataclass(frozen=True, slots=True)
-class _Standing:
-    """What a visible trace's referrers say of it, for every ``now`` in [since, until): no
-    referrer's own or effective expiry falls in between (only a write changes it otherwise)."""
-
-    trace: Trace
-    effective: int
-    support_times: list[int]
-    counts: Counts
-    since: int
-    until: int
-
-    def rank(self, now: int) -> Ranked:
-        return Ranked(
-            self.trace, intensity_of(self.support_times, now), self.effective, self.counts
-        )
-
-
-def _standing(
-    trace: Trace,
-    stored_expiry: int,
-    referrers: Iterable[Any],
-    now: int,
-    burned_until: int,
-    muted: frozenset[bytes] = frozenset(),
-) -> _Standing | None:
-    """What ``TraceSet.rank(trace, now)`` needs beyond the trace, for a visible trace, from
-    rows (target, *_REFERRER) of its referrers — the definitions of stig.crdt.views, term for
-    term (intensity is then the same pure ``intensity_of`` of the support times):
-
-    * hidden: a retract by the trace's author created no earlier, or a burn (``burned_until``:
-      the author's latest burn, -1 if none) created no earlier;
-    * supporters: referrers of a support kind, by another author, not hidden;
-    * effective expiry: min(created + LIFE_CAP, max(expires, the supporters' own expires));
-    * support times: the author's created, and each other author's latest created among
-      supporters whose own expires is after now;
-    * visible referrer: not hidden and effective expiry after now; answers count every visible
-      referrer of a non-meta kind, echoes the distinct other authors, confirms and disputes
-      each other author's latest visible one of the two (None if two of theirs tie in time
-      with different kinds: only their ids, not in refs, order them).
-
-    It holds until the first supporter's own expiry or visible referrer's effective expiry
-    after now. None when the trace turns out not to be visible (a retract or a burn the stored
-    columns do not reflect yet) or its stored effective expiry is not the one its referrers
-    give: the caller then ranks it from its decoded neighbourhood.
-    """
-    author, made = trace.author, trace.created
-    if burned_until >= made:
-        return None
-    reinforced = trace.expires
-    until = _FOREVER
-    latest: dict[bytes, int] = {}
-    answers = 0
-    echoes: set[bytes] = set()
-    # Each other author's latest visible confirm-or-dispute: (created, kind, tied). Ids are not
-    # in refs, so two words of one author in the same second with different kinds are left
-    # to the exact path, which orders them by id.
-    verdicts: dict[bytes, tuple[int, str, bool]] = {}
-    for _, kind, by, created, expires, hidden, eff_expires in referrers:
-        if by == author:
-            if kind == _RETRACT and created >= made:
-                return None
-            if not hidden and eff_expires > now:
-                until = min(until, eff_expires)
-                if kind not in _META:
-                    answers += 1
-            continue
-        if hidden:
-            continue
-        if by in muted:  # extends life as anyone's support does; counts for nothing shown here
-            if kind in _SUPPORT:
-                reinforced = max(reinforced, expires)
-            continue
-        if kind in _SUPPORT:
-            reinforced = max(reinforced, expires)
-            if expires > now:
-                until = min(until, expires)
-                if created > latest.get(by, -1):
-                    latest[by] = created
-        if eff_expires > now:
-            until = min(until, eff_expires)
-            if kind not in _META:
-                answers += 1
-            elif kind == _ECHO:
-                echoes.add(by)
-            elif kind in _VERDICT:
-                seen = verdicts.get(by)
-                if seen is None or created > seen[0]:
-                    verdicts[by] = (created, kind, False)
-                elif created == seen[0] and kind != seen[1]:
-                    verdicts[by] = (*seen[:2], True)
-    effective = min(made + LIFE_CAP, reinforced)
-    if effective != stored_expiry or effective <= now:
-        return None
-    words = [kind for _, kind, tied in verdicts.values()]
-    if any(tied for _, _, tied in verdicts.values()):
-        return None
-    counts = Counts(
-        answers=answers,
-        echoes=len(echoes),
-        confirms=words.count(_CONFIRM),
-        disputes=words.count(_DISPUTE),
-    )
-    return _Standing(trace, effective, sorted([made, *latest.values()]), counts, now, until)
-
-
-_SUPPORT, _META, _RETRACT = kinds.SUPPORT_KINDS, kinds.META_KINDS, kinds.RETRACT
-_ECHO, _CONFIRM, _DISPUTE = kinds.ECHO, kinds.CONFIRM, kinds.DISPUTE
-_VERDICT = kinds.VERDICT_KINDS
 
 
 def _stored(raw: bytes) -> Trace:
@@ -1217,6 +1175,12 @@ def _prefix_range(prefix: str) -> tuple[bytes, bytes]:
     except ValueError as exc:
         raise ValueError(f"{prefix!r} is not a hexadecimal id") from exc
     return low, high
+
+
+def _text_prefix_range(prefix: str) -> tuple[str, str]:
+    """[low, high) of the texts that start with ``prefix`` (not empty), in SQLite's BINARY
+    order (that of the UTF-8 bytes, which code points keep)."""
+    return prefix, prefix[:-1] + chr(ord(prefix[-1]) + 1)
 
 
 def _as_phrases(query: str) -> str:

@@ -6,7 +6,9 @@ tests do not share the codec's assumptions about what msgpack writes.
 
 from __future__ import annotations
 
+import ast
 import struct
+from pathlib import Path
 from typing import Any
 
 import msgpack
@@ -14,7 +16,16 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from stig.crdt.codec import FIELD_COUNT, decode, encode, unsigned_bytes, unsigned_fields
+from stig.crdt import layout
+from stig.crdt.codec import (
+    FIELD_COUNT,
+    body_and_tags,
+    decode,
+    decode_trusted,
+    encode,
+    unsigned_bytes,
+    unsigned_fields,
+)
 from stig.crdt.trace import Trace, trace_id
 from stig.crdt.validate import validate
 from stig.errors import InvalidTrace, Reason
@@ -158,6 +169,35 @@ def test_valid_trace_round_trips_and_validates(trace: Trace) -> None:
     assert decoded.id == trace.id
     assert encode(decoded) == raw  # re-encoding what was decoded: byte-identical
     assert decode(encode(decode(raw))).encoded == raw
+
+
+@given(any_traces)
+def test_the_store_side_readers_agree_with_decode(trace: Trace) -> None:
+    """decode_trusted (told the id, or not) and body_and_tags read the same fields as decode;
+    body_and_tags reads them by the layout's positions, where the unpacked array has them."""
+    raw = encode(trace)
+    assert decode_trusted(raw) == trace
+    assert decode_trusted(raw, trace.id).id == trace_id(raw)
+    assert body_and_tags(raw) == (trace.body, list(trace.tags))
+    unpacked = msgpack.unpackb(raw, raw=False)
+    assert unpacked[layout.BODY] == trace.body and unpacked[layout.SIGNATURE] == trace.signature
+
+
+def test_the_trace_module_packs_itself_without_the_codec() -> None:
+    """No import cycle: trace.py packs with layout.py; the codec imports trace.py and
+    layout.py, and neither of them imports the codec."""
+    crdt = Path(__file__).resolve().parents[2] / "stig" / "crdt"
+    for name in ("trace.py", "layout.py"):
+        tree = ast.parse((crdt / name).read_text())
+        imported = {
+            node.module or "" for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)
+        } | {
+            alias.name
+            for node in ast.walk(tree)
+            if isinstance(node, ast.Import)
+            for alias in node.names
+        }
+        assert not any("codec" in module for module in imported), (name, imported)
 
 
 def test_equal_traces_have_equal_bytes_and_ids() -> None:

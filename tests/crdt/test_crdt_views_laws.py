@@ -13,14 +13,23 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from stig.crdt import kinds
-from stig.crdt.bounds import MAX_TTL
+from stig.crdt.bounds import DAY, HOUR, MAX_TTL
 from stig.crdt.compose import compose
 from stig.crdt.mutes import followed_mutes
 from stig.crdt.trace import Trace
 from stig.crdt.validate import validate
-from stig.crdt.views import FeedFilter, Mutes, TraceSet
+from stig.crdt.views import FeedFilter, Mutes, Referrer, TraceSet, standing
 from stig.crypto.persona import Persona
-from tests.crdt.strategies import ANA, BEN, PERSONAS, SET_KINDS, histories, interesting_nows
+from tests.crdt.strategies import (
+    ANA,
+    BEN,
+    CY,
+    PERSONAS,
+    SET_KINDS,
+    T0,
+    histories,
+    interesting_nows,
+)
 
 ALL_KINDS = FeedFilter(kinds=frozenset(SET_KINDS))
 
@@ -212,6 +221,73 @@ def _words(ts: TraceSet, t: Trace, now: int) -> dict[bytes, list[Trace]]:
         if r.kind in kinds.VERDICT_KINDS and r.author != t.author and ts.is_visible(r, now):
             found.setdefault(r.author, []).append(r)
     return found
+
+
+def _referrers(ts: TraceSet, trace: Trace, *, with_ids: bool) -> list[Referrer]:
+    found = [
+        Referrer.of(r, ts.is_hidden(r), ts.effective_expiry(r)) for r in ts.referrers(trace.id)
+    ]
+    return found if with_ids else [r._replace(id=None) for r in found]
+
+
+@settings(max_examples=150, deadline=None)
+@given(history_and_nows(), st.sets(st.sampled_from(PERSONAS), max_size=2))
+def test_standing_over_referrers_ranks_as_the_set_does(
+    case: tuple[list[Trace], list[int]], muting: set[Persona]
+) -> None:
+    """views.standing — the rules in one pass over typed referrers, what a store ranks with —
+    gives TraceSet.rank for every visible trace, muted authors or not; None exactly for the
+    traces that are not visible, and, without ids, at most where one author's two words tie."""
+    traces, nows = case
+    ts = TraceSet(traces)
+    muted = frozenset(p.public_key for p in muting)
+    burned: dict[bytes, int] = {}
+    for t in ts:
+        if t.kind == kinds.BURN:
+            burned[t.author] = max(burned.get(t.author, -1), t.created)
+    for now in nows:
+        for t in ts:
+            if t.author in muted:
+                continue  # never ranked: a muted author's traces are not shown
+            burned_until = burned.get(t.author, -1)
+            exact = standing(t, _referrers(ts, t, with_ids=True), now, burned_until, muted)
+            if not ts.is_visible(t, now):
+                assert exact is None
+                continue
+            assert exact is not None
+            assert exact.rank(now) == ts.rank(t, now, muted)
+            assert exact.since <= now < exact.until
+            blind = standing(t, _referrers(ts, t, with_ids=False), now, burned_until, muted)
+            if blind is None:
+                assert any(
+                    len({r.kind for r in said if r.created == max(x.created for x in said)}) > 1
+                    for said in _words(ts, t, now).values()
+                )
+            else:
+                assert blind.rank(now) == exact.rank(now)
+
+
+def test_standing_decides_a_same_second_word_by_id_or_not_at_all() -> None:
+    """One author's confirms and dispute made in the same second: the greatest id is their
+    word (§6.6), whatever the order the referrers come in. With ids, standing says which;
+    without (a store's refs), it says None."""
+    t = compose(ANA, kinds.CALLOUT, "x", now=T0, ttl=7 * DAY)
+    confirms = sorted(
+        (compose(CY, kinds.CONFIRM, str(i), now=T0 + HOUR, refs=[t.id]) for i in range(6)),
+        key=lambda w: w.id,
+    )
+    dispute = compose(CY, kinds.DISPUTE, now=T0 + HOUR, refs=[t.id])
+    other = compose(BEN, kinds.CONFIRM, now=T0 + HOUR, refs=[t.id])
+    now = T0 + 2 * HOUR
+    for words in ([*confirms, dispute], [dispute, *confirms], [*confirms[::-1], dispute]):
+        ts = TraceSet([t, other, *words])
+        ordered = sorted(ts.referrers(t.id), key=lambda r: words.index(r) if r in words else -1)
+        with_ids = [Referrer.of(r, ts.is_hidden(r), ts.effective_expiry(r)) for r in ordered]
+        exact = standing(t, with_ids, now)
+        assert exact is not None and exact.rank(now) == ts.rank(t, now)
+        blind = [r._replace(id=None) for r in with_ids]
+        assert standing(t, blind, now) is None
+        assert standing(t, [r for r in blind if r.author != CY.public_key], now) is not None
 
 
 @settings(max_examples=120, deadline=None)

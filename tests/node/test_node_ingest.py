@@ -27,8 +27,9 @@ from stig.crdt.views import FeedFilter
 from stig.crypto.persona import Persona
 from stig.errors import InvalidBundle, Reason, UsageError
 from stig.node.home import Home
-from stig.node.ingest import IngestReport
+from stig.node.ingest import Ingest, IngestReport
 from stig.node.local import LocalNode, create_store
+from stig.store import SqliteStore
 
 NOW = 1_700_000_000
 ANA = Persona("ana", bytes([1]) * 32)
@@ -98,6 +99,15 @@ def non_canonical(trace: Trace) -> bytes:
     return raw[:-67] + b"\xcc\x00" + raw[-66:]
 
 
+@pytest.fixture(params=[2000, 2], ids=["one batch", "batches of 2"])
+def batch_size(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> int:
+    """import_bundle's batch size: one batch, or many, so that checking a batch overlaps
+    storing the one before (Ingest.add_all) and the outcome must not change."""
+    monkeypatch.setattr("stig.node.local.INGEST_BATCH", request.param)
+    return int(request.param)
+
+
+@pytest.mark.usefixtures("batch_size")
 async def test_bad_records_are_reported_and_every_valid_trace_is_kept(
     node: LocalNode, tmp_path: Path
 ) -> None:
@@ -245,6 +255,7 @@ def stale() -> Trace:
         (ANA, False),  # an author cannot reinforce their own trace
     ],
 )
+@pytest.mark.usefixtures("batch_size")
 async def test_a_later_echo_in_the_same_bundle_keeps_an_expired_trace_alive(
     node: LocalNode, tmp_path: Path, supporter: Persona, kept: bool
 ) -> None:
@@ -252,16 +263,18 @@ async def test_a_later_echo_in_the_same_bundle_keeps_an_expired_trace_alive(
     echo = make(supporter, kinds.ECHO, refs=(target.id,), created=NOW - HOUR)
     bundle = Bundle()
     at = bundle.record(target.encoded)
+    for i in range(3):  # in batches of 2, the echo comes two batches later
+        bundle.record(make(CY, body=f"between {i}").encoded)
     bundle.record(echo.encoded)  # after the trace it keeps alive
     report = await node.import_bundle(bundle.write(tmp_path / "echoed.stig"))
 
     shown = {item.trace.id: item for item in await node.feed()}
     if kept:
-        assert (report.accepted, report.rejections) == (2, [])
+        assert (report.accepted, report.rejections) == (5, [])
         assert shown[target.id].effective_expiry == echo.expires
         assert shown[target.id].counts.echoes == 1
     else:
-        assert report.accepted == 1  # the echo itself is valid
+        assert report.accepted == 4  # the echo itself is valid
         assert rejected_at(report) == {at: Reason.EXPIRED}
         assert target.id not in shown
         assert await node.store.get(target.id) is None
@@ -327,3 +340,27 @@ async def test_support_never_extends_life_past_the_cap(
     report = await node.import_bundle(bundle.write(tmp_path / "capped.stig"))
     assert (await node.store.get(target.id) is not None) is kept
     assert rejected_at(report) == ({} if kept else {at: Reason.EXPIRED})
+
+
+async def test_a_batch_s_policy_runs_after_the_batch_before_it_is_stored(tmp_path: Path) -> None:
+    """Ingest.add_all checks batch k+1 while batch k is stored, but applies batch k+1's policy
+    only once batch k is in: a policy may count what is stored (a quota)."""
+    store = await SqliteStore.open(tmp_path / "store.db")
+    seen: list[tuple[int, int]] = []
+    batches = [[make(ANA, body=f"{k}.{i}") for i in range(40)] for k in range(4)]
+    batch_of = {t.id: k for k, batch in enumerate(batches) for t in batch}
+
+    async def policy(trace: Trace) -> tuple[str, str] | None:
+        seen.append((batch_of[trace.id], await store.count()))
+        return ("refused_tag", "one in ten refused") if trace.body.endswith("7") else None
+
+    try:
+        ingest = Ingest(store, NOW, policy)
+        await ingest.add_all([(f"{t.body}", t.encoded) for t in batch] for batch in batches)
+        report = await ingest.finish()
+        assert await store.count() == report.accepted == 4 * 36
+        assert report.rejected == {"refused_tag": 16}
+        for k, count in seen:
+            assert count == 36 * k  # every earlier batch, and nothing of this one
+    finally:
+        await store.close()

@@ -432,9 +432,9 @@ def test_stores_agree_when_adds_reads_and_collection_interleave(
 
 
 def test_stores_agree_on_an_authors_latest_word() -> None:
-    """docs/protocol.md §6.6, where SqliteStore's fast path (_standing) cannot see ids: one
-    author's confirm then dispute, and two words of another author in the same second (the
-    greater id is the latest). Both stores and the pure views give the same counts."""
+    """docs/protocol.md §6.6, where SqliteStore's fast path (views.standing over refs) cannot
+    see ids: one author's confirm then dispute, and two words of another author in the same
+    second (the greater id is the latest). Both stores and the pure views give the same counts."""
     t = compose(ANA, kinds.CALLOUT, "x", now=T0, ttl=7 * DAY)
     words = [
         compose(BEN, kinds.CONFIRM, now=T0 + HOUR, refs=[t.id]),

@@ -28,6 +28,15 @@ from tests.crdt.strategies import ANA, BEN, CY, DEE, T0, forge, post
 
 # -- helpers -------------------------------------------------------------------------------
 
+UNDO_SCHEMA_4 = """
+    DROP TRIGGER refs_added;
+    DROP TRIGGER refs_removed;
+    DROP TRIGGER refs_changed;
+    DROP INDEX traces_place;
+    ALTER TABLE traces DROP COLUMN referred;
+"""
+"""Schema 4 back to schema 3 (before the migrations that go further back)."""
+
 
 @pytest.fixture
 def path(tmp_path: Path) -> Path:
@@ -76,8 +85,26 @@ async def test_open_turns_on_wal_and_sets_the_schema_version(path: Path) -> None
     with raw_db(path) as con:
         assert one(con, "PRAGMA journal_mode") == "wal"
         assert one(con, "PRAGMA user_version") == SCHEMA_VERSION
+        assert one(con, "PRAGMA page_size") == 16384  # a new store: docs/performance.md "Disk"
         tables = {row[0] for row in con.execute("SELECT name FROM sqlite_master")}
     assert {"traces", "refs", "tags", "search", "meta", "traces_feed"} <= tables
+
+
+async def test_a_store_made_with_4_kib_pages_keeps_them_and_works(path: Path) -> None:
+    """The page size of an existing store is not changed (that would take a VACUUM of the
+    whole file): it opens, stores and reads as before."""
+    with raw_db(path) as con:
+        con.execute("PRAGMA page_size = 4096")
+        con.execute("PRAGMA journal_mode = WAL")
+    opened = await SqliteStore.open(path)
+    try:
+        trace = post(ANA, kinds.NOTE, 0, body="small pages")
+        await opened.add([trace], T0)
+        assert ids(await opened.search("small", T0 + 1, 5)) == [trace.id]
+    finally:
+        await opened.close()
+    with raw_db(path) as con:
+        assert one(con, "PRAGMA page_size") == 4096
 
 
 async def test_reopening_keeps_everything_and_does_not_migrate_again(path: Path) -> None:
@@ -172,9 +199,12 @@ async def test_the_feed_is_a_scan_of_the_feed_index(store: SqliteStore, path: Pa
             reads = [step for step in steps if step.startswith(("SCAN traces", "SEARCH traces"))]
             assert reads, (sql, plan)
             # The index is scanned (never the table), and rows are read only by rowid: those
-            # chosen from the index.
+            # chosen from the index (and the burns alone, through their partial index, for
+            # what the statement also reads to catch up with other connections: _CATCH_UP).
             assert all(
-                "INDEX traces_feed" in step or step.endswith("INTEGER PRIMARY KEY (rowid=?)")
+                "INDEX traces_feed" in step
+                or step.endswith("INTEGER PRIMARY KEY (rowid=?)")
+                or step == "SCAN traces USING INDEX traces_burns"
                 for step in reads
             ), (sql, plan)
             assert "TEMP B-TREE" not in plan, (sql, plan)
@@ -205,16 +235,32 @@ async def test_equal_intensities_at_the_cut_are_ordered_as_the_pure_views_order_
         assert await store.feed(now, FeedFilter(), limit) == full.feed(now, FeedFilter(), limit)
 
 
-async def test_ranking_follows_every_change_to_a_trace_s_referrers(store: SqliteStore) -> None:
+@pytest.mark.parametrize("writer", ["this connection", "another connection"])
+async def test_ranking_follows_every_change_to_a_trace_s_referrers(
+    store: SqliteStore, path: Path, writer: str
+) -> None:
     """A feed page is ranked from what the referrers' columns say, and what they say of a
-    trace is kept between reads (SqliteStore._standing): every write that touches a referrer,
-    and every expiry of one, must show at the next read, exactly as the pure views say. Each
-    step reads twice at the same time and once a second later, so kept standings are used."""
+    trace is kept between reads (views.standing in SqliteStore._rank_rows): every write that
+    touches a referrer, and every expiry of one, must show at the next read, exactly as the
+    pure views say. Each step reads twice at the same time and once a second later, so kept
+    standings are used. The writes are made by the reading store, or by another connection to
+    the same file (another process: the reader keeps its standings across those writes, and
+    must see which of them the writes touched)."""
+    async with contextlib.AsyncExitStack() as stack:
+        if writer == "this connection":
+            writing = store
+        else:
+            writing = await SqliteStore.open(path)
+            stack.push_async_callback(writing.close)
+        await _follow_every_change(store, writing)
+
+
+async def _follow_every_change(store: SqliteStore, writing: SqliteStore) -> None:
     memory = MemoryStore()
     now = T0
 
     async def add(*traces: Trace) -> None:
-        assert await store.add(traces, now) == await memory.add(traces, now)
+        assert await writing.add(traces, now) == await memory.add(traces, now)
 
     async def check(step: str) -> None:
         for at in (now, now, now + 1):
@@ -265,13 +311,63 @@ async def test_ranking_follows_every_change_to_a_trace_s_referrers(store: Sqlite
     await check("burn")
     now += 4 * HOUR
     await check("short answer expired")
-    assert await store.collect(now) == await memory.collect(now)
+    assert await writing.collect(now) == await memory.collect(now)
     await check("collected")
     await add(post(BEN, kinds.ECHO, now - T0, refs=(root,), ttl=DAY))
     await check("echo after collection")
-    assert await store.evict(await store.count() - 1, now) == 1
+    assert await writing.evict(await writing.count() - 1, now) == 1
     await memory.evict(await memory.count() - 1, now)
     await check("evicted")
+
+
+async def test_another_connection_s_unrelated_write_keeps_what_the_reader_ranked(
+    store: SqliteStore, path: Path
+) -> None:
+    """After another connection stores a trace, the reader ranks again only what that write
+    touched (its rows' ``referred`` moved, schema 4); every other page entry keeps its
+    standing, so a feed right after such a write costs what a steady one does."""
+    roots = [post(ANA, kinds.CALLOUT, i, body=f"root {i}") for i in range(6)]
+    echoes = [post(BEN, kinds.ECHO, 10 + i, refs=(root,)) for i, root in enumerate(roots)]
+    await store.add([*roots, *echoes], T0)
+    now = T0 + HOUR
+    await store.feed(now, FeedFilter(), 10)
+    kept = dict(store._standings)
+    assert set(kept) == {r.id for r in roots}
+    other = await SqliteStore.open(path)
+    try:
+        await other.add([post(CY, kinds.ECHO, 100, refs=(roots[0],))], now)
+        await other.add([post(DEE, kinds.NOTE, 100, body="unrelated")], now)
+    finally:
+        await other.close()
+    full = TraceSet([*await _all(store)])
+    assert await store.feed(now, FeedFilter(), 10) == full.feed(now, FeedFilter(), 10)
+    for root in roots[1:]:
+        assert store._standings[root.id] is kept[root.id]  # not ranked again
+    assert store._standings[roots[0].id] is not kept[roots[0].id]  # its echo came
+
+
+@pytest.mark.parametrize("rare", [True, False])
+async def test_a_place_filter_gives_what_the_views_give_rare_or_common(
+    store: SqliteStore, rare: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A place filter starts from traces_place when few traces match (a place nobody uses
+    reads nothing else), and scans the feed index otherwise: the same page either way."""
+    if not rare:
+        monkeypatch.setattr("stig.store.sqlite._RARE_TAG", 1)  # every place counts as common
+    places = ("u09t", "u09", "u0d", "gcpv", "", "")
+    traces = [
+        post((ANA, BEN, CY)[i % 3], kinds.CALLOUT, i, body=f"at {i}", place=places[i % 6])
+        for i in range(30)
+    ]
+    traces += [post(DEE, kinds.ECHO, 40 + i, refs=(t,)) for i, t in enumerate(traces[::4])]
+    await store.add(traces, T0)
+    full = TraceSet(traces)
+    now = T0 + HOUR
+    for place in ("u09", "u09t", "u0", "gcpv", "g", "zzz", "u09tx"):
+        where = FeedFilter(place=place)
+        assert await store.feed(now, where, 8) == full.feed(now, where, 8), place
+        where = FeedFilter(place=place, kinds=frozenset({kinds.ECHO, kinds.CALLOUT}))
+        assert await store.feed(now, where, 50) == full.feed(now, where, 50), place
 
 
 async def _all(store: SqliteStore) -> list[Trace]:
@@ -418,6 +514,7 @@ async def test_a_store_of_schema_2_is_migrated_to_secure_delete(path: Path) -> N
             ("pterodactyl sightings downtown",),
         )
         con.execute("DELETE FROM traces WHERE rowid = 1")
+        con.executescript(UNDO_SCHEMA_4)
         con.execute("PRAGMA user_version = 2")
         con.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     assert b"pterodactyl" in search_files(path)
