@@ -13,6 +13,7 @@ Example (docs/relay.md has the full story)::
     lan = false                 # mDNS on the LAN: it announces you, so it is opt-in
     psk_file = ""               # a 64-hex-character pre-shared key: a closed mesh
     sync_interval = 30          # seconds between background syncs with a random peer
+    max_connections = 32        # more are turned away; a relay that serves many nodes raises it
 
     [relay]
     carry_tags = []             # if set, only traces with one of these tags are carried
@@ -43,6 +44,10 @@ from stig.node.stats import DEFAULT_STATS_INTERVAL
 DEFAULT_LISTEN = "/ip4/0.0.0.0/tcp/0"
 DEFAULT_SYNC_INTERVAL = 30.0
 MIN_SYNC_INTERVAL = 1.0
+DEFAULT_MAX_CONNECTIONS = 32
+"""A node keeps at most this many connections; a newcomer beyond it gets the peer exchange
+answer (so it can find others) and is then hung up on, so early nodes do not become hubs. A
+relay that many nodes reach on purpose (docs/relay.md) sets ``network.max_connections``."""
 
 
 @dataclass(frozen=True)
@@ -68,6 +73,7 @@ class NetworkConfig:
     lan: bool = False
     psk_file: str = ""
     sync_interval: float = DEFAULT_SYNC_INTERVAL
+    max_connections: int = DEFAULT_MAX_CONNECTIONS
 
 
 @dataclass(frozen=True)
@@ -128,6 +134,7 @@ def load_config(path: Path) -> Config:
             lan=_typed(network, "lan", bool, False, path, "network"),
             psk_file=_typed(network, "psk_file", str, "", path, "network"),
             sync_interval=_interval(network, path),
+            max_connections=_at_least_one(network, "max_connections", path),
         ),
         relay=RelayPolicy(
             carry_tags=_tags(relay, "carry_tags", path),
@@ -219,6 +226,13 @@ def _strings(table: dict[str, Any], key: str, path: Path, sec: str) -> list[str]
     if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
         raise UsageError(f"{path}: {sec}.{key} must be a list of strings")
     return value
+
+
+def _at_least_one(table: dict[str, Any], key: str, path: Path) -> int:
+    value = _typed(table, key, int, DEFAULT_MAX_CONNECTIONS, path, "network")
+    if value < 1:
+        raise UsageError(f"{path}: network.{key} must be at least 1")
+    return int(value)
 
 
 def _count(table: dict[str, Any], key: str, path: Path) -> int:

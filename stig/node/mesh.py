@@ -66,9 +66,6 @@ PUSH_BATCH_DELAY = 0.005
 hop waits this long, so it stays small."""
 MAX_PEERS = 8
 """Peer exchange dials new peers only while fewer than this are connected."""
-MAX_CONNECTIONS = 32
-"""A node keeps at most this many connections; a newcomer beyond it gets the peer exchange
-answer (so it can find others) and is then hung up on, so early nodes do not become hubs."""
 TURN_AWAY_GRACE = 2.0
 PEERS_PROTOCOL = "/stig/peers/1"
 MAX_SHARED_ADDRESSES = 32
@@ -232,7 +229,7 @@ class MeshNode:
                 if self.ledger.is_banned(event.peer, self.clock()):
                     self._spawn(self.network.hang_up(event.peer))
                     continue
-                if len(self.network.peers()) > MAX_CONNECTIONS:
+                if len(self.network.peers()) > self.config.network.max_connections:
                     self._spawn(self._turn_away(event.peer))
                     continue
                 self._spawn(self._exchange_peers(event.peer))
