@@ -54,9 +54,7 @@ class Simulation:
         store = MemoryStore()
         network = self.hub.network(name)
         config = Config(
-            NetworkConfig(
-                bootstrap=bootstrap, sync_interval=QUIET, max_connections=max_connections
-            )
+            NetworkConfig(bootstrap=bootstrap, sync_interval=QUIET, max_connections=max_connections)
         )
         mesh = MeshNode(home, store, network, config)
         self.tasks.append(asyncio.get_running_loop().create_task(mesh.run(self.stop)))
