@@ -16,9 +16,9 @@ Two sources, because neither is enough alone on a shared machine:
 So each thread's exact CPU is split between owners in proportion to its samples. A sample's
 owner is found from its innermost frames outward: the first frame that belongs to a known part
 of stig or of py-libp2p names it (an Ed25519 check called by stig's validator is stig's, one
-called by py-libp2p's peer-record check is py-libp2p's). Samples in neither are the event loops'
-own scheduling (trio's, asyncio's) or "other". OWNERS lists the rules in the order they are tried
-on each frame.
+called by py-libp2p's peer-record check is py-libp2p's). Samples with neither on the stack
+are the event loops' own scheduling (trio's, asyncio's) or "other". OWNERS lists the rules in
+the order they are tried on each frame.
 """
 
 from __future__ import annotations
@@ -37,16 +37,25 @@ CLK_TCK = os.sysconf("SC_CLK_TCK")
 
 OWNERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("stig: bridge (trio <-> asyncio)", ("stig/node/trio_bridge.py",)),
-    ("stig: gossip validator", ("stig/node/admission.py", "stig/crdt/validate.py")),
+    (
+        "stig: trace checks (validator: decode, bounds, signature)",
+        ("stig/node/admission.py", "stig/crdt/", "stig/crypto/"),
+    ),
     ("stig: ingest and store", ("stig/node/ingest.py", "stig/store/", "aiosqlite/")),
     ("stig: sync and peer exchange", ("stig/node/sync.py", "stig/crdt/reconcile")),
     ("stig: node loop (publish poll, events)", ("stig/node/mesh.py", "stig/node/outbox.py")),
     ("stig: libp2p adapter", ("stig/node/libp2p_net.py", "stig/node/negotiation_guard.py")),
     ("stig: other", ("stig/",)),
-    ("libp2p: signed peer records", ("libp2p/peer/envelope.py", "libp2p/peer/peer_record.py")),
+    # py-spy shortens some paths to the file name (envelope.py).
+    (
+        "libp2p: Ed25519 (signed peer records, message signatures)",
+        ("envelope.py", "peer_record.py", "libp2p/crypto/"),
+    ),
     ("libp2p: pubsub and gossipsub", ("libp2p/pubsub/",)),
     ("libp2p: noise (encryption)", ("libp2p/security/",)),
     ("libp2p: yamux (multiplexing)", ("libp2p/stream_muxer/",)),
+    ("libp2p: TCP socket reads and writes", ("libp2p/io/trio.py", "libp2p/transport/")),
+    ("libp2p: task services (anyio_service)", ("libp2p/tools/anyio_service/",)),
     ("libp2p: other", ("libp2p/",)),
     ("protobuf", ("google/protobuf",)),
     ("trio scheduler", ("trio/",)),
@@ -54,13 +63,47 @@ OWNERS: tuple[tuple[str, tuple[str, ...]], ...] = (
 )
 
 
+LOOP_STEPS = (
+    ("BaseEventLoop._run_once (", "asyncio scheduler"),
+    ("Handle._run (", "asyncio scheduler"),
+    ("run (trio/_core/_run.py", "trio scheduler"),
+    ("unrolled_run (", "trio scheduler"),
+)
+"""Where an event loop runs, then hands control to a task or a callback. The frames rootward
+of the last one are the loop and the thread's root (stig's command line, the bridge's thread
+main): on every stack of that thread, not a cost of their own."""
+
+WAITING = (
+    "EpollSelector.select (",
+    "EpollIOManager.get_events (",
+    "Condition.wait (",
+    "_connection_worker_thread (aiosqlite/core.py:59)",  # aiosqlite 0.22.1: its queue's get()
+)
+"""A thread whose innermost frame is one of these is waiting, not working. py-spy counts it
+busy when the kernel has just woken it (on a loaded machine, for as long as it waits for a
+core), so such samples are dropped: WAITING_OWNER."""
+
+WAITING_OWNER = "waiting (dropped)"
+
+
 def owner(frames: list[str]) -> str:
-    """The owner of one stack (frames root first)."""
-    for frame in reversed(frames):
+    """The owner of one stack (frames root first): the innermost frame of stig or py-libp2p
+    above the event loop's last hand-off; the loop itself when there is none."""
+    if frames and frames[-1].startswith(WAITING):
+        return WAITING_OWNER
+    start, fallback = 0, "other"
+    for at, frame in enumerate(frames):
+        for mark, loop in LOOP_STEPS:
+            if frame.startswith(mark):
+                start, fallback = at + 1, loop
+    for frame in reversed(frames[start:]):
         for name, marks in OWNERS:
-            if any(mark in frame for mark in marks):
+            if name not in SCHEDULERS and any(mark in frame for mark in marks):
                 return name
-    return "other"
+    return fallback
+
+
+SCHEDULERS = ("trio scheduler", "asyncio scheduler")
 
 
 def thread_cpu(pid: int) -> dict[int, float]:
@@ -108,9 +151,7 @@ def thread_group(name: str, owners: Counter[str]) -> str:
         return "trio thread (py-libp2p)"
     if name.startswith("stig-verify"):
         return "signature threads (ingest)"
-    if owners["stig: ingest and store"] and owners["stig: ingest and store"] >= max(
-        owners.values()
-    ):
+    if "_connection_worker_thread" in name:
         return "aiosqlite threads (store)"
     return "other threads"
 
@@ -123,6 +164,7 @@ def attribute(cpu: dict[int, float], samples: Samples) -> tuple[Counter[str], Co
     for tid, seconds in cpu.items():
         name, owners = samples.get(tid, ("?", Counter()))
         by_group[thread_group(name, owners)] += seconds
+        owners = Counter({who: n for who, n in owners.items() if who != WAITING_OWNER})
         total = sum(owners.values())
         if not total:
             by_owner["unsampled"] += seconds

@@ -327,14 +327,20 @@ class MeshNode:
 
     async def _redial(self) -> None:
         """Dial every bootstrap address that is not connected, again and again (less and less
-        often while it fails: stig.node.dialing)."""
+        often while it fails: stig.node.dialing), while this node has fewer than MAX_PEERS
+        peers. A node with that many found its way in: a bootstrap peer that is full turns it
+        away (after a sync and a peer exchange), and dialing it every REDIAL_INTERVAL anyway
+        costs both sides that work forever, for every newcomer that started from it."""
         while True:
             connected = set(self.network.peers())
+            enough = len(connected) >= MAX_PEERS
             for address in self.config.network.bootstrap:
                 peer = address.rsplit("/p2p/", 1)[-1]
                 state = self.dialing.setdefault(address, Dialing(address))
                 if peer in connected:
                     state.reached()
+                elif enough:
+                    continue
                 elif state.due(self.clock()) and not self.ledger.is_banned(peer, self.clock()):
                     await self.dial(address)
             await asyncio.sleep(REDIAL_INTERVAL)

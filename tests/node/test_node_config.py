@@ -55,5 +55,5 @@ def test_a_relay_raises_its_connection_cap_and_a_cap_below_one_is_refused(
     assert config.network.max_connections == 5000
     for bad in ("0", '"many"', "2.5"):
         path = written(tmp_path, f"[network]\nmax_connections = {bad}\n")
-        with pytest.raises(UsageError, match="network.max_connections"):
+        with pytest.raises(UsageError, match=r"network\.max_connections"):
             load_config(path)
