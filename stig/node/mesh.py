@@ -67,6 +67,14 @@ hop waits this long, so it stays small."""
 MAX_PEERS = 8
 """Peer exchange dials new peers only while fewer than this are connected."""
 TURN_AWAY_GRACE = 2.0
+TURNED_AWAY_WITHIN = TURN_AWAY_GRACE + 1.0
+"""A peer that hangs up this soon after the connection came up was full and turned us away."""
+TURNED_AWAY_FOR = 300.0
+"""Seconds this node dials no peer that turned it away (peer exchange and bootstrap alike):
+dialed again at once, a full peer costs both sides a sync and a peer exchange each time, and
+nodes short of peers would keep at it forever (docs/performance.md, propagation)."""
+TURNED_AWAY_KEPT = 4096
+"""Peers remembered as having turned this node away, at most."""
 PEERS_PROTOCOL = "/stig/peers/1"
 MAX_SHARED_ADDRESSES = 32
 MUTES_REFRESH = 2.0
@@ -93,6 +101,8 @@ class MeshNode:
         self.ledger = Ledger()
         self.addresses: list[str] = []
         self._known: dict[PeerId, list[str]] = {}  # addresses peers told us, for peer exchange
+        self._came_up: dict[PeerId, float] = {}  # connected peers: since when
+        self._turned_away: dict[PeerId, float] = {}  # peers that turned this node away: when
         self.taken = Taken()
         # The addresses this node dials (bootstrap, and any dialed by hand), and how that goes.
         self.dialing: dict[str, Dialing] = {}
@@ -224,6 +234,7 @@ class MeshNode:
             if isinstance(event, Pushed):
                 self._pushes.put_nowait((event.via, event.data))
             elif isinstance(event, PeerUp):
+                self._came_up[event.peer] = self.clock()
                 record = self.ledger.record(event.peer)
                 record.connected = True
                 if self.ledger.is_banned(event.peer, self.clock()):
@@ -238,6 +249,24 @@ class MeshNode:
             elif isinstance(event, PeerDown):
                 self.ledger.record(event.peer).connected = False
                 self._known.pop(event.peer, None)  # only connected peers' addresses are shared
+                came = self._came_up.pop(event.peer, None)
+                if came is not None and self.clock() - came < TURNED_AWAY_WITHIN:
+                    self._note_turned_away(event.peer)
+
+    def _note_turned_away(self, peer: PeerId) -> None:
+        now = self.clock()
+        if len(self._turned_away) >= TURNED_AWAY_KEPT:
+            self._turned_away = {
+                p: t for p, t in self._turned_away.items() if now - t < TURNED_AWAY_FOR
+            }
+            while len(self._turned_away) >= TURNED_AWAY_KEPT:
+                del self._turned_away[next(iter(self._turned_away))]
+        self._turned_away[peer] = now
+
+    def _turned_us_away(self, peer: PeerId) -> bool:
+        """Whether ``peer`` turned this node away less than TURNED_AWAY_FOR ago."""
+        since = self._turned_away.get(peer)
+        return since is not None and self.clock() - since < TURNED_AWAY_FOR
 
     # -- pull ------------------------------------------------------------------------------------
 
@@ -339,7 +368,7 @@ class MeshNode:
                 state = self.dialing.setdefault(address, Dialing(address))
                 if peer in connected:
                     state.reached()
-                elif enough:
+                elif enough or self._turned_us_away(peer):
                     continue
                 elif state.due(self.clock()) and not self.ledger.is_banned(peer, self.clock()):
                     await self.dial(address)
@@ -388,7 +417,11 @@ class MeshNode:
             if len(self.network.peers()) >= MAX_PEERS:
                 break
             other = address.rsplit("/p2p/", 1)[-1]
-            if other != self.network.peer_id and other not in self.network.peers():
+            if (
+                other != self.network.peer_id
+                and other not in self.network.peers()
+                and not self._turned_us_away(other)
+            ):
                 await self.dial(address, remember=False)
 
     async def _turn_away(self, peer: PeerId) -> None:

@@ -22,7 +22,7 @@ from stig.crypto.persona import Persona
 from stig.node.config import DEFAULT_MAX_CONNECTIONS, Config, NetworkConfig
 from stig.node.home import Home
 from stig.node.memory_net import Link, MemoryHub, MemoryNetwork
-from stig.node.mesh import TURN_AWAY_GRACE, MeshNode
+from stig.node.mesh import REDIAL_INTERVAL, TURN_AWAY_GRACE, MeshNode
 from stig.store.memory import MemoryStore
 
 pytestmark = pytest.mark.timeout(120)
@@ -135,3 +135,37 @@ async def test_an_ordinary_node_turns_away_peers_beyond_its_cap(simulation: Simu
         return len(hub_node.network.peers()) <= DEFAULT_MAX_CONNECTIONS
 
     await until(capped, f"at most {DEFAULT_MAX_CONNECTIONS} peers", 30)
+
+
+class CountingNetwork(MemoryNetwork):
+    """The in-memory adapter, counting the dials its node makes."""
+
+    def __init__(self, hub: MemoryHub, name: str) -> None:
+        super().__init__(hub, name)
+        self.dials = 0
+
+    async def dial(self, address: str, within: float) -> str:
+        self.dials += 1
+        return await super().dial(address, within)
+
+
+async def test_a_node_turned_away_does_not_dial_that_peer_again_soon(
+    simulation: Simulation,
+) -> None:
+    full = await simulation.start((), max_connections=1)
+    await simulation.start((full.network.addresses()[0],), DEFAULT_MAX_CONNECTIONS)
+    home = Home(simulation.root / "late")
+    home.root.mkdir()
+    late = CountingNetwork(simulation.hub, "late")
+    config = Config(NetworkConfig(bootstrap=(full.network.addresses()[0],), sync_interval=QUIET))
+    node = MeshNode(home, MemoryStore(), late, config)
+    simulation.tasks.append(asyncio.get_running_loop().create_task(node.run(simulation.stop)))
+
+    async def turned_away() -> bool:
+        return late.dials >= 1 and not late.peers()
+
+    await until(turned_away, "the full node hangs up on the newcomer", 10)
+    # The newcomer has no peer at all, so it would redial its bootstrap peer at its next round
+    # (REDIAL_INTERVAL); it remembers that this one turned it away.
+    await asyncio.sleep(REDIAL_INTERVAL + 1)
+    assert late.dials == 1
