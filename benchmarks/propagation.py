@@ -1,8 +1,9 @@
 """Propagation over the mesh: how long until every node holds a post, and what it costs.
 
-    python benchmarks/propagation.py --real 10 [--posts 50] [--interval 0.2] [--json]
+    python benchmarks/propagation.py --real 10 [--posts 50] [--interval 0.2] [--profile 3]
+                                     [--json]
     python benchmarks/propagation.py --memory 1000 [--posts-memory 20] [--interval-memory 1.0]
-                                     [--mesh sample|stable] [--json]
+                                     [--mesh sample|stable] [--relays 20] [--json]
     python benchmarks/propagation.py [--json]      # both, with the defaults (10 and 1000)
 
 Both modes use the product's default sync_interval (30 s; --sync-interval,
@@ -25,6 +26,9 @@ node's first sighting - the moment before add_durable was called.
 CPU per message per node: utime + stime of each node process (/proc/<pid>/stat) over a window
 of M x interval + CPU_TAIL seconds from the first post, minus the same node's CPU over an idle
 window of the same length just before posting (same duration, no posts), divided by M.
+``--profile K`` also splits the CPU of the first K nodes over both windows: by thread, exactly
+(the kernel's per-thread counters), and by owner — stig's own work or py-libp2p's — from
+py-spy samples (benchmarks/cpu_split.py; needs ``pip install py-spy``).
 
 **Memory** (``--memory N``): N MeshNode instances in this one process on a MemoryHub
 (stig.node.memory_net) with ``Link(latency=--latency)`` on every link and the hub's default
@@ -37,8 +41,16 @@ publishes it from its store poll, as in the real case). A store subclass notes t
 node stores each post (exact, no polling). Copies received per node per message is the sum of
 ``network.copies_received`` over the posting phase / N / M. Nodes that stored a post more
 than PUSH_CUTOFF seconds after it was posted are counted as reached by pull, not push. The
-event loop's lateness (a ticker asleep for 50 ms) and this process's CPU are reported, because
-with a thousand nodes in one process the simulation itself may be what is slow.
+event loop's lateness (a ticker asleep for 50 ms), the time spent in garbage collection and
+this process's CPU are reported, because with thousands of nodes in one process the simulation
+itself may be what is slow: read time-to-all beside the loop lag. Start-up is timed per tenth
+of the nodes (wall and CPU ms per node), which shows whether it stays linear. The simulator's
+own costs are kept down without changing what a node does: a store that wakes its node's
+publisher instead of being polled (TimedStore), objects of started nodes frozen out of the
+garbage collector switched off (GC_OFF).
+
+``--relays R`` simulates a relay tier instead of a flat mesh: R relays, the other nodes light
+nodes that each reach two relays only (benchmarks/relay_tier.py); it adds the load of each relay.
 
 ``--mesh stable`` is a what-if, not stig's adapter: MemoryNetwork samples ``mesh_degree`` peers
 afresh for every message, while GossipSub keeps a mesh whose links are mutual (GRAFT). The
@@ -61,6 +73,7 @@ import json
 import math
 import os
 import random
+import resource
 import select
 import shutil
 import signal
@@ -111,11 +124,13 @@ PUSH_CUTOFF = 2.0
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 START_CHUNKS = 10
 """Start-up is timed in this many equal chunks of nodes, to show whether it stays linear."""
-GC_FREEZE_EVERY = 250
-"""Memory mode: every this many nodes started, the objects alive so far are moved out of the
-garbage collector's sight (gc.freeze). They live as long as the simulation; without it each
-full collection walks every node built so far, which makes start-up grow with the square of N
-and pauses the loop (a pause reads as propagation time)."""
+GC_OFF = True
+"""Memory mode: Python's cyclic garbage collector is switched off for the simulation (and the
+time any collection takes is reported). Measured with 10,000 nodes and collections left on
+(thresholds raised, started nodes frozen out of sight every 250): 85 collections took 85 s of a
+759 s run, the longest stopped every simulated node for 3.7 s, and loop lag p99 reached 36 s.
+Most of the simulation's garbage is acyclic and freed at once by reference counting; what is
+cyclic stays until the end: peak RSS is printed beside the figures."""
 SEED = 20_261_121
 
 
@@ -590,6 +605,26 @@ def _subscribed(hub: MemoryHub, peer: PeerId, topic: str) -> bool:
     return node is not None and topic in node._topics
 
 
+class GcTime:
+    """Wall time spent in the garbage collector: the simulator's own overhead, beside the loop
+    lag (a collection stops every simulated node at once)."""
+
+    def __init__(self) -> None:
+        self.seconds = 0.0
+        self.longest = 0.0
+        self.collections = 0
+        self._began = 0.0
+
+    def callback(self, phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            self._began = time.perf_counter()
+        else:
+            took = time.perf_counter() - self._began
+            self.seconds += took
+            self.longest = max(self.longest, took)
+            self.collections += 1
+
+
 class LoopLag:
     """How late a 50 ms sleep wakes up: the event loop's own backlog."""
 
@@ -620,6 +655,10 @@ async def measure_memory(args: argparse.Namespace) -> dict[str, Any]:
     stores: list[TimedStore] = []
     runs: list[asyncio.Task[None]] = []
     marks: list[tuple[int, float, float]] = []  # nodes started, wall s, CPU s
+    gc_time = GcTime()
+    gc.callbacks.append(gc_time.callback)
+    if GC_OFF:
+        gc.disable()
     try:
         started, cpu0 = time.perf_counter(), time.process_time()
         addresses: list[str] = []
@@ -660,14 +699,11 @@ async def measure_memory(args: argparse.Namespace) -> dict[str, Any]:
             addresses.append(net.addresses()[0])
             nets.append(net)
             stores.append(store)
-            if (i + 1) % GC_FREEZE_EVERY == 0:
-                gc.freeze()
             if (i + 1) % max(1, n // START_CHUNKS) == 0 or i + 1 == n:
                 marks.append((i + 1, time.perf_counter() - started, time.process_time() - cpu0))
                 if args.progress:
                     print(f"  {i + 1} nodes started, {marks[-1][1]:.1f} s", flush=True)
         start_s = time.perf_counter() - started
-        gc.freeze()
 
         # Settle: no new connection for SETTLE_STABLE seconds.
         settle_start = time.perf_counter()
@@ -742,6 +778,8 @@ async def measure_memory(args: argparse.Namespace) -> dict[str, Any]:
         stop.set()
         await asyncio.gather(*runs, return_exceptions=True)
         lag_task.cancel()
+        gc.callbacks.remove(gc_time.callback)
+        gc.enable()
         shutil.rmtree(root, ignore_errors=True)
     return {
         "n": n,
@@ -762,6 +800,9 @@ async def measure_memory(args: argparse.Namespace) -> dict[str, Any]:
         "window": window,
         "idle_cpu": idle_cpu,
         "busy_cpu": busy_cpu,
+        "gc": (gc_time.collections, gc_time.seconds, gc_time.longest),
+        "run_s": time.perf_counter() - started,
+        "rss_mib": _rss_mib(),
         "idle_lag": idle_lag,
         "busy_lag": busy_lag,
     }
@@ -871,6 +912,11 @@ def run_memory(args: argparse.Namespace) -> dict[str, Any]:
             ],
             ["loop lag ms idle p50 / p99 / max", _ms3(lag_idle)],
             ["loop lag ms posting p50 / p99 / max", _ms3(lag_busy)],
+            [
+                "garbage collections, whole run: count, s, longest ms",
+                f"{found['gc'][0]}, {found['gc'][1]:.1f}, {1000 * found['gc'][2]:.0f}",
+            ],
+            ["this process: run s, peak RSS MiB", f"{found['run_s']:.0f}, {found['rss_mib']:.0f}"],
         ],
     )
     s = spread(to_all)
@@ -890,10 +936,17 @@ def run_memory(args: argparse.Namespace) -> dict[str, Any]:
         "mesh": args.mesh,
         "cut_off": found["cut_off"],
         "loop_lag_idle_p99_ms": round(1000 * lag_idle["p99"], 1),
+        "gc_s": round(found["gc"][1], 1),
+        "run_s": round(found["run_s"]),
         "start_marks": found["start_marks"],
         "relays": args.relays,
         "relay_load": found["relay_summary"],
     }
+
+
+def _rss_mib() -> float:
+    """This process's peak resident memory (ru_maxrss is in KiB on Linux)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def _mean(values: Sequence[float]) -> str:
