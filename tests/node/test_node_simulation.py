@@ -18,8 +18,9 @@ import pytest
 
 from stig.crdt import kinds
 from stig.crdt.compose import compose
+from stig.crdt.mutes import mute_body
 from stig.crypto.persona import Persona
-from stig.node.config import DEFAULT_MAX_CONNECTIONS, Config, NetworkConfig
+from stig.node.config import DEFAULT_MAX_CONNECTIONS, Config, NetworkConfig, RelayPolicy
 from stig.node.home import Home
 from stig.node.memory_net import Link, MemoryHub, MemoryNetwork
 from stig.node.mesh import REDIAL_INTERVAL, TURN_AWAY_GRACE, MeshNode
@@ -169,3 +170,19 @@ async def test_a_node_turned_away_does_not_dial_that_peer_again_soon(
     # (REDIAL_INTERVAL); it remembers that this one turned it away.
     await asyncio.sleep(REDIAL_INTERVAL + 1)
     assert late.dials == 1
+
+
+async def test_mutes_followed_by_a_reloaded_policy_apply(simulation: Simulation) -> None:
+    """A node that follows no one's mutes does not refresh them on a timer; a new policy that
+    follows someone (a SIGHUP's reload: apply_policy) takes effect all the same."""
+    node = await simulation.start((), DEFAULT_MAX_CONNECTIONS)
+    friend, spammer = Persona("friend", bytes([5]) * 32), Persona("spam", bytes([6]) * 32)
+    mute = compose(friend, kinds.MUTE, mute_body(spammer.public_key), now=int(time.time()))
+    await node.store.add([mute], int(time.time()))
+    assert node.mesh.admission.muted == frozenset()
+    node.mesh.apply_policy(RelayPolicy(follow_mutes=frozenset({friend.public_key})))
+
+    async def muted() -> bool:
+        return node.mesh.admission.muted == frozenset({spammer.public_key})
+
+    await until(muted, "the followed persona's mute applies", 10)
