@@ -1,8 +1,9 @@
 """Propagation over the mesh: how long until every node holds a post, and what it costs.
 
-    python benchmarks/propagation.py --real 10 [--posts 50] [--interval 0.2] [--json]
+    python benchmarks/propagation.py --real 10 [--posts 50] [--interval 0.2] [--profile 3]
+                                     [--json]
     python benchmarks/propagation.py --memory 1000 [--posts-memory 20] [--interval-memory 1.0]
-                                     [--mesh sample|stable] [--json]
+                                     [--mesh sample|stable] [--relays 20] [--json]
     python benchmarks/propagation.py [--json]      # both, with the defaults (10 and 1000)
 
 Both modes use the product's default sync_interval (30 s; --sync-interval,
@@ -25,6 +26,9 @@ node's first sighting - the moment before add_durable was called.
 CPU per message per node: utime + stime of each node process (/proc/<pid>/stat) over a window
 of M x interval + CPU_TAIL seconds from the first post, minus the same node's CPU over an idle
 window of the same length just before posting (same duration, no posts), divided by M.
+``--profile K`` also splits the CPU of the first K nodes over both windows: by thread, exactly
+(the kernel's per-thread counters), and by owner — stig's own work or py-libp2p's — from
+py-spy samples (benchmarks/cpu_split.py; needs ``pip install py-spy``).
 
 **Memory** (``--memory N``): N MeshNode instances in this one process on a MemoryHub
 (stig.net.memory_net) with ``Link(latency=--latency)`` on every link and the hub's default
@@ -37,8 +41,16 @@ publishes it from its store poll, as in the real case). A store subclass notes t
 node stores each post (exact, no polling). Copies received per node per message is the sum of
 ``network.copies_received`` over the posting phase / N / M. Nodes that stored a post more
 than PUSH_CUTOFF seconds after it was posted are counted as reached by pull, not push. The
-event loop's lateness (a ticker asleep for 50 ms) and this process's CPU are reported, because
-with a thousand nodes in one process the simulation itself may be what is slow.
+event loop's lateness (a ticker asleep for 50 ms), the time spent in garbage collection and
+this process's CPU are reported, because with thousands of nodes in one process the simulation
+itself may be what is slow: read time-to-all beside the loop lag. Start-up is timed per tenth
+of the nodes (wall and CPU ms per node), which shows whether it stays linear. The simulator's
+own costs are kept down without changing what a node does: a store that wakes its node's
+publisher instead of being polled (TimedStore), objects of started nodes frozen out of the
+garbage collector switched off (GC_OFF).
+
+``--relays R`` simulates a relay tier instead of a flat mesh: R relays, the other nodes light
+nodes that each reach two relays only (benchmarks/relay_tier.py); it adds the load of each relay.
 
 ``--mesh stable`` is a what-if, not stig's adapter: MemoryNetwork samples ``mesh_degree`` peers
 afresh for every message, while GossipSub keeps a mesh whose links are mutual (GRAFT). The
@@ -56,10 +68,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import json
 import math
 import os
 import random
+import resource
 import select
 import shutil
 import signal
@@ -80,7 +94,7 @@ from stig.crdt.trace import Trace
 from stig.crypto.persona import Persona
 from stig.net.memory_net import Link, MemoryHub, MemoryNetwork
 from stig.net.network import PeerId
-from stig.node.config import Config, NetworkConfig
+from stig.node.config import DEFAULT_MAX_CONNECTIONS, Config, NetworkConfig
 from stig.node.control import ask_status
 from stig.node.home import Home
 from stig.node.mesh import MeshNode
@@ -90,6 +104,8 @@ from stig.store.port import Added
 from stig.store.sqlite import SqliteStore
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from cpu_split import SAMPLE_RATE, Sampler, attribute
+from relay_tier import LIGHT_RELAYS, RELAY_MAX_CONNECTIONS, TierNetwork, relay_load
 from report import code_stamp, loadavg, print_json, print_machine, print_table
 
 STIG = str(Path(sys.executable).parent / "stig")
@@ -106,6 +122,15 @@ STOP_WITHIN = 15.0
 PUSH_CUTOFF = 2.0
 """A node that stores a post later than this after it was posted got it by pull, not push."""
 CLK_TCK = os.sysconf("SC_CLK_TCK")
+START_CHUNKS = 10
+"""Start-up is timed in this many equal chunks of nodes, to show whether it stays linear."""
+GC_OFF = True
+"""Memory mode: Python's cyclic garbage collector is switched off for the simulation (and the
+time any collection takes is reported). Measured with 10,000 nodes and collections left on
+(thresholds raised, started nodes frozen out of sight every 250): 85 collections took 85 s of a
+759 s run, the longest stopped every simulated node for 3.7 s, and loop lag p99 reached 36 s.
+Most of the simulation's garbage is acyclic and freed at once by reference counting; what is
+cyclic stays until the end: peak RSS is printed beside the figures."""
 SEED = 20_261_121
 
 
@@ -281,10 +306,18 @@ async def measure_real(nodes: Sequence[RealNode], args: argparse.Namespace) -> d
         pids = [node.process.pid for node in nodes]
         window = m * interval + CPU_TAIL
 
+        profiled = pids[: args.profile]
+        work = Path(tempfile.mkdtemp(dir="/tmp", prefix="prof"))
+
+        def samplers(phase: str) -> list[Sampler]:
+            return [Sampler(p, window, work / f"{phase}-{p}.txt") for p in profiled]
+
         # Idle baseline: the same window with no posts.
+        idle_samplers = samplers("idle")
         idle_before = [cpu_seconds(p) for p in pids]
         await asyncio.sleep(window)
         idle = [cpu_seconds(p) - b for p, b in zip(pids, idle_before, strict=True)]
+        idle_profiles = [s.finish() for s in idle_samplers]
 
         posts: list[Post] = []
         stop_polling = asyncio.Event()
@@ -305,6 +338,7 @@ async def measure_real(nodes: Sequence[RealNode], args: argparse.Namespace) -> d
 
         poller = asyncio.get_running_loop().create_task(poll())
         own_cpu = time.process_time()
+        busy_samplers = samplers("busy")
         busy_before = [cpu_seconds(p) for p in pids]
         start = time.perf_counter()
         for seq, (trace, origin) in enumerate(zip(traces, origins, strict=True)):
@@ -315,6 +349,11 @@ async def measure_real(nodes: Sequence[RealNode], args: argparse.Namespace) -> d
         await asyncio.sleep(max(0.0, start + window - time.perf_counter()))
         busy = [cpu_seconds(p) - b for p, b in zip(pids, busy_before, strict=True)]
         own_cpu = time.process_time() - own_cpu
+        busy_profiles = [s.finish() for s in busy_samplers]
+        if args.keep and profiled:
+            print(f"kept the py-spy samples in {work}")
+        else:
+            shutil.rmtree(work, ignore_errors=True)
         # Stragglers (a node gossip missed waits for a pull sync): wait, outside the CPU window.
         await wait_for_all(posts, n, args.straggle)
         polled_for = time.perf_counter() - start
@@ -337,6 +376,8 @@ async def measure_real(nodes: Sequence[RealNode], args: argparse.Namespace) -> d
         "window": window,
         "own_cpu": own_cpu,
         "poll_round_ms": 1000 * polled_for / max(rounds[0], 1),
+        "idle_profiles": idle_profiles,
+        "busy_profiles": busy_profiles,
     }
 
 
@@ -414,6 +455,7 @@ def report_real(n: int, args: argparse.Namespace, found: dict[str, Any]) -> dict
         f"this process (posting + polling {n} stores): {found['own_cpu']:.2f} s CPU over the "
         f"window; CPU clock tick {1000 / CLK_TCK:.0f} ms"
     )
+    breakdown = report_profile(found["idle_profiles"], found["busy_profiles"], m)
     s = spread(to_all)
     return {
         "n": n,
@@ -427,7 +469,55 @@ def report_real(n: int, args: argparse.Namespace, found: dict[str, Any]) -> dict
         "cpu_ms_per_msg_max": round(max(per_msg), 2),
         "idle_cpu_pct_mean": round(statistics.fmean(found["idle_cpu_pct"]), 2),
         "degrees": found["degrees"],
+        "cpu_ms_per_msg_by_owner": breakdown,
     }
+
+
+def report_profile(
+    idle: Sequence[tuple[dict[int, float], Any]],
+    busy: Sequence[tuple[dict[int, float], Any]],
+    m: int,
+) -> dict[str, float]:
+    """CPU ms per message per profiled node, the posting window minus the idle one (as the /proc
+    figure above): by thread (exact, from the kernel) and by owner (each thread's CPU split in
+    proportion to its py-spy samples: benchmarks/cpu_split.py)."""
+    if not busy:
+        return {}
+    k = len(busy)
+    groups: dict[str, list[float]] = {}
+    owners: dict[str, list[float]] = {}
+    for sign, profiles in ((-1, idle), (1, busy)):
+        for cpu, samples in profiles:
+            by_group, by_owner = attribute(cpu, samples)
+            for table, split in ((groups, by_group), (owners, by_owner)):
+                for key, seconds in split.items():
+                    table.setdefault(key, [0.0, 0.0])[sign > 0] += seconds
+
+    def rows(table: dict[str, list[float]]) -> list[list[Any]]:
+        per_msg = {key: 1000 * (b - i) / k / m for key, (i, b) in table.items()}
+        total = sum(per_msg.values())
+        out: list[list[Any]] = [
+            [key, 1000 * table[key][0] / k, 1000 * table[key][1] / k, v, 100 * v / total]
+            for key, v in sorted(per_msg.items(), key=lambda kv: -kv[1])
+        ]
+        out.append(["total", "", "", total, 100.0])
+        return out
+
+    headers = ["", "idle ms", "posting ms", "ms per message", "%"]
+    print_table(
+        f"CPU by thread ({k} node(s); kernel's per-thread CPU over each window, per node)",
+        headers,
+        rows(groups),
+    )
+    owner_rows = rows(owners)
+    stig = sum(r[3] for r in owner_rows[:-1] if str(r[0]).startswith("stig"))
+    owner_rows.append(["  of which stig's own", "", "", stig, 100 * stig / owner_rows[-1][3]])
+    print_table(
+        f"CPU by owner (each thread's CPU split by its py-spy samples, {SAMPLE_RATE} Hz)",
+        headers,
+        owner_rows,
+    )
+    return {str(r[0]): round(r[3], 3) for r in owner_rows}
 
 
 def _mmm(values: Sequence[float]) -> list[float]:
@@ -454,18 +544,33 @@ class Arrivals:
 
 
 class TimedStore(MemoryStore):
-    """MemoryStore that tells ``Arrivals`` what it stored, the moment it stores it."""
+    """MemoryStore that tells ``Arrivals`` what it stored, the moment it stores it.
+
+    Its ``stored_after`` waits until there is something after the cursor instead of answering
+    "nothing" at once: MeshNode's publisher polls the store every PUBLISH_POLL (20 ms) because
+    another process may write it, and ten thousand nodes polling fifty times a second would be
+    all the simulator does. Every writer of this store is in this process, so it can wake the
+    publisher instead. The first hop of a post then leaves at once, not after half a poll
+    (10 ms on average) as on a real node."""
 
     def __init__(self, node: int, arrivals: Arrivals) -> None:
         super().__init__()
         self._node = node
         self._arrivals = arrivals
+        self._grown = asyncio.Event()
 
     async def add(self, traces: Sequence[Trace], now: int) -> Added:
         added = await super().add(traces, now)
         if added.accepted:
             self._arrivals.stored(self._node, added.accepted)
+            self._grown.set()
         return added
+
+    async def stored_after(self, cursor: int, limit: int) -> tuple[int, list[bytes]]:
+        while cursor >= await self.cursor():
+            self._grown.clear()
+            await self._grown.wait()
+        return await super().stored_after(cursor, limit)
 
 
 class StableMeshNetwork(MemoryNetwork):
@@ -500,6 +605,26 @@ def _subscribed(hub: MemoryHub, peer: PeerId, topic: str) -> bool:
     return node is not None and topic in node._topics
 
 
+class GcTime:
+    """Wall time spent in the garbage collector: the simulator's own overhead, beside the loop
+    lag (a collection stops every simulated node at once)."""
+
+    def __init__(self) -> None:
+        self.seconds = 0.0
+        self.longest = 0.0
+        self.collections = 0
+        self._began = 0.0
+
+    def callback(self, phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            self._began = time.perf_counter()
+        else:
+            took = time.perf_counter() - self._began
+            self.seconds += took
+            self.longest = max(self.longest, took)
+            self.collections += 1
+
+
 class LoopLag:
     """How late a 50 ms sleep wakes up: the event loop's own backlog."""
 
@@ -529,15 +654,39 @@ async def measure_memory(args: argparse.Namespace) -> dict[str, Any]:
     nodes: list[MeshNode] = []
     stores: list[TimedStore] = []
     runs: list[asyncio.Task[None]] = []
+    marks: list[tuple[int, float, float]] = []  # nodes started, wall s, CPU s
+    gc_time = GcTime()
+    gc.callbacks.append(gc_time.callback)
+    if GC_OFF:
+        gc.disable()
     try:
-        started = time.perf_counter()
+        started, cpu0 = time.perf_counter(), time.process_time()
         addresses: list[str] = []
+        relay_ids: set[PeerId] = set()
         for i in range(n):
-            net = StableMeshNetwork(hub, f"n{i}") if args.mesh == "stable" else hub.network(f"n{i}")
-            earlier = rng.sample(addresses, min(args.bootstrap, len(addresses)))
+            max_connections = DEFAULT_MAX_CONNECTIONS
+            net: MemoryNetwork
+            if i < args.relays:  # a relay: dials every earlier relay
+                net = TierNetwork(hub, f"n{i}", relay_ids)
+                relay_ids.add(net.peer_id)
+                earlier = list(addresses)
+                max_connections = RELAY_MAX_CONNECTIONS
+            elif args.relays:  # a light node: two relays, nothing else
+                earlier = rng.sample(addresses[: args.relays], LIGHT_RELAYS)
+                reach = {a.rsplit("/p2p/", 1)[-1] for a in earlier}
+                net = TierNetwork(hub, f"n{i}", relay_ids, reach)
+            else:
+                net = (
+                    StableMeshNetwork(hub, f"n{i}")
+                    if args.mesh == "stable"
+                    else hub.network(f"n{i}")
+                )
+                earlier = rng.sample(addresses, min(args.bootstrap, len(addresses)))
             config = Config(
                 network=NetworkConfig(
-                    bootstrap=tuple(earlier), sync_interval=args.sync_interval_memory
+                    bootstrap=tuple(earlier),
+                    sync_interval=args.sync_interval_memory,
+                    max_connections=max_connections,
                 )
             )
             home = Home(root / str(i))
@@ -550,8 +699,10 @@ async def measure_memory(args: argparse.Namespace) -> dict[str, Any]:
             addresses.append(net.addresses()[0])
             nets.append(net)
             stores.append(store)
-            if (i + 1) % 100 == 0 and args.progress:
-                print(f"  {i + 1} nodes started, {time.perf_counter() - started:.1f} s")
+            if (i + 1) % max(1, n // START_CHUNKS) == 0 or i + 1 == n:
+                marks.append((i + 1, time.perf_counter() - started, time.process_time() - cpu0))
+                if args.progress:
+                    print(f"  {i + 1} nodes started, {marks[-1][1]:.1f} s", flush=True)
         start_s = time.perf_counter() - started
 
         # Settle: no new connection for SETTLE_STABLE seconds.
@@ -589,6 +740,8 @@ async def measure_memory(args: argparse.Namespace) -> dict[str, Any]:
 
         copies_before = sum(net.copies_received for net in nets)
         pushes_before = hub.pushes_sent
+        relays = nets[: args.relays]
+        relay_before = [(r.copies_received, r.pushes_sent) for r in relays]
         posts: list[Post] = []
         busy_cpu = time.process_time()
         start = time.perf_counter()
@@ -604,6 +757,17 @@ async def measure_memory(args: argparse.Namespace) -> dict[str, Any]:
         lag.recording = False
         copies = sum(net.copies_received for net in nets) - copies_before
         pushes = hub.pushes_sent - pushes_before
+        relay_rows, relay_summary = (
+            relay_load(
+                relays,
+                [r.copies_received - c for r, (c, _) in zip(relays, relay_before, strict=True)],
+                [r.pushes_sent - p for r, (_, p) in zip(relays, relay_before, strict=True)],
+                m,
+                PUBLIC_TOPIC,
+            )
+            if relays
+            else ([], {})
+        )
         # Stragglers: nodes gossip missed get the post by pull sync (sync_interval).
         await wait_for_all(posts, n, args.straggle)
         copies_late = sum(net.copies_received for net in nets) - copies_before
@@ -614,10 +778,15 @@ async def measure_memory(args: argparse.Namespace) -> dict[str, Any]:
         stop.set()
         await asyncio.gather(*runs, return_exceptions=True)
         lag_task.cancel()
+        gc.callbacks.remove(gc_time.callback)
+        gc.enable()
         shutil.rmtree(root, ignore_errors=True)
     return {
         "n": n,
         "start_s": start_s,
+        "start_marks": marks,
+        "relay_rows": relay_rows,
+        "relay_summary": relay_summary,
         "settle_s": settle_s,
         "degrees": degrees,
         "end_degrees": end_degrees,
@@ -631,6 +800,9 @@ async def measure_memory(args: argparse.Namespace) -> dict[str, Any]:
         "window": window,
         "idle_cpu": idle_cpu,
         "busy_cpu": busy_cpu,
+        "gc": (gc_time.collections, gc_time.seconds, gc_time.longest),
+        "run_s": time.perf_counter() - started,
+        "rss_mib": _rss_mib(),
         "idle_lag": idle_lag,
         "busy_lag": busy_lag,
     }
@@ -643,6 +815,12 @@ def run_memory(args: argparse.Namespace) -> dict[str, Any]:
         f"links, mesh_degree {MemoryHub().mesh_degree}, bootstrap to {args.bootstrap} earlier "
         f"nodes, sync_interval {args.sync_interval_memory} s, mesh model: {args.mesh} =="
     )
+    if args.relays:
+        print(
+            f"relay tier: nodes 0-{args.relays - 1} are relays (a clique, up to "
+            f"{RELAY_MAX_CONNECTIONS} connections each); the other {n - args.relays} are light "
+            f"nodes, each reaching {LIGHT_RELAYS} random relays only (benchmarks/relay_tier.py)"
+        )
     print(f"load average at start of this part: {loadavg()}")
     found = asyncio.run(measure_memory(args))
     posts: list[Post] = found["posts"]
@@ -650,6 +828,17 @@ def run_memory(args: argparse.Namespace) -> dict[str, Any]:
     print(
         f"{n} nodes started in {found['start_s']:.1f} s; the mesh settled in "
         f"{found['settle_s']:.1f} s more; {found['isolated']} node(s) without a peer"
+    )
+    marks = found["start_marks"]
+    chunk_rows = []
+    for (n0, t0, c0), (n1, t1, c1) in zip([(0, 0.0, 0.0), *marks], marks, strict=False):
+        chunk_rows.append(
+            [f"{n0 + 1}-{n1}", 1000 * (t1 - t0) / (n1 - n0), 1000 * (c1 - c0) / (n1 - n0)]
+        )
+    print_table(
+        "Start-up by chunk of nodes (linear if the figures stay flat)",
+        ["nodes", "wall ms per node", "CPU ms per node"],
+        chunk_rows,
     )
     print_table(
         "Connected peers per node (memory)",
@@ -659,6 +848,12 @@ def run_memory(args: argparse.Namespace) -> dict[str, Any]:
             degree_row("after posting", found["end_degrees"]),
         ],
     )
+    if found["relay_rows"]:
+        print_table(
+            f"Per-relay load ({args.relays} relays; over the posting window, per message)",
+            ["figure", "min", "median", "max", "all relays"],
+            found["relay_rows"],
+        )
     if found["mesh_sizes"]:
         print_table(
             "Mesh peers per node (what-if stable mesh, grafted once after settling)",
@@ -717,6 +912,11 @@ def run_memory(args: argparse.Namespace) -> dict[str, Any]:
             ],
             ["loop lag ms idle p50 / p99 / max", _ms3(lag_idle)],
             ["loop lag ms posting p50 / p99 / max", _ms3(lag_busy)],
+            [
+                "garbage collections, whole run: count, s, longest ms",
+                f"{found['gc'][0]}, {found['gc'][1]:.1f}, {1000 * found['gc'][2]:.0f}",
+            ],
+            ["this process: run s, peak RSS MiB", f"{found['run_s']:.0f}, {found['rss_mib']:.0f}"],
         ],
     )
     s = spread(to_all)
@@ -735,7 +935,18 @@ def run_memory(args: argparse.Namespace) -> dict[str, Any]:
         "late_nodes_per_post": round(statistics.fmean(len(x) for x in late), 2),
         "mesh": args.mesh,
         "cut_off": found["cut_off"],
+        "loop_lag_idle_p99_ms": round(1000 * lag_idle["p99"], 1),
+        "gc_s": round(found["gc"][1], 1),
+        "run_s": round(found["run_s"]),
+        "start_marks": found["start_marks"],
+        "relays": args.relays,
+        "relay_load": found["relay_summary"],
     }
+
+
+def _rss_mib() -> float:
+    """This process's peak resident memory (ru_maxrss is in KiB on Linux)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def _mean(values: Sequence[float]) -> str:
@@ -764,8 +975,14 @@ def main() -> None:
     )
     parser.add_argument("--latency", type=float, default=0.025, help="one-way link latency, s")
     parser.add_argument("--bootstrap", type=int, default=3, help="earlier nodes each dials")
+    parser.add_argument(
+        "--relays", type=int, default=0, help="memory: this many relays, the rest light nodes"
+    )
     parser.add_argument("--straggle", type=float, default=90.0, help="wait for the last nodes")
     parser.add_argument("--keep", action="store_true", help="keep the real homes (and logs)")
+    parser.add_argument(
+        "--profile", type=int, default=0, help="real: sample this many nodes with py-spy"
+    )
     parser.add_argument("--progress", action="store_true", help="print start-up progress")
     parser.add_argument("--json", action="store_true", help="last line: one JSON object")
     args = parser.parse_args()

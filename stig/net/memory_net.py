@@ -145,6 +145,7 @@ class MemoryNetwork:
         self._running = False
         self._handler_tasks: set[asyncio.Task[None]] = set()
         self.copies_received = 0
+        self.pushes_sent = 0
 
     @property
     def peer_id(self) -> PeerId:
@@ -266,6 +267,10 @@ class MemoryNetwork:
         self._remember(_message_id(data))
         self._forward(topic, data, exclude=None)
 
+    def mesh_peers(self, topic: str) -> list[PeerId]:
+        """The peers this node forwards ``topic``'s pushes to (its mesh, as it stands)."""
+        return sorted(self._meshes.get(topic, ()))
+
     def _mesh(self, topic: str, exclude: PeerId | None) -> list[PeerId]:
         mesh = self._graft(topic)
         return [p for p in sorted(mesh) if p != exclude]
@@ -308,6 +313,7 @@ class MemoryNetwork:
         for peer in self._mesh(topic, exclude):
             link = self._hub.link(self._peer_id, peer)
             self._hub.pushes_sent += 1
+            self.pushes_sent += 1
             if link.loss and self._hub.random.random() < link.loss:
                 continue
             other = self._hub.nodes[peer]

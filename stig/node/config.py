@@ -15,6 +15,7 @@ Example (docs/relay.md has the full story)::
     sync_interval = 30          # seconds between background syncs with a random peer
     reachability = "auto"       # "public" / "private": say whether others can dial you;
                                 # auto: public only on a globally routable listen address
+    max_connections = 32        # more are turned away; a relay that serves many nodes raises it
 
     [circuit]                   # circuit relay v2 hop service (docs/relay.md)
     serve = false               # offer it (stig relay, and stig node --relay-service, do)
@@ -57,6 +58,10 @@ from stig.node.stats import DEFAULT_STATS_INTERVAL
 DEFAULT_LISTEN = "/ip4/0.0.0.0/tcp/0"
 DEFAULT_SYNC_INTERVAL = 30.0
 MIN_SYNC_INTERVAL = 1.0
+DEFAULT_MAX_CONNECTIONS = 32
+"""A node keeps at most this many connections; a newcomer beyond it gets the peer exchange
+answer (so it can find others) and is then hung up on, so early nodes do not become hubs. A
+relay that many nodes reach on purpose (docs/relay.md) sets ``network.max_connections``."""
 
 
 @dataclass(frozen=True)
@@ -83,6 +88,7 @@ class NetworkConfig:
     psk_file: str = ""
     sync_interval: float = DEFAULT_SYNC_INTERVAL
     reachability: str = "auto"
+    max_connections: int = DEFAULT_MAX_CONNECTIONS
 
 
 @dataclass(frozen=True)
@@ -153,6 +159,7 @@ def load_config(path: Path) -> Config:
             psk_file=_typed(network, "psk_file", str, "", path, "network"),
             sync_interval=_interval(network, path),
             reachability=_reachability(network, path),
+            max_connections=_at_least_one(network, "max_connections", path),
         ),
         relay=RelayPolicy(
             carry_tags=_tags(relay, "carry_tags", path),
@@ -268,6 +275,13 @@ def _strings(table: dict[str, Any], key: str, path: Path, sec: str) -> list[str]
     if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
         raise UsageError(f"{path}: {sec}.{key} must be a list of strings")
     return value
+
+
+def _at_least_one(table: dict[str, Any], key: str, path: Path) -> int:
+    value = _typed(table, key, int, DEFAULT_MAX_CONNECTIONS, path, "network")
+    if value < 1:
+        raise UsageError(f"{path}: network.{key} must be at least 1")
+    return int(value)
 
 
 def _count(table: dict[str, Any], key: str, path: Path) -> int:

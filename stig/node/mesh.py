@@ -77,12 +77,17 @@ PUSH_BATCH_DELAY = 0.005
 hop waits this long, so it stays small."""
 MAX_PEERS = 8
 """Peer exchange dials new peers only while fewer than this are connected."""
-MAX_CONNECTIONS = 32
-"""A node keeps at most this many connections; a newcomer beyond it gets the peer exchange
-answer (so it can find others) and is then hung up on, so early nodes do not become hubs."""
 TURN_AWAY_GRACE = 2.0
 REACH_POLL = 1.0
 """Seconds between two looks at this node's reachability (new or lost relay reservations)."""
+TURNED_AWAY_WITHIN = TURN_AWAY_GRACE + 1.0
+"""A peer that hangs up this soon after the connection came up was full and turned us away."""
+TURNED_AWAY_FOR = 300.0
+"""Seconds this node dials no peer that turned it away (peer exchange and bootstrap alike):
+dialed again at once, a full peer costs both sides a sync and a peer exchange each time, and
+nodes short of peers would keep at it forever (docs/performance.md, propagation)."""
+TURNED_AWAY_KEPT = 4096
+"""Peers remembered as having turned this node away, at most."""
 PEERS_PROTOCOL = "/stig/peers/1"
 MAX_SHARED_ADDRESSES = 32
 MUTES_REFRESH = 2.0
@@ -109,6 +114,9 @@ class MeshNode:
         self.ledger = Ledger()
         self.addresses: list[str] = []
         self._known: dict[PeerId, list[str]] = {}  # addresses peers told us, for peer exchange
+        self._came_up: dict[PeerId, float] = {}  # connected peers: since when
+        self._turned_away: dict[PeerId, float] = {}  # peers that turned this node away: when
+        self._policy_changed = asyncio.Event()
         self.taken = Taken()
         # The addresses this node dials (bootstrap, and any dialed by hand), and how that goes.
         self.dialing: dict[str, Dialing] = {}
@@ -268,12 +276,13 @@ class MeshNode:
             if isinstance(event, Pushed):
                 self._pushes.put_nowait((event.via, event.data))
             elif isinstance(event, PeerUp):
+                self._came_up[event.peer] = self.clock()
                 record = self.ledger.record(event.peer)
                 record.connected = True
                 if self.ledger.is_banned(event.peer, self.clock()):
                     self._spawn(self.network.hang_up(event.peer))
                     continue
-                if len(self.network.peers()) > MAX_CONNECTIONS:
+                if len(self.network.peers()) > self.config.network.max_connections:
                     self._spawn(self._turn_away(event.peer))
                     continue
                 self._spawn(self._exchange_peers(event.peer))
@@ -282,6 +291,24 @@ class MeshNode:
             elif isinstance(event, PeerDown):
                 self.ledger.record(event.peer).connected = False
                 self._known.pop(event.peer, None)  # only connected peers' addresses are shared
+                came = self._came_up.pop(event.peer, None)
+                if came is not None and self.clock() - came < TURNED_AWAY_WITHIN:
+                    self._note_turned_away(event.peer)
+
+    def _note_turned_away(self, peer: PeerId) -> None:
+        now = self.clock()
+        if len(self._turned_away) >= TURNED_AWAY_KEPT:
+            self._turned_away = {
+                p: t for p, t in self._turned_away.items() if now - t < TURNED_AWAY_FOR
+            }
+            while len(self._turned_away) >= TURNED_AWAY_KEPT:
+                del self._turned_away[next(iter(self._turned_away))]
+        self._turned_away[peer] = now
+
+    def _turned_us_away(self, peer: PeerId) -> bool:
+        """Whether ``peer`` turned this node away less than TURNED_AWAY_FOR ago."""
+        since = self._turned_away.get(peer)
+        return since is not None and self.clock() - since < TURNED_AWAY_FOR
 
     # -- pull ------------------------------------------------------------------------------------
 
@@ -375,14 +402,20 @@ class MeshNode:
 
     async def _redial(self) -> None:
         """Dial every bootstrap address that is not connected, again and again (less and less
-        often while it fails: stig.node.dialing)."""
+        often while it fails: stig.node.dialing), while this node has fewer than MAX_PEERS
+        peers. A node with that many found its way in: a bootstrap peer that is full turns it
+        away (after a sync and a peer exchange), and dialing it every REDIAL_INTERVAL anyway
+        costs both sides that work forever, for every newcomer that started from it."""
         while True:
             connected = set(self.network.peers())
+            enough = len(connected) >= MAX_PEERS
             for address in [*self.config.network.bootstrap, *self.added]:
                 peer = address.rsplit("/p2p/", 1)[-1]
                 state = self.dialing.setdefault(address, Dialing(address))
                 if peer in connected:
                     state.reached()
+                elif (enough and address not in self.added) or self._turned_us_away(peer):
+                    continue  # a peer the user added (stig connect) is dialed whatever the count
                 elif state.due(self.clock()) and not self.ledger.is_banned(peer, self.clock()):
                     await self.dial(address)
             await asyncio.sleep(REDIAL_INTERVAL)
@@ -445,7 +478,11 @@ class MeshNode:
             if len(self.network.peers()) >= MAX_PEERS:
                 break
             other = address.rsplit("/p2p/", 1)[-1]
-            if other != self.network.peer_id and other not in self.network.peers():
+            if (
+                other != self.network.peer_id
+                and other not in self.network.peers()
+                and not self._turned_us_away(other)
+            ):
                 await self.dial(address, remember=False)
 
     async def _turn_away(self, peer: PeerId) -> None:
@@ -471,7 +508,13 @@ class MeshNode:
         current: their new mutes apply within MUTES_REFRESH, expired ones stop applying."""
         while True:
             await self.admission.refresh_mutes()
-            await asyncio.sleep(MUTES_REFRESH)
+            if self.policy.follow_mutes:
+                await asyncio.sleep(MUTES_REFRESH)
+            else:
+                # Nothing followed, nothing to refresh until a new policy (apply_policy). Waking
+                # every MUTES_REFRESH anyway was a third of a 10,000-node simulation's idle CPU.
+                self._policy_changed.clear()
+                await self._policy_changed.wait()
 
     async def _collect_periodically(self) -> None:
         while True:
@@ -488,6 +531,7 @@ class MeshNode:
         under way finish under either rule, connections stay. What changed, one line a key."""
         old, self.policy = self.policy, policy
         self.admission.policy = policy
+        self._policy_changed.set()
         changes = [
             f"{f.name}: {_shown(getattr(old, f.name))} -> {_shown(getattr(policy, f.name))}"
             for f in fields(RelayPolicy)

@@ -55,8 +55,12 @@ def synced_since(synced: Path) -> float:
 
 
 def acknowledge(outbox: Path, synced: Path, began: float) -> None:
-    """A sync that began at ``began`` completed: every post made before it is acknowledged."""
-    if began <= synced_since(synced):
+    """A sync that began at ``began`` completed: every post made before it is acknowledged.
+
+    With nothing queued it touches no file: a node syncs on every connection and every few
+    seconds to minutes, and the files only matter while a post waits. A post recorded after
+    this look has a time after ``began`` and would stay queued anyway."""
+    if _empty(outbox) or began <= synced_since(synced):
         return
     tmp = synced.with_name(synced.name + ".tmp")
     tmp.write_text(f"{began!r}\n", encoding="ascii")
@@ -66,6 +70,13 @@ def acknowledge(outbox: Path, synced: Path, began: float) -> None:
         os.ftruncate(fd, 0)
         if left:
             os.write(fd, "".join(f"{t!r}\n" for t in left).encode("ascii"))
+
+
+def _empty(outbox: Path) -> bool:
+    try:
+        return os.stat(outbox).st_size == 0
+    except FileNotFoundError:
+        return True
 
 
 def queued(outbox: Path, synced: Path) -> int:

@@ -45,3 +45,15 @@ def test_a_bad_bootstrap_address_is_refused_where_it_was_written(
     with pytest.raises(UsageError, match=why) as caught:
         with_network(load_config(tmp_path / "absent.toml"), bootstrap=(address,))
     assert str(caught.value).startswith("--bootstrap")
+
+
+def test_a_relay_raises_its_connection_cap_and_a_cap_below_one_is_refused(
+    tmp_path: Path,
+) -> None:
+    assert load_config(tmp_path / "absent.toml").network.max_connections == 32
+    config = load_config(written(tmp_path, "[network]\nmax_connections = 5000\n"))
+    assert config.network.max_connections == 5000
+    for bad in ("0", '"many"', "2.5"):
+        path = written(tmp_path, f"[network]\nmax_connections = {bad}\n")
+        with pytest.raises(UsageError, match=r"network\.max_connections"):
+            load_config(path)
