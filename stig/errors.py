@@ -14,8 +14,11 @@ callers never see them::
     ├── UsageError          a request that makes no sense (unknown id, bad duration, ...)
     ├── SyncError           a peer's sync frame that cannot be accepted (stig.crdt.reconcile);
     │                       ``.reason``: bad_frame, bad_version, protocol, ...
-    └── NetworkError        a dial, stream or publish that failed (stig.net.network);
-                            ``.reason``: timeout, refused, closed, down, frame_too_large, ...
+    ├── NetworkError        a dial, stream or publish that failed (stig.net.network);
+    │                       ``.reason``: timeout, refused, closed, down, frame_too_large, ...
+    └── TorError            tor cannot be used as asked (stig.net.tor): not installed, not
+                            running, refused our credentials, not bootstrapped, an onion that
+                            cannot be published or reached; ``.reason`` is machine-readable
 
 "Peer sent garbage" is an ``InvalidTrace`` that the ingest path counts and moves past; "our bug"
 is any other exception and is allowed to surface.
@@ -82,3 +85,14 @@ class StoreError(StigError):
 
 class UsageError(StigError):
     """A request that makes no sense as given; the message says what to do instead."""
+
+
+class TorError(StigError):
+    """Tor cannot be used as asked. ``.reason`` is stable (``not_installed``, ``not_running``,
+    ``auth``, ``bootstrap``, ``publish``, ``socks``, ``onion_unreachable``, ...); the message
+    says what to do."""
+
+    def __init__(self, reason: str, detail: str) -> None:
+        super().__init__(f"{reason}: {detail}")
+        self.reason = reason
+        self.detail = detail
