@@ -46,15 +46,15 @@ from libp2p.stream_muxer.yamux.yamux import PROTOCOL_ID as YAMUX_PROTOCOL_ID
 from libp2p.stream_muxer.yamux.yamux import Yamux
 from libp2p.tools.anyio_service import background_trio_service
 
-from stig.net.tor.control import TorControl
-from stig.net.tor.onion_key import OnionKey
-from stig.net.tor.transport import OnionTransport, onion_listen_addrs
-from stig.node.negotiation_guard import (
+from stig.net.negotiation_guard import (
     GuardedNoise,
     GuardedTCP,
     NegotiationGuard,
     connection_upgraded,
 )
+from stig.net.tor.control import TorControl
+from stig.net.tor.onion_key import OnionKey
+from stig.net.tor.transport import OnionTransport, onion_listen_addrs
 
 ECHO = TProtocol("/stig-test/echo/1")
 TOPIC = "/stig-test/onion/1"
