@@ -35,12 +35,14 @@ import msgpack
 from stig.crdt.reconcile import SyncError
 from stig.errors import StigError, UsageError
 from stig.net.network import (
+    PUBLIC,
     Network,
     NetworkError,
     PeerDown,
     PeerId,
     PeerUp,
     Pushed,
+    Reach,
     Route,
     Stream,
     TorState,
@@ -202,9 +204,8 @@ class MeshNode:
     async def _follow_reach(self) -> None:
         """Say when this node becomes reachable through a relay, or stops being so, and keep
         the addresses file (``stig addr``, invites) to what others can dial."""
-        shown = self.network.reach()
+        shown = Reach(PUBLIC, "", (), tuple(self.addresses))  # what _write_addresses wrote
         while True:
-            await asyncio.sleep(REACH_POLL)
             reach = self.network.reach()
             if reach.advertised != shown.advertised:
                 gained = sorted(set(reach.relays) - set(shown.relays))
@@ -217,6 +218,7 @@ class MeshNode:
                     log.warning("not reachable by others: %s, and no relay holds a slot", reach.why)
                 self._write_addresses()
             shown = reach
+            await asyncio.sleep(REACH_POLL)
 
     # -- push ----------------------------------------------------------------------------------
 
