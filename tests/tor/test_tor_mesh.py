@@ -2,7 +2,8 @@
 processes on the private Tor network. A post on one tor-only node reaches the other through
 onion services (and a clearnet node through the relay that bridges the two meshes); a tor-only
 node that was stopped catches up by sync over Tor; while they run, the tor-only nodes hold no
-socket to anything but 127.0.0.1, checked from outside with psutil.
+socket to anything but 127.0.0.1, checked from outside with psutil; a group's sealed trace
+travels over Tor too.
 
 One tor-only node attaches to a client tor of the private network (control port and cookie),
 the other starts a tor of its own (``control = "own"``) that joins the private network through
@@ -27,6 +28,9 @@ pytestmark = [pytest.mark.slow, pytest.mark.timeout(420)]
 
 WITHIN = 90.0
 """Seconds for each step; a bound on a hung test, not a measurement."""
+
+GROUP = "northcrew"
+SECRET_TEXT = "bring the banner to the north gate at 6"
 
 
 def home_with(path: Path, tor: str) -> Path:
@@ -79,20 +83,27 @@ def test_tor_only_nodes_meet_through_an_onion_relay(
             start_within=WITHIN,
         ).start()
         nodes.append(relay)
-        (onion,) = [a for a in relay.addresses if a.startswith("/onion3/")]
-        (clearnet,) = [a for a in relay.addresses if a.startswith("/ip4/127.0.0.1/tcp/")]
+        # `stig addr`: the whole list (stdout may have given only its first line so far).
+        addresses = stig(relay.home, "addr").stdout.split()
+        (onion,) = [a for a in addresses if a.startswith("/onion3/")]
+        (clearnet,) = [a for a in addresses if a.startswith("/ip4/127.0.0.1/tcp/")]
         # The onion comes first: an invite carries the first few addresses.
-        assert relay.address == onion
+        assert addresses[0] == relay.address == onion
 
+        a_home = home_with(tmp_path / "a", attached(node_tor.control))
+        b_home = home_with(tmp_path / "b", own_tor(tor_network))
+        stig(a_home, "group", "new", GROUP)
+        code = stig_json(a_home, "group", "invite", GROUP, "--json")["code"]
+        stig(b_home, "group", "join", code, "--name", "friends")
         a = Node(
-            home_with(tmp_path / "a", attached(node_tor.control)),
+            a_home,
             *("--tor-only", "--bootstrap", onion),
             listen=None,
             start_within=WITHIN,
         ).start()
         nodes.append(a)
         b = Node(
-            home_with(tmp_path / "b", own_tor(tor_network)),
+            b_home,
             *("--tor-only", "--bootstrap", onion),
             listen=None,
             start_within=WITHIN,
@@ -112,6 +123,17 @@ def test_tor_only_nodes_meet_through_an_onion_relay(
         posted = stig(a.home, "post", "-k", "callout", "over onion services").stdout.strip()
         for node in (b, relay, clear):
             wait_for(lambda node=node: holds(node, posted), WITHIN, f"{node.home.name} gets it")
+
+        # A group's sealed trace crosses the same way; the relay carries only the envelope.
+        stig(a.home, "post", "--group", GROUP, "--kind", "callout", SECRET_TEXT)
+        wait_for(
+            lambda: (
+                SECRET_TEXT in {i["body"] for i in stig_json(b.home, "feed", "--group", "friends")}
+            ),
+            WITHIN,
+            "b to read the group post",
+        )
+        assert stig_json(relay.home, "feed", "--kind", "sealed")
 
         # What the nodes say about themselves and their peers.
         status = stig_json(a.home, "peers")
