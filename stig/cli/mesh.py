@@ -23,7 +23,7 @@ from stig.cli.render import echo_json
 from stig.errors import StigError, UsageError
 from stig.net.circuit import REACHABILITY_MODES
 from stig.net.network import PUBLIC
-from stig.net.tor.modes import OFF, TOR_ONLY
+from stig.net.tor.modes import describe as describe_tor
 from stig.node import clock
 from stig.node.config import Config, RelayPolicy, check_metrics_address, load_config
 from stig.node.control import ask_status
@@ -414,7 +414,7 @@ def peers(ctx: click.Context, as_json: bool) -> None:
         return
     click.echo(f"this node  {status['peer_id']}")
     click.echo(f"reach      {reach_words(status.get('reach'))}")
-    click.echo(f"tor        {tor_words(status.get('tor'))}")
+    click.echo(f"tor        {describe_tor(status.get('tor'))}")
     for address in status["addresses"]:
         click.echo(f"  {address}")
     reach = status.get("reach") or {}
@@ -468,7 +468,7 @@ def status(ctx: click.Context, as_json: bool) -> None:
         return
     click.echo(f"{answer['peer_id']}  at {timestamp(stats['at'])}")
     click.echo(f"reach        {reach_words(answer.get('reach'))}")
-    click.echo(f"tor          {tor_words(answer.get('tor'))}")
+    click.echo(f"tor          {describe_tor(answer.get('tor'))}")
     click.echo(
         f"now          peers={stats['peers']} traces={stats['traces']} live={stats['live']} "
         f"disk={stats['disk_bytes']}B"
@@ -488,17 +488,6 @@ def reach_words(reach: dict[str, Any] | None) -> str:
     if relays:
         return f"behind NAT, reachable via {', '.join(relays)}"
     return f"behind NAT, not reachable: {reach['why']}, and no relay holds a slot for it"
-
-
-def tor_words(tor: dict[str, Any] | None) -> str:
-    """How a node uses tor, in plain words, from its status (MeshNode.status)."""
-    if not tor:
-        return "unknown (the running node is too old to say)"
-    if tor["mode"] == OFF:
-        return "off (clearnet only)"
-    which = "stig's own tor" if tor["own_tor"] else f"the tor at {tor['control']}"
-    what = "onion only, nothing but tor" if tor["mode"] == TOR_ONLY else "onion and clearnet"
-    return f"{tor['mode']} ({what}) as {tor['onion']}, through {which}"
 
 
 def _counts(counts: dict[str, Any]) -> str:

@@ -3,6 +3,8 @@ that config.toml can be checked without importing a tor controller."""
 
 from __future__ import annotations
 
+from typing import Any
+
 OFF = "off"
 """Clearnet only: no tor."""
 TOR = "tor"
@@ -28,3 +30,15 @@ ONION_KEY_CHOICES = (KEPT, FRESH)
 def is_onion(address: str) -> bool:
     """Does the multiaddr ``address`` reach its peer through tor?"""
     return "/onion3/" in address
+
+
+def describe(tor: dict[str, Any] | None) -> str:
+    """How a node uses tor, in plain words, from its status (the control socket's ``"tor"``:
+    ``stig status``, ``stig peers``, the Peers screen)."""
+    if not tor:
+        return "unknown (the running node is too old to say)"
+    if tor.get("mode") == OFF:
+        return "off (clearnet only)"
+    which = "stig's own tor" if tor.get("own_tor") else f"the tor at {tor.get('control')}"
+    what = "onion only, nothing but tor" if tor.get("mode") == TOR_ONLY else "onion and clearnet"
+    return f"{tor.get('mode')} ({what}) as {tor.get('onion')}, through {which}"
