@@ -47,10 +47,15 @@ def guidance(status: LiveStatus, home: str) -> Text:
         text.append("\nThis node's addresses (give one to a friend's node):\n")
         for address in status.addresses:
             text.append(f"  {address}\n", style="bold")
-    text.append("\nTo reach another node, add its address to ")
+    text.append("\nTo reach another node, run ")
+    text.append("stig connect CODE_OR_ADDRESS", style="bold")
+    text.append(" in a terminal (a code from ")
+    text.append("stig invite", style="bold")
+    text.append(" on that node, or its address): it is added to ")
     text.append(f"{home}/config.toml", style="bold")
-    text.append(':\n\n  [network]\n  bootstrap = ["/ip4/…/tcp/…/p2p/12D3KooW…"]\n\n')
-    text.append("and restart; or start with ")
+    text.append(" and dialed at once.\n")
+    text.append("stig invite", style="bold")
+    text.append(" here prints this node's own code and QR code; or start with ")
     text.append("stig tui --bootstrap ADDRESS", style="bold")
     if status.tor.startswith("tor-only"):
         text.append(".\nOver tor only, a peer's address is an onion one (/onion3/…); LAN ")
