@@ -1,7 +1,8 @@
 """stig itself over Tor (issue 15): real ``stig relay --tor`` and ``stig node --tor-only``
 processes on the private Tor network. A post on one tor-only node reaches the other through
 onion services (and a clearnet node through the relay that bridges the two meshes); a tor-only
-node that was stopped catches up by sync over Tor; while they run, the tor-only nodes hold no
+node that was stopped comes back from the relay's invite (an onion and a TCP address: it
+dials the onion only) and catches up by sync over Tor; while they run, the tor-only nodes hold no
 socket to anything but 127.0.0.1, checked from outside with psutil; a group's sealed trace
 travels over Tor too.
 
@@ -150,6 +151,10 @@ def test_tor_only_nodes_meet_through_an_onion_relay(
         assert by_peer[clear.address.rsplit("/p2p/", 1)[1]]["route"]["onion"] is False
         assert by_peer[a.address.rsplit("/p2p/", 1)[1]]["route"]["onion"] is True
 
+        # A tor-only node's invite carries its onion address alone, and says what that means.
+        invite = stig(a.home, "invite", "--no-qr").stdout
+        assert a.address in invite and "/ip4/" not in invite and "onion addresses only" in invite
+
         # Nothing but loopback, checked from outside, while connected over Tor.
         for node in (a, b):
             assert node.process is not None
@@ -159,9 +164,12 @@ def test_tor_only_nodes_meet_through_an_onion_relay(
         a.stop()
         while_away = stig(b.home, "post", "-k", "report", "while a was away").stdout.strip()
         wait_for(lambda: holds(relay, while_away), WITHIN, "the relay to get b's post")
-        back = Node(
-            a.home, *("--tor-only", "--bootstrap", onion), listen=None, start_within=WITHIN
-        ).start()
+        # It comes back from the relay's invite: the code carries the relay's onion and its
+        # TCP address; a tor-only node keeps both in config.toml and dials only the onion.
+        relay_invite = stig_json(relay.home, "invite")
+        assert relay_invite["addresses"] == [onion, clearnet]
+        stig(a.home, "connect", relay_invite["code"])
+        back = Node(a.home, "--tor-only", listen=None, start_within=WITHIN).start()
         nodes.append(back)
         assert back.address == a.address  # a kept onion key: the same onion address
         wait_for(lambda: holds(back, while_away), WITHIN, "a to catch up by sync")
