@@ -29,11 +29,11 @@ def _tag(target: str) -> str | None:
 
 
 def _describe(node: LocalNode, key: bytes) -> str:
-    own = node.keyring.owners().get(key)
-    if own:
-        return f"{key.hex()[:SHORT_ID]} (your persona {own})"
-    name = node.petnames().name_of(key)
-    return f"{key.hex()[:SHORT_ID]} ({name})" if name else key.hex()[:SHORT_ID]
+    """The author as it reads everywhere (stig.node.authors), and the key's start when that
+    is a name: what `stig unmute` takes."""
+    said = node.authors().describe(key)
+    prefix = key.hex()[:SHORT_ID]
+    return said if said == prefix else f"{prefix} ({said})"
 
 
 def _show_list(node: LocalNode, listed: MuteList, as_json: bool) -> None:

@@ -7,7 +7,7 @@ import click
 from stig.cli.options import home_of, run
 from stig.cli.render import echo_json
 from stig.errors import UsageError
-from stig.filter_words import FilterError, describe
+from stig.filter_words import FilterError
 from stig.node import watch_list
 from stig.node.local import LocalNode
 from stig.node.watch_list import read_watch
@@ -32,14 +32,12 @@ def add(ctx: click.Context, words: str) -> None:
                 where = read_watch(words, node.author_named)
             except FilterError as exc:
                 raise UsageError(str(exc)) from exc
-            text = describe(where, lambda key: key.hex())
-            path = node.home.watches_file
-            texts = watch_list.load(path)
-            if text in texts:
+            text, new = watch_list.add(node.home.watches_file, where)
+            if not new:
                 click.echo(f"already watching {text}")
                 return
-            watch_list.save(path, [*texts, text])
-            click.echo(f"watching {text} ({len(texts) + 1} watch(es); `stig watch list`)")
+            count = len(watch_list.load(node.home.watches_file))
+            click.echo(f"watching {text} ({count} watch(es); `stig watch list`)")
 
     run(go())
 

@@ -27,6 +27,7 @@ from stig.crypto.group import day_of
 from stig.crypto.persona import Persona
 from stig.errors import PersonaError, StigError, UsageError
 from stig.node import control, mute_list, outbox, petnames, watch_list
+from stig.node.authors import Authors
 from stig.node.clock import wall_clock
 from stig.node.groups import Groups
 from stig.node.home import Home
@@ -218,6 +219,10 @@ class LocalNode:
 
     def change_petnames(self, change: Callable[[Petnames], Petnames]) -> Petnames:
         return petnames.update(self.home.names_file, change)
+
+    def authors(self) -> Authors:
+        """How authors read here (stig.node.authors); read once, for one output."""
+        return Authors(self.petnames(), self.keyring.owners())
 
     def author_names(self) -> Callable[[bytes], str | None]:
         """The name an author key has here — a persona's of this home, else a petname — or

@@ -20,7 +20,7 @@ from pathlib import Path
 from stig.crdt.trace import Trace
 from stig.crdt.views import FeedFilter
 from stig.errors import StigError
-from stig.filter_words import FilterError, parse_filter
+from stig.filter_words import FilterError, describe, parse_filter
 from stig.node.private_file import write_json
 
 
@@ -57,6 +57,19 @@ def load(path: Path) -> list[str]:
 def save(path: Path, texts: Sequence[str]) -> None:
     """Write the watches atomically, mode 0600 (the home's umask)."""
     write_json(path, list(texts))
+
+
+def add(path: Path, where: FeedFilter) -> tuple[str, bool]:
+    """Keep a watch of ``where`` in ``path``: its text (as ``stig watch list`` shows it, an
+    author as the whole key), and whether it is new (False: it was watched already)."""
+    text = describe(where, lambda key: key.hex())
+    if not text:
+        raise FilterError(text, "a watch needs at least one word, e.g. '#housing' or kind:callout")
+    texts = load(path)
+    if text in texts:
+        return text, False
+    save(path, [*texts, text])
+    return text, True
 
 
 def watches(path: Path, author_of: Callable[[str], bytes | None]) -> list[Watch]:

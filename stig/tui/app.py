@@ -1,10 +1,13 @@
-"""The stig terminal UI: the app holds the live node and the chosen persona; screens do the rest.
+"""The stig terminal UI: the app opens the live node, makes the session its pages share
+(stig.tui.session), and shows one page at a time.
 
-Store and network work runs in Textual workers; the app polls the store's cursor twice a second
-so that traces arriving from the mesh (or posted from another terminal) appear by themselves,
-and exits when the home is wiped (its store is gone, or its mesh was asked to stop). When it
-moves, envelopes for this device's affinity groups are opened into their stores first.
-The app also holds the space shown: public, or one group (``group``).
+Each page is a Textual mode (feed, search, peers, contour, identities, groups, mutes), with its
+own stack: a thread opened from the feed stays over the feed. Store and network work runs in
+Textual workers; the app polls the store's cursor twice a second so that traces arriving from
+the mesh (or posted from another terminal) appear by themselves, tells the page shown to
+reload, and exits when the home is wiped (its store is gone, or its mesh was asked to stop).
+When it moves, envelopes for this device's affinity groups are opened into their stores first.
+Pages post messages up (stig.tui.messages); the app handles them here.
 """
 
 from __future__ import annotations
@@ -12,29 +15,29 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 from contextlib import AsyncExitStack
+from functools import partial
 from pathlib import Path
 
-from textual import work
+from textual import on, work
 from textual.app import App
 from textual.binding import Binding
-from textual.message import Message
 from textual.screen import ModalScreen
 
-from stig.crypto.persona import Persona
 from stig.errors import StigError
 from stig.net.network import Network
-from stig.node import clock
 from stig.node.clock import wall_clock
 from stig.node.config import Config
 from stig.node.home import Home
-from stig.node.live import LiveNode, LiveStatus
+from stig.node.live import LiveNode
 from stig.node.local import wipe
 from stig.node.notices import Noticing
 from stig.tui.commands import StigCommands
+from stig.tui.dialogs.ask import AskScreen
+from stig.tui.dialogs.wiping import WipingScreen
 from stig.tui.idle_gc import YOUNG_EVERY, IdleCollector
+from stig.tui.messages import ListsChanged, SessionChanged, ShowPage, Stored
 from stig.tui.muting import undo_mute
 from stig.tui.panic import ask_to_wipe, burn
-from stig.tui.screens.ask import AskScreen
 from stig.tui.screens.compose import ComposeScreen
 from stig.tui.screens.contour import ContourScreen
 from stig.tui.screens.feed import FeedScreen
@@ -42,19 +45,26 @@ from stig.tui.screens.groups import GroupsScreen
 from stig.tui.screens.help import HelpScreen
 from stig.tui.screens.identities import IdentitiesScreen
 from stig.tui.screens.mutes import MutesScreen
-from stig.tui.screens.passphrase import PassphraseScreen
+from stig.tui.screens.page import FEED, Page
 from stig.tui.screens.peers import PeersScreen
 from stig.tui.screens.search import SearchScreen
-from stig.tui.screens.wiping import WipingScreen
-from stig.tui.unread import Unread, space_key
+from stig.tui.session import Session
+from stig.tui.watching import watch_words
 from stig.tui.widgets.status_line import StatusLine
 
 POLL = 0.5
 """Seconds between looks at the store's cursor (one indexed read)."""
 
-
-class Changed(Message):
-    """Something was stored: screens showing traces refresh."""
+PAGES: dict[str, type[Page]] = {
+    FEED: FeedScreen,
+    "search": SearchScreen,
+    "peers": PeersScreen,
+    "contour": ContourScreen,
+    "identities": IdentitiesScreen,
+    "groups": GroupsScreen,
+    "mutes": MutesScreen,
+}
+"""The app's modes, each a page made with the session (so added when the node is open)."""
 
 
 class StigApp(App[None]):
@@ -93,21 +103,10 @@ class StigApp(App[None]):
         self._resources = AsyncExitStack()
         self._collector = IdleCollector()
         self.live: LiveNode
-        self.persona_name = ""
-        self._unlocked: dict[str, Persona] = {}
+        self.session: Session
         self._cursor = -1
-        self.status = LiveStatus(mode="offline", queued=0)
-        self.group: str | None = None
-        """The space shown and posted to by default: None is public, else a group's name."""
-        self.rooms_lock = asyncio.Lock()
-        """Held while group envelopes are opened, and while a group is left."""
-        self.last_mute: bytes | None = None
-        """The author muted last in this session, for undo (stig.tui.muting)."""
         self.wiping = False
         self.noticing: Noticing
-        self.unread: Unread
-        self.new_count = 0
-        """Traces new in the space shown (stig.tui.unread), for the status line."""
 
     # -- life ------------------------------------------------------------------------------
 
@@ -115,13 +114,14 @@ class StigApp(App[None]):
         self.live = await self._resources.enter_async_context(
             LiveNode.open(self.home, clock=self.clock, config=self.config)
         )
-        self.persona_name = self.live.local.keyring.default or ""
+        self.session = Session(self.live, self.home, self.clock)
         self._cursor = await self.live.changes()
-        self.unread = Unread(self.home.seen_file)
-        await self.catch_up_unread()
+        await self.session.catch_up_unread()
         self.noticing = Noticing()
         await self.look_for_watched()  # the first look only marks where news starts
-        await self.push_screen(FeedScreen())
+        for mode, page in PAGES.items():
+            self.add_mode(mode, partial(page, self.session))
+        await self.switch_mode(FEED)
         self.set_interval(POLL, self._poll)
         self._collector.start()
         self.set_interval(YOUNG_EVERY, self._collector.tick)
@@ -141,7 +141,7 @@ class StigApp(App[None]):
     async def action_wipe(self) -> None:
         """Wipe this device after its typed word (stig.tui.panic), then exit. An app worker,
         not a screen's: the screens go before the store does."""
-        if not await ask_to_wipe(self):
+        if not await ask_to_wipe(self, self.home):
             return
         self.wiping = True
         await self.push_screen(WipingScreen())
@@ -157,10 +157,10 @@ class StigApp(App[None]):
     @work(exclusive=True, group="panic")
     async def action_burn(self) -> None:
         """Burn the persona in use, after its typed word (stig.tui.panic)."""
-        if not self.persona_name:
+        if not self.session.persona_name:
             self.notify("no persona to burn", severity="error")
             return
-        await burn(self, self.persona_name)
+        await burn(self.screen, self.session, self.session.persona_name)
 
     def on_key(self) -> None:
         self._collector.key_pressed()
@@ -176,29 +176,40 @@ class StigApp(App[None]):
         cursor = await self.live.changes()
         if cursor != self._cursor:
             self._cursor = cursor
-            if self.live.local.groups.names():
+            if self.session.node.groups.names():
                 self._open_envelopes()
             else:
-                await self.catch_up_unread()
-                await self.look_for_watched()
-                self.screen.post_message(Changed())
+                await self._arrived()
         await self._refresh_status()
 
     @work(group="rooms")
     async def _open_envelopes(self) -> None:
-        """Open what arrived for this device's groups, then let the screens refresh."""
-        async with self.rooms_lock:
-            await self.live.local.rooms.catch_up()
-        await self.catch_up_unread()
+        """Open what arrived for this device's groups, then let the page refresh."""
+        async with self.session.rooms_lock:
+            await self.session.node.rooms.catch_up()
+        await self._arrived()
+
+    async def _arrived(self) -> None:
+        """Something was stored: count what is new, announce what is watched, reload."""
+        await self.session.catch_up_unread()
         await self.look_for_watched()
-        self.screen.post_message(Changed())
+        self.reload_page()
 
     async def _refresh_status(self) -> None:
-        self.status = await self.live.status()
+        self.session.status = await self.live.status()
+        self._show_status()
+
+    def _show_status(self) -> None:
+        if not self.screen_stack:  # closing: the screens went while the node was asked
+            return
         for line in self.screen.query(StatusLine):
-            line.show(
-                self.status, self.persona_name or "(none)", clock.now(), self.group, self.new_count
-            )
+            line.show_session()
+
+    def reload_page(self) -> None:
+        """The page shown (not a dialog over it) reads what it shows again."""
+        pages = [screen for screen in self.screen_stack if isinstance(screen, Page)]
+        if pages:
+            pages[-1].reload()
 
     # -- what is watched (stig.node.notices) --------------------------------------------------
 
@@ -206,7 +217,7 @@ class StigApp(App[None]):
         """Announce traces that match a watch and arrived since the last look, in any space,
         whatever screen is shown: a toast, and the bell unless config.toml's notify.bell is
         false."""
-        local = self.live.local
+        local = self.session.node
         watches = local.watches()
         own = frozenset(local.keyring.owners())
         for space in (None, *local.groups.names()):
@@ -220,149 +231,89 @@ class StigApp(App[None]):
                 if self.live.config.notify.bell:
                     self.bell()
 
-    # -- what is new (stig.tui.unread) -------------------------------------------------------
+    # -- what the pages say (stig.tui.messages) ----------------------------------------------
 
-    async def catch_up_unread(self) -> None:
-        """Look for new traces in the space shown, and count them."""
-        local = self.live.local
-        group = self.group
-        try:
-            store = local.store if group is None else await local.rooms.store(group)
-            own = frozenset(local.keyring.owners())
-            await self.unread.catch_up(space_key(group), store, own)
-        except StigError:  # the group was left meanwhile: nothing new there
-            pass
-        self._count_new()
+    @on(Stored)
+    def stored(self) -> None:
+        self.call_later(self._poll)  # at once, not at the next poll
 
-    def new_traces(self) -> frozenset[bytes]:
-        """The ids of the traces new in the space shown (the feed marks them)."""
-        local = self.live.local
-        return self.unread.new(space_key(self.group), self.clock(), local.mute_list())
-
-    def _count_new(self) -> None:
-        count = len(self.new_traces())
-        if count != self.new_count:
-            self.new_count = count
-            self.call_later(self._refresh_status)
-
-    def saw(self, trace_id: bytes, group: str | None) -> None:
-        """A trace was opened: it is no longer new."""
-        if self.unread.saw(space_key(group), trace_id):
-            self._count_new()
-
-    def saw_all(self) -> None:
-        """Everything in the space shown is seen (``r`` in the feed)."""
-        self.unread.saw_all(space_key(self.group))
-        self._count_new()
-
-    def changed(self) -> None:
-        """Called after this app stored something: refresh at once, not at the next poll."""
-        self.call_later(self._poll)
-
-    def mutes_changed(self) -> None:
-        """Called after this device's mutes changed: the store's cursor did not move, so the
-        poll would not notice; the visible screen reloads now (those under it, when shown),
-        not a dialog still closing over it."""
-        self._count_new()  # a muted author's new traces are not counted
+    @on(ListsChanged)
+    def lists_changed(self) -> None:
+        self.session.recount()  # a muted author's new traces are not counted
+        self._show_status()
         self.reload_page()
 
-    def reload_page(self) -> None:
-        """The visible page (not a dialog over it) reloads."""
-        pages = [screen for screen in self.screen_stack if not isinstance(screen, ModalScreen)]
-        if pages:
-            pages[-1].post_message(Changed())
-
-    # -- who signs ---------------------------------------------------------------------------
-
-    async def signer(self, name: str | None = None) -> Persona | None:
-        """The chosen persona (or persona ``name``), asking for its passphrase once per session
-        if it has one. Call from a worker (it may wait for a screen)."""
-        name = self.persona_name if name is None else name
-        if not name:
-            self.notify("no persona yet: press i to create one", severity="error")
-            return None
-        if name in self._unlocked:
-            return self._unlocked[name]
-        keyring = self.live.local.keyring
-        if keyring.is_locked(name):
-            persona = await self.push_screen_wait(PassphraseScreen(name, keyring))
-            if persona is None:
-                return None
-        else:
-            persona = keyring.load(name)
-        self._unlocked[name] = persona
-        return persona
-
-    def choose_persona(self, name: str) -> None:
-        self.persona_name = name
-        self.call_later(self._refresh_status)
-
-    def use_persona(self, name: str) -> None:
-        """Choose persona ``name`` from the command palette: said, and shown where listed."""
-        self.choose_persona(name)
-        self.notify(f"now posting as {name}")
-        self.call_later(self.reload_page)
-
-    # -- where ------------------------------------------------------------------------------
-
-    def choose_group(self, group: str | None) -> None:
-        """Show ``group`` (None: the public space) in the feed and search, and post to it by
-        default."""
-        if group == self.group:
-            return
-        self.group = group
+    @on(SessionChanged)
+    def session_changed(self, message: SessionChanged) -> None:
+        group = self.session.group
         self.sub_title = self.SUB_TITLE if group is None else f"in group {group}"
-        # the count of what is new there so far; the feed's reload looks for more
-        self._count_new()
-        self.call_later(self._refresh_status)
+        self._show_status()
+        if message.reload:
+            self.reload_page()
 
-    def show_space(self, group: str | None) -> None:
-        """Show ``group`` (None: public) in the feed, from the command palette."""
-        self.choose_group(group)
-        self.action_feed()
+    @on(ShowPage)
+    def show_page(self, message: ShowPage) -> None:
+        self._show(message.page)
+
+    # -- from the command palette ------------------------------------------------------------
+
+    def action_use_persona(self, name: str) -> None:
+        """Use persona ``name``: said, and shown where listed."""
+        self.session.persona_name = name
+        self.notify(f"now posting as {name}")
+        self.post_message(SessionChanged(reload=True))
+
+    def action_show_space(self, group: str | None) -> None:
+        """Show ``group`` (None: public) in the feed."""
+        if group != self.session.group:
+            self.session.choose_group(group)
+            self.post_message(SessionChanged())
+        self._show(FEED)
         self.call_later(self.reload_page)  # the feed, once the screens above it are gone
 
-    # -- screens -----------------------------------------------------------------------------
+    # -- pages -------------------------------------------------------------------------------
 
-    def _open(self, screen_type: type) -> None:
-        if self.wiping or isinstance(self.screen, (screen_type, ModalScreen)):
+    def _show(self, page: str) -> None:
+        if self.wiping or isinstance(self.screen, ModalScreen):
             return
-        # Keep one stack: the feed at the bottom, at most one other top-level screen above it.
-        while len(self.screen_stack) > 2:
+        self.switch_mode(page)
+        # The page itself, not a thread (or help) opened over it earlier.
+        while len(self.screen_stack) > 1:
             self.pop_screen()
-        if not isinstance(self.screen, FeedScreen):
-            self.pop_screen()
-        if screen_type is not FeedScreen:
-            self.push_screen(screen_type())
 
     def action_feed(self) -> None:
-        self._open(FeedScreen)
+        self._show(FEED)
 
     def action_search(self) -> None:
-        self._open(SearchScreen)
+        self._show("search")
 
     def action_peers(self) -> None:
-        self._open(PeersScreen)
+        self._show("peers")
 
     def action_contour(self) -> None:
-        self._open(ContourScreen)
+        self._show("contour")
 
     def action_identities(self) -> None:
-        self._open(IdentitiesScreen)
+        self._show("identities")
 
     def action_groups(self) -> None:
-        self._open(GroupsScreen)
+        self._show("groups")
 
     def action_mutes(self) -> None:
-        self._open(MutesScreen)
+        self._show("mutes")
 
     @work(group="mutes")
     async def action_undo_mute(self) -> None:
-        await undo_mute(self)
+        await undo_mute(self.screen, self.session)
 
     def action_compose(self) -> None:
         if not self.wiping and not isinstance(self.screen, ModalScreen):
-            self.push_screen(ComposeScreen(group=self.group))
+            self.push_screen(ComposeScreen(self.session, group=self.session.group))
+
+    @work(group="watch")
+    async def action_watch(self) -> None:
+        """Watch traces that match words (the command palette's "Watch…")."""
+        await watch_words(self.screen, self.session)
 
     @work(group="connect")
     async def action_connect(self) -> None:
@@ -376,7 +327,7 @@ class StigApp(App[None]):
         if not address or not address.strip():
             return
         mesh = self.live.mesh
-        if mesh is None or not self.status.on_mesh:
+        if mesh is None or not self.session.status.on_mesh:
             self.notify(
                 "offline: not on the mesh, so nothing to connect with (start without --offline)",
                 severity="error",
@@ -392,4 +343,4 @@ class StigApp(App[None]):
 
     def action_help(self) -> None:
         if not isinstance(self.screen, HelpScreen):
-            self.push_screen(HelpScreen())
+            self.push_screen(HelpScreen(self.session, self.BINDINGS))

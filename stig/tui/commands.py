@@ -8,88 +8,101 @@ made when the palette opens, so it names this device's groups and personas as th
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from functools import partial
 
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 
+from stig.tui.screens.page import Page
+from stig.tui.session import Session
 from stig.tui.spaces import space_label
-
-if TYPE_CHECKING:
-    from stig.tui.app import StigApp
 
 
 @dataclass(frozen=True)
 class StigCommand:
     title: str
     help: str
-    run: Callable[[], object]
+    action: str
+    """The app's action that runs it, as a key binding names one (``show_space('crew')``)."""
 
 
-def stig_commands(app: StigApp) -> list[StigCommand]:
-    local = app.live.local
+def stig_commands(session: Session) -> list[StigCommand]:
+    node = session.node
     commands = [
-        StigCommand("Compose a trace", "in the space shown (c in the feed)", app.action_compose),
-        StigCommand("Feed", "the traces alive here, most intense first (f)", app.action_feed),
-        StigCommand("Search", "full text, offline, in the space shown (/)", app.action_search),
-        StigCommand("Peers", "connected peers, last sync, how to add one (p)", app.action_peers),
-        StigCommand("Connect to a peer…", "dial a peer by its multiaddr", app.action_connect),
-        StigCommand("Contour", "activity by tag and day, and by place (o)", app.action_contour),
-        StigCommand("Identities", "personas: create, switch, burn (i)", app.action_identities),
-        StigCommand("Groups", "new, invite, join, leave, fork (G)", app.action_groups),
-        StigCommand("Mutes", "what this device hides (M)", app.action_mutes),
-        StigCommand("Undo the last mute", "ctrl+z", app.action_undo_mute),
-        StigCommand("Help: every key", "?", app.action_help),
+        StigCommand("Compose a trace", "in the space shown (c in the feed)", "compose"),
+        StigCommand("Feed", "the traces alive here, most intense first (f)", "feed"),
+        StigCommand("Search", "full text, offline, in the space shown (/)", "search"),
+        StigCommand("Peers", "connected peers, last sync, how to add one (p)", "peers"),
+        StigCommand("Connect to a peer…", "dial a peer by its multiaddr", "connect"),
+        StigCommand("Contour", "activity by tag and day, and by place (o)", "contour"),
+        StigCommand("Identities", "personas: create, switch, burn (i)", "identities"),
+        StigCommand("Groups", "new, invite, join, leave, fork (G)", "groups"),
+        StigCommand("Mutes", "what this device hides (M)", "mutes"),
+        StigCommand("Undo the last mute", "ctrl+z", "undo_mute"),
+        StigCommand(
+            "Watch…",
+            "a toast and the bell when a trace matching words arrives (w on a row)",
+            "watch",
+        ),
+        StigCommand("Help: every key", "?", "help"),
     ]  # fmt: skip
-    for group in [None, *local.groups.names()]:
-        if group != app.group:
+    for group in [None, *node.groups.names()]:
+        if group != session.group:
             commands.append(
                 StigCommand(
                     f"Show {space_label(group)}",
                     "switch the space shown (g in the feed)",
-                    lambda group=group: app.show_space(group),  # type: ignore[misc]
+                    f"show_space({group!r})",
                 )
             )
-    for name in local.keyring.names():
-        if name != app.persona_name:
+    for name in node.keyring.names():
+        if name != session.persona_name:
             commands.append(
                 StigCommand(
                     f"Use persona {name}",
                     "sign what you post with it from now on",
-                    lambda name=name: app.use_persona(name),  # type: ignore[misc]
+                    f"use_persona({name!r})",
                 )
             )
-    if app.persona_name:
+    if session.persona_name:
         commands.append(
             StigCommand(
-                f"Burn persona {app.persona_name}…",
+                f"Burn persona {session.persona_name}…",
                 "retract everything it posted, everywhere the burn reaches (asks first)",
-                app.action_burn,
+                "burn",
             )
         )
     commands.append(
         StigCommand(
             "Wipe this device…",
             "erase every key, group, store and mute here, then close (asks first)",
-            app.action_wipe,
+            "wipe",
         )
     )
     return commands
 
 
 class StigCommands(Provider):
-    @property
-    def stig(self) -> StigApp:
-        return self.app  # type: ignore[return-value]
+    """stig's commands, on the pages of the app (a dialog offers Textual's alone)."""
+
+    def _commands(self) -> list[StigCommand]:
+        screen = self.screen
+        return stig_commands(screen.session) if isinstance(screen, Page) else []
 
     async def discover(self) -> Hits:
-        for command in stig_commands(self.stig):
-            yield DiscoveryHit(command.title, command.run, help=command.help)
+        for command in self._commands():
+            yield DiscoveryHit(
+                command.title, partial(self.app.run_action, command.action), help=command.help
+            )
 
     async def search(self, query: str) -> Hits:
         matcher = self.matcher(query)
-        for command in stig_commands(self.stig):
+        for command in self._commands():
             score = matcher.match(command.title)
             if score > 0:
-                yield Hit(score, matcher.highlight(command.title), command.run, help=command.help)
+                yield Hit(
+                    score,
+                    matcher.highlight(command.title),
+                    partial(self.app.run_action, command.action),
+                    help=command.help,
+                )

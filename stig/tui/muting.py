@@ -2,51 +2,48 @@
 row's author publishes (stig.node.mute_list, docs/protocol.md §6.8).
 
 Nothing here is sent: the list lives in ``<home>/mutes.json``. The node applies it at each read,
-so after a change the visible screen is told to reload (``StigApp.mutes_changed``); the store's
-cursor does not move, so the usual poll would not notice.
+so after a change the app is told (``ListsChanged``) and the page shown reloads; the store's
+cursor does not move, so the usual poll would not notice. Each function is called from a worker
+of ``screen`` (dialogs wait).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import Any
+
+from textual.screen import Screen
 
 from stig.crdt.trace import Trace
 from stig.errors import StigError
+from stig.node.authors import member_of
 from stig.node.mute_list import MuteList
-from stig.readable import SHORT_ID, plural
-from stig.tui.screens.ask import confirmed
-from stig.tui.spaces import member_of
-
-if TYPE_CHECKING:
-    from stig.tui.app import StigApp
+from stig.readable import plural
+from stig.tui.dialogs.ask import confirmed
+from stig.tui.messages import ListsChanged
+from stig.tui.session import Session
 
 
-def who(app: StigApp, key: bytes) -> str:
-    """An author as the screens name one: the key's first characters, and the persona's name
-    if it is one of this device's."""
-    own = app.live.local.keyring.owners().get(key)
-    return f"{key.hex()[:SHORT_ID]} (your persona {own})" if own else key.hex()[:SHORT_ID]
-
-
-def change_list(app: StigApp, change: Callable[[MuteList], MuteList]) -> bool:
+def change_list(
+    screen: Screen[Any], session: Session, change: Callable[[MuteList], MuteList]
+) -> bool:
     """Change this device's list and reload the screen shown; False (and the reason shown) if
     the file cannot be read or written."""
     try:
-        app.live.local.change_mutes(change)
+        session.node.change_mutes(change)
     except (StigError, OSError) as exc:
-        app.notify(f"mutes not changed: {exc}", severity="error", timeout=8)
+        screen.notify(f"mutes not changed: {exc}", severity="error", timeout=8)
         return False
-    app.mutes_changed()
+    screen.post_message(ListsChanged())
     return True
 
 
-def _anonymous(app: StigApp, trace: Trace, group: str | None) -> bool:
+def _anonymous(screen: Screen[Any], session: Session, trace: Trace, group: str | None) -> bool:
     """Whether ``trace`` was posted anonymously in ``group``: its key is the group's, shared by
     every member who posts that way, so it names no one to mute or follow (says so)."""
-    if group is None or not app.live.local.rooms.is_anonymous(group, trace):
+    if group is None or not session.node.rooms.is_anonymous(group, trace):
         return False
-    app.notify(
+    screen.notify(
         f"this was posted by {member_of(group)}, anonymously: there is no author to name",
         severity="error",
         timeout=8,
@@ -54,80 +51,86 @@ def _anonymous(app: StigApp, trace: Trace, group: str | None) -> bool:
     return True
 
 
-async def mute_author(app: StigApp, trace: Trace, group: str | None, undo_key: str) -> bool:
+async def mute_author(
+    screen: Screen[Any], session: Session, trace: Trace, group: str | None, undo_key: str
+) -> bool:
     """Hide ``trace``'s author on this device (see ``mute``)."""
-    if _anonymous(app, trace, group):
+    if _anonymous(screen, session, trace, group):
         return False
-    return await mute(app, trace.author, undo_key)
+    return await mute(screen, session, trace.author, undo_key)
 
 
-async def mute(app: StigApp, key: bytes, undo_key: str) -> bool:
+async def mute(screen: Screen[Any], session: Session, key: bytes, undo_key: str) -> bool:
     """Hide the author ``key`` on this device; the notification says ``undo_key`` undoes it.
     Never one of this device's own personas (says so instead)."""
-    own = app.live.local.keyring.owners().get(key)
+    own = session.node.keyring.owners().get(key)
     if own is not None:
-        app.notify(
+        screen.notify(
             f"that is your persona {own}: your own traces cannot be muted", severity="warning"
         )
         return False
-    if not change_list(app, lambda m: m.with_author(key)):
+    if not change_list(screen, session, lambda m: m.with_author(key)):
         return False
-    app.last_mute = key
-    app.notify(f"muted {who(app, key)} — press {undo_key} to undo (M lists your mutes)", timeout=8)
+    session.last_mute = key
+    screen.notify(
+        f"muted {session.describe(key)} — press {undo_key} to undo (M lists your mutes)", timeout=8
+    )
     return True
 
 
-async def undo_mute(app: StigApp) -> None:
+async def undo_mute(screen: Screen[Any], session: Session) -> None:
     """Show again the author muted last in this session."""
-    key = app.last_mute
+    key = session.last_mute
     if key is None:
-        app.notify("no mute to undo (M lists your mutes; x there removes one)")
+        screen.notify("no mute to undo (M lists your mutes; x there removes one)")
         return
-    if not change_list(app, lambda m: m.with_author(key, muted=False)):
+    if not change_list(screen, session, lambda m: m.with_author(key, muted=False)):
         return
-    app.last_mute = None
+    session.last_mute = None
     note = ""
     try:
-        if key in (await app.live.local.mutes()).authors:
+        if key in (await session.node.mutes()).authors:
             note = ", but a persona whose mutes you follow muted them too: still hidden"
     except StigError:
         pass
-    app.notify(f"unmuted {who(app, key)}{note}")
+    screen.notify(f"unmuted {session.describe(key)}{note}")
 
 
-async def follow_mutes(app: StigApp, trace: Trace, group: str | None) -> bool:
+async def follow_mutes(
+    screen: Screen[Any], session: Session, trace: Trace, group: str | None
+) -> bool:
     """Follow the mutes of ``trace``'s author (see ``follow``)."""
-    if _anonymous(app, trace, group):
+    if _anonymous(screen, session, trace, group):
         return False
-    return await follow(app, trace.author)
+    return await follow(screen, session, trace.author)
 
 
-async def follow(app: StigApp, key: bytes) -> bool:
+async def follow(screen: Screen[Any], session: Session, key: bytes) -> bool:
     """After a confirmation, hide here too the authors that the persona ``key`` mutes in public.
     Call from a worker (it waits for the dialog)."""
     try:
-        listed = app.live.local.mute_list()
+        listed = session.node.mute_list()
     except StigError as exc:
-        app.notify(str(exc), severity="error", timeout=8)
+        screen.notify(str(exc), severity="error", timeout=8)
         return False
     if key in listed.follows:
-        app.notify(f"you already follow the mutes of {who(app, key)} (M lists them)")
+        screen.notify(f"you already follow the mutes of {session.describe(key)} (M lists them)")
         return False
     if not await confirmed(
-        app,
-        f"Follow the mutes of {who(app, key)}? The authors this persona mutes in public (the "
-        "mutes they publish) are hidden here too, for as long as those mutes live. Nobody is "
+        screen.app,
+        f"Follow the mutes of {session.describe(key)}? The authors this persona mutes in public "
+        "(the mutes they publish) are hidden here too, for as long as those mutes live. Nobody is "
         "told, not them either; M lists and stops what you follow. Type yes to follow.",
     ):
         return False
-    if not change_list(app, lambda m: m.with_follow(key)):
+    if not change_list(screen, session, lambda m: m.with_follow(key)):
         return False
     try:
-        hidden = len((await app.live.local.mutes()).authors - listed.authors)
+        hidden = len((await session.node.mutes()).authors - listed.authors)
     except StigError:
         hidden = 0
-    app.notify(
-        f"following the mutes of {who(app, key)}: "
+    screen.notify(
+        f"following the mutes of {session.describe(key)}: "
         + plural(hidden, "author hidden", "authors hidden")
         + " by the mutes you follow",
         timeout=8,

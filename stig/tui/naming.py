@@ -1,35 +1,20 @@
-"""Names for people, kept on this device (stig.node.petnames): ``N`` on a row names its author;
-``who`` is how every screen shows an author — a persona of this device by its name, a named
-author by the name, anyone else by the first characters of their key."""
+"""Names for people, kept on this device (stig.node.petnames): ``N`` on a row names its author.
+How every screen then shows an author is stig.node.authors (``Session.author_of``)."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import Any
+
+from textual.screen import Screen
 
 from stig.crdt.trace import Trace
 from stig.errors import StigError, UsageError
+from stig.node.authors import member_of
 from stig.node.petnames import check_name
 from stig.readable import SHORT_ID
-from stig.tui.screens.ask import AskScreen
-from stig.tui.spaces import member_of
-
-if TYPE_CHECKING:
-    from stig.tui.app import StigApp
-
-
-def who(app: StigApp, trace: Trace, group: str | None = None) -> str:
-    """The author of ``trace`` as shown here ("a member of NAME" for an anonymous group post)."""
-    local = app.live.local
-    if group is not None and local.rooms.is_anonymous(group, trace):
-        return member_of(group)
-    own = local.keyring.owners().get(trace.author)
-    if own is not None:
-        return f"you ({own})"
-    try:
-        name = local.petnames().name_of(trace.author)
-    except StigError:
-        name = None
-    return name or trace.author.hex()[:SHORT_ID]
+from stig.tui.dialogs.ask import AskScreen
+from stig.tui.messages import ListsChanged
+from stig.tui.session import Session
 
 
 def _checked(text: str) -> str | None:
@@ -40,23 +25,25 @@ def _checked(text: str) -> str | None:
     return None
 
 
-async def name_author(app: StigApp, trace: Trace, group: str | None) -> bool:
+async def name_author(
+    screen: Screen[Any], session: Session, trace: Trace, group: str | None
+) -> bool:
     """Ask for a name for ``trace``'s author and keep it (a worker: it waits for the dialog).
     Not for one of this device's personas (they have their names) or an anonymous post."""
-    local = app.live.local
+    local = session.node
     if group is not None and local.rooms.is_anonymous(group, trace):
-        app.notify(
+        screen.notify(
             f"this was posted by {member_of(group)}, anonymously: there is no author to name",
             severity="error",
         )
         return False
     own = local.keyring.owners().get(trace.author)
     if own is not None:
-        app.notify(f"that is your persona {own}: it has its name", severity="warning")
+        screen.notify(f"that is your persona {own}: it has its name", severity="warning")
         return False
     key = trace.author
     current = local.petnames().name_of(key) or ""
-    answer = await app.push_screen_wait(
+    answer = await screen.app.push_screen_wait(
         AskScreen(
             f"A name for {key.hex()[:SHORT_ID]}, shown wherever this author is. It stays on "
             "this device: never sent, erased by wipe. An empty name forgets it.",
@@ -72,12 +59,12 @@ async def name_author(app: StigApp, trace: Trace, group: str | None) -> bool:
         if not name:
             if current:
                 local.change_petnames(lambda names: names.unnamed(current))
-            app.notify(f"{key.hex()[:SHORT_ID]} has no name here now")
+            screen.notify(f"{key.hex()[:SHORT_ID]} has no name here now")
         else:
             local.change_petnames(lambda names: names.named(key, name))
-            app.notify(f"{key.hex()[:SHORT_ID]} is {name} here")
+            screen.notify(f"{key.hex()[:SHORT_ID]} is {name} here")
     except (StigError, OSError) as exc:
-        app.notify(f"not named: {exc}", severity="error", timeout=8)
+        screen.notify(f"not named: {exc}", severity="error", timeout=8)
         return False
-    app.mutes_changed()  # the shown screen reads authors again
+    screen.post_message(ListsChanged())  # the page shown reads authors again
     return True

@@ -21,8 +21,3 @@ def space_options(names: list[str]) -> list[tuple[str, str]]:
 def as_group(value: object) -> str | None:
     """A selector's value as a space: None for public."""
     return value if isinstance(value, str) and value else None
-
-
-def member_of(group: str) -> str:
-    """How a trace signed with the group's anonymous key shows its author."""
-    return f"a member of {group}"

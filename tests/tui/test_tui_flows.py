@@ -25,13 +25,13 @@ from stig.node.home import Home
 from stig.node.mesh import MeshNode
 from stig.store.sqlite import SqliteStore
 from stig.tui.app import StigApp
-from stig.tui.screens.ask import AskScreen
+from stig.tui.dialogs.ask import AskScreen
+from stig.tui.dialogs.passphrase import PassphraseScreen
 from stig.tui.screens.compose import ComposeScreen
 from stig.tui.screens.contour import ContourScreen
 from stig.tui.screens.feed import FeedScreen
 from stig.tui.screens.help import HelpScreen
 from stig.tui.screens.identities import IdentitiesScreen
-from stig.tui.screens.passphrase import PassphraseScreen
 from stig.tui.screens.peers import PeersScreen
 from stig.tui.screens.search import SearchScreen
 from stig.tui.screens.thread import ThreadScreen
@@ -348,7 +348,7 @@ async def test_identities_create_and_switch(home: Home) -> None:
         await pilot.press(*"ren", "enter")
         await settle(pilot)
         await pilot.press("enter")  # no passphrase
-        await until(pilot, lambda: app.persona_name == "ren", "the new persona in use")
+        await until(pilot, lambda: app.session.persona_name == "ren", "the new persona in use")
         assert "ren" in app.live.local.keyring.names()
         await pilot.press("f", "c")
         await settle(pilot)
@@ -365,7 +365,9 @@ async def test_a_new_persona_with_a_long_name_keeps_the_table_aligned(home: Home
         await pilot.press("i", "n")
         await settle(pilot)
         await pilot.press(*"solidarity-kitchen-crew", "enter", "enter")
-        await until(pilot, lambda: app.persona_name == "solidarity-kitchen-crew", "the persona")
+        await until(
+            pilot, lambda: app.session.persona_name == "solidarity-kitchen-crew", "the persona"
+        )
         personas = app.screen.query_one("#personas", DataTable)
         # its column is as wide as the longest name: the next column starts after it
         assert personas.columns["persona"].width >= len("solidarity-kitchen-crew")
@@ -388,7 +390,7 @@ async def test_a_passphrase_is_typed_twice_when_set(home: Home) -> None:
         assert "ren" not in app.live.local.keyring.names()
         app.screen.query_one("#answer", Input).value = "one two three"
         await pilot.press("enter")
-        await until(pilot, lambda: app.persona_name == "ren", "the persona in use")
+        await until(pilot, lambda: app.session.persona_name == "ren", "the persona in use")
         assert app.live.local.keyring.is_locked("ren")
         app.live.local.keyring.load("ren", "one two three")  # the passphrase typed twice
 
@@ -420,7 +422,7 @@ async def test_a_trace_from_another_node_appears_by_itself(tmp_path: Path) -> No
         config = Config(NetworkConfig(bootstrap=(other.addresses[0],), sync_interval=3600))
         app = StigApp(home, network=hub.network("tui"), config=config)
         async with app.run_test(size=SIZE) as pilot:
-            await until(pilot, lambda: app.status.connected == 1, "a connected peer")
+            await until(pilot, lambda: app.session.status.connected == 1, "a connected peer")
             assert "1 peer" in str(app.screen.query_one("#status", Static).render())
             trace = compose(ANA, kinds.CALLOUT, "Banner drop at noon", now=wall_clock())
             await other_store.add_durable(trace, wall_clock())

@@ -21,11 +21,12 @@ from stig.node.groups import Groups
 from stig.node.local import Draft
 from stig.store.port import ExportFilter
 from stig.tui.app import StigApp
+from stig.tui.dialogs.ask import AskScreen
+from stig.tui.dialogs.invite import InviteScreen
 from stig.tui.filters import split_group
-from stig.tui.screens.ask import AskScreen
 from stig.tui.screens.compose import ComposeScreen
 from stig.tui.screens.feed import FeedScreen
-from stig.tui.screens.groups import GroupsScreen, InviteScreen
+from stig.tui.screens.groups import GroupsScreen
 from stig.tui.screens.thread import ThreadScreen
 from stig.tui.widgets.qr import QUIET, qr_text
 from tests.tui.homes import BEN, NOW, fill, make_home, story
@@ -124,7 +125,7 @@ async def test_a_group_post_is_read_in_the_group_only(tmp_path: Path) -> None:
         await soon(pilot, lambda: "crew" in listed(app), "the group listed")
         await pilot.press("enter")  # show it in the feed
         await soon(pilot, on(app, FeedScreen), "the feed")
-        assert app.group == "crew"
+        assert app.session.group == "crew"
         await soon(pilot, says(app, "#status", "group crew"), "the space in the status line")
         assert app.screen.query_one("#space", Select).value == "crew"
         await soon(pilot, lambda: rows(app) == [], "the empty group feed")
@@ -150,14 +151,14 @@ async def test_a_group_post_is_read_in_the_group_only(tmp_path: Path) -> None:
 
         await pilot.press("g")  # back to the public space
         await soon(pilot, lambda: len(rows(app)) == 4, "the public feed")
-        assert app.group is None
+        assert app.session.group is None
         assert not any("door" in body or "keys" in body for body in rows(app))
         await soon(pilot, says(app, "#status", "in public"), "the space in the status line")
 
         app.screen.query_one("#filter", Input).value = "group:crew"
         await pilot.press("ctrl+f", "enter")
         await soon(pilot, lambda: len(rows(app)) == 2, "the group feed by the filter line")
-        assert app.group == "crew"
+        assert app.session.group == "crew"
 
 
 async def test_a_second_home_joins_with_the_invite_and_reads_what_was_carried(
@@ -204,7 +205,7 @@ async def test_a_second_home_joins_with_the_invite_and_reads_what_was_carried(
         await pilot.press("enter")
         await soon(pilot, says(app, "#trace", "a member of friends"), "the anonymous author")
         await pilot.press("escape", "g")
-        await soon(pilot, lambda: app.group is None, "the public space")
+        await soon(pilot, lambda: app.session.group is None, "the public space")
         await soon(pilot, lambda: rows(app) == [], "no readable trace in public")
 
 
@@ -216,7 +217,8 @@ async def test_leave_and_fork(tmp_path: Path) -> None:
     before = groups.invite("crew", TODAY)
     app = app_for(home)
     async with app.run_test(size=SIZE) as pilot:
-        app.choose_group("old")
+        await soon(pilot, on(app, FeedScreen), "the feed")
+        app.action_show_space("old")
         await pilot.press("G")
         await soon(pilot, lambda: "old" in listed(app), "the groups listed")
         await pilot.press("down", "l")  # the second row: old
@@ -228,7 +230,7 @@ async def test_leave_and_fork(tmp_path: Path) -> None:
         await soon(pilot, on(app, AskScreen), "the question")
         await pilot.press(*"yes", "enter")
         await soon(pilot, lambda: app.live.local.groups.names() == ["crew"], "old left")
-        assert app.group is None  # the feed no longer shows what was left
+        assert app.session.group is None  # the feed no longer shows what was left
         assert not (home.groups / "old").exists()
 
         await soon(pilot, lambda: listed(app) == ["crew"], "the list without it")

@@ -21,7 +21,7 @@ from stig.node.home import Home
 from stig.node.local import Draft
 from stig.node.mute_list import MuteList
 from stig.tui.app import StigApp
-from stig.tui.screens.ask import AskScreen
+from stig.tui.dialogs.ask import AskScreen
 from stig.tui.screens.feed import FeedScreen
 from stig.tui.screens.mutes import MutesScreen
 from stig.tui.screens.search import SearchScreen

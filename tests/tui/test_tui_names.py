@@ -6,13 +6,18 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from textual.widgets import Input, Static
+from textual.widgets import DataTable, Input, Static
 
-from stig.node import petnames
+from stig.node import mute_list, petnames
 from stig.node.home import Home
-from stig.tui.screens.ask import AskScreen
+from stig.node.mute_list import MuteList
+from stig.node.petnames import Petnames
+from stig.tui.dialogs.ask import AskScreen
+from stig.tui.screens.mutes import MutesScreen
+from stig.tui.screens.search import SearchScreen
 from stig.tui.screens.thread import ThreadScreen
-from tests.tui.homes import ANA, fill, make_home, story
+from stig.tui.widgets.trace_table import TraceTable
+from tests.tui.homes import ANA, BEN, fill, make_home, story
 from tests.tui.test_tui_flows import SIZE, app_for, highlight, settle, until
 
 pytestmark = pytest.mark.timeout(180)
@@ -65,3 +70,29 @@ async def test_a_bad_name_is_refused_in_the_dialog_and_own_personas_keep_theirs(
         await pilot.press("escape")
         await settle(pilot)
         assert not home.names_file.exists()
+
+
+def _lines(table: TraceTable) -> list[str]:
+    return [table.get_row_at(row)[0].plain for row in range(table.row_count)]
+
+
+async def test_a_name_shows_in_the_feed_search_results_and_the_mutes_screen(home: Home) -> None:
+    petnames.save(home.names_file, Petnames({ANA.public_key: "ana-squat", BEN.public_key: "ben"}))
+    mute_list.save(home.mutes_file, MuteList(follows=frozenset({ANA.public_key})))
+    app = app_for(home)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        feed = _lines(app.screen.query_one(TraceTable))
+        assert any("ana-squat" in line and "Eviction" in line for line in feed)
+        assert any("you (me)" in line and "Soup kitchen" in line for line in feed)
+        await pilot.press("slash", *"eviction", "enter")
+        await until(pilot, lambda: isinstance(app.screen, SearchScreen), "the search")
+        results = app.screen.query_one(TraceTable)
+        await until(pilot, lambda: bool(results.items), "the results")
+        assert any("ana-squat" in line for line in _lines(results))
+        await pilot.press("M")
+        await until(pilot, lambda: isinstance(app.screen, MutesScreen), "the mutes")
+        await settle(pilot)
+        mutes = app.screen.query_one("#mutes", DataTable)
+        so = [str(mutes.get_row_at(row)[2]) for row in range(mutes.row_count)]
+        assert so == ["ana-squat: whom they mute is hidden"]

@@ -16,7 +16,7 @@ from stig.node.groups import Groups
 from stig.node.home import Home
 from stig.node.keyring import Keyring
 from stig.tui.app import StigApp
-from stig.tui.screens.ask import AskScreen
+from stig.tui.dialogs.ask import AskScreen
 from stig.tui.screens.feed import FeedScreen
 from stig.tui.screens.identities import IdentitiesScreen
 from tests.tui.homes import ME, NOW, clock, fill, make_home, story
@@ -125,7 +125,7 @@ async def test_the_palette_lists_stigs_commands_and_runs_them(home: Home) -> Non
             pilot, lambda: palette_titles(app)[:1] == ["Show group neighbours"], "the command"
         )
         await pilot.press("enter")
-        await until(pilot, lambda: app.group == "neighbours", "the group shown")
+        await until(pilot, lambda: app.session.group == "neighbours", "the group shown")
         await until(pilot, lambda: isinstance(app.screen, FeedScreen), "the feed")
         await until(pilot, lambda: rows(app) == [], "the group's (empty) feed")
 

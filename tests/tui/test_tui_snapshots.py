@@ -5,9 +5,11 @@ them the same on every run. After an intended change of look, review the new pic
 from __future__ import annotations
 
 import asyncio
+import fcntl
 import shutil
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -28,15 +30,25 @@ pytestmark = pytest.mark.timeout(60)
 SIZE = (120, 36)
 SMALL = (80, 24)
 """The smallest terminal stig is laid out for: columns go, the text stays; dialogs wrap."""
+LARGE = (160, 45)
+"""A large terminal: every column of the feed, the text at its widest."""
 QUIET_WITHIN = 30.0
 """Seconds a screen may take to settle on a loaded machine before the test says which
 workers still run."""
 
 
 @pytest.fixture
-def app() -> StigApp:
-    # A fixed path: the Peers screen shows where config.toml is.
+def app() -> Iterator[StigApp]:
+    # A fixed path: the Peers screen shows where config.toml is. Other runs of these tests on
+    # this machine (other checkouts) use it too: a lock makes them take turns, not remove
+    # each other's home mid-test.
     root = Path(tempfile.gettempdir()) / "stig-tui-snapshot"
+    with open(root.with_name(root.name + ".lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        yield _snapshot_app(root)
+
+
+def _snapshot_app(root: Path) -> StigApp:
     shutil.rmtree(root, ignore_errors=True)
     home = make_home(root / "home")
     asyncio.run(fill(home, story()))
@@ -129,3 +141,23 @@ def test_screen_looks_as_before_at_80x24(
     snap_compare: Any, app: StigApp, screen: str, keys: tuple[str, ...]
 ) -> None:
     assert snap_compare(app, terminal_size=SMALL, run_before=_then(*keys)), screen
+
+
+@pytest.mark.parametrize(
+    ("screen", "keys"),
+    [
+        ("feed", ()),
+        ("thread", ("enter",)),
+        ("compose", ("c",)),
+        ("peers", ("p",)),
+        ("contour", ("o",)),
+        ("identities", ("i",)),
+        ("help", ("question_mark",)),
+        ("groups", ("G",)),
+        ("mutes", ("M",)),
+    ],
+)
+def test_screen_looks_as_before_at_160x45(
+    snap_compare: Any, app: StigApp, screen: str, keys: tuple[str, ...]
+) -> None:
+    assert snap_compare(app, terminal_size=LARGE, run_before=_then(*keys)), screen

@@ -37,7 +37,7 @@ async def test_a_stop_request_on_the_control_socket_ends_the_app(tmp_path: Path)
     config = Config(NetworkConfig(sync_interval=3600))
     app = StigApp(home, network=MemoryHub().network("tui"), config=config, clock=clock)
     async with app.run_test(size=SIZE) as pilot:
-        await until(pilot, lambda: app.status.mode == "online", "the mesh")
+        await until(pilot, lambda: app.session.status.mode == "online", "the mesh")
         assert home.control_socket.exists()
         # What `stig wipe` sends, from another process: here, from a thread.
         assert await asyncio.to_thread(control.request_stop, home.control_socket, 5)

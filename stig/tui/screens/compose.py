@@ -5,8 +5,6 @@ it posts."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -21,13 +19,11 @@ from stig.crdt.trace import Trace
 from stig.errors import InvalidTrace, StigError
 from stig.node.local import Draft
 from stig.readable import parse_duration, span
+from stig.tui.dialogs.ask import confirmed
+from stig.tui.messages import SessionChanged
 from stig.tui.posting import post
-from stig.tui.screens.ask import confirmed
-from stig.tui.screens.page import OfTheApp
+from stig.tui.session import Session
 from stig.tui.spaces import PUBLIC, as_group, space_options
-
-if TYPE_CHECKING:
-    pass
 
 POSTABLE = (kinds.CALLOUT, kinds.ACTION, kinds.REPORT, kinds.NOTE)
 
@@ -36,15 +32,18 @@ def split_words(text: str) -> list[str]:
     return [word for word in text.replace(",", " ").split() if word]
 
 
-class ComposeScreen(OfTheApp, ModalScreen[Trace | None]):
+class ComposeScreen(ModalScreen[Trace | None]):
     BINDINGS = [
         Binding("ctrl+s", "post", "Post"),
         Binding("escape", "cancel", "Cancel"),
     ]
 
-    def __init__(self, answering: Trace | None = None, *, group: str | None = None) -> None:
+    def __init__(
+        self, session: Session, answering: Trace | None = None, *, group: str | None = None
+    ) -> None:
         """``group``: where it goes by default (an answer goes where what it answers is)."""
         super().__init__()
+        self.session = session
         self.answering = answering
         self.group = group
 
@@ -55,7 +54,7 @@ class ComposeScreen(OfTheApp, ModalScreen[Trace | None]):
         else:
             kind = kinds.ACTION if target.kind == kinds.CALLOUT else kinds.NOTE
             title = f"Answer {target.kind} {target.hex_id[:12]}"
-        keyring = self.stig.live.local.keyring
+        keyring = self.session.node.keyring
         names = keyring.names()
         with VerticalScroll(id="compose-box"):
             yield Label(title, classes="title")
@@ -65,13 +64,13 @@ class ComposeScreen(OfTheApp, ModalScreen[Trace | None]):
                 yield Label("as", classes="field")
                 yield Select(
                     [(n, n) for n in names],
-                    value=self.stig.persona_name
-                    if self.stig.persona_name in names
+                    value=self.session.persona_name
+                    if self.session.persona_name in names
                     else Select.BLANK,
                     allow_blank=not names,
                     id="persona",
                 )
-            groups = self.stig.live.local.groups.names()
+            groups = self.session.node.groups.names()
             to = self.group if self.group in groups else PUBLIC
             with Horizontal(classes="row"):
                 yield Label("to", classes="field")
@@ -163,10 +162,11 @@ class ComposeScreen(OfTheApp, ModalScreen[Trace | None]):
             self._fail("anonymous only means something inside a group: choose one in 'to'")
             return
         persona = self.query_one("#persona", Select).value
-        if isinstance(persona, str) and persona != self.stig.persona_name:
-            self.stig.choose_persona(persona)
+        if isinstance(persona, str) and persona != self.session.persona_name:
+            self.session.persona_name = persona
+            self.post_message(SessionChanged())
         try:
-            trace = await post(self.stig, draft, group=group, anonymous=anonymous)
+            trace = await post(self, self.session, draft, group=group, anonymous=anonymous)
         except InvalidTrace as exc:
             self._fail(f"not posted — {exc.reason.value}: {exc.detail}")
             return
@@ -188,7 +188,7 @@ class ComposeScreen(OfTheApp, ModalScreen[Trace | None]):
         ttl = parse_duration(ttl_text) if ttl_text else None
         refs = []
         for word in split_words(self._text("#refs")):
-            refs.append(await self.stig.live.local.resolve(word, group=group))
+            refs.append(await self.session.node.resolve(word, group=group))
         if kind in kinds.REF_REQUIRED_KINDS and not refs:
             raise StigError(f"a {kind} is about another trace: give its id in refs")
         if not body and kind not in kinds.REF_REQUIRED_KINDS:

@@ -4,22 +4,16 @@ from what reached this node."""
 from __future__ import annotations
 
 import datetime as dt
-from typing import TYPE_CHECKING
 
 from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
 from textual.containers import VerticalScroll
-from textual.widgets import Header, Label, Sparkline, Static
+from textual.widgets import Label, Sparkline, Static
 
 from stig.crdt.contour import Contour
 from stig.readable import bar
 from stig.tui.screens.page import Page
-from stig.tui.widgets.key_footer import KeyFooter
-from stig.tui.widgets.status_line import StatusLine
-
-if TYPE_CHECKING:
-    pass
 
 SHADES = " ░▒▓█"
 DAYS = 14
@@ -63,8 +57,7 @@ def place_bars(contour: Contour) -> Text:
 
 
 class ContourScreen(Page):
-    def compose(self) -> ComposeResult:
-        yield Header()
+    def body(self) -> ComposeResult:
         with VerticalScroll():
             yield Label(f"Traces per day, last {DAYS} days (all kinds)", classes="section")
             yield Sparkline([], id="total")
@@ -76,18 +69,13 @@ class ContourScreen(Page):
                 "Counted from what reached this node; authors are not part of it.",
                 classes="hint",
             )
-        yield StatusLine(id="status")
-        yield KeyFooter()
 
     def on_mount(self) -> None:
         self.reload()
 
-    def on_changed(self) -> None:
-        self.reload()
-
     @work(exclusive=True, group="contour")
     async def reload(self) -> None:
-        contour = await self.stig.live.local.contour(DAYS)
+        contour = await self.session.node.contour(DAYS)
         self.query_one("#total", Sparkline).data = list(contour.total)
         self.query_one("#grid", Static).update(heat_grid(contour))
         self.query_one("#places", Static).update(place_bars(contour))

@@ -3,13 +3,11 @@ group's (the space selector, ``g``, or ``group:NAME`` in the filter line)."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal
-from textual.widgets import Header, Input, Select, Static
+from textual.widgets import Input, Select, Static
 
 from stig.crdt import kinds
 from stig.crdt.views import FeedFilter
@@ -17,18 +15,15 @@ from stig.errors import StigError
 from stig.filter_words import FilterError, describe, parse_filter
 from stig.node.local import Draft
 from stig.tui.filters import HINT, split_group
+from stig.tui.messages import SessionChanged
 from stig.tui.naming import name_author
 from stig.tui.posting import respond
 from stig.tui.screens.compose import ComposeScreen
 from stig.tui.screens.thread import ThreadScreen
 from stig.tui.screens.trace_list import TraceListPage
+from stig.tui.session import Session
 from stig.tui.spaces import PUBLIC, as_group, space_label, space_options
-from stig.tui.widgets.key_footer import KeyFooter
-from stig.tui.widgets.status_line import StatusLine
 from stig.tui.widgets.trace_table import TraceTable
-
-if TYPE_CHECKING:
-    pass
 
 PAGE = 200
 """Rows fetched at a time; reaching the last row fetches the next page."""
@@ -49,22 +44,22 @@ class FeedScreen(TraceListPage):
         Binding("u", "app.undo_mute", "Undo the last mute", show=False),
         Binding("F", "follow_mutes", "Follow the author's mutes", show=False),
         Binding("N", "name_author", "Name the author", show=False),
+        Binding("w", "watch", "Watch what it (or the filter) says", show=False),
         Binding("escape", "clear_filter", "Clear filter", show=False),
     ]
 
-    def __init__(self) -> None:
-        super().__init__()
+    def __init__(self, session: Session) -> None:
+        super().__init__(session)
         self.where = FeedFilter()
         self.limit = PAGE
         self.groups: list[str] = []
 
-    def compose(self) -> ComposeResult:
-        yield Header()
-        self.groups = self.stig.live.local.groups.names()
+    def body(self) -> ComposeResult:
+        self.groups = self.session.node.groups.names()
         with Horizontal(id="feed-bar"):
             yield Select(
                 space_options(self.groups),
-                value=self.stig.group or PUBLIC,
+                value=self.session.group or PUBLIC,
                 allow_blank=False,
                 id="space",
                 tooltip="the space shown: public, or one of your groups (g cycles)",
@@ -73,34 +68,34 @@ class FeedScreen(TraceListPage):
         yield Static("", id="filter-error", classes="error")
         yield TraceTable(id="feed")
         yield Static("", id="empty", classes="hint")
-        yield StatusLine(id="status")
-        yield KeyFooter()
 
     def on_mount(self) -> None:
         self.query_one(TraceTable).focus()
         self.reload()
 
-    def on_screen_resume(self) -> None:
-        self._sync_spaces()
-        self.reload()
-
-    def on_changed(self) -> None:  # stig.tui.app.Changed
+    def reload(self) -> None:
         self._sync_spaces()  # the space may have been chosen elsewhere (the command palette)
-        self.reload()
+        self._load()
 
     @work(exclusive=True, group="feed")
-    async def reload(self) -> None:
-        group = self.stig.group
+    async def _load(self) -> None:
+        group = self.session.group
         try:
-            items = await self.stig.live.local.feed(self.where, self.limit, group=group)
+            items = await self.session.node.feed(self.where, self.limit, group=group)
         except StigError as exc:  # e.g. the group was left in another terminal
             self.query_one("#filter-error", Static).update(str(exc))
             return
         # What is new in this space (it may just have been chosen): looked for here, in the
         # same worker, rather than by another reload.
-        await self.stig.catch_up_unread()
+        if await self.session.catch_up_unread():
+            self.post_message(SessionChanged())
         table = self.query_one(TraceTable)
-        table.show(items, self.stig.clock(), self.stig.new_traces())
+        table.show(
+            items,
+            self.session.clock(),
+            self.session.new_traces(),
+            self.session.author_of(group),
+        )
         empty = self.query_one("#empty", Static)
         if items:
             empty.update("")
@@ -120,30 +115,32 @@ class FeedScreen(TraceListPage):
     def action_all_read(self) -> None:
         """No trace of the space shown is new any more (the marks go, here and after a
         restart)."""
-        self.stig.saw_all()
-        self.reload()
+        if self.session.saw_all():
+            self.post_message(SessionChanged())
+        self._load()
 
     # -- space -------------------------------------------------------------------------------
 
     def _sync_spaces(self) -> None:
         """The selector as the app has it: groups may have been made or left meanwhile."""
-        names = self.stig.live.local.groups.names()
-        if self.stig.group is not None and self.stig.group not in names:
-            self.stig.choose_group(None)
+        names = self.session.node.groups.names()
+        if self.session.group is not None and self.session.group not in names:
+            self.session.choose_group(None)
+            self.post_message(SessionChanged())
         select: Select[str] = self.query_one("#space", Select)
         if names != self.groups:
             self.groups = names
             with select.prevent(Select.Changed):
                 select.set_options(space_options(names))
         with select.prevent(Select.Changed):
-            select.value = self.stig.group or PUBLIC
+            select.value = self.session.group or PUBLIC
 
     def _show_space(self, group: str | None) -> None:
-        if group == self.stig.group:
+        if group == self.session.group:
             return
-        self.stig.choose_group(group)
+        self.session.choose_group(group)
+        self.post_message(SessionChanged())
         self.limit = PAGE
-        self._sync_spaces()
         self.reload()
 
     @on(Select.Changed, "#space")
@@ -152,11 +149,11 @@ class FeedScreen(TraceListPage):
         self.query_one(TraceTable).focus()
 
     def action_next_space(self) -> None:
-        spaces: list[str | None] = [None, *self.stig.live.local.groups.names()]
+        spaces: list[str | None] = [None, *self.session.node.groups.names()]
         if len(spaces) == 1:
             self.app.notify("no groups on this device yet: G opens Groups (new, join)")
             return
-        at = spaces.index(self.stig.group) if self.stig.group in spaces else 0
+        at = spaces.index(self.session.group) if self.session.group in spaces else 0
         chosen = spaces[(at + 1) % len(spaces)]
         self._show_space(chosen)
         self.app.notify(f"showing {space_label(chosen)}", timeout=2)
@@ -170,7 +167,7 @@ class FeedScreen(TraceListPage):
     def apply_filter(self, event: Input.Submitted) -> None:
         error = self.query_one("#filter-error", Static)
         try:
-            group, rest = split_group(event.value, self.stig.live.local.groups.names())
+            group, rest = split_group(event.value, self.session.node.groups.names())
             self.where = parse_filter(rest, self._author_of)
         except FilterError as exc:
             error.update(str(exc))
@@ -182,17 +179,17 @@ class FeedScreen(TraceListPage):
             # the selector shows the space from now on; the line keeps the other words
             self.query_one("#filter", Input).value = rest
             self._show_space(as_group(group))
-        self.reload()
+        self._load()
 
     def action_clear_filter(self) -> None:
         self.query_one("#filter", Input).value = ""
         self.query_one("#filter-error", Static).update("")
         self.where = FeedFilter()
         self.query_one(TraceTable).focus()
-        self.reload()
+        self._load()
 
     def _author_of(self, text: str) -> bytes | None:
-        keyring = self.stig.live.local.keyring
+        keyring = self.session.node.keyring
         if text in keyring.names():
             return keyring.public_key(text)
         text = text.lower()
@@ -206,14 +203,18 @@ class FeedScreen(TraceListPage):
                 return None
         return None
 
+    def filter_words(self) -> str:
+        # an author as the whole key: what a watch reads back (stig.node.watch_list)
+        return "" if self.where == FeedFilter() else describe(self.where, lambda key: key.hex())
+
     def _name_of(self, author: bytes) -> str:
-        return self.stig.live.local.keyring.owners().get(author, author.hex()[:12])
+        return self.session.node.keyring.owners().get(author, author.hex()[:12])
 
     def _narrow(self, where: FeedFilter) -> None:
         self.where = where
         self.limit = PAGE
         self.query_one("#filter", Input).value = describe(where, self._name_of)
-        self.reload()
+        self._load()
 
     def action_by_author(self) -> None:
         chosen = self.query_one(TraceTable).selected
@@ -233,7 +234,9 @@ class FeedScreen(TraceListPage):
     def action_open(self) -> None:
         chosen = self.query_one(TraceTable).selected
         if chosen is not None:
-            self.app.push_screen(ThreadScreen(chosen.trace.id, group=self.stig.group))
+            self.app.push_screen(
+                ThreadScreen(self.session, chosen.trace.id, group=self.session.group)
+            )
 
     @on(TraceTable.RowHighlighted)
     def more_rows(self, event: TraceTable.RowHighlighted) -> None:
@@ -245,18 +248,20 @@ class FeedScreen(TraceListPage):
     @work(exclusive=True, group="feed")
     async def load_more(self) -> None:
         """The next page, added below the rows shown (not a rebuild of the whole table)."""
-        items = await self.stig.live.local.feed(self.where, self.limit, group=self.stig.group)
+        items = await self.session.node.feed(self.where, self.limit, group=self.session.group)
         table = self.query_one(TraceTable)
         shown = {item.trace.id for item in table.items}
-        table.extend([item for item in items if item.trace.id not in shown], self.stig.clock())
+        table.extend([item for item in items if item.trace.id not in shown], self.session.clock())
 
     def action_compose(self) -> None:
-        self.app.push_screen(ComposeScreen(group=self.stig.group))
+        self.app.push_screen(ComposeScreen(self.session, group=self.session.group))
 
     def action_answer(self) -> None:
         chosen = self.query_one(TraceTable).selected
         if chosen is not None:
-            self.app.push_screen(ComposeScreen(answering=chosen.trace, group=self.stig.group))
+            self.app.push_screen(
+                ComposeScreen(self.session, answering=chosen.trace, group=self.session.group)
+            )
 
     @work(group="post")
     async def action_echo(self) -> None:
@@ -264,14 +269,19 @@ class FeedScreen(TraceListPage):
         if chosen is None:
             return
         await respond(
-            self.stig, chosen.trace.id, Draft(kind=kinds.ECHO), "echoed", group=self.stig.group
+            self,
+            self.session,
+            chosen.trace.id,
+            Draft(kind=kinds.ECHO),
+            "echoed",
+            group=self.session.group,
         )
 
     @work(group="names")
     async def action_name_author(self) -> None:
         chosen = self.query_one(TraceTable).selected
         if chosen is not None:
-            await name_author(self.stig, chosen.trace, self.stig.group)
+            await name_author(self, self.session, chosen.trace, self.session.group)
 
 
 def _nothing_matches(where: FeedFilter) -> str:

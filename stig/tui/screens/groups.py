@@ -4,26 +4,18 @@ the feed."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import VerticalScroll
-from textual.screen import ModalScreen
-from textual.widgets import DataTable, Header, Label, Static
+from textual.widgets import DataTable, Static
 
 from stig.crypto.group import day_of, read_invite
 from stig.crypto.persona import valid_persona_name
 from stig.errors import StigError
-from stig.tui.screens.ask import AskScreen, confirmed
-from stig.tui.screens.page import Page
-from stig.tui.widgets.key_footer import KeyFooter
-from stig.tui.widgets.qr import qr_text
-from stig.tui.widgets.status_line import StatusLine
-
-if TYPE_CHECKING:
-    pass
+from stig.tui.dialogs.ask import AskScreen, confirmed
+from stig.tui.dialogs.invite import InviteScreen
+from stig.tui.messages import SessionChanged, ShowPage, Stored
+from stig.tui.screens.page import FEED, Page
 
 ABOUT = (
     "An affinity group shares one secret. Its traces travel the mesh sealed: only members read "
@@ -45,38 +37,6 @@ def check_code(text: str) -> str | None:
     return None
 
 
-class InviteScreen(ModalScreen[None]):
-    """An invite code, as text to copy and as a QR code to scan."""
-
-    BINDINGS = [
-        Binding("escape,enter", "close", "Close"),
-        Binding("c", "copy", "Copy the code"),
-    ]
-
-    def __init__(self, title: str, code: str, note: str) -> None:
-        super().__init__()
-        self.title_text = title
-        self.code = code
-        self.note = note
-
-    def compose(self) -> ComposeResult:
-        with VerticalScroll(id="invite-box"):
-            yield Label(self.title_text, classes="title")
-            yield Static(self.code, id="invite-code")
-            yield Static(qr_text(self.code), id="invite-qr")
-            yield Static(self.note, classes="hint")
-            yield Label(
-                "c copies the code (where the terminal allows) · Esc closes", classes="hint"
-            )
-
-    def action_copy(self) -> None:
-        self.app.copy_to_clipboard(self.code)
-        self.app.notify("invite code copied to the clipboard (if the terminal allows it)")
-
-    def action_close(self) -> None:
-        self.dismiss(None)
-
-
 class GroupsScreen(Page):
     BINDINGS = [
         Binding("enter", "show", "Show in the feed", show=False),
@@ -87,14 +47,11 @@ class GroupsScreen(Page):
         Binding("k", "fork", "Fork"),
     ]
 
-    def compose(self) -> ComposeResult:
-        yield Header()
+    def body(self) -> ComposeResult:
         yield Static(ABOUT, classes="hint", id="groups-about")
         yield DataTable(id="groups", cursor_type="row")
         yield Static("", id="groups-empty", classes="hint")
         yield Static("", id="groups-error", classes="error")
-        yield StatusLine(id="status")
-        yield KeyFooter()
 
     def on_mount(self) -> None:
         table = self.query_one(DataTable)
@@ -105,16 +62,13 @@ class GroupsScreen(Page):
         self.reload()
         table.focus()
 
-    def on_changed(self) -> None:
-        self.reload()
-
     @property
     def today(self) -> int:
-        return day_of(self.stig.clock())
+        return day_of(self.session.clock())
 
     @work(exclusive=True, group="groups")
     async def reload(self) -> None:
-        local = self.stig.live.local
+        local = self.session.node
         names = local.groups.names()
         table = self.query_one(DataTable)
         keep = self._chosen()
@@ -128,7 +82,7 @@ class GroupsScreen(Page):
         for name in names:
             count = counts[name]
             table.add_row(
-                "▶" if name == self.stig.group else "",
+                "▶" if name == self.session.group else "",
                 name,
                 f"{count}+" if count >= LIFE else str(count),
                 key=name,
@@ -154,7 +108,7 @@ class GroupsScreen(Page):
         name = text.strip()
         if not valid_persona_name(name):
             return "use 1 to 32 characters of a-z, 0-9, _ and -, starting with a letter or digit"
-        if name in self.stig.live.local.groups.names():
+        if name in self.session.node.groups.names():
             return f"a group named {name!r} exists already here"
         return None
 
@@ -162,8 +116,9 @@ class GroupsScreen(Page):
     def action_show(self) -> None:
         name = self._chosen()
         if name is not None:
-            self.stig.choose_group(name)
-            self.stig.action_feed()
+            self.session.choose_group(name)
+            self.post_message(SessionChanged())
+            self.post_message(ShowPage(FEED))
 
     @work(group="groups-ask")
     async def action_new(self) -> None:
@@ -178,7 +133,7 @@ class GroupsScreen(Page):
         if not name:
             return
         try:
-            self.stig.live.local.groups.new(name.strip(), self.today)
+            self.session.node.groups.new(name.strip(), self.today)
         except StigError as exc:
             self._say(str(exc))
             return
@@ -192,7 +147,7 @@ class GroupsScreen(Page):
             self._say("no group to invite to: n makes one, j joins one")
             return
         try:
-            code = self.stig.live.local.groups.invite(name, self.today)
+            code = self.session.node.groups.invite(name, self.today)
         except StigError as exc:
             self._say(str(exc))
             return
@@ -228,12 +183,12 @@ class GroupsScreen(Page):
         if not name:
             return
         try:
-            self.stig.live.local.groups.join(name.strip(), code, self.today)
+            self.session.node.groups.join(name.strip(), code, self.today)
         except StigError as exc:
             self._say(f"not joined — {exc}")
             return
         self.app.notify(f"joined group {name.strip()}; Enter shows it in the feed")
-        self.stig.changed()
+        self.post_message(Stored())
         self.reload()
 
     @work(group="groups-ask")
@@ -248,16 +203,17 @@ class GroupsScreen(Page):
             "coming back takes a new invite. Type yes to leave.",
         ):
             return
-        local = self.stig.live.local
+        local = self.session.node
         try:
-            async with self.stig.rooms_lock:
+            async with self.session.rooms_lock:
                 await local.rooms.forget(name)
                 local.groups.leave(name)
         except (StigError, OSError) as exc:
             self._say(f"could not leave {name}: {exc}")
             return
-        if self.stig.group == name:
-            self.stig.choose_group(None)
+        if self.session.group == name:
+            self.session.choose_group(None)
+            self.post_message(SessionChanged())
         self.app.notify(f"left group {name}: its key and traces are gone from this device")
         self.reload()
 
@@ -275,7 +231,7 @@ class GroupsScreen(Page):
         ):
             return
         try:
-            code = self.stig.live.local.groups.fork(name, self.today)
+            code = self.session.node.groups.fork(name, self.today)
         except StigError as exc:
             self._say(str(exc))
             return

@@ -4,12 +4,19 @@ from __future__ import annotations
 
 from rich.table import Table
 from textual.app import ComposeResult
-from textual.binding import Binding
+from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
-from textual.widgets import Header, Static
+from textual.widgets import Static
 
+from stig.tui.screens.compose import ComposeScreen
+from stig.tui.screens.feed import FeedScreen
+from stig.tui.screens.groups import GroupsScreen
+from stig.tui.screens.identities import IdentitiesScreen
+from stig.tui.screens.mutes import MutesScreen
 from stig.tui.screens.page import Page
-from stig.tui.widgets.key_footer import KeyFooter
+from stig.tui.screens.search import SearchScreen
+from stig.tui.screens.thread import ThreadScreen
+from stig.tui.session import Session
 
 INTRO = (
     "stig keeps traces: call-outs, actions, reports, notes. Each fades when its time is up; "
@@ -43,22 +50,14 @@ def _key(binding: Binding) -> str:
     return " ".join(names.get(k, k) for k in binding.key.split(","))
 
 
-def key_table() -> Table:
-    from stig.tui.app import StigApp  # noqa: PLC0415 - the app imports this screen
-    from stig.tui.screens.compose import ComposeScreen  # noqa: PLC0415
-    from stig.tui.screens.feed import FeedScreen  # noqa: PLC0415
-    from stig.tui.screens.groups import GroupsScreen  # noqa: PLC0415
-    from stig.tui.screens.identities import IdentitiesScreen  # noqa: PLC0415
-    from stig.tui.screens.mutes import MutesScreen  # noqa: PLC0415
-    from stig.tui.screens.search import SearchScreen  # noqa: PLC0415
-    from stig.tui.screens.thread import ThreadScreen  # noqa: PLC0415
-
+def key_table(everywhere: list[BindingType]) -> Table:
+    """Every key: ``everywhere`` (the app's own, handed down), then each screen's."""
     table = Table(show_header=True, header_style="bold", box=None, padding=(0, 2))
     table.add_column("where")
     table.add_column("key")
     table.add_column("does")
     for place, bindings in (
-        ("everywhere", StigApp.BINDINGS),
+        ("everywhere", everywhere),
         ("any screen", Page.BINDINGS),
         ("feed", FeedScreen.BINDINGS),
         ("trace", ThreadScreen.BINDINGS),
@@ -80,11 +79,14 @@ def key_table() -> Table:
 
 class HelpScreen(Page):
     BINDINGS = [Binding("q", "back", "Back", show=False)]
+    STATUS = False
 
-    def compose(self) -> ComposeResult:
-        yield Header()
+    def __init__(self, session: Session, everywhere: list[BindingType]) -> None:
+        super().__init__(session)
+        self.everywhere = everywhere
+
+    def body(self) -> ComposeResult:
         with VerticalScroll():
             yield Static(INTRO, classes="hint")
             yield Static(COLUMNS, classes="hint")
-            yield Static(key_table())
-        yield KeyFooter()
+            yield Static(key_table(self.everywhere))

@@ -2,22 +2,16 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.widgets import DataTable, Header, Static
+from textual.widgets import DataTable, Static
 
 from stig.errors import StigError
+from stig.tui.dialogs.ask import AskScreen
+from stig.tui.messages import SessionChanged
 from stig.tui.panic import burn
-from stig.tui.screens.ask import AskScreen
 from stig.tui.screens.page import Page
-from stig.tui.widgets.key_footer import KeyFooter
-from stig.tui.widgets.status_line import StatusLine
-
-if TYPE_CHECKING:
-    pass
 
 
 class IdentitiesScreen(Page):
@@ -29,8 +23,7 @@ class IdentitiesScreen(Page):
         Binding("W", "app.wipe", "Wipe this device"),
     ]
 
-    def compose(self) -> ComposeResult:
-        yield Header()
+    def body(self) -> ComposeResult:
         yield Static(
             "A persona is a signing key. Traces signed by different personas cannot be linked "
             "by their keys; the one in use signs what you post. Enter switches, n creates. "
@@ -38,18 +31,16 @@ class IdentitiesScreen(Page):
             classes="hint",
         )
         yield DataTable(id="personas", cursor_type="row")
-        yield StatusLine(id="status")
-        yield KeyFooter()
 
     def on_mount(self) -> None:
         self.show()
         self.query_one(DataTable).focus()
 
-    def on_changed(self) -> None:  # stig.tui.app.Changed: a persona chosen in the palette
+    def reload(self) -> None:  # e.g. a persona chosen in the palette
         self.show()
 
     def show(self) -> None:
-        keyring = self.stig.live.local.keyring
+        keyring = self.session.node.keyring
         table = self.query_one(DataTable)
         keep = self._chosen()
         names = keyring.names()
@@ -63,7 +54,7 @@ class IdentitiesScreen(Page):
             table.add_column(label, key=label or "using", width=width)
         for name in names:
             table.add_row(
-                "▶" if name == self.stig.persona_name else "",
+                "▶" if name == self.session.persona_name else "",
                 name,
                 keyring.public_key(name).hex()[:24] + "…",
                 "passphrase" if keyring.is_locked(name) else "no",
@@ -83,14 +74,18 @@ class IdentitiesScreen(Page):
     def action_switch(self) -> None:
         name = self._chosen()
         if name is not None:
-            self.stig.choose_persona(name)
+            self._use(name)
             self.app.notify(f"now posting as {name}")
-            self.show()
+
+    def _use(self, name: str) -> None:
+        self.session.persona_name = name
+        self.post_message(SessionChanged())
+        self.show()
 
     def action_make_default(self) -> None:
         name = self._chosen()
         if name is not None:
-            self.stig.live.local.keyring.set_default(name)
+            self.session.node.keyring.set_default(name)
             self.show()
 
     @work(group="identities")
@@ -114,16 +109,15 @@ class IdentitiesScreen(Page):
             if again is None:
                 return
         try:
-            self.stig.live.local.keyring.create(name.strip(), passphrase or None)
+            self.session.node.keyring.create(name.strip(), passphrase or None)
         except StigError as exc:
             self.app.notify(str(exc), severity="error", timeout=8)
             return
-        self.stig.choose_persona(name.strip())
+        self._use(name.strip())
         self.app.notify(f"created persona {name.strip()}; posting as it now")
-        self.show()
 
     @work(group="identities")
     async def action_burn(self) -> None:
         name = self._chosen()
         if name is not None:
-            await burn(self.stig, name)
+            await burn(self, self.session, name)

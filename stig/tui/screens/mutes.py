@@ -6,17 +6,15 @@ from __future__ import annotations
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.widgets import DataTable, Header, Static
+from textual.widgets import DataTable, Static
 
 from stig.crdt.normal_form import normalize_tag
 from stig.errors import InvalidTrace, StigError
 from stig.node.mute_list import MuteList
-from stig.readable import plural
-from stig.tui.muting import change_list, follow, mute, who
-from stig.tui.screens.ask import AskScreen
+from stig.readable import SHORT_ID, plural
+from stig.tui.dialogs.ask import AskScreen
+from stig.tui.muting import change_list, follow, mute
 from stig.tui.screens.page import Page
-from stig.tui.widgets.key_footer import KeyFooter
-from stig.tui.widgets.status_line import StatusLine
 
 ABOUT = (
     "What this device does not show you. Muting hides an author's traces (or a tag's) from the "
@@ -48,14 +46,11 @@ class MutesScreen(Page):
         Binding("F", "follow", "Follow a persona's mutes"),
     ]
 
-    def compose(self) -> ComposeResult:
-        yield Header()
+    def body(self) -> ComposeResult:
         yield Static(ABOUT, classes="hint", id="mutes-about")
         yield Static("", id="mutes-summary", classes="section")
         yield DataTable(id="mutes", cursor_type="row")
         yield Static("", id="mutes-empty", classes="hint")
-        yield StatusLine(id="status")
-        yield KeyFooter()
 
     def on_mount(self) -> None:
         table = self.query_one(DataTable)
@@ -65,12 +60,9 @@ class MutesScreen(Page):
         self.reload()
         table.focus()
 
-    def on_changed(self) -> None:
-        self.reload()
-
     @work(exclusive=True, group="mutes-list")
     async def reload(self) -> None:
-        local = self.stig.live.local
+        local = self.session.node
         summary = self.query_one("#mutes-summary", Static)
         try:
             listed = local.mute_list()
@@ -91,17 +83,23 @@ class MutesScreen(Page):
         keep = self._chosen()
         table.clear()
         rows: list[tuple[str, str, str, str]] = []
+        authors = self.session.authors()
+
+        def called(key: bytes, so: str) -> str:
+            """``so``, after the author's name when they have one here (stig.node.authors)."""
+            said = authors.describe(key)
+            return so if said == key.hex()[:SHORT_ID] else f"{said}: {so}"
+
         for key in sorted(listed.authors):
-            rows.append((AUTHOR, key.hex(), "hidden here", f"{AUTHOR}:{key.hex()}"))
+            rows.append((AUTHOR, key.hex(), called(key, "hidden here"), f"{AUTHOR}:{key.hex()}"))
         for tag in sorted(listed.tags):
             rows.append((TAG, f"#{tag}", "hidden here", f"{TAG}:{tag}"))
         for key in sorted(listed.follows):
-            own = self.stig.live.local.keyring.owners().get(key)
             rows.append(
                 (
                     FOLLOW,
                     key.hex(),
-                    (f"your persona {own}: " if own else "") + "whom they mute is hidden",
+                    called(key, "whom they mute is hidden"),
                     f"{FOLLOW}:{key.hex()}",
                 )
             )
@@ -130,17 +128,17 @@ class MutesScreen(Page):
             return
         what, _, value = chosen.partition(":")
         if what == TAG:
-            if change_list(self.stig, lambda m: m.with_tag(value, muted=False)):
+            if change_list(self, self.session, lambda m: m.with_tag(value, muted=False)):
                 self.app.notify(f"#{value} shows again")
             return
         key = bytes.fromhex(value)
         if what == AUTHOR:
-            if change_list(self.stig, lambda m: m.with_author(key, muted=False)):
-                if self.stig.last_mute == key:
-                    self.stig.last_mute = None
-                self.app.notify(f"unmuted {who(self.stig, key)}")
-        elif change_list(self.stig, lambda m: m.with_follow(key, followed=False)):
-            self.app.notify(f"no longer following the mutes of {who(self.stig, key)}")
+            if change_list(self, self.session, lambda m: m.with_author(key, muted=False)):
+                if self.session.last_mute == key:
+                    self.session.last_mute = None
+                self.app.notify(f"unmuted {self.session.describe(key)}")
+        elif change_list(self, self.session, lambda m: m.with_follow(key, followed=False)):
+            self.app.notify(f"no longer following the mutes of {self.session.describe(key)}")
 
     async def _author(self, question: str) -> bytes | None:
         typed = await self.app.push_screen_wait(
@@ -149,7 +147,7 @@ class MutesScreen(Page):
         if not typed or not typed.strip():
             return None
         try:
-            return await self.stig.live.local.resolve_author(typed.strip())
+            return await self.session.node.resolve_author(typed.strip())
         except StigError as exc:
             self.app.notify(str(exc), severity="error", timeout=8)
             return None
@@ -158,7 +156,7 @@ class MutesScreen(Page):
     async def action_mute_author(self) -> None:
         key = await self._author("Mute which author, on this device?")
         if key is not None:
-            await mute(self.stig, key, undo_key="ctrl+z")
+            await mute(self, self.session, key, undo_key="ctrl+z")
 
     @work(group="mutes")
     async def action_mute_tag(self) -> None:
@@ -168,11 +166,11 @@ class MutesScreen(Page):
         if not typed:
             return
         tag = normalize_tag(typed)
-        if change_list(self.stig, lambda m: m.with_tag(tag)):
+        if change_list(self, self.session, lambda m: m.with_tag(tag)):
             self.app.notify(f"muted #{tag} (x removes it here)")
 
     @work(group="mutes")
     async def action_follow(self) -> None:
         key = await self._author("Follow the published mutes of which persona?")
         if key is not None:
-            await follow(self.stig, key)
+            await follow(self, self.session, key)

@@ -2,22 +2,14 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import VerticalScroll
-from textual.widgets import DataTable, Header, Static
+from textual.widgets import DataTable, Static
 
-from stig.node import clock
 from stig.node.live import ELSEWHERE, FAILED, OFFLINE, STARTING, LiveStatus
 from stig.readable import span
 from stig.tui.screens.page import Page
-from stig.tui.widgets.key_footer import KeyFooter
-from stig.tui.widgets.status_line import StatusLine
-
-if TYPE_CHECKING:
-    pass
 
 REFRESH = 1.0
 
@@ -72,14 +64,11 @@ def guidance(status: LiveStatus, home: str) -> Text:
 
 
 class PeersScreen(Page):
-    def compose(self) -> ComposeResult:
-        yield Header()
+    def body(self) -> ComposeResult:
         with VerticalScroll():
             yield Static("", id="me")
             yield DataTable(id="peers", cursor_type="row", zebra_stripes=True)
             yield Static("", id="guidance")
-        yield StatusLine(id="status")
-        yield KeyFooter()
 
     def on_mount(self) -> None:
         table = self.query_one("#peers", DataTable)
@@ -88,9 +77,12 @@ class PeersScreen(Page):
         self.show()
         self.set_interval(REFRESH, self.show)
 
+    def reload(self) -> None:
+        self.show()
+
     def show(self) -> None:
-        status = self.stig.status
-        now = clock.now()
+        status = self.session.status
+        now = self.session.clock()
         me = self.query_one("#me", Static)
         mine = f"this node  {status.peer_id}" if status.peer_id else ""
         me.update(mine + (f"\ntor        {status.tor}" if mine and status.tor else ""))
@@ -117,4 +109,4 @@ class PeersScreen(Page):
             )
         table.display = bool(status.peers)
         guide = self.query_one("#guidance", Static)
-        guide.update("" if status.connected else guidance(status, str(self.stig.home.root)))
+        guide.update("" if status.connected else guidance(status, str(self.session.home.root)))

@@ -2,22 +2,16 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.widgets import Header, Input, Static
+from textual.widgets import Input, Static
 
 from stig.errors import StigError
 from stig.readable import plural
 from stig.tui.screens.trace_list import TraceListPage
-from stig.tui.widgets.key_footer import KeyFooter
-from stig.tui.widgets.status_line import StatusLine
+from stig.tui.session import Session
 from stig.tui.widgets.trace_table import TraceTable
-
-if TYPE_CHECKING:
-    pass
 
 
 class SearchScreen(TraceListPage):
@@ -26,19 +20,17 @@ class SearchScreen(TraceListPage):
         Binding("m", "mute", "Mute author"),
         Binding("u", "app.undo_mute", "Undo the last mute", show=False),
         Binding("F", "follow_mutes", "Follow the author's mutes", show=False),
+        Binding("w", "watch", "Watch what it says", show=False),
     ]
 
-    def __init__(self) -> None:
-        super().__init__()
+    def __init__(self, session: Session) -> None:
+        super().__init__(session)
         self.query_text = ""
 
-    def compose(self) -> ComposeResult:
-        yield Header()
+    def body(self) -> ComposeResult:
         yield Input(placeholder="search words (all must match; prefix* works) — Enter", id="query")
         yield Static("", id="search-info", classes="hint")
         yield TraceTable(id="results")
-        yield StatusLine(id="status")
-        yield KeyFooter()
 
     def on_mount(self) -> None:
         self.query_one("#query", Input).focus()
@@ -52,20 +44,16 @@ class SearchScreen(TraceListPage):
         self.run_search()
         self.query_one(TraceTable).focus()
 
-    def on_changed(self) -> None:
+    def reload(self) -> None:
         if self.query_text.strip():
             self.run_search()
-
-    def on_screen_resume(self) -> None:
-        # back from a thread where an author may have been muted
-        self.on_changed()
 
     @work(exclusive=True, group="search")
     async def run_search(self) -> None:
         info = self.query_one("#search-info", Static)
-        group = self.stig.group
+        group = self.session.group
         try:
-            found = await self.stig.live.local.search(self.query_text, group=group)
+            found = await self.session.node.search(self.query_text, group=group)
         except StigError as exc:
             info.update(str(exc))
             return
@@ -73,4 +61,6 @@ class SearchScreen(TraceListPage):
         info.update(
             plural(len(found), "trace found", "traces found") + where + " (Enter opens one)"
         )
-        self.query_one(TraceTable).show(found, self.stig.clock())
+        self.query_one(TraceTable).show(
+            found, self.session.clock(), author=self.session.author_of(group)
+        )

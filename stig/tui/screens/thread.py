@@ -4,14 +4,13 @@ A thread read in an affinity group stays in it: answers, echoes and the rest go 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
-from textual.widgets import Header, Label, Static
+from textual.widgets import Label, Static
 
 from stig.crdt import kinds
 from stig.crdt.trace import Trace
@@ -20,18 +19,15 @@ from stig.errors import StigError
 from stig.node.local import Draft
 from stig.readable import SHORT_ID, plural, span
 from stig.store.port import Hidden, Thread
+from stig.tui.dialogs.ask import AskScreen, confirmed
+from stig.tui.messages import SessionChanged
 from stig.tui.muting import follow_mutes, mute_author
-from stig.tui.naming import name_author, who
+from stig.tui.naming import name_author
 from stig.tui.posting import respond
-from stig.tui.screens.ask import AskScreen, confirmed
 from stig.tui.screens.compose import ComposeScreen
 from stig.tui.screens.page import Page
-from stig.tui.widgets.key_footer import KeyFooter
-from stig.tui.widgets.status_line import StatusLine
+from stig.tui.session import Session
 from stig.tui.widgets.trace_table import TraceTable, kind_label
-
-if TYPE_CHECKING:
-    pass
 
 
 def trace_text(item: Ranked, now: int, author: str, group: str | None = None) -> Text:
@@ -86,14 +82,13 @@ class ThreadScreen(Page):
         Binding("u", "up", "Answers to", show=False),
     ]
 
-    def __init__(self, trace_id: bytes, *, group: str | None = None) -> None:
-        super().__init__()
+    def __init__(self, session: Session, trace_id: bytes, *, group: str | None = None) -> None:
+        super().__init__(session)
         self.trace_id = trace_id
         self.group = group
         self.found: Thread | Hidden | None = None
 
-    def compose(self) -> ComposeResult:
-        yield Header()
+    def body(self) -> ComposeResult:
         with VerticalScroll(id="thread"):
             yield Label("answers to", classes="section", id="up-label")
             yield Static("", id="up")
@@ -101,31 +96,22 @@ class ThreadScreen(Page):
             yield Label("answers", classes="section")
             yield TraceTable(id="answers")
             yield Static("", id="no-answers", classes="hint")
-        yield StatusLine(id="status")
-        yield KeyFooter()
 
     def on_mount(self) -> None:
         self.reload()
 
-    def on_changed(self) -> None:
-        self.reload()
-
-    def on_screen_resume(self) -> None:
-        # back from an answer's thread, where its author may have been muted
-        self.reload()
-
     @work(exclusive=True, group="thread")
     async def reload(self) -> None:
-        local = self.stig.live.local
         try:
-            found = await local.thread(self.trace_id, group=self.group)
+            found = await self.session.node.thread(self.trace_id, group=self.group)
         except StigError as exc:
             self.query_one("#trace", Static).update(f"{exc}")
             self.found = None
             return
         self.found = found
-        self.stig.saw(self.trace_id, self.group)  # opened: no longer new
-        now = self.stig.clock()
+        if self.session.saw(self.trace_id, self.group):  # opened: no longer new
+            self.post_message(SessionChanged())
+        now = self.session.clock()
         if isinstance(found, Hidden):
             self.query_one("#trace", Static).update(
                 Text(
@@ -157,13 +143,13 @@ class ThreadScreen(Page):
         self, answers: list[Ranked], now: int, *, open_to_answers: bool = True
     ) -> None:
         table = self.query_one(TraceTable)
-        table.show(answers, now)
+        table.show(answers, now, author=self.session.author_of(self.group))
         table.display = bool(answers)  # not an empty table's header alone
         hint = "no answers yet" + (" — a answers it, e echoes it" if open_to_answers else "")
         self.query_one("#no-answers", Static).update("" if answers else hint)
 
     def _author(self, trace: Trace) -> str:
-        return who(self.stig, trace, self.group)
+        return self.session.author_of(self.group)(trace)
 
     @property
     def _visible(self) -> Thread | None:
@@ -172,20 +158,26 @@ class ThreadScreen(Page):
     @on(TraceTable.RowSelected)
     def open_answer(self, event: TraceTable.RowSelected) -> None:
         if event.row_key.value:
-            self.app.push_screen(ThreadScreen(bytes.fromhex(event.row_key.value), group=self.group))
+            self.app.push_screen(
+                ThreadScreen(self.session, bytes.fromhex(event.row_key.value), group=self.group)
+            )
 
     def action_up(self) -> None:
         thread = self._visible
         if thread is not None:
             for _, item in thread.answers_to:
                 if item is not None:
-                    self.app.push_screen(ThreadScreen(item.trace.id, group=self.group))
+                    self.app.push_screen(
+                        ThreadScreen(self.session, item.trace.id, group=self.group)
+                    )
                     return
 
     def action_answer(self) -> None:
         thread = self._visible
         if thread is not None:
-            self.app.push_screen(ComposeScreen(answering=thread.ranked.trace, group=self.group))
+            self.app.push_screen(
+                ComposeScreen(self.session, answering=thread.ranked.trace, group=self.group)
+            )
 
     @work(group="post")
     async def action_echo(self) -> None:
@@ -229,7 +221,12 @@ class ThreadScreen(Page):
     async def _respond(self, kind: str, done: str, body: str = "") -> None:
         if self._visible is not None:
             await respond(
-                self.stig, self.trace_id, Draft(kind=kind, body=body), done, group=self.group
+                self,
+                self.session,
+                self.trace_id,
+                Draft(kind=kind, body=body),
+                done,
+                group=self.group,
             )
 
     @work(group="export")
@@ -251,7 +248,7 @@ class ThreadScreen(Page):
             return
         path = _file(answer)
         try:
-            count = await self.stig.live.local.export_thread(self.trace_id, path)
+            count = await self.session.node.export_thread(self.trace_id, path)
         except StigError as exc:
             self.app.notify(str(exc), severity="error", timeout=8)
             return
@@ -275,16 +272,16 @@ class ThreadScreen(Page):
         target = self._target()
         if target is not None:
             # u is taken here (what this answers): the app's ctrl+z undoes everywhere
-            await mute_author(self.stig, target, self.group, undo_key="ctrl+z")
+            await mute_author(self, self.session, target, self.group, undo_key="ctrl+z")
 
     @work(group="mutes")
     async def action_follow_mutes(self) -> None:
         target = self._target()
         if target is not None:
-            await follow_mutes(self.stig, target, self.group)
+            await follow_mutes(self, self.session, target, self.group)
 
     @work(group="names")
     async def action_name_author(self) -> None:
         target = self._target()
         if target is not None:
-            await name_author(self.stig, target, self.group)
+            await name_author(self, self.session, target, self.group)

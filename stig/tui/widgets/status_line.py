@@ -6,9 +6,9 @@ from __future__ import annotations
 from rich.text import Text
 from textual.widgets import Static
 
-from stig.node import clock
 from stig.node.live import ELSEWHERE, FAILED, OFFLINE, ONLINE, STARTING, LiveStatus
 from stig.readable import plural, span
+from stig.tui.session import Session
 
 
 def status_text(
@@ -58,15 +58,27 @@ def status_text(
 
 
 class StatusLine(Static):
+    """The status line of the session it is given (time from the session's clock)."""
+
+    def __init__(self, session: Session, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.session = session
+
     def on_mount(self) -> None:
-        # What the app knows now, not blank until its next look at the node.
-        status = getattr(self.app, "status", None)
-        if isinstance(status, LiveStatus):
-            persona = getattr(self.app, "persona_name", "") or "(none)"
-            group = getattr(self.app, "group", None)
-            self.show(status, persona, clock.now(), group, getattr(self.app, "new_count", 0))
+        # What the session knows now, not blank until the app's next look at the node.
+        self.show_session()
 
     _shown: Text | None = None
+
+    def show_session(self) -> None:
+        session = self.session
+        self.show(
+            session.status,
+            session.persona_name or "(none)",
+            session.clock(),
+            session.group,
+            session.new_count,
+        )
 
     def show(
         self, status: LiveStatus, persona: str, now: float, group: str | None, new: int = 0

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from rich.cells import cell_len, set_cell_size
@@ -13,8 +14,9 @@ from textual.strip import Strip
 from textual.widgets import DataTable
 
 from stig.crdt import kinds
+from stig.crdt.trace import Trace
 from stig.crdt.views import Counts, Ranked
-from stig.readable import bar, span
+from stig.readable import SHORT_ID, bar, span
 
 BODY_PREVIEW = 72
 
@@ -47,6 +49,7 @@ class Column:
 
 HEAT = Column("heat", 5)
 KIND = Column("kind", 8)
+BY = Column("by", SHORT_ID)
 TAGS = Column("tags", 22)
 NARROW_TAGS = Column("tags", 12)
 PLACE = Column("place", 5)
@@ -60,16 +63,23 @@ TEXT_MIN = 30
 the text had 3 cells once)."""
 
 LAYOUTS = (
-    (HEAT, KIND, TAGS, PLACE, AGE, FADES, COUNTS),
-    (HEAT, KIND, NARROW_TAGS, PLACE, AGE, FADES, COUNTS),
-    (HEAT, KIND, NARROW_TAGS, AGE, FADES, COUNTS),
-    (HEAT, KIND, NARROW_TAGS, AGE, FADES),
-    (HEAT, KIND, NARROW_TAGS, AGE),
+    (HEAT, KIND, BY, TAGS, PLACE, AGE, FADES, COUNTS),
+    (HEAT, KIND, BY, NARROW_TAGS, PLACE, AGE, FADES, COUNTS),
+    (HEAT, KIND, BY, NARROW_TAGS, AGE, FADES, COUNTS),
+    (HEAT, KIND, BY, NARROW_TAGS, AGE, FADES),
+    (HEAT, KIND, BY, NARROW_TAGS, AGE),
+    (HEAT, KIND, BY, AGE),
     (HEAT, KIND, AGE),
     (HEAT, KIND),
 )
 """The columns before the text, widest first: the first that leaves the text ``TEXT_MIN`` cells
-is used. What goes first is what the thread view shows anyway (place, counts, when it fades)."""
+is used. What goes first is what the thread view shows anyway (place, counts, when it fades);
+who wrote it (``by``: a name given here, stig.node.authors) stays down to 80 columns."""
+
+
+def key_prefix(trace: Trace) -> str:
+    """An author with no name here: the first hex digits of their key."""
+    return trace.author.hex()[:SHORT_ID]
 
 
 def layout(width: int) -> tuple[Column, ...]:
@@ -111,14 +121,22 @@ NEW_MARK = "● "
 
 
 def row_line(
-    item: Ranked, now: int, top: float, columns: tuple[Column, ...], *, new: bool = False
+    item: Ranked,
+    now: int,
+    top: float,
+    columns: tuple[Column, ...],
+    *,
+    new: bool = False,
+    author: str = "",
 ) -> Text:
-    """One trace as one line of the table, in ``columns``; a new one marked."""
+    """One trace as one line of the table, in ``columns``, by ``author`` (as it reads here);
+    a new one marked."""
     t = item.trace
     kind = kind_label(t.kind)
     cells = {
         HEAT.label: (bar(item.intensity, top), "bold"),
         KIND.label: (kind.plain, kind.style),
+        BY.label: (author or key_prefix(t), ""),
         TAGS.label: (" ".join(f"#{tag}" for tag in t.tags), ""),
         PLACE.label: (t.place, ""),
         AGE.label: (span(now - t.created), ""),
@@ -155,6 +173,8 @@ class TraceTable(DataTable[Text]):
         self._now = 0
         self.new: frozenset[bytes] = frozenset()
         """Ids of the traces marked as new."""
+        self.author: Callable[[Trace], str] = key_prefix
+        """How a row's author reads (handed down by the screen: names given here)."""
 
     def _layout_for_width(self) -> tuple[Column, ...]:
         # the vertical scrollbar's gutter is kept free, so that rows filling the screen (and
@@ -231,11 +251,18 @@ class TraceTable(DataTable[Text]):
             Strip(segments).crop(x1, x2).adjust_cell_length(self.size.width, base_style).simplify()
         )
 
-    def show(self, items: list[Ranked], now: int, new: frozenset[bytes] = frozenset()) -> None:
+    def show(
+        self,
+        items: list[Ranked],
+        now: int,
+        new: frozenset[bytes] = frozenset(),
+        author: Callable[[Trace], str] = key_prefix,
+    ) -> None:
         """Show ``items`` (replacing the rows), keeping the highlighted trace if still there;
-        those in ``new`` marked."""
+        those in ``new`` marked; their authors as ``author`` reads them."""
         keep = self.selected_id
         self.new = new
+        self.author = author
         self.items = []
         self._texts = []
         self.clear()
@@ -250,7 +277,14 @@ class TraceTable(DataTable[Text]):
         self.items = everything
         self._now = now
         for item in items:
-            line = row_line(item, now, top, self._layout, new=item.trace.id in self.new)
+            line = row_line(
+                item,
+                now,
+                top,
+                self._layout,
+                new=item.trace.id in self.new,
+                author=self.author(item.trace),
+            )
             self._texts.append(line)
             self.add_row(line, key=item.trace.hex_id)
 

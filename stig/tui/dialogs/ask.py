@@ -61,3 +61,16 @@ async def confirmed(app: App[Any], question: str) -> bool:
     from a worker."""
     answer = await app.push_screen_wait(AskScreen(question, placeholder="yes"))
     return answer is not None and answer.strip().lower() in ("y", "yes")
+
+
+async def typed(app: App[Any], question: str, word: str) -> bool:
+    """Ask ``question``; True only if ``word`` was typed (a wrong word says nothing was done).
+    For what cannot be undone: a typed word, not a yes, which a hand already typing answers by
+    habit. Call from a worker."""
+    answer = await app.push_screen_wait(AskScreen(question, placeholder=f"type {word}"))
+    if answer is None:
+        return False
+    if answer.strip().lower() != word:
+        app.notify(f"nothing was done: the word was {word!r}", severity="warning")
+        return False
+    return True
