@@ -25,6 +25,11 @@ ABOUT = (
     "above — IP addresses of this node or of the relays it is reachable through — so it tells "
     "whoever sees it where this node is: give it in person, or over a channel you trust."
 )
+ABOUT_ONION = (
+    "Whoever holds this code can dial this node (stig connect CODE) through tor. It carries "
+    "onion addresses only, which say nothing of where this node is; but a kept onion address "
+    "is the same every run: whoever sees the code can recognise this node later."
+)
 
 
 def node_invite(home: Home) -> tuple[str, list[str]]:
@@ -101,7 +106,8 @@ def invite(ctx: click.Context, as_json: bool, no_qr: bool) -> None:
         click.echo("")
         segno.make(code.upper(), error="m", micro=False).terminal(out=sys.stdout, compact=True)
     click.echo("")
-    click.echo(ABOUT)
+    onion_only = all("/onion3/" in address for address in addresses)
+    click.echo(ABOUT_ONION if onion_only else ABOUT)
 
 
 @click.command()

@@ -23,6 +23,7 @@ from stig.cli.render import echo_json
 from stig.errors import StigError, UsageError
 from stig.net.circuit import REACHABILITY_MODES
 from stig.net.network import PUBLIC
+from stig.net.tor.modes import describe as describe_tor
 from stig.node import clock
 from stig.node.config import Config, RelayPolicy, check_metrics_address, load_config
 from stig.node.control import ask_status
@@ -58,6 +59,7 @@ class Reaching:
 
     reachability: str | None = None  # None: config.toml's network.reachability
     serve_circuits: bool = False
+    tor: str | None = None  # --tor / --tor-only; None: config.toml's tor.mode
 
     def apply(self, config: Config) -> Config:
         network = config.network
@@ -125,6 +127,7 @@ def node(
     bootstrap: tuple[str, ...],
     lan: bool,
     psk_file: Path | None,
+    tor: str | None,
     verbose: bool,
     log_format: str,
     stats_interval: float | None,
@@ -136,7 +139,7 @@ def node(
     """Run this node on the mesh, headless, in the foreground (Ctrl-C stops it; SIGHUP
     re-reads the relay policy from config.toml)."""
     view = OperatorView(verbose, log_format, stats_interval, metrics, notify)
-    reach = Reaching(reachability, relay_service)
+    reach = Reaching(reachability, relay_service, tor)
     _serve(home_of(ctx), listen, bootstrap, lan, psk_file, view, reach, None, None)
 
 
@@ -168,6 +171,7 @@ def relay(
     bootstrap: tuple[str, ...],
     lan: bool,
     psk_file: Path | None,
+    tor: str | None,
     verbose: bool,
     log_format: str,
     stats_interval: float | None,
@@ -191,7 +195,7 @@ def relay(
     It relays circuits for nodes behind NAT too (config.toml [circuit] limits), and counts
     itself public unless told otherwise (--reachability, network.reachability)."""
     view = OperatorView(verbose, log_format, stats_interval, metrics)
-    reach = Reaching(reachability or "public", serve_circuits=True)
+    reach = Reaching(reachability or "public", serve_circuits=True, tor=tor)
     overrides = {
         "carry_tags": carry_tag,
         "refuse_tags": refuse_tag,
@@ -226,7 +230,8 @@ def _serve(
 
     logs.configure(view.log_format, view.verbose)
     home.create()
-    config = reach.apply(_watched(node_config(home, listen, bootstrap, lan, psk_file), view))
+    given = node_config(home, listen, bootstrap, lan, psk_file, reach.tor)
+    config = reach.apply(_watched(given, view))
     if relay_overrides is not None:
         config = replace(config, relay=_relay_policy(config.relay, relay_overrides))
     metrics_at = (
@@ -409,6 +414,7 @@ def peers(ctx: click.Context, as_json: bool) -> None:
         return
     click.echo(f"this node  {status['peer_id']}")
     click.echo(f"reach      {reach_words(status.get('reach'))}")
+    click.echo(f"tor        {describe_tor(status.get('tor'))}")
     for address in status["addresses"]:
         click.echo(f"  {address}")
     reach = status.get("reach") or {}
@@ -438,6 +444,7 @@ def peers(ctx: click.Context, as_json: bool) -> None:
         route = p.get("route")
         if route and p["connected"]:
             how = route["kind"] + (f" {route['relay']}" if route.get("relay") else "")
+            how += " over tor (onion)" if route.get("onion") else ""
             state += f" {how} for {span(int(now - route['since']))}"
         click.echo(
             f"{p['peer']}  {state}  {synced}  in {p['bytes_in']} B  out {p['bytes_out']} B  "
@@ -461,6 +468,7 @@ def status(ctx: click.Context, as_json: bool) -> None:
         return
     click.echo(f"{answer['peer_id']}  at {timestamp(stats['at'])}")
     click.echo(f"reach        {reach_words(answer.get('reach'))}")
+    click.echo(f"tor          {describe_tor(answer.get('tor'))}")
     click.echo(
         f"now          peers={stats['peers']} traces={stats['traces']} live={stats['live']} "
         f"disk={stats['disk_bytes']}B"

@@ -210,7 +210,8 @@ def confirm(question: str, yes: bool) -> None:
 
 
 def network_options(command: Any) -> Any:
-    """--listen, --bootstrap, --lan and --psk-file: what a node on the mesh is started with."""
+    """--listen, --bootstrap, --lan, --psk-file, --tor and --tor-only: what a node on the mesh
+    is started with."""
     for option in reversed(
         [
             click.option(
@@ -227,6 +228,19 @@ def network_options(command: Any) -> Any:
                 type=click.Path(exists=True, dir_okay=False, path_type=Path),
                 help="Private-network key file (64 hex characters): a closed mesh.",
             ),
+            click.option(
+                "--tor",
+                "tor",
+                flag_value="tor",
+                default=None,
+                help="Be an onion service as well as on clearnet (config.toml [tor]).",
+            ),
+            click.option(
+                "--tor-only",
+                "tor",
+                flag_value="tor-only",
+                help="Nothing but tor: an onion service, onion peers only, no mDNS.",
+            ),
         ]
     ):
         command = option(command)
@@ -239,6 +253,7 @@ def node_config(
     bootstrap: tuple[str, ...],
     lan: bool,
     psk_file: Path | None,
+    tor: str | None = None,
 ) -> Config:
     """The home's config.toml with the command line's network options on top."""
     return with_network(
@@ -247,4 +262,5 @@ def node_config(
         bootstrap=bootstrap,
         lan=lan,
         psk_file=str(psk_file) if psk_file else "",
+        tor=tor,
     )

@@ -22,9 +22,18 @@ def tui(
     bootstrap: tuple[str, ...],
     lan: bool,
     psk_file: Path | None,
+    tor: str | None,
 ) -> None:
     """Open the terminal UI; the node runs inside it (on the mesh per config.toml)."""
-    open_tui(ctx, offline=offline, listen=listen, bootstrap=bootstrap, lan=lan, psk_file=psk_file)
+    open_tui(
+        ctx,
+        offline=offline,
+        listen=listen,
+        bootstrap=bootstrap,
+        lan=lan,
+        psk_file=psk_file,
+        tor=tor,
+    )
 
 
 def open_tui(
@@ -35,6 +44,7 @@ def open_tui(
     bootstrap: tuple[str, ...] = (),
     lan: bool = False,
     psk_file: Path | None = None,
+    tor: str | None = None,
 ) -> None:
     if not in_a_terminal():
         raise UsageError(
@@ -45,7 +55,7 @@ def open_tui(
     home = home_of(ctx)
     if initialise(home):
         click.echo(f"stig: created a new home at {home.root} with persona 'me'", err=True)
-    config = node_config(home, listen, bootstrap, lan, psk_file)
+    config = node_config(home, listen, bootstrap, lan, psk_file, tor)
     app = StigApp(home, offline=offline, config=config)
     app.run()
     from stig.node import outbox  # noqa: PLC0415

@@ -76,6 +76,8 @@ def decide_public(mode: str, listening: list[str]) -> tuple[bool, str]:
         return False, "configured private (network.reachability)"
     if mode != "auto":
         raise ValueError(f"reachability must be one of {REACHABILITY_MODES}, not {mode!r}")
+    if any("/onion3/" in address for address in listening):
+        return True, "reachable as an onion service, through tor"
     for address in listening:
         parts = address.split("/")
         if len(parts) > 2 and parts[1] in ("ip4", "ip6"):

@@ -59,8 +59,11 @@ from stig.net.network import (
     Route,
     Stream,
     StreamHandler,
+    TorState,
     Validator,
 )
+from stig.net.tor.link import TorLink, TorPlan, open_link
+from stig.net.tor.modes import is_onion
 from stig.net.trio_bridge import TrioBridge
 
 if TYPE_CHECKING:
@@ -125,6 +128,9 @@ class Libp2pNetwork:
     ``hop`` (limits) makes this node a circuit relay for others; ``reachability`` is ``auto``,
     ``public`` or ``private`` (``stig.net.circuit.decide_public``): a node that is not public
     reserves a slot on the relays it reaches and advertises circuit addresses through them.
+    ``tor`` (a plan, ``stig.net.tor.link``) makes the node an onion service as well as a
+    clearnet node, or only an onion service: the link to tor opens in ``start()`` (blocking
+    calls in a thread; a TorError says what is wrong) and closes in ``stop()``.
     """
 
     def __init__(
@@ -136,6 +142,7 @@ class Libp2pNetwork:
         lan: bool = False,
         hop: HopLimits | None = None,
         reachability: str = "auto",
+        tor: TorPlan | None = None,
     ) -> None:
         if reachability not in REACHABILITY_MODES:
             raise ValueError(f"reachability must be one of {REACHABILITY_MODES}")
@@ -155,6 +162,8 @@ class Libp2pNetwork:
         self.lan = lan
         self.hop = hop
         self.reachability = reachability
+        self.tor_plan = tor
+        self.tor: TorLink | None = None
         self._routes: dict[PeerId, Route] = {}
         self._relays: dict[PeerId, str] = {}
         self.bridge = TrioBridge(f"libp2p-{self._peer_id[-6:]}", on_exit=self._on_trio_exit)
@@ -187,7 +196,18 @@ class Libp2pNetwork:
             return list(self._addresses)
         self._stopping = False
         self._restarts.clear()
-        return await self._start(self.listen)
+        if self.tor_plan is not None and self.tor is None:
+            self.tor = await asyncio.to_thread(open_link, self.tor_plan)
+        try:
+            return await self._start(self.listen)
+        except BaseException:
+            await self._close_tor()
+            raise
+
+    async def _close_tor(self) -> None:
+        link, self.tor = self.tor, None
+        if link is not None:
+            await asyncio.to_thread(link.close)
 
     async def _start(self, listen: Sequence[str]) -> list[str]:
         def build() -> Side:
@@ -209,7 +229,8 @@ class Libp2pNetwork:
         await self.bridge.call(side.catch_up)
         # Re-listen on these exact addresses after a crash: peers know them.
         self._bound = [a.rsplit("/p2p/", 1)[0] for a in addresses]
-        self._addresses = dialable(addresses)
+        # The onion first: an invite carries the first few addresses only.
+        self._addresses = sorted(dialable(addresses), key=lambda a: not is_onion(a))
         return list(self._addresses)
 
     async def stop(self) -> None:
@@ -228,6 +249,7 @@ class Libp2pNetwork:
                 log.debug("graceful close failed: %s", exc)
         await self.bridge.stop()
         self._side = None
+        await self._close_tor()
         self._all_down()
         # End the iterators of this run; events() called later reads a fresh queue.
         self._events.put_nowait(None)
@@ -285,13 +307,21 @@ class Libp2pNetwork:
     def reach(self) -> Reach:
         side = self._side
         listening = tuple(self._addresses)
+        link = self.tor
+        tor = (
+            TorState(
+                link.plan.mode, link.onion_address, link.daemon is not None, link.control.where
+            )
+            if link is not None
+            else None
+        )
         if side is None or not self.bridge.running:
-            return Reach(BEHIND_NAT, "the network is not running", listening, ())
+            return Reach(BEHIND_NAT, "the network is not running", listening, (), tor=tor)
         if side.public:
-            return Reach(PUBLIC, side.public_why, listening, listening)
+            return Reach(PUBLIC, side.public_why, listening, listening, tor=tor)
         relays = tuple(sorted(self._relays))
         advertised = tuple(circuit_address(self._relays[r], self._peer_id) for r in relays)
-        return Reach(BEHIND_NAT, side.public_why, listening, advertised, relays)
+        return Reach(BEHIND_NAT, side.public_why, listening, advertised, relays, tor=tor)
 
     def route(self, peer: PeerId) -> Route | None:
         return self._routes.get(peer) if peer in self._up else None

@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 import logging
 import time
+import weakref
 from collections import Counter, OrderedDict
 from collections.abc import Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING, Any, Protocol, cast
@@ -40,7 +41,12 @@ from libp2p.tools.anyio_service import background_trio_service
 
 from stig.net.circuit import HopLimits, decide_public, is_circuit
 from stig.net.libp2p_relay import Relaying, relay_of
-from stig.net.negotiation_guard import GuardedNoise, GuardedTCP, connection_upgraded
+from stig.net.negotiation_guard import (
+    GuardedNoise,
+    GuardedTCP,
+    NegotiationGuard,
+    connection_upgraded,
+)
 from stig.net.network import (
     DIRECT,
     HOLE_PUNCHED,
@@ -53,6 +59,8 @@ from stig.net.network import (
     Route,
     Validator,
 )
+from stig.net.tor.link import TorLink
+from stig.net.tor.transport import OnionTransport
 from stig.net.trio_bridge import TrioBridge
 
 # py-libp2p configures its own logging when imported: without LIBP2P_DEBUG it clears the
@@ -190,6 +198,7 @@ class Owner(Protocol):
     topics: list[str]
     hop: HopLimits | None
     reachability: str
+    tor: TorLink | None
 
     def peer_up(self, peer: PeerId) -> None: ...
 
@@ -299,7 +308,10 @@ class PeerNotifee(INotifee):
 
     async def connected(self, network: INetwork, conn: INetConn) -> None:
         await trio.lowlevel.checkpoint()
-        connection_upgraded(conn)  # the upgrade's read bounds end here (negotiation_guard)
+        # The upgrade's read bounds end here (negotiation_guard); the guard's class says
+        # whether the connection runs through tor.
+        if isinstance(connection_upgraded(conn), OnionGuard):
+            self.side.onion_conns.add(conn)
         self.side.peer_connected(conn.muxed_conn.peer_id, conn)
 
     async def disconnected(self, network: INetwork, conn: INetConn) -> None:
@@ -326,6 +338,40 @@ class PeerNotifee(INotifee):
         await trio.lowlevel.checkpoint()
 
 
+class OnionGuard(NegotiationGuard):
+    """The negotiation guard under a connection that runs through tor: how a connection is
+    known to be an onion one (its remote address is always tor's end of a loopback socket,
+    so it cannot tell)."""
+
+
+def transports(net: Owner, on_refused: Callable[[str], None]) -> list[Any]:
+    """TCP, the onion transport, or both, per the owner's tor link (docs/protocol.md §8.10):
+    with ``tor-only`` there is no TCP transport at all, so no clearnet dial or listen can
+    happen whatever address a peer hands out."""
+    tcp = GuardedTCP(on_refused=on_refused)
+    link = net.tor
+    if link is None:
+        return [tcp]
+    onion = OnionTransport(
+        link.socks,
+        control=link.control,
+        keys=[link.key],
+        wrap=lambda stream: OnionGuard(stream, on_refused),
+    )
+    return [onion] if link.plan.only else [tcp, onion]
+
+
+def listen_addresses(net: Owner, listen: Sequence[str]) -> list[multiaddr.Multiaddr]:
+    """What a run listens on: the clearnet ``listen`` addresses unless ``tor-only``, and the
+    onion service if there is a tor link."""
+    link = net.tor
+    wanted = [a for a in listen if "/onion3/" not in a]
+    if link is not None:
+        wanted = [] if link.plan.only else wanted
+        wanted.append(link.onion_address)
+    return [multiaddr.Multiaddr(a) for a in wanted]
+
+
 class ServiceEnded(Exception):
     """A libp2p service stopped while we did not ask it to: the watchdog's trigger."""
 
@@ -338,7 +384,7 @@ class Side:
         self.net = net
         self.bridge = net.bridge
         self.counts = net.trio_counts
-        self.listen = [multiaddr.Multiaddr(a) for a in listen]
+        self.listen = listen_addresses(net, listen)
         key_pair = net.key_pair
         self.host = new_host(
             key_pair=key_pair,
@@ -352,10 +398,14 @@ class Side:
             # trap: 0.8.1 reads negotiation messages of any length a peer claims, before and
             # after Noise (GHSA-hmjq-g7pp-rw3x); GuardedTCP, GuardedNoise and the notifee bound
             # them (negotiation_guard).
-            transports=[GuardedTCP(on_refused=self._negotiation_refused)],
+            transports=transports(net, self._negotiation_refused),
             listen_addrs=self.listen,
             psk=net.psk,
-            enable_mDNS=net.lan,
+            # tor-only: mDNS would announce this node's IP address on the LAN.
+            enable_mDNS=net.lan and not (net.tor is not None and net.tor.plan.only),
+            # trap: over tor, identify's "observed address" is tor's end of a loopback socket;
+            # recorded as our own, the host would advertise /ip4/127.0.0.1/tcp/... (docs/tor.md).
+            disable_identify_address_discovery=net.tor is not None,
         )
         # new_host builds a Swarm; its own methods (unblock_peer, manager) are not on the
         # interface the host declares.
@@ -380,6 +430,7 @@ class Side:
         self.public = False
         self.public_why = ""
         self.dialed: dict[PeerId, str] = {}  # peer → the full address it was reached at
+        self.onion_conns: weakref.WeakSet[INetConn] = weakref.WeakSet()  # through tor
         self.routes: dict[PeerId, Route] = {}
         self.closing = False
         # (author, seqno) → the peer that forwarded it, from validation until delivery.
@@ -393,7 +444,8 @@ class Side:
     # lifecycle
 
     async def run(self, task_status: TaskStatus[list[str]]) -> None:
-        discovered = self.on_discovered if self.net.lan else None
+        tor_only = self.net.tor is not None and self.net.tor.plan.only
+        discovered = self.on_discovered if self.net.lan and not tor_only else None
         try:
             # trap: Pubsub and GossipSub must be running before host.run accepts a connection,
             # or an inbound pubsub stream finds no '_manager' and takes the host down.
@@ -525,18 +577,20 @@ class Side:
         """Record how ``peer`` is reached now: directly if any connection is not a circuit
         (hole-punched if it was reached through a relay before), else via the relay."""
         key = peer.to_base58()
-        relays = [self.relay_of(conn) for conn in self.swarm.get_connections(peer)]
+        conns = self.swarm.get_connections(peer)
+        relays = [self.relay_of(conn) for conn in conns]
         if not relays:
             return
+        onion = all(conn in self.onion_conns for conn in conns)
         before = self.routes.get(key)
         if None in relays:
             kind = HOLE_PUNCHED if before and before.kind != DIRECT else DIRECT
             relay = None
         else:
             kind, relay = RELAYED, relays[0]
-        if before is not None and (before.kind, before.relay) == (kind, relay):
+        if before is not None and (before.kind, before.relay, before.onion) == (kind, relay, onion):
             return
-        route = Route(kind, time.time(), relay)
+        route = Route(kind, time.time(), relay, onion)
         self.routes[key] = route
         self.bridge.to_asyncio(self.net.set_route, key, route)
 

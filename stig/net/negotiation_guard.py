@@ -232,10 +232,13 @@ def _authenticated(conn: IRawConnection, secure: ISecureConn) -> ISecureConn:
     return secure
 
 
-def connection_upgraded(conn: INetConn) -> None:
-    """The swarm holds ``conn`` (its "connected" notification): lift the guard's budgets."""
+def connection_upgraded(conn: INetConn) -> NegotiationGuard | None:
+    """The swarm holds ``conn`` (its "connected" notification): lift the guard's budgets.
+    Returns that guard (None if the connection had none): its class says which transport the
+    connection came through."""
     # Yamux keeps its Noise session as ``secured_conn`` (not on the IMuxedConn interface).
     secure = getattr(conn.muxed_conn, "secured_conn", None)
     guard = _MUXING.pop(secure, None) if secure is not None else None
     if guard is not None:
         guard.upgraded()
+    return guard

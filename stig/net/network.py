@@ -74,6 +74,18 @@ RELAYED = "via relay"
 
 
 @dataclass(frozen=True)
+class TorState:
+    """How this node uses tor (docs/protocol.md §8.10): ``mode`` is ``tor`` or ``tor-only``,
+    ``onion`` the ``/onion3`` address it serves, ``own_tor`` whether stig started that tor,
+    ``control`` where its control port or socket is."""
+
+    mode: str
+    onion: str
+    own_tor: bool
+    control: str
+
+
+@dataclass(frozen=True)
 class Reach:
     """How others can reach this node, as far as it knows (never a guess passed off as fact:
     ``why`` says what the state rests on)."""
@@ -85,6 +97,8 @@ class Reach:
     """The addresses to hand out (invites, ``stig addr``): this node's own when it is public,
     else one circuit address per relay holding a reservation for it."""
     relays: tuple[PeerId, ...] = ()
+    tor: TorState | None = None
+    """None when the node does not use tor."""
 
     @property
     def reachable(self) -> bool:
@@ -100,9 +114,12 @@ class Route:
     kind: str
     since: float
     relay: PeerId | None = None
+    onion: bool = False
+    """Every connection to the peer runs through tor (docs/protocol.md §8.10)."""
 
     def describe(self) -> str:
-        return f"{self.kind} {self.relay}" if self.kind == RELAYED else self.kind
+        how = f"{self.kind} {self.relay}" if self.kind == RELAYED else self.kind
+        return how + " over tor" if self.onion else how
 
 
 Validator = Callable[[PeerId, bytes], bool]

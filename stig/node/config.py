@@ -25,6 +25,16 @@ Example (docs/relay.md has the full story)::
     max_circuit_seconds = 3600  # a circuit is cut after this long
     max_circuit_bytes = 67108864  # ... or after this many bytes, both ways together
 
+    [tor]                       # docs/tor.md; docs/threat-model.md says what each mode hides
+    mode = "off"                # "tor": an onion service too; "tor-only": nothing but tor
+    control = "own"             # start stig's own tor (data in <home>/tor), or a running
+                                # tor's control port "127.0.0.1:9051" or socket "/run/tor/control"
+    password = ""               # that tor's control password, if it uses one (else its cookie)
+    onion_key = "kept"          # "kept": a stable onion address (<home>/onion.key, 0600);
+                                # "fresh": a new address every run (invites go stale)
+    onion_port = 4737           # the port in /onion3/<address>:<port>
+    extra_torrc = ""            # lines for stig's own tor's torrc (e.g. bridges)
+
     [relay]
     carry_tags = []             # if set, only traces with one of these tags are carried
     refuse_tags = []            # traces with any of these tags are refused
@@ -53,6 +63,16 @@ from typing import Any
 from stig.crdt.normal_form import normalize_tag
 from stig.errors import InvalidTrace, UsageError
 from stig.net.circuit import REACHABILITY_MODES, HopLimits
+from stig.net.tor.modes import (
+    DEFAULT_ONION_PORT,
+    KEPT,
+    OFF,
+    ONION_KEY_CHOICES,
+    OWN,
+    TOR_MODES,
+    TOR_ONLY,
+    is_onion,
+)
 from stig.node.stats import DEFAULT_STATS_INTERVAL
 
 DEFAULT_LISTEN = "/ip4/0.0.0.0/tcp/0"
@@ -92,6 +112,22 @@ class NetworkConfig:
 
 
 @dataclass(frozen=True)
+class TorConfig:
+    """``[tor]``: whether and how the node uses tor (stig.net.tor.modes, stig.net.tor.link)."""
+
+    mode: str = OFF
+    control: str = OWN
+    password: str = ""
+    onion_key: str = KEPT
+    onion_port: int = DEFAULT_ONION_PORT
+    extra_torrc: str = ""
+
+    @property
+    def only(self) -> bool:
+        return self.mode == TOR_ONLY
+
+
+@dataclass(frozen=True)
 class CircuitService:
     """``[circuit]``: whether this node relays circuits for others, within ``limits``."""
 
@@ -126,6 +162,7 @@ class Config:
     monitoring: Monitoring = field(default_factory=Monitoring)
     notify: Notify = field(default_factory=Notify)
     circuit: CircuitService = field(default_factory=CircuitService)
+    tor: TorConfig = field(default_factory=TorConfig)
 
 
 def load_config(path: Path) -> Config:
@@ -138,14 +175,14 @@ def load_config(path: Path) -> Config:
         raise UsageError(f"cannot read {path}: {exc}") from exc
     except tomllib.TOMLDecodeError as exc:
         raise UsageError(f"{path} is not valid TOML: {exc}") from exc
-    _only(raw, {"network", "relay", "notify", "circuit"}, path, "")
+    _only(raw, {"network", "relay", "notify", "circuit", "tor"}, path, "")
     network = _section(raw, "network", path)
     relay = _section(raw, "relay", path)
     notify = _section(raw, "notify", path)
     _only(notify, {f.name for f in fields(Notify)}, path, "notify.")
     _only(network, {f.name for f in fields(NetworkConfig)}, path, "network.")
     _only(relay, {f.name for f in (*fields(RelayPolicy), *fields(Monitoring))}, path, "relay.")
-    return Config(
+    config = Config(
         network=NetworkConfig(
             listen=tuple(
                 check_listen(a, f"{path}: network.listen")
@@ -176,7 +213,59 @@ def load_config(path: Path) -> Config:
             desktop=_typed(notify, "desktop", bool, False, path, "notify"),
         ),
         circuit=_circuit(_section(raw, "circuit", path), path),
+        tor=_tor(_section(raw, "tor", path), path),
     )
+    check_tor_mode(config, str(path))
+    return config
+
+
+def _tor(table: dict[str, Any], path: Path) -> TorConfig:
+    _only(table, {f.name for f in fields(TorConfig)}, path, "tor.")
+    mode = _typed(table, "mode", str, OFF, path, "tor")
+    if mode not in TOR_MODES:
+        raise UsageError(f"{path}: tor.mode must be one of {', '.join(TOR_MODES)}, not {mode!r}")
+    onion_key = _typed(table, "onion_key", str, KEPT, path, "tor")
+    if onion_key not in ONION_KEY_CHOICES:
+        raise UsageError(f"{path}: tor.onion_key must be one of {', '.join(ONION_KEY_CHOICES)}")
+    port = _typed(table, "onion_port", int, DEFAULT_ONION_PORT, path, "tor")
+    if not 0 < port < 65536:
+        raise UsageError(f"{path}: tor.onion_port must be a port, 1 to 65535")
+    return TorConfig(
+        mode=mode,
+        control=_typed(table, "control", str, OWN, path, "tor") or OWN,
+        password=_typed(table, "password", str, "", path, "tor"),
+        onion_key=onion_key,
+        onion_port=port,
+        extra_torrc=_typed(table, "extra_torrc", str, "", path, "tor"),
+    )
+
+
+def check_tor_mode(config: Config, where: str, bootstrap: tuple[str, ...] = ()) -> None:
+    """A UsageError for settings that would take a ``tor-only`` node off tor: mDNS (it
+    announces the node's IP address on the LAN), clearnet listen addresses, or clearnet
+    ``bootstrap`` addresses given on the command line. Clearnet bootstrap addresses already in
+    config.toml (from an invite that also carried an onion, say) are skipped by the node."""
+    if not config.tor.only:
+        return
+    net = config.network
+    if net.lan:
+        raise UsageError(
+            f"{where}: LAN discovery (mDNS) announces this device's IP address to the LAN: "
+            "it is off in tor-only mode; drop --lan / network.lan"
+        )
+    clearnet = [a for a in net.listen if not is_onion(a) and a != DEFAULT_LISTEN]
+    if clearnet:
+        raise UsageError(
+            f"{where}: a tor-only node listens as an onion service only, not on "
+            f"{', '.join(clearnet)}: drop --listen / network.listen"
+        )
+    clearnet = [a for a in bootstrap if not is_onion(a)]
+    if clearnet:
+        raise UsageError(
+            f"{where}: a tor-only node dials onion addresses only (/onion3/...), not "
+            f"{', '.join(clearnet)}: ask for the peer's onion address (`stig addr` on a node "
+            "run with --tor)"
+        )
 
 
 def _reachability(network: dict[str, Any], path: Path) -> str:
@@ -386,11 +475,14 @@ def with_network(
     bootstrap: tuple[str, ...] = (),
     lan: bool = False,
     psk_file: str = "",
+    tor: str | None = None,
 ) -> Config:
     """``config`` with command-line network options on top: listen and the psk file replace,
-    bootstrap peers add, ``lan`` turns discovery on."""
+    bootstrap peers add, ``lan`` turns discovery on, ``tor`` (a mode) replaces tor.mode."""
     net = config.network
-    return replace(
+    if tor is not None:
+        config = replace(config, tor=replace(config.tor, mode=tor))
+    given = replace(
         config,
         network=NetworkConfig(
             listen=tuple(check_listen(a, "--listen") for a in listen)
@@ -407,6 +499,8 @@ def with_network(
             reachability=net.reachability,
         ),
     )
+    check_tor_mode(given, "--tor-only" if tor == TOR_ONLY else "config.toml tor.mode", bootstrap)
+    return given
 
 
 _HOST_PORT = re.compile(r"^\[?(?P<host>[0-9A-Za-z.:]+?)\]?:(?P<port>[0-9]{1,5})$")

@@ -92,6 +92,16 @@ class Home:
         return self.root / "transport.key"
 
     @property
+    def onion_key(self) -> Path:
+        """The seed of this node's onion service key (tor.onion_key = "kept"), 0600."""
+        return self.root / "onion.key"
+
+    @property
+    def tor_dir(self) -> Path:
+        """The data directory of stig's own tor (tor.control = "own"), 0700."""
+        return self.root / "tor"
+
+    @property
     def outbox(self) -> Path:
         """Times of this home's posts not yet covered by a sync (stig.node.outbox)."""
         return self.root / "outbox"

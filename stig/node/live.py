@@ -27,6 +27,8 @@ from stig.crdt.trace import Trace
 from stig.crypto.persona import Persona
 from stig.errors import StigError, UsageError
 from stig.net.network import Network
+from stig.net.tor.modes import OFF
+from stig.net.tor.modes import describe as describe_tor
 from stig.node.clock import now as clock_now
 from stig.node.clock import wall_clock
 from stig.node.config import Config, load_config
@@ -56,6 +58,7 @@ class PeerState:
     rejected: dict[str, int]
     banned: bool
     ban_reason: str
+    onion: bool = False  # every connection to it runs through tor
 
 
 def latest_sync(peers: tuple[PeerState, ...]) -> float | None:
@@ -76,6 +79,7 @@ class LiveStatus:
     lan: bool = False
     bootstrap: tuple[str, ...] = ()
     failing: int = 0  # addresses this node dials that it cannot reach (stig.node.dialing)
+    tor: str = ""  # how the node uses tor, in words (stig.net.tor.modes.describe); "" if off
 
     @property
     def connected(self) -> int:
@@ -204,6 +208,7 @@ class LiveNode:
             lan=self.config.network.lan,
             bootstrap=self.config.network.bootstrap,
             failing=len(raw.get("dialing", ())),
+            tor=_tor_words(raw.get("tor")),
         )
 
     # -- posting ---------------------------------------------------------------------------
@@ -266,4 +271,11 @@ def _peer_state(raw: dict[str, Any]) -> PeerState:
         rejected={str(k): int(v) for k, v in dict(raw.get("rejected", {})).items()},
         banned=bool(raw.get("banned")),
         ban_reason=str(raw.get("ban_reason") or ""),
+        onion=bool((raw.get("route") or {}).get("onion")),
     )
+
+
+def _tor_words(tor: Any) -> str:
+    if not isinstance(tor, dict) or tor.get("mode", OFF) == OFF:
+        return ""
+    return describe_tor(tor)

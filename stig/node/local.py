@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import shutil
 import tempfile
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator
 from contextlib import asynccontextmanager, contextmanager, suppress
@@ -463,10 +464,10 @@ async def create_store(home: Home) -> None:
 
 
 def wipe(home: Home) -> bool:
-    """Erase keys — personas, groups and the transport key (overwritten first) — and the
-    stores. A node or terminal UI running on the home is told to stop first (over its control
-    socket), so that it neither goes on showing what is erased nor writes it again; True if
-    one was."""
+    """Erase keys — personas, groups, the transport key and the onion key (overwritten first)
+    — stig's own tor's state, and the stores. A node or terminal UI running on the home is told
+    to stop first (over its control socket), so that it neither goes on showing what is erased
+    nor writes it again; True if one was."""
     stopped = control.request_stop(home.control_socket)
     errors: list[str] = []
     try:
@@ -482,6 +483,18 @@ def wipe(home: Home) -> bool:
         shred(home.transport_key)
     except OSError as exc:
         errors.append(f"cannot erase {home.transport_key}: {exc.strerror}")
+    try:
+        # The onion key: kept, the device would come back as the same onion address.
+        shred(home.onion_key)
+    except OSError as exc:
+        errors.append(f"cannot erase {home.onion_key}: {exc.strerror}")
+    try:
+        # stig's own tor's state: its guards are as good as a fingerprint of this device.
+        shutil.rmtree(home.tor_dir)
+    except FileNotFoundError:
+        pass
+    except OSError as exc:
+        errors.append(f"cannot delete {home.tor_dir}: {exc.strerror}")
     own_files = [
         home.addresses_file,
         home.mutes_file,

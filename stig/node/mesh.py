@@ -45,7 +45,9 @@ from stig.net.network import (
     Reach,
     Route,
     Stream,
+    TorState,
 )
+from stig.net.tor.modes import OFF, TOR_ONLY, is_onion
 from stig.node import control, outbox, sync
 from stig.node.admission import Admission, Session, Taken
 from stig.node.clock import now as clock_now
@@ -70,6 +72,13 @@ REDIAL_INTERVAL = 5.0
 GC_INTERVAL = 600.0
 DIAL_WITHIN = 5.0
 STREAM_WITHIN = 5.0
+ONION_DIAL_WITHIN = 60.0
+"""Seconds for a dial to an onion: tor fetches a descriptor and builds an introduction and a
+rendezvous circuit (well under a second on the private test network, a few seconds and at times
+tens on the real one; stig.net.tor.transport.DIAL_WITHIN)."""
+ONION_STREAM_WITHIN = 30.0
+"""Seconds to open a stream when the node uses tor: a few round trips through circuits of six
+relays (a second or more each on the real network)."""
 SYNC_WITHIN = 60.0
 """A whole sync session, fetch included, must end within this; a stalling peer is cut off."""
 PUSH_BATCH_DELAY = 0.005
@@ -113,6 +122,7 @@ class MeshNode:
         self.clock = clock
         self.ledger = Ledger()
         self.addresses: list[str] = []
+        self._skipped: set[str] = set()  # clearnet addresses a tor-only node does not dial
         self._known: dict[PeerId, list[str]] = {}  # addresses peers told us, for peer exchange
         self._came_up: dict[PeerId, float] = {}  # connected peers: since when
         self._turned_away: dict[PeerId, float] = {}  # peers that turned this node away: when
@@ -323,7 +333,7 @@ class MeshNode:
         # what was missed and later sessions only the rest, instead of all fetching it all.
         await self._sync_turn.acquire()
         try:
-            stream = await self.network.open_stream(peer, sync.SYNC_PROTOCOL, STREAM_WITHIN)
+            stream = await self.network.open_stream(peer, sync.SYNC_PROTOCOL, self._stream_within())
             try:
                 async with asyncio.timeout(SYNC_WITHIN):
                     stats = await sync.initiate(
@@ -410,6 +420,8 @@ class MeshNode:
             connected = set(self.network.peers())
             enough = len(connected) >= MAX_PEERS
             for address in [*self.config.network.bootstrap, *self.added]:
+                if not self._may_dial(address):
+                    continue
                 peer = address.rsplit("/p2p/", 1)[-1]
                 state = self.dialing.setdefault(address, Dialing(address))
                 if peer in connected:
@@ -425,13 +437,13 @@ class MeshNode:
         learnt by peer exchange are not kept: any peer could send thousands)."""
         if not remember:
             try:
-                return await self.network.dial(address, DIAL_WITHIN)
+                return await self.network.dial(address, _dial_within(address))
             except NetworkError as exc:
                 log.debug("cannot reach %s (from peer exchange): %s", address, exc)
                 return None
         state = self.dialing.setdefault(address, Dialing(address))
         try:
-            peer = await self.network.dial(address, DIAL_WITHIN)
+            peer = await self.network.dial(address, _dial_within(address))
         except NetworkError as exc:
             if state.failed(exc, self.clock()):
                 log.warning("cannot reach %s: %s", address, state.error)
@@ -450,6 +462,8 @@ class MeshNode:
             check_bootstrap(address, "connect")
         except UsageError as exc:
             return {"error": str(exc)}
+        if not self._may_dial(address):
+            return {"error": "this node runs --tor-only: it dials onion addresses (/onion3/) only"}
         if address not in self.config.network.bootstrap and address not in self.added:
             self.added.append(address)
         peer = await self.dial(address)
@@ -461,7 +475,7 @@ class MeshNode:
     async def _exchange_peers(self, peer: PeerId) -> None:
         """Ask a new peer whom it knows; dial some of them while we have few peers."""
         try:
-            stream = await self.network.open_stream(peer, PEERS_PROTOCOL, STREAM_WITHIN)
+            stream = await self.network.open_stream(peer, PEERS_PROTOCOL, self._stream_within())
             try:
                 frame = await stream.receive(64 * 1024)
             finally:
@@ -472,6 +486,10 @@ class MeshNode:
         if shared is None:
             self.admission.charge(peer, "peers:bad_frame")
             return
+        if self.config.tor.mode == TOR_ONLY:
+            # Dialing a clearnet address would show this node's IP address (and the swarm has
+            # no TCP transport to do it with anyway): onion addresses only (§8.10).
+            shared = [a for a in shared if is_onion(a)]
         if shared:
             self._known[peer] = [a for a in shared if a.endswith("/p2p/" + peer)]
         for address in shared:
@@ -485,6 +503,31 @@ class MeshNode:
             ):
                 await self.dial(address, remember=False)
 
+    def _onion_only_for(self, peer: PeerId) -> bool:
+        """Does peer exchange with ``peer`` carry onion addresses only (§8.10)? Always in
+        tor-only mode; in tor mode when ``peer`` came through tor: this node's clearnet
+        addresses (or those of its clearnet peers) would tie its onion to a place."""
+        mode = self.config.tor.mode
+        if mode == OFF:
+            return False
+        if mode == TOR_ONLY:
+            return True
+        route = self.network.route(peer)
+        return route is None or route.onion
+
+    def _may_dial(self, address: str) -> bool:
+        """tor-only dials onions only (its swarm has no TCP transport); a clearnet address in
+        config.toml (an invite also carried it) is skipped, said once."""
+        if self.config.tor.mode != TOR_ONLY or is_onion(address):
+            return True
+        if address not in self._skipped:
+            self._skipped.add(address)
+            log.info("tor-only: not dialing the clearnet address %s", address)
+        return False
+
+    def _stream_within(self) -> float:
+        return STREAM_WITHIN if self.config.tor.mode == OFF else ONION_STREAM_WITHIN
+
     async def _turn_away(self, peer: PeerId) -> None:
         """Full: give the newcomer time to ask whom we know, then hang up."""
         await asyncio.sleep(TURN_AWAY_GRACE)
@@ -497,6 +540,8 @@ class MeshNode:
         for other, addresses in self._known.items():
             if other in connected and other != peer:
                 shared.extend(addresses)
+        if self._onion_only_for(peer):
+            shared = [a for a in shared if is_onion(a)]
         packed = msgpack.packb(shared[:MAX_SHARED_ADDRESSES], use_bin_type=True)
         await stream.send(packed)
         await stream.close()
@@ -575,6 +620,7 @@ class MeshNode:
                 "listening": list(reach.listening),
                 "advertised": list(reach.advertised),
             },
+            "tor": _tor_json(reach.tor),
             "peers": [
                 {
                     "peer": r.peer,
@@ -603,7 +649,17 @@ class MeshNode:
 def _route_json(route: Route | None) -> dict[str, Any] | None:
     if route is None:
         return None
-    return {"kind": route.kind, "relay": route.relay, "since": route.since}
+    return {"kind": route.kind, "relay": route.relay, "since": route.since, "onion": route.onion}
+
+
+def _tor_json(tor: TorState | None) -> dict[str, Any]:
+    if tor is None:
+        return {"mode": OFF}
+    return {"mode": tor.mode, "onion": tor.onion, "own_tor": tor.own_tor, "control": tor.control}
+
+
+def _dial_within(address: str) -> float:
+    return ONION_DIAL_WITHIN if is_onion(address) else DIAL_WITHIN
 
 
 def _shown(value: Any) -> str:

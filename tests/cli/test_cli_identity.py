@@ -77,8 +77,13 @@ def test_wipe(home: tuple[Path, str]) -> None:
     assert "needs confirmation: add --yes" in refused.stderr
     assert (root / "personas").is_dir() and (root / "store.db").is_file()
 
+    # As a node over tor leaves them: an onion key, and stig's own tor's state.
+    (root / "onion.key").write_bytes(bytes(range(32)))
+    (root / "tor").mkdir(mode=0o700)
+    (root / "tor" / "state").write_text("Guard in=default rsa_id=...\n")
     assert stig(root, "wipe", "--yes").stdout == f"wiped {root}\n"
     assert not (root / "personas").exists()
+    assert not (root / "onion.key").exists() and not (root / "tor").exists()
     assert not any((root / name).exists() for name in ("store.db", "store.db-wal"))
     assert "run `stig init` first" in fails(root, "feed")
     assert init_key(stig(root, "init").stdout) != key  # a fresh start, a new key

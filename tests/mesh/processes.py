@@ -55,11 +55,14 @@ class Node:
         *args: str,
         command: str = "node",
         env: dict[str, str] | None = None,
-        listen: str = LOCAL,
+        listen: str | None = LOCAL,
         inside: tuple[str, ...] = (),
+        start_within: float = START_WITHIN,
     ) -> None:
-        """``inside`` prefixes the command (``ip netns exec NAME``: tests/net/nat_bed.py)."""
+        """``inside`` prefixes the command (``ip netns exec NAME``: tests/net/nat_bed.py);
+        ``listen`` None: no --listen (a --tor-only node listens as an onion only)."""
         self.listen = listen
+        self.start_within = start_within
         self.inside = inside
         self.home = home
         self.env = env or {}
@@ -76,7 +79,8 @@ class Node:
             [
                 *self.inside,
                 *(STIG, "--home", str(self.home), self.command),
-                *("--listen", self.listen, "-v", *self.args),
+                *(("--listen", self.listen) if self.listen else ()),
+                *("-v", *self.args),
             ],
             stdout=subprocess.PIPE,
             stderr=log,
@@ -84,7 +88,7 @@ class Node:
         )
         log.close()
         assert self.process.stdout is not None
-        deadline = time.monotonic() + START_WITHIN
+        deadline = time.monotonic() + self.start_within
         line = b""
         while not line.endswith(b"\n"):
             left = deadline - time.monotonic()

@@ -35,6 +35,26 @@ def test_the_documented_vector_holds() -> None:
     assert read_peer_invite(code.upper()) == addresses  # as scanned from the QR code
 
 
+def test_the_documented_onion_vector_holds() -> None:
+    """§8.10: an onion address from its key, in text and binary, and in a peer invite."""
+    import multiaddr  # type: ignore[import-untyped]
+
+    from stig.net.tor.onion_key import OnionKey
+
+    text = DOC.read_text(encoding="utf-8")
+    (block,) = re.findall(r"```stig-onion-vector\n(.*?)```", text, re.S)
+    pairs = [line.split(": ", 1) for line in block.splitlines() if ": " in line]
+    fields = dict(pairs)
+    key = OnionKey(bytes.fromhex(fields["seed"]))
+    assert key.public_key.hex() == fields["public key"]
+    assert key.multiaddr(4737) == fields["multiaddr"]
+    assert multiaddr.Multiaddr(fields["multiaddr"]).to_bytes().hex() == fields["binary"]
+    addresses = [value for name, value in pairs if name == "address"]
+    assert addresses[0].startswith(fields["multiaddr"] + "/p2p/")
+    assert peer_invite(addresses) == fields["code"]
+    assert read_peer_invite(fields["code"]) == addresses
+
+
 @given(st.integers(0, 255), st.integers(11, 200))
 def test_a_damaged_code_is_refused_never_misread(flip: int, where: int) -> None:
     _, code = vector()

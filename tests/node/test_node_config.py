@@ -57,3 +57,63 @@ def test_a_relay_raises_its_connection_cap_and_a_cap_below_one_is_refused(
         path = written(tmp_path, f"[network]\nmax_connections = {bad}\n")
         with pytest.raises(UsageError, match=r"network\.max_connections"):
             load_config(path)
+
+
+ONION = (
+    "/onion3/5vesrrri2hbmn2xjam4jawmvmeuvsjz2lrr7snrwyfdbjlehg7iuvmyd:4737"
+    "/p2p/12D3KooWJWoaqZhDaoEFshF7Rh1bpY9ohihFhzcW6d69Lr2NASuq"
+)
+
+
+def test_the_tor_section_and_the_command_line_mode(tmp_path: Path) -> None:
+    config = load_config(
+        written(
+            tmp_path,
+            '[tor]\nmode = "tor"\ncontrol = "127.0.0.1:9051"\nonion_key = "fresh"\n'
+            f'onion_port = 4800\n[network]\nbootstrap = ["{ONION}"]\n',
+        )
+    )
+    assert (config.tor.mode, config.tor.control, config.tor.onion_key) == (
+        "tor",
+        "127.0.0.1:9051",
+        "fresh",
+    )
+    assert config.tor.onion_port == 4800 and not config.tor.only
+    assert with_network(config, tor="tor-only").tor.only
+    assert load_config(written(tmp_path, "")).tor.mode == "off"
+
+
+@pytest.mark.parametrize(
+    ("text", "why"),
+    [
+        ('[tor]\nmode = "onion"\n', "tor.mode must be one of off, tor, tor-only"),
+        ('[tor]\nonion_key = "new"\n', "tor.onion_key must be one of kept, fresh"),
+        ("[tor]\nonion_port = 0\n", "tor.onion_port must be a port"),
+        ("[tor]\nsocks = 9050\n", "tor.socks"),
+        ('[tor]\nmode = "tor-only"\n[network]\nlan = true\n', "mDNS"),
+        (
+            '[tor]\nmode = "tor-only"\n[network]\nlisten = ["/ip4/0.0.0.0/tcp/4737"]\n',
+            "listens as an onion service only",
+        ),
+    ],
+)
+def test_a_tor_setting_that_cannot_work_is_refused_in_words(
+    tmp_path: Path, text: str, why: str
+) -> None:
+    with pytest.raises(UsageError, match=why):
+        load_config(written(tmp_path, text))
+
+
+def test_tor_only_refuses_lan_and_clearnet_peers_given_on_the_command_line(
+    tmp_path: Path,
+) -> None:
+    config = load_config(written(tmp_path, ""))
+    with pytest.raises(UsageError, match="mDNS"):
+        with_network(config, lan=True, tor="tor-only")
+    with pytest.raises(UsageError, match="dials onion addresses only"):
+        with_network(config, bootstrap=(PEER,), tor="tor-only")
+    # An onion peer is fine, and a clearnet one already in config.toml (an invite carried it
+    # beside an onion) is kept for the node to skip, not an error that locks the home.
+    kept = load_config(written(tmp_path, f'[network]\nbootstrap = ["{PEER}"]\n'))
+    both = with_network(kept, bootstrap=(ONION,), tor="tor-only")
+    assert both.network.bootstrap == (PEER, ONION)

@@ -28,10 +28,10 @@ from stig.crypto.pow import work_bits
 from stig.net.memory_net import MemoryHub, MemoryNetwork
 from stig.net.network import PeerId, Stream
 from stig.node import control, sync
-from stig.node.config import Config, NetworkConfig, RelayPolicy
+from stig.node.config import Config, NetworkConfig, RelayPolicy, TorConfig
 from stig.node.home import Home
 from stig.node.ledger import PENALTY_THRESHOLD
-from stig.node.mesh import MeshNode
+from stig.node.mesh import PEERS_PROTOCOL, MeshNode
 from stig.node.sync import MAX_FRAME, SYNC_PROTOCOL, TRACES
 from stig.node.topics import PUBLIC_TOPIC
 from stig.store.sqlite import SqliteStore
@@ -110,6 +110,7 @@ class Mesh:
         bootstrap: tuple[Running, ...] = (),
         relay: RelayPolicy | None = None,
         sync_interval: float = QUIET,
+        tor: str = "off",
     ) -> Running:
         home = Home(self.root / name)
         home.create()
@@ -120,6 +121,7 @@ class Mesh:
                 bootstrap=tuple(b.address for b in bootstrap), sync_interval=sync_interval
             ),
             relay or RelayPolicy(),
+            tor=TorConfig(mode=tor),
         )
         node = MeshNode(home, store, network, config)
         stop = asyncio.Event()
@@ -495,6 +497,30 @@ async def test_peer_exchange_grows_a_star_into_a_mesh(mesh: Mesh) -> None:
     )
 
 
+async def _asked_for_peers(mesh: Mesh, node: Running) -> tuple[PeerId, list[str]]:
+    """(the asker, what ``node`` answered): a bare peer dials it and asks whom it knows."""
+    asker = await mesh.raw_peer(f"asker-of-{node.network.peer_id}")
+    await asker.dial(node.address, 1)
+    stream = await asker.open_stream(node.peer_id, PEERS_PROTOCOL, 1)
+    frame = await asyncio.wait_for(stream.receive(), 5)
+    assert frame is not None
+    shared: list[str] = msgpack.unpackb(frame)
+    return asker.peer_id, shared
+
+
+async def test_a_tor_only_node_hands_out_onion_addresses_only(mesh: Mesh) -> None:
+    """docs/protocol.md §8.10: asked whom it knows, a tor-only node names no clearnet address,
+    neither its own nor its peers' (the in-memory network's addresses stand for clearnet ones);
+    a node in plain mode on the same mesh names both. (That it dials none: it has no TCP
+    transport at all, tests/tor/test_tor_mesh.py.)"""
+    hidden = await mesh.start("hidden", tor="tor-only")
+    leaves = [await mesh.start(f"leaf{i}", bootstrap=(hidden,)) for i in range(2)]
+    assert (await _asked_for_peers(mesh, hidden))[1] == []
+    plain = await mesh.start("plain", bootstrap=(leaves[0],))
+    await until(lambda: len(plain.node._known) == 1, "plain to hear from leaf0")
+    assert plain.address in (await _asked_for_peers(mesh, plain))[1]
+
+
 async def test_status_reports_every_peer(mesh: Mesh) -> None:
     node = await mesh.start("node")
     honest = await mesh.start("honest", bootstrap=(node,))
@@ -507,7 +533,16 @@ async def test_status_reports_every_peer(mesh: Mesh) -> None:
 
     status = node.node.status()
     assert json.loads(json.dumps(status)) == status
-    assert set(status) == {"peer_id", "addresses", "reach", "peers", "dialing", "moderation"}
+    assert set(status) == {
+        "peer_id",
+        "addresses",
+        "reach",
+        "peers",
+        "dialing",
+        "moderation",
+        "tor",
+    }
+    assert status["tor"] == {"mode": "off"}
     assert status["reach"]["state"] == "public"  # the in-memory node is behind no NAT
     assert status["reach"]["advertised"] == [node.address]
     assert status["dialing"] == []  # no address failing

@@ -49,11 +49,15 @@ def guidance(status: LiveStatus, home: str) -> Text:
     text.append("stig invite", style="bold")
     text.append(" here prints this node's own code and QR code; or start with ")
     text.append("stig tui --bootstrap ADDRESS", style="bold")
-    text.append(".\nTo find nodes on this LAN by mDNS, set ")
-    text.append("lan = true", style="bold")
-    text.append(" under [network] (or start with ")
-    text.append("--lan", style="bold")
-    text.append(")" + (" — LAN discovery is on." if status.lan else "."))
+    if status.tor.startswith("tor-only"):
+        text.append(".\nOver tor only, a peer's address is an onion one (/onion3/…); LAN ")
+        text.append("discovery stays off: it would announce this device's IP address.")
+    else:
+        text.append(".\nTo find nodes on this LAN by mDNS, set ")
+        text.append("lan = true", style="bold")
+        text.append(" under [network] (or start with ")
+        text.append("--lan", style="bold")
+        text.append(")" + (" — LAN discovery is on." if status.lan else "."))
     if status.mode == ELSEWHERE:
         text.append("\nThe mesh runs in another stig process for this home.")
     return text
@@ -80,11 +84,14 @@ class PeersScreen(Page):
         status = self.session.status
         now = self.session.clock()
         me = self.query_one("#me", Static)
-        me.update(f"this node  {status.peer_id}" if status.peer_id else "")
+        mine = f"this node  {status.peer_id}" if status.peer_id else ""
+        me.update(mine + (f"\ntor        {status.tor}" if mine and status.tor else ""))
         table = self.query_one("#peers", DataTable)
         table.clear()
         for p in sorted(status.peers, key=lambda p: (not p.connected, p.peer)):
             state = "connected" if p.connected else "gone"
+            if p.connected and p.onion:
+                state = "connected over tor (onion)"
             if p.banned:
                 state = f"cut off: {p.ban_reason}"
             rejected = ", ".join(f"{reason} {n}" for reason, n in sorted(p.rejected.items()))
