@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 from textual.pilot import Pilot
-from textual.widgets import Input, Static
+from textual.widgets import DataTable, Input, Static
 
 from stig.net.peer_invite import peer_invite, read_peer_invite
 from stig.node.config import Config, NetworkConfig
@@ -93,6 +93,12 @@ async def test_a_code_added_here_is_dialed_at_once_and_kept(tmp_path: Path) -> N
             assert bootstrap_of(app.home) == read_peer_invite(peer_invite(node.addresses))
             await until(pilot, lambda: app.session.status.connected == 1, "a connected peer")
             assert app.screen.query_one("#add-peer", Input).value == ""
+            table = app.screen.query_one("#peers", DataTable)
+            await until(
+                pilot,
+                lambda: peer in table.rows and "direct" in table.get_row(peer),
+                "the peer's row, saying how it is reached",
+            )
 
 
 async def test_offline_a_peer_is_kept_for_later_and_bad_input_is_explained(
