@@ -13,13 +13,14 @@ from typing import Any
 
 import click
 
-from stig.cli.joining import addresses_of, connect_to, node_invite
+from stig.cli.joining import connect_to, node_invite
 from stig.cli.options import confirm, home_of, run
 from stig.cli.render import echo_json
 from stig.crdt.trace import Trace
 from stig.crypto.group import Epoch, advance, day_of, read_invite
 from stig.errors import UsageError
 from stig.node.groups import INVITE_GRACE_DAYS
+from stig.node.joining import addresses_of
 from stig.node.local import LocalNode
 
 DEFAULT_NAME_PREFIX = "group-"

@@ -12,30 +12,20 @@ import click
 from stig.cli.options import home_of, run
 from stig.cli.render import echo_json
 from stig.errors import UsageError
-from stig.node.config import add_bootstrap, check_bootstrap
-from stig.node.control import ask_connect
 from stig.node.home import Home
-
-# stig.net.peer_invite (multiaddr, libp2p's peer ids: a second to import) and stig.node.mesh
-# are imported where they are used: every `stig` command loads this module.
-PEER_INVITE_PREFIX = "stig-peer1-"
-
-ABOUT = (
-    "Whoever holds this code can dial this node (stig connect CODE). It carries the addresses "
-    "above — IP addresses of this node or of the relays it is reachable through — so it tells "
-    "whoever sees it where this node is: give it in person, or over a channel you trust."
-)
-ABOUT_ONION = (
-    "Whoever holds this code can dial this node (stig connect CODE) through tor. It carries "
-    "onion addresses only, which say nothing of where this node is; but a kept onion address "
-    "is the same every run: whoever sees the code can recognise this node later."
+from stig.node.joining import (
+    ABOUT,
+    ABOUT_ONION,
+    add_peers,
+    addresses_of,
+    by_control_socket,
+    invite_of,
 )
 
 
 def node_invite(home: Home) -> tuple[str, list[str]]:
     """The running node's invite code and the addresses in it."""
-    from stig.net.peer_invite import PeerInviteError, peer_invite, read_peer_invite  # noqa: PLC0415
-    from stig.node.mesh import read_addresses  # noqa: PLC0415
+    from stig.node.mesh import read_addresses  # noqa: PLC0415 - see stig.node.joining
 
     addresses = read_addresses(home.addresses_file)
     if not addresses:
@@ -43,47 +33,14 @@ def node_invite(home: Home) -> tuple[str, list[str]]:
             f"no node is running for {home.root}: an invite carries the addresses a running "
             "node is reachable at (start one with `stig node` or `stig tui`)"
         )
-    try:
-        code = peer_invite(addresses)
-    except PeerInviteError as exc:
-        raise UsageError(str(exc)) from exc
-    return code, read_peer_invite(code)
-
-
-def addresses_of(code_or_address: str) -> list[str]:
-    """The peer addresses a person gave: a peer invite code or one full multiaddr."""
-    if "".join(code_or_address.split()).lower().startswith(PEER_INVITE_PREFIX):
-        from stig.net.peer_invite import PeerInviteError, read_peer_invite  # noqa: PLC0415
-
-        try:
-            return read_peer_invite(code_or_address)
-        except PeerInviteError as exc:
-            raise UsageError(str(exc)) from exc
-    return [check_bootstrap(code_or_address.strip(), "stig connect")]
+    invite = invite_of(addresses)
+    return invite.code, list(invite.addresses)
 
 
 def connect_to(home: Home, addresses: list[str]) -> list[str]:
     """Add ``addresses`` to config.toml and, if a node runs, have it dial them now. One line
     per address saying what happened."""
-    home.create()
-    added = add_bootstrap(home.config_file, addresses)
-    lines = []
-    running = home.control_socket.exists()
-    for address in addresses:
-        kept = "added to config.toml" if address in added else "already in config.toml"
-        if not running:
-            lines.append(f"{address}\n  {kept}; dialed when the node starts")
-            continue
-        try:
-            answer = run(ask_connect(home.control_socket, address))
-        except (UsageError, OSError, TimeoutError, ValueError):
-            lines.append(f"{address}\n  {kept}; dialed when the node starts")
-            continue
-        if "peer" in answer:
-            lines.append(f"{address}\n  {kept}; connected to {answer['peer']}")
-        else:
-            lines.append(f"{address}\n  {kept}; not reached yet: {answer.get('error')}")
-    return lines
+    return [j.describe() for j in run(add_peers(home, addresses, by_control_socket(home)))]
 
 
 @click.command()

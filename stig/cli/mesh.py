@@ -22,12 +22,12 @@ from stig.cli.publishing import DEFAULT_TITLE, site_settings
 from stig.cli.render import echo_json
 from stig.errors import StigError, UsageError
 from stig.net.circuit import REACHABILITY_MODES
-from stig.net.network import PUBLIC
 from stig.net.tor.modes import describe as describe_tor
 from stig.node import clock
 from stig.node.config import Config, RelayPolicy, check_metrics_address, load_config
 from stig.node.control import ask_status
 from stig.node.home import Home
+from stig.node.live import reach_words, route_words
 from stig.node.local import create_store
 from stig.node.mesh import MeshNode, read_addresses
 from stig.node.stats import Interval, stats_line, timestamp
@@ -443,8 +443,7 @@ def peers(ctx: click.Context, as_json: bool) -> None:
         rejected = ", ".join(f"{k} {v}" for k, v in sorted(p["rejected"].items())) or "none"
         route = p.get("route")
         if route and p["connected"]:
-            how = route["kind"] + (f" {route['relay']}" if route.get("relay") else "")
-            how += " over tor (onion)" if route.get("onion") else ""
+            how = route_words(route) + (" over tor (onion)" if route.get("onion") else "")
             state += f" {how} for {span(int(now - route['since']))}"
         click.echo(
             f"{p['peer']}  {state}  {synced}  in {p['bytes_in']} B  out {p['bytes_out']} B  "
@@ -476,18 +475,6 @@ def status(ctx: click.Context, as_json: bool) -> None:
     click.echo(f"since start  {_counts(stats['totals'])}")
     last = stats["last_interval"]
     click.echo(f"last line    {last['line'] if last else 'none yet'}")
-
-
-def reach_words(reach: dict[str, Any] | None) -> str:
-    """A node's reachability in plain words, from its status (MeshNode.status)."""
-    if not reach:
-        return "unknown (the running node is too old to say)"
-    if reach["state"] == PUBLIC:
-        return f"public ({reach['why']})"
-    relays = reach.get("relays") or []
-    if relays:
-        return f"behind NAT, reachable via {', '.join(relays)}"
-    return f"behind NAT, not reachable: {reach['why']}, and no relay holds a slot for it"
 
 
 def _counts(counts: dict[str, Any]) -> str:

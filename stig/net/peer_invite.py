@@ -68,11 +68,16 @@ def read_peer_invite(code: str) -> list[str]:
         raw = base64.b32decode(data.upper() + "=" * (-len(data) % 8))
     except ValueError as exc:
         raise PeerInviteError("the invite is cut short or too long; copy it again, whole") from exc
+    body, check = raw[:-_CHECK_BYTES], raw[-_CHECK_BYTES:]
+    checked = (
+        len(body) >= 3 and hashlib.blake2b(body, digest_size=32).digest()[:_CHECK_BYTES] == check
+    )
+    if not checked and _cut_short(raw):
+        raise PeerInviteError("the invite is cut short; copy it again, whole")
     if base64.b32encode(raw).decode().rstrip("=").lower() != data:
         # Unused low bits of the last character set: one code, one spelling.
         raise PeerInviteError("the invite is damaged at its end; copy it again")
-    body, check = raw[:-_CHECK_BYTES], raw[-_CHECK_BYTES:]
-    if len(body) < 3 or hashlib.blake2b(body, digest_size=32).digest()[:_CHECK_BYTES] != check:
+    if not checked:
         raise PeerInviteError("the invite is damaged (its check does not match); copy it again")
     if body[0] != PEER_INVITE_VERSION:
         raise PeerInviteError(f"invite version {body[0]} is not known here: upgrade stig")
@@ -95,3 +100,17 @@ def read_peer_invite(code: str) -> list[str]:
     except (ValueError, IndexError, TypeError) as exc:
         raise PeerInviteError(f"the invite's contents are malformed: {exc}") from exc
     return addresses
+
+
+def _cut_short(raw: bytes) -> bool:
+    """Whether ``raw`` is the start of a longer code: the lengths it holds ask for more bytes
+    than follow them, check included. A code copied short is the common mistake, and worth
+    naming apart from one damaged in the middle."""
+    try:
+        at = 2 + raw[1]
+        count, at = raw[at], at + 1
+        for _ in range(count):
+            at += 1 + raw[at]
+    except IndexError:
+        return True
+    return len(raw) - at < _CHECK_BYTES

@@ -20,13 +20,13 @@ import importlib
 import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from stig.crdt.trace import Trace
 from stig.crypto.persona import Persona
 from stig.errors import StigError, UsageError
-from stig.net.network import Network
+from stig.net.network import PUBLIC, Network
 from stig.net.tor.modes import OFF
 from stig.net.tor.modes import describe as describe_tor
 from stig.node.clock import now as clock_now
@@ -34,6 +34,7 @@ from stig.node.clock import wall_clock
 from stig.node.config import Config, load_config
 from stig.node.control import ask_status
 from stig.node.home import Home
+from stig.node.joining import Joined, add_peers, by_control_socket
 from stig.node.local import Draft, LocalNode, create_store
 from stig.node.mesh import MeshNode
 
@@ -44,6 +45,8 @@ STARTING = "starting"
 ONLINE = "online"
 FAILED = "failed"
 ELSEWHERE = "elsewhere"
+
+WHEN_ONLINE = "dialed when this node goes online (start stig without --offline)"
 
 
 @dataclass(frozen=True)
@@ -59,6 +62,7 @@ class PeerState:
     banned: bool
     ban_reason: str
     onion: bool = False  # every connection to it runs through tor
+    route: str = ""  # how it is reached while connected: route_words, "" if not said
 
 
 def latest_sync(peers: tuple[PeerState, ...]) -> float | None:
@@ -80,6 +84,7 @@ class LiveStatus:
     bootstrap: tuple[str, ...] = ()
     failing: int = 0  # addresses this node dials that it cannot reach (stig.node.dialing)
     tor: str = ""  # how the node uses tor, in words (stig.net.tor.modes.describe); "" if off
+    reach: str = ""  # how others reach this node, in plain words (reach_words); "": not said
 
     @property
     def connected(self) -> int:
@@ -209,7 +214,24 @@ class LiveNode:
             bootstrap=self.config.network.bootstrap,
             failing=len(raw.get("dialing", ())),
             tor=_tor_words(raw.get("tor")),
+            reach=reach_words(raw["reach"]) if raw.get("reach") else "",
         )
+
+    # -- joining (stig.node.joining) ---------------------------------------------------------
+
+    async def add_peers(self, addresses: list[str]) -> list[Joined]:
+        """Add ``addresses`` to config.toml and dial them now: through the mesh run here, or
+        through the control socket of the node running for this home elsewhere. Offline, they
+        are kept for the next start; this node dials them too should it go online."""
+        home = self.local.home
+        network = self.config.network
+        bootstrap = (*network.bootstrap, *(a for a in addresses if a not in network.bootstrap))
+        self.config = replace(self.config, network=replace(network, bootstrap=bootstrap))
+        if self._mode == ONLINE and self.mesh is not None:
+            return await add_peers(home, addresses, self.mesh.connect)
+        if self._mode == ELSEWHERE:
+            return await add_peers(home, addresses, by_control_socket(home))
+        return await add_peers(home, addresses, None, later=WHEN_ONLINE)
 
     # -- posting ---------------------------------------------------------------------------
 
@@ -272,7 +294,28 @@ def _peer_state(raw: dict[str, Any]) -> PeerState:
         banned=bool(raw.get("banned")),
         ban_reason=str(raw.get("ban_reason") or ""),
         onion=bool((raw.get("route") or {}).get("onion")),
+        route=route_words(raw.get("route")),
     )
+
+
+def reach_words(reach: dict[str, Any] | None) -> str:
+    """A node's reachability in plain words, from its status (MeshNode.status)."""
+    if not reach:
+        return "unknown (the running node is too old to say)"
+    if reach["state"] == PUBLIC:
+        return f"public ({reach['why']})"
+    relays = reach.get("relays") or []
+    if relays:
+        return f"behind NAT, reachable via {', '.join(relays)}"
+    return f"behind NAT, not reachable: {reach['why']}, and no relay holds a slot for it"
+
+
+def route_words(route: dict[str, Any] | None) -> str:
+    """How a connected peer is reached (direct, hole-punched, via relay R), from its status;
+    "" if not said."""
+    if not route:
+        return ""
+    return str(route["kind"]) + (f" {route['relay']}" if route.get("relay") else "")
 
 
 def _tor_words(tor: Any) -> str:

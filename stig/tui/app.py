@@ -32,7 +32,6 @@ from stig.node.live import LiveNode
 from stig.node.local import wipe
 from stig.node.notices import Noticing
 from stig.tui.commands import StigCommands
-from stig.tui.dialogs.ask import AskScreen
 from stig.tui.dialogs.wiping import WipingScreen
 from stig.tui.idle_gc import YOUNG_EVERY, IdleCollector
 from stig.tui.messages import ListsChanged, SessionChanged, ShowPage, Stored
@@ -315,31 +314,14 @@ class StigApp(App[None]):
         """Watch traces that match words (the command palette's "Watch…")."""
         await watch_words(self.screen, self.session)
 
-    @work(group="connect")
-    async def action_connect(self) -> None:
-        """Dial a peer by address (what ``--bootstrap`` does at start, once)."""
-        address = await self.push_screen_wait(
-            AskScreen(
-                "Address of the peer to connect to (its multiaddr, from `stig addr` there):",
-                placeholder="/ip4/…/tcp/…/p2p/12D3KooW…",
-            )
-        )
-        if not address or not address.strip():
-            return
-        mesh = self.live.mesh
-        if mesh is None or not self.session.status.on_mesh:
-            self.notify(
-                "offline: not on the mesh, so nothing to connect with (start without --offline)",
-                severity="error",
-                timeout=8,
-            )
-            return
-        peer = await mesh.dial(address.strip())
-        if peer is None:
-            self.notify(f"could not reach {address.strip()}", severity="error", timeout=8)
-        else:
-            self.notify(f"connected to {peer}; a sync starts now")
-        await self._refresh_status()
+    def action_connect(self) -> None:
+        """Add a peer (the command palette's "Connect to a peer…"): the Peers page's field."""
+        self._show("peers")
+        self.call_later(self._focus_add_peer)
+
+    def _focus_add_peer(self) -> None:
+        if isinstance(self.screen, PeersScreen):
+            self.screen.action_add_peer()
 
     def action_help(self) -> None:
         if not isinstance(self.screen, HelpScreen):

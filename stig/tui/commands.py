@@ -1,7 +1,7 @@
 """stig's own actions in the command palette (``ctrl+p``), beside Textual's (theme, quit, keys).
 
 Each command is what a key does somewhere (the places, compose, undo a mute), or what has no key
-of its own: connect to a peer by address, show a space, use a persona, and the panic buttons
+of its own: connect to a peer, show a space, use a persona, and the panic buttons
 (burn the persona in use, wipe this device — each still asks for its typed word). The list is
 made when the palette opens, so it names this device's groups and personas as they are.
 """
@@ -32,8 +32,8 @@ def stig_commands(session: Session) -> list[StigCommand]:
         StigCommand("Compose a trace", "in the space shown (c in the feed)", "compose"),
         StigCommand("Feed", "the traces alive here, most intense first (f)", "feed"),
         StigCommand("Search", "full text, offline, in the space shown (/)", "search"),
-        StigCommand("Peers", "connected peers, last sync, how to add one (p)", "peers"),
-        StigCommand("Connect to a peer…", "dial a peer by its multiaddr", "connect"),
+        StigCommand("Peers", "connected peers, this node's invite, adding a peer (p)", "peers"),
+        StigCommand("Connect to a peer…", "add one by its code or address (Peers, a)", "connect"),
         StigCommand("Contour", "activity by tag and day, and by place (o)", "contour"),
         StigCommand("Identities", "personas: create, switch, burn (i)", "identities"),
         StigCommand("Groups", "new, invite, join, leave, fork (G)", "groups"),

@@ -75,3 +75,11 @@ def test_at_most_four_addresses_and_only_the_first_peers() -> None:
         peer_invite([])
     with pytest.raises(PeerInviteError, match="starts with"):
         read_peer_invite("stig-group1-aaaa")
+
+
+@given(st.integers(1, 200))
+def test_a_code_copied_short_says_it_is_cut_short(cut: int) -> None:
+    _, code = vector()
+    short = code[: max(len("stig-peer1-") + 1, len(code) - cut)]
+    with pytest.raises(PeerInviteError, match="cut short"):
+        read_peer_invite(short)

@@ -135,6 +135,7 @@ def test_screen_looks_as_before(
         ("thread without answers", ("down", "enter")),
         ("fork dialog", ("G", "k")),
         ("compose", ("c",)),
+        ("peers", ("p",)),
     ],
 )
 def test_screen_looks_as_before_at_80x24(

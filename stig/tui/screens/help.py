@@ -14,6 +14,7 @@ from stig.tui.screens.groups import GroupsScreen
 from stig.tui.screens.identities import IdentitiesScreen
 from stig.tui.screens.mutes import MutesScreen
 from stig.tui.screens.page import Page
+from stig.tui.screens.peers import PeersScreen
 from stig.tui.screens.search import SearchScreen
 from stig.tui.screens.thread import ThreadScreen
 from stig.tui.session import Session
@@ -62,6 +63,7 @@ def key_table(everywhere: list[BindingType]) -> Table:
         ("feed", FeedScreen.BINDINGS),
         ("trace", ThreadScreen.BINDINGS),
         ("search", SearchScreen.BINDINGS),
+        ("peers", PeersScreen.BINDINGS),
         ("compose", ComposeScreen.BINDINGS),
         ("identities", IdentitiesScreen.BINDINGS),
         ("groups", GroupsScreen.BINDINGS),
