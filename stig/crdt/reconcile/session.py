@@ -17,7 +17,7 @@ from stig.crdt.reconcile.cost import (
     estimate_density,
     expected_differences,
 )
-from stig.crdt.reconcile.items import ID_OF, ReconcileSet
+from stig.crdt.reconcile.items import ID_OF, ReconcileSet, Snapshot
 from stig.crdt.reconcile.wire import (
     FINGERPRINT_BYTES,
     ID_BYTES,
@@ -148,14 +148,16 @@ class Reconciler:
 
     def __init__(
         self,
-        items: Iterable[Item] | ReconcileSet,
+        items: Iterable[Item] | ReconcileSet | Snapshot,
         *,
         initiator: bool,
         frame_limit: int = MAX_FRAME_BYTES,
     ) -> None:
         if frame_limit < MIN_FRAME_BYTES:
             raise ValueError(f"frame_limit must be at least {MIN_FRAME_BYTES} bytes")
-        self._set = items if isinstance(items, ReconcileSet) else ReconcileSet(items)
+        if not isinstance(items, Snapshot):
+            items = (items if isinstance(items, ReconcileSet) else ReconcileSet(items)).snapshot()
+        self._set = items
         self._initiator = initiator
         self._limit = frame_limit
         self._accept = max(frame_limit, MAX_FRAME_BYTES)
@@ -190,7 +192,7 @@ class Reconciler:
             raise RuntimeError("initiate() was already called")
         self._started = True
         writer = Writer(self._limit)
-        n = len(self._set.keys)
+        n = len(self._set)
         if n <= FIRST_LIST_MAX_ITEMS and self._list(writer, Span(LOWEST, INFINITY, 0, n), None):
             return writer.frame()
         k = max(2, min(FIRST_BRANCHES, n // FIRST_RANGE_MIN_ITEMS))
@@ -234,7 +236,7 @@ class Reconciler:
         return writer.frame()
 
     def _answer(self, ranges: list[Range]) -> Writer:
-        n = len(self._set.keys)
+        n = len(self._set)
         # Resolve every range to the indices of our items in it and compare fingerprints first:
         # how many of our items lie in equal ranges, and how large the differing ranges are,
         # estimates how dense the differences are. Skip ranges count as equal: the peer found
@@ -410,7 +412,7 @@ class Reconciler:
         """We hold item ``index`` and the peer lacks it, and that is the range's only difference.
         The initiator now knows all it needs; the responder tells the initiator which item."""
         lower, upper, _, _ = span
-        id_ = self._set.keys[index][TS_BYTES:]
+        id_ = self._set.id(index)
         if not self._initiator:
             found = Found(id_[: self._set.extra_width([id_])])
             if not writer.add(lower, upper, found):
@@ -526,10 +528,10 @@ class Reconciler:
             w = width
         mark = writer.mark()
         if w == PREFIX_BYTES:
-            payload = IdList(w, tuple(self._set.heads[lo:hi]))
+            payload = IdList(w, tuple(self._set.heads(lo, hi)))
         else:
             end = TS_BYTES + w
-            payload = IdList(w, tuple(k[TS_BYTES:end] for k in self._set.keys[lo:hi]))
+            payload = IdList(w, tuple(k[TS_BYTES:end] for k in self._set.keys(lo, hi)))
         if not writer.add(lower, upper, payload):
             return False
         if peer_items is not None and width is None:
@@ -548,7 +550,7 @@ class Reconciler:
         shorts = opened.shorts
         if shorts is None or self._has_collided(opened.span.lower.key, upper.key):
             return None
-        added = self._set.heads[lo:hi]
+        added = self._set.heads(lo, hi)
         if not shorts.isdisjoint(added) or len(set(added)) != len(added):
             return None
         return IdList(PREFIX_BYTES, opened.list.ids + tuple(added)), added
@@ -580,7 +582,7 @@ class Reconciler:
     def _take_full_list(self, lo: int, hi: int, payload: IdList) -> None:
         """The responder's full ids of a small range: both differences of the range are known."""
         theirs = set(payload.ids)
-        mine = [k[TS_BYTES:] for k in self._set.keys[lo:hi]]
+        mine = self._set.ids(lo, hi)
         self.have.update(id_ for id_ in mine if id_ not in theirs)
         mine_set = set(mine)
         self.need.update(id_ for id_ in payload.ids if id_ not in mine_set)
@@ -599,18 +601,17 @@ class Reconciler:
             return self._split_reply(writer, span, (hi - lo - len(listed.ids)) * PREFIX_BYTES)
         entries = set(listed.ids)
         if w == PREFIX_BYTES:
-            prefixes = self._set.heads[lo:hi]
+            prefixes = self._set.heads(lo, hi)
         else:
             end = TS_BYTES + w
-            prefixes = [k[TS_BYTES:end] for k in self._set.keys[lo:hi]]
+            prefixes = [k[TS_BYTES:end] for k in self._set.keys(lo, hi)]
         present = set(prefixes)
         listed_here = [p in entries for p in prefixes]
-        indices = range(lo, hi)
-        matched_at = list(compress(indices, listed_here))
-        total = sum(map(self._set.vals.__getitem__, matched_at))
-        matched = len(matched_at)
+        matched_vals = list(compress(self._set.values(lo, hi), listed_here))
+        total = sum(matched_vals)
+        matched = len(matched_vals)
         unlisted = list(map(not_, listed_here))
-        extras = list(map(ID_OF, compress(self._set.keys[lo:hi], unlisted)))
+        extras = list(map(ID_OF, compress(self._set.keys(lo, hi), unlisted)))
         missing = tuple(i for i, p in enumerate(listed.ids) if p not in present)
         # The shortest the reply can be; if even that does not fit, do not work out the widths
         # of what cannot be sent (a fresh peer's empty list may face all our items).
@@ -655,21 +656,21 @@ class Reconciler:
             count = min(hi - start, max(1, writer.room() // (PREFIX_BYTES + 1)))
             # A chunk has one prefix width: an id that needs a longer prefix than
             # PREFIX_BYTES gets a chunk of its own rather than widening thousands.
-            width = self._set.unique_width(self._set.keys[start][TS_BYTES:])
+            width = self._set.unique_width(self._set.id(start))
             if width > PREFIX_BYTES:
                 count = 1
             elif self._set.crowded:
                 crowded = self._set.crowded
-                heads = self._set.heads[start + 1 : start + count]
+                heads = self._set.heads(start + 1, start + count)
                 first = next((j for j, h in enumerate(heads, start + 1) if h in crowded), None)
                 if first is not None:
                     count = first - start
             while count:
                 end = start + count
                 sub_upper = upper if end == hi else self._set.bound_before(end)
-                ids = list(map(ID_OF, self._set.keys[start:end]))
+                ids = self._set.ids(start, end)
                 extras = (
-                    tuple(self._set.heads[start:end])
+                    tuple(self._set.heads(start, end))
                     if width == PREFIX_BYTES
                     else tuple(id_[:width] for id_ in ids)
                 )
@@ -694,13 +695,12 @@ class Reconciler:
         full ids (a prefix collision hid a difference)."""
         # count == hi - lo (_check_move): expanding the bitmap costs what our range holds.
         missing = reply.missing
-        vals = self._set.vals
-        total = self._set.total(lo, hi) - sum(vals[lo + i] for i in missing)
+        total = self._set.total(lo, hi) - self._set.total_of(lo + i for i in missing)
         if fingerprint(total, hi - lo - len(missing)) != reply.check:
             if reply.width == ID_BYTES:
                 # With full ids nothing can collide: the peer is broken or lying.
                 raise protocol_error("id reply inconsistent with full ids")
             return False
-        self.have.update(self._set.keys[lo + i][TS_BYTES:] for i in missing)
+        self.have.update(self._set.id(lo + i) for i in missing)
         self.need.update(reply.extras)
         return True
