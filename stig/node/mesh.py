@@ -46,6 +46,7 @@ from stig.node.ledger import Ledger
 from stig.node.network import Network, NetworkError, PeerDown, PeerId, PeerUp, Pushed, Stream
 from stig.node.rooms import collect_groups
 from stig.node.stats import Interval, Reporter, Snapshot, disk_use, snapshot_json
+from stig.node.sync_set import SyncSet
 from stig.node.topics import PUBLIC_TOPIC
 from stig.store.port import Store
 
@@ -100,6 +101,9 @@ class MeshNode:
         # The addresses this node dials (bootstrap, and any dialed by hand), and how that goes.
         self.dialing: dict[str, Dialing] = {}
         self.admission = Admission(self.policy, store, self.ledger, clock, self._cut_off_soon)
+        # What sync reconciles, kept current between sessions rather than read and sorted
+        # for each one.
+        self.sync_set = SyncSet(store)
         self._pushes: asyncio.Queue[tuple[PeerId, bytes]] = asyncio.Queue()
         self._syncing: set[PeerId] = set()
         self._sync_turn = asyncio.Lock()
@@ -129,6 +133,7 @@ class MeshNode:
             self._write_addresses()
             cursor = await self.store.cursor()
             for job in (
+                self.sync_set.snapshot(int(self.clock())),  # read once, before any session
                 self._events(),
                 self._ingest_pushes(),
                 self._publish_from(cursor),
@@ -258,8 +263,13 @@ class MeshNode:
             stream = await self.network.open_stream(peer, sync.SYNC_PROTOCOL, STREAM_WITHIN)
             try:
                 async with asyncio.timeout(SYNC_WITHIN):
+                    now = int(self.clock())
                     stats = await sync.initiate(
-                        stream, self.store, self.session(peer, pushed=False), int(self.clock())
+                        stream,
+                        self.store,
+                        self.session(peer, pushed=False),
+                        now,
+                        await self.sync_set.snapshot(now),
                     )
             finally:
                 await stream.close()
@@ -282,8 +292,13 @@ class MeshNode:
         began = self.clock()
         try:
             async with asyncio.timeout(SYNC_WITHIN):
+                now = int(self.clock())
                 stats = await sync.respond(
-                    stream, self.store, self.session(peer, pushed=False), int(self.clock())
+                    stream,
+                    self.store,
+                    self.session(peer, pushed=False),
+                    now,
+                    await self.sync_set.snapshot(now),
                 )
         except SyncError as exc:
             await stream.reset()
