@@ -346,11 +346,7 @@ class Snapshot:
         runs = self._runs[b]
         if j + hi - lo < len(runs):  # within one block
             return runs[j + hi - lo] - runs[j]
-        return self._before(hi) - self._before(lo)
-
-    def total_of(self, indices: Iterable[int]) -> int:
-        """The sum of the ids of the items at these indices."""
-        return sum(map(self.value, indices))
+        return self._before(hi) - self._sums[b] - runs[j]
 
     def fingerprint(self, lo: int, hi: int) -> bytes:
         return fingerprint(self.total(lo, hi), hi - lo)

@@ -704,12 +704,16 @@ class Reconciler:
         full ids (a prefix collision hid a difference)."""
         # count == hi - lo (_check_move): expanding the bitmap costs what our range holds.
         missing = reply.missing
-        total = self._set.total(lo, hi) - self._set.total_of(lo + i for i in missing)
+        # (One read of the range's values and keys: per-index reads cost a search each.)
+        values = self._set.values(lo, hi) if missing else []
+        total = self._set.total(lo, hi) - sum(values[i] for i in missing)
         if fingerprint(total, hi - lo - len(missing)) != reply.check:
             if reply.width == ID_BYTES:
                 # With full ids nothing can collide: the peer is broken or lying.
                 raise protocol_error("id reply inconsistent with full ids")
             return False
-        self.have.update(self._set.id(lo + i) for i in missing)
+        if missing:
+            keys = self._set.keys(lo, hi)
+            self.have.update(keys[i][TS_BYTES:] for i in missing)
         self.need.update(reply.extras)
         return True
