@@ -87,10 +87,10 @@ class SyncSet:
         self._touched = touched
         try:
             rows = await self._store.live_items(now)
-            items = [Item(created, tid) for created, tid in rows if tid not in touched]
             # Sorting a million items takes seconds: off the event loop (nothing else holds
-            # the new set yet).
-            fresh = await asyncio.to_thread(ReconcileSet, items)
+            # the new set yet; ``touched`` is only read there, and what it gains meanwhile is
+            # applied below).
+            fresh = await asyncio.to_thread(_built, rows, touched)
         except BaseException:  # (a session's timeout, a store error): read it next time
             self._stale = True
             raise
@@ -112,3 +112,7 @@ class SyncSet:
         for created, tid in expired:
             if tid not in touched:  # else a newer change said where it stands
                 self._set.remove(Item(created, tid))
+
+
+def _built(rows: list[tuple[int, bytes]], touched: dict[bytes, ItemChange]) -> ReconcileSet:
+    return ReconcileSet(Item(created, tid) for created, tid in rows if tid not in touched)
