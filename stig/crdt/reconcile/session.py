@@ -17,7 +17,7 @@ from stig.crdt.reconcile.cost import (
     estimate_density,
     expected_differences,
 )
-from stig.crdt.reconcile.items import ID_OF, ReconcileSet, Snapshot
+from stig.crdt.reconcile.items import HEAD_OF, ID_OF, ReconcileSet, Snapshot
 from stig.crdt.reconcile.wire import (
     FINGERPRINT_BYTES,
     ID_BYTES,
@@ -609,18 +609,19 @@ class Reconciler:
                 return False
             return self._split_reply(writer, span, (hi - lo - len(listed.ids)) * PREFIX_BYTES)
         entries = set(listed.ids)
+        keys = self._set.keys(lo, hi)  # (read once: a range of a snapshot is gathered)
         if w == PREFIX_BYTES:
-            prefixes = self._set.heads(lo, hi)
+            prefixes = list(map(HEAD_OF, keys))
         else:
             end = TS_BYTES + w
-            prefixes = [k[TS_BYTES:end] for k in self._set.keys(lo, hi)]
+            prefixes = [k[TS_BYTES:end] for k in keys]
         present = set(prefixes)
         listed_here = [p in entries for p in prefixes]
         matched_vals = list(compress(self._set.values(lo, hi), listed_here))
         total = sum(matched_vals)
         matched = len(matched_vals)
         unlisted = list(map(not_, listed_here))
-        extras = list(map(ID_OF, compress(self._set.keys(lo, hi), unlisted)))
+        extras = list(map(ID_OF, compress(keys, unlisted)))
         missing = tuple(i for i, p in enumerate(listed.ids) if p not in present)
         # The shortest the reply can be; if even that does not fit, do not work out the widths
         # of what cannot be sent (a fresh peer's empty list may face all our items).
@@ -677,9 +678,10 @@ class Reconciler:
             while count:
                 end = start + count
                 sub_upper = upper if end == hi else self._set.bound_before(end)
-                ids = self._set.ids(start, end)
+                keys = self._set.keys(start, end)
+                ids = list(map(ID_OF, keys))
                 extras = (
-                    tuple(self._set.heads(start, end))
+                    tuple(map(HEAD_OF, keys))
                     if width == PREFIX_BYTES
                     else tuple(id_[:width] for id_ in ids)
                 )
