@@ -52,6 +52,7 @@ class Reason(StrEnum):
     FROM_FUTURE = "from_future"
     EXPIRED = "expired"
     TRUNCATED = "truncated"  # a bundle record cut short
+    TOO_SMALL = "too_small"  # a bundle record shorter than the smallest trace
     BAD_ENVELOPE = "bad_envelope"  # a sealed trace not shaped as an envelope (protocol.md §10)
 
 

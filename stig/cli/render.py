@@ -96,7 +96,9 @@ def report_json(report: IngestReport) -> dict[str, Any]:
 def _omitted(report: IngestReport) -> dict[str, int]:
     """Rejects counted but not listed, by reason (0 when all are listed). Computed from the
     counts and the kept details, which is what ``IngestReport.omitted`` says."""
-    listed = Counter(r.reason for r in report.rejections)
+    listed: Counter[str] = Counter()
+    for r in report.rejections:
+        listed[r.reason] += r.count
     return {reason: n - listed[reason] for reason, n in sorted(report.rejected.items())}
 
 

@@ -45,6 +45,7 @@ class Rejection:
     at: str
     reason: str
     detail: str
+    count: int = 1  # records this detail stands for (a run of short bundle records)
 
 
 Policy = Callable[[Trace], Awaitable[tuple[str, str] | None]]
@@ -69,18 +70,24 @@ class IngestReport:
     duplicates: int = 0
     rejected: Counter[str] = field(default_factory=Counter)
     rejections: list[Rejection] = field(default_factory=list)
+    listed: Counter[str] = field(default_factory=Counter)
+    """Details kept in ``rejections``, by reason."""
 
-    def reject(self, at: str, error: InvalidTrace) -> None:
-        self.refuse(at, error.reason.value, error.detail)
+    def reject(self, at: str, error: InvalidTrace, count: int = 1) -> None:
+        self.refuse(at, error.reason.value, error.detail, count)
 
-    def refuse(self, at: str, reason: str, detail: str) -> None:
-        self.rejected[reason] += 1
-        if self.rejected[reason] <= DETAILS_PER_REASON:
-            self.rejections.append(Rejection(at, reason, detail))
+    def refuse(self, at: str, reason: str, detail: str, count: int = 1) -> None:
+        """Count ``count`` rejects for one reason (a run of short bundle records is counted
+        at once, with one detail)."""
+        if self.listed[reason] < DETAILS_PER_REASON:
+            self.listed[reason] += 1
+            self.rejections.append(Rejection(at, reason, detail, count))
+        self.rejected[reason] += count
 
     def omitted(self, reason: str) -> int:
         """Rejects for ``reason`` counted but not kept in ``rejections``."""
-        return max(0, self.rejected[reason] - DETAILS_PER_REASON)
+        listed = sum(r.count for r in self.rejections if r.reason == reason)
+        return self.rejected[reason] - listed
 
     @property
     def seen(self) -> int:

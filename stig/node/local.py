@@ -400,10 +400,10 @@ class LocalNode:
             with path.open("rb") as stream:
                 batch: list[tuple[str, bytes]] = []
                 for record in read_records(stream):
-                    progress(4 + len(record.raw) if record.error is None else 4)
+                    progress(record.size)
                     at = f"byte {record.offset}"
                     if record.error is not None:
-                        ingest.report.reject(at, record.error)
+                        ingest.report.reject(at, record.error, record.count)
                         continue
                     batch.append((at, record.raw))
                     if len(batch) >= INGEST_BATCH:

@@ -49,7 +49,15 @@ TRACES = 0x11
 DONE = 0x12
 
 MAX_FRAME = 256 * 1024
-"""Largest fetch-phase frame, and the reconciliation frame limit."""
+"""Largest frame of a session either way (fetch phase and reconciliation): what we accept, and
+the most we send in the fetch phase."""
+
+SEND_RECONCILE_BYTES = 192 * 1024
+"""Largest reconciliation frame this node sends; it accepts MAX_FRAME (docs/sync.md §4.6: the
+limit a peer must accept is not what it must send). A local choice: the CPU of writing an
+answer grows with its bytes (some 0.15 us per byte in the worst frames a peer can ask us to
+answer), and a quarter less keeps the worst under the 50 ms budget with a margin, for one more
+round trip per ~48,000 items pulled by a new node (docs/performance.md, "Adversarial input")."""
 
 MAX_WANT_KEYS = 4096
 """Keys per WANT frame: a request stays small and its answer bounded."""
@@ -212,8 +220,10 @@ async def _reconciler(
         return Reconciler(snapshot, initiator=initiator, frame_limit=MAX_FRAME)
     items = [Item(created, tid) for created, tid in await store.live_items(now)]
     if len(items) < INLINE_BELOW:
-        return Reconciler(items, initiator=initiator, frame_limit=MAX_FRAME)
-    return await asyncio.to_thread(Reconciler, items, initiator=initiator, frame_limit=MAX_FRAME)
+        return Reconciler(items, initiator=initiator, frame_limit=SEND_RECONCILE_BYTES)
+    return await asyncio.to_thread(
+        Reconciler, items, initiator=initiator, frame_limit=SEND_RECONCILE_BYTES
+    )
 
 
 async def _receive(reconciler: Reconciler, frame: bytes) -> bytes | None:

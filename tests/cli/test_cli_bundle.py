@@ -19,13 +19,14 @@ from tests.cli.running import stig
 
 VECTORS = Path(__file__).resolve().parents[1] / "crdt" / "vectors.json"
 
-JUNK = (b"\xc1", b"\x00")
-"""Two 1-byte records that are not traces: bad_encoding (a byte no msgpack header has) and
-bad_shape (an integer, not an array)."""
+JUNK = (b"\xc1" + bytes(bundle.MIN_RECORD_BYTES - 1), b"\xdc\x00\x6c" + bytes(108))
+"""Two records of the smallest trace's size (shorter ones are refused by their length alone,
+``too_small``) that are not traces: bad_encoding (a byte no msgpack header has) and bad_shape
+(an array of 108 nils, not of 11 fields)."""
 
 
 def junk_bundle(path: Path, records: int) -> Path:
-    record = struct.pack(">I", 1)
+    record = struct.pack(">I", bundle.MIN_RECORD_BYTES)
     with path.open("wb") as out:
         bundle.write_header(out)
         out.write(b"".join(record + JUNK[i % 2] for i in range(records)))
@@ -84,10 +85,10 @@ def test_import_output_counts_and_says_how_many_more(home: Path, tmp_path: Path)
     assert lines.index("  ... and 5 more bad_encoding not listed") == DETAILS_PER_REASON
     assert listed[0] == (
         "  rejected byte 9: bad_encoding: not one msgpack value (a byte that is no msgpack "
-        "header (c1, or a reserved one)): 1 byte, c1"
+        "header (c1, or a reserved one)): 111 bytes, c1000000000000000000000000000000…"
     )
     assert listed[DETAILS_PER_REASON] == (
-        "  rejected byte 14: bad_shape: not an array of 11 fields but int 0"
+        "  rejected byte 124: bad_shape: not an array of 11 fields but an array of 108"
     )
 
     report = json.loads(stig(home, "import", str(path), "--json").stdout)
@@ -96,9 +97,35 @@ def test_import_output_counts_and_says_how_many_more(home: Path, tmp_path: Path)
     assert len(report["rejections"]) == 2 * DETAILS_PER_REASON
 
 
+def test_short_records_are_counted_in_runs(home: Path, tmp_path: Path) -> None:
+    """100,000 empty records (docs/protocol.md §7, ``too_small``): all counted, each run of them
+    listed once with its count, none left unaccounted as 'not listed'."""
+    path = tmp_path / "empty.stig"
+    with path.open("wb") as out:
+        bundle.write_header(out)
+        out.write(bytes(4 * 100_000))
+    done = stig(home, "import", str(path))
+    assert done.stdout == "accepted 0, duplicate 0, rejected 100000 (too_small 100000)\n"
+    listed = [line for line in done.stderr.splitlines() if line.startswith("  rejected byte ")]
+    assert listed[0].startswith("  rejected byte 9: too_small: ")
+    assert "records in a row" in listed[0]
+    assert 1 <= len(listed) <= 2  # one run per read buffer (256 KiB)
+    assert "not listed" not in done.stderr
+
+
 def test_every_listed_reject_says_what_was_found(home: Path, tmp_path: Path) -> None:
     """No detail ends in an empty message: each names what it found."""
-    records = [b"", b"\xc1", b"\x91" * 2000, b"\x81\x00\x00", b"\xa2\xff\xfe", b"\x00\x00", b"\x80"]
+    pad = bytes(bundle.MIN_RECORD_BYTES)
+    records = [
+        b"\xc1" + pad,
+        b"\x91" * 2000,
+        b"\x81\x00\xc4\x6b" + pad,
+        b"\xda\x00\x6e\xff\xfe" + pad[:108],
+        b"\x00" + pad,
+        b"\x80" + pad,
+        b"",  # the two short ones: one too_small detail for both
+        b"\x00\x00",
+    ]
     path = tmp_path / "varied.stig"
     with path.open("wb") as out:
         bundle.write_header(out)
@@ -107,7 +134,8 @@ def test_every_listed_reject_says_what_was_found(home: Path, tmp_path: Path) -> 
         out.write(b"\x00\x00")  # a length cut short
     report = json.loads(stig(home, "import", str(path), "--json").stdout)
     details = [r["detail"] for r in report["rejections"]]
-    assert len(details) == len(records) + 1
+    assert len(details) == len(records)  # two short records in one detail, and the cut length
+    assert report["rejected"]["too_small"] == 2
     for detail in details:
         assert not detail.rstrip().endswith(":"), detail
         assert "()" not in detail, detail

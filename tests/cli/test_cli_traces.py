@@ -170,27 +170,25 @@ def test_export_import_gc(home: Path, tmp_path: Path) -> None:
     assert sorted(ids(feed)) == sorted([*kept, echo])
     assert next(item for item in feed if item["id"] == kept[0])["echoes"] == 1
 
-    # A bundle with junk in it: the valid trace before the junk is still counted.
+    # A bundle with junk in it: the valid trace before the junk is still counted. The junk is
+    # shorter than any trace: refused by its length (docs/protocol.md §7).
     damaged = tmp_path / "damaged.stig"
     raw = small.read_bytes()
     junk = b"\xc1 not a trace"
     damaged.write_bytes(raw + struct.pack(">I", len(junk)) + junk)
     report = as_json(other, "import", str(damaged))
     [rejection] = report["rejections"]
-    assert rejection["detail"] == (
-        "not one msgpack value (a byte that is no msgpack header (c1, or a reserved one)): "
-        f"{len(junk)} bytes, {junk.hex()}"
-    )
+    assert rejection["detail"] == f"{len(junk)} bytes, the smallest trace is 111"
     assert report == {
         "accepted": 0,
         "duplicates": 1,
-        "rejected": {"bad_encoding": 1},
-        "rejections": [{**rejection, "at": f"byte {len(raw)}", "reason": "bad_encoding"}],
-        "omitted": {"bad_encoding": 0},
+        "rejected": {"too_small": 1},
+        "rejections": [{**rejection, "at": f"byte {len(raw)}", "reason": "too_small"}],
+        "omitted": {"too_small": 0},
     }
     done = stig(other, "import", str(damaged))
-    assert done.stdout.startswith("accepted 0, duplicate 1, rejected 1 (bad_encoding 1)")
-    assert f"rejected byte {len(raw)}: bad_encoding:" in done.stderr
+    assert done.stdout.startswith("accepted 0, duplicate 1, rejected 1 (too_small 1)")
+    assert f"rejected byte {len(raw)}: too_small:" in done.stderr
 
     assert stig(home, "gc", env=AHEAD).stdout == "removed 1 expired traces\n"
     assert "no trace here starts with" in fails(home, "show", fading)

@@ -15,13 +15,15 @@ from stig.crdt.bundle import (
     HEADER,
     MAGIC,
     MAX_RECORD_BYTES,
+    MIN_RECORD_BYTES,
     Record,
     read_records,
     write_header,
     write_record,
 )
+from stig.crdt.codec import decode
 from stig.crdt.trace import Trace
-from stig.crdt.validate import validate
+from stig.crdt.validate import check_fields, validate
 from stig.errors import InvalidBundle, InvalidTrace, Reason
 from tests.crdt.strategies import forge, valid_traces
 
@@ -105,11 +107,29 @@ def test_damaged_bundle_yields_every_good_record_and_an_error_for_each_bad_one(
         tail = struct.pack(">I", MAX_RECORD_BYTES + 100) + bytes(data.draw(st.integers(0, 99)))
     read_back = read(body + tail)
 
-    assert len(read_back) == len(records) + (1 if cut else 0)
+    # Consecutive records shorter than MIN_RECORD_BYTES come as one record with their count.
+    runs: list[list[tuple[str, bytes, int]]] = []
+    for item in records:
+        short = len(item[1]) < MIN_RECORD_BYTES
+        if short and runs and len(runs[-1][-1][1]) < MIN_RECORD_BYTES:
+            runs[-1].append(item)
+        else:
+            runs.append([item])
+    assert len(read_back) == len(runs) + (1 if cut else 0)
     offset = len(HEADER)
-    for record, (what, raw, now) in zip(read_back, records, strict=False):
+    for record, run in zip(read_back, runs, strict=False):
         assert record.offset == offset
-        offset += 4 + len(raw)
+        assert record.size == sum(4 + len(raw) for _, raw, _ in run)
+        offset += record.size
+        what, raw, now = run[0]
+        if len(raw) < MIN_RECORD_BYTES:
+            assert what == CORRUPT  # no valid trace is that short
+            assert record.raw == b""
+            assert record.error is not None
+            assert record.error.reason is Reason.TOO_SMALL
+            assert record.count == len(run)
+            continue
+        assert record.count == 1
         if what == OVERSIZE:
             assert record.raw == b""
             assert record.error is not None
@@ -144,17 +164,52 @@ def test_oversize_record_is_skipped_and_reading_goes_on() -> None:
     ]
 
 
-def test_record_of_exactly_the_limit_is_read() -> None:
-    records = read(bundle([b"\x00" * MAX_RECORD_BYTES]))
-    assert records == [Record(len(HEADER), raw=b"\x00" * MAX_RECORD_BYTES)]
+def test_record_of_exactly_the_limits_is_read() -> None:
+    for size in (MAX_RECORD_BYTES, MIN_RECORD_BYTES):
+        records = read(bundle([b"\x00" * size]))
+        assert records == [Record(len(HEADER), raw=b"\x00" * size, size=4 + size)]
 
 
-def test_zero_length_record_is_a_record() -> None:
-    records = read(bundle([b"", forge().encoded]))
-    assert records[0] == Record(len(HEADER), raw=b"")
-    with pytest.raises(InvalidTrace):
-        validate(records[0].raw, 0)
-    assert records[1].raw == forge().encoded
+def test_the_smallest_trace_is_min_record_bytes() -> None:
+    """MIN_RECORD_BYTES is the shortest encoding of each field: a trace that passes every check
+    but the clock's and the signature's is that long, and none can be shorter."""
+    smallest = Trace(kind="a", author=bytes(32), created=0, expires=1, signature=bytes(64))
+    assert len(smallest.encoded) == MIN_RECORD_BYTES
+    check_fields(decode(smallest.encoded))
+
+
+@settings(max_examples=100, deadline=None)
+@given(valid_traces(max_body=20))
+def test_no_valid_trace_is_shorter_than_min_record_bytes(trace: Trace) -> None:
+    assert len(trace.encoded) >= MIN_RECORD_BYTES
+
+
+def test_short_records_are_refused_by_length_and_counted_together() -> None:
+    """A record shorter than the smallest trace is refused without decoding (``too_small``);
+    a run of them is one record with their count, and reading goes on after it."""
+    good = forge().encoded
+    short = [b"", b"\xc0", bytes(MIN_RECORD_BYTES - 1)]
+    records = read(bundle([good, *short, good, b""]))
+    assert [(r.error.reason if r.error else None, r.count) for r in records] == [
+        (None, 1),
+        (Reason.TOO_SMALL, 3),
+        (None, 1),
+        (Reason.TOO_SMALL, 1),
+    ]
+    assert records[1].offset == len(HEADER) + 4 + len(good)
+    assert records[1].size == sum(4 + len(raw) for raw in short)
+    assert records[2].raw == good
+
+
+def test_a_long_run_of_short_records_is_counted_in_parts_across_buffers() -> None:
+    """70,000 empty records (280 KB, more than one read buffer): every one counted, in runs of at
+    most one buffer each, so that reading reports progress as it goes."""
+    records = read(bundle([b""] * 70_000 + [forge().encoded]))
+    assert all(r.error is not None and r.error.reason is Reason.TOO_SMALL for r in records[:-1])
+    assert sum(r.count for r in records[:-1]) == 70_000
+    assert len(records) - 1 <= 3
+    assert records[-1].raw == forge().encoded
+    assert records[-1].offset == len(HEADER) + 4 * 70_000
 
 
 def test_huge_length_claim_at_the_end_is_truncated_without_reading_it_all() -> None:
@@ -188,7 +243,7 @@ def test_any_file_gives_records_or_invalid_bundle(data: bytes) -> None:
         for record in records:
             if record.error is not None:
                 assert record.raw == b""
-                assert record.error.reason in {Reason.TOO_LARGE, Reason.TRUNCATED}
+                assert record.error.reason in {Reason.TOO_LARGE, Reason.TOO_SMALL, Reason.TRUNCATED}
             else:
                 with pytest.raises(InvalidTrace):
                     validate(record.raw, 0)

@@ -433,6 +433,16 @@ def build_vectors() -> list[Vector]:
             "records": [{"trace": "callout"}, {"error": Reason.TRUNCATED.value}],
             "bundle_hex": (_bundle_bytes([callout.encoded]) + truncated_echo).hex(),
         },
+        {
+            "name": "bundle-too-small",
+            "type": "bundle",
+            "records": [
+                {"trace": "callout"},
+                {"error": Reason.TOO_SMALL.value, "count": 2},
+                {"trace": "echo"},
+            ],
+            "bundle_hex": _bundle_bytes([callout.encoded, b"", b"\xc0", echo.encoded]).hex(),
+        },
     ]
 
     def view(name: str, members: list[str], now: int, target: str) -> Vector:
@@ -754,10 +764,11 @@ def test_bundle_vector(name: str) -> None:
             assert record.error is None
             assert record.raw == _raw(wanted["trace"])
             validate(record.raw, BY_NAME[wanted["trace"]]["valid_at"])
-            offset += 4 + len(record.raw)
         else:
             assert record.error is not None
             assert record.error.reason == Reason(wanted["error"])
+            assert record.count == wanted.get("count", 1)
+        offset += record.size
     if all("trace" in wanted for wanted in vector["records"]):
         assert _bundle_bytes([_raw(w["trace"]) for w in vector["records"]]) == data
 

@@ -139,8 +139,10 @@ async def test_bad_records_are_reported_and_every_valid_trace_is_kept(
     bundle.record(valid[4].encoded)
     expected[bundle.record(non_canonical(valid[0]))] = Reason.NON_CANONICAL
     expected[bundle.record(garbage)] = Reason.BAD_ENCODING
-    expected[bundle.record(b"")] = Reason.BAD_ENCODING
-    expected[bundle.record(msgpack.packb([1, "two", b"3"]))] = Reason.BAD_SHAPE
+    # Two records shorter than any trace: refused by length, in one run (docs/protocol.md §7).
+    expected[bundle.record(b"")] = Reason.TOO_SMALL
+    bundle.record(msgpack.packb([1, "two", b"3"]))
+    expected[bundle.record(msgpack.packb([1, "two", bytes(120)]))] = Reason.BAD_SHAPE
     expected[bundle.record(huge_body.encoded)] = Reason.BODY_TOO_LARGE
     bundle.record(valid[0].encoded)  # a duplicate: counted, not stored twice
     bundle.record(valid[5].encoded)
@@ -153,7 +155,8 @@ async def test_bad_records_are_reported_and_every_valid_trace_is_kept(
     assert rejected_at(report) == expected
     assert all(r.detail for r in report.rejections)
     assert report.rejected == {
-        Reason.BAD_ENCODING.value: 3,
+        Reason.BAD_ENCODING.value: 2,
+        Reason.TOO_SMALL.value: 2,
         Reason.BAD_SIGNATURE.value: 2,
         Reason.TOO_LARGE.value: 1,
         Reason.EXPIRED.value: 1,
@@ -163,7 +166,7 @@ async def test_bad_records_are_reported_and_every_valid_trace_is_kept(
         Reason.BODY_TOO_LARGE.value: 1,
         Reason.TRUNCATED.value: 1,
     }
-    assert report.seen == len(valid) + 1 + len(expected)
+    assert report.seen == len(valid) + 1 + len(expected) + 1  # the run of two short records
     assert await node.store.count() == len(valid)
     shown = await node.feed(ALL_KINDS)
     assert {item.trace.id for item in shown} == {t.id for t in valid}

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import math
 from collections import Counter
+from functools import lru_cache
 
 MAX_BRANCHES = 512
 """Most sub-ranges one differing range is split into."""
@@ -80,17 +81,29 @@ def branches(m: int, mu: float, min_k: int) -> int:
     """How many digested sub-ranges to split a differing range of m items into, given ``mu``
     differences expected in it a priori: the k of least expected bytes, counting k digests, one
     cheap resolution per sub-range left with a single difference, and an id list of each
-    sub-range left with several (differences as a Poisson process, given at least one)."""
+    sub-range left with several (differences as a Poisson process, given at least one).
+
+    Called for every range of a frame that is split (up to MAX_FRAME_RANGES), so it is cached
+    and its search stops early: a choice's cost is at least its k digests, so once k * 21
+    bytes reach the best cost so far no larger k can be cheaper. Both give the same k as the
+    full search (the same floating-point operations on the choices it makes)."""
+    return _branches(m, mu, min_k)
+
+
+@lru_cache(maxsize=4096)
+def _branches(m: int, mu: float, min_k: int) -> int:
     p_any = -math.expm1(-mu)
+    exp, expm1 = math.exp, math.expm1
+    top = min(m, MAX_BRANCHES)
     best_k, best_cost = min_k, math.inf
     for k in _BRANCH_CHOICES:
         if k < min_k:
             continue
-        if k > min(m, MAX_BRANCHES):
+        if k > top or k * DIGEST_RANGE_COST >= best_cost:
             break
         lam = mu / k
-        single = lam * math.exp(-lam)
-        several = -math.expm1(-lam) - single
+        single = lam * exp(-lam)
+        several = -expm1(-lam) - single
         cost = k * DIGEST_RANGE_COST + k / p_any * (
             single * SINGLE_COST + several * (LIST_ITEM_COST * m / k + LIST_RANGE_COST)
         )

@@ -46,6 +46,10 @@ is merged with a neighbour below a quarter of it. A change copies one block and 
 running sums after the changed place: an add took 16 us with 128 items per block, 39 us with
 512 (200k items, 2026-12-07); a snapshot after changes copies n / 128 block references."""
 
+SINGLE_SCAN_MAX_ITEMS = 16
+"""A digest over a range of at most this many of our items is decoded by scanning the range's
+values; over a larger one, by looking its head up in the set's index of ids."""
+
 HEAD_MASK = (1 << (8 * PREFIX_BYTES)) - 1
 """An id's first PREFIX_BYTES, read little-endian: the low bits of its value (and of a
 digest's sum), and the key of ``ReconcileSet``'s index of ids."""
@@ -89,6 +93,7 @@ class ReconcileSet:
         "_by_head",
         "_crowded",
         "_firsts",
+        "_heads",
         "_runs",
         "_snapshot",
     )
@@ -106,6 +111,9 @@ class ReconcileSet:
             list(accumulate(vals[i : i + block], initial=0)) for i in range(0, len(vals), block)
         ]
         self._firsts: list[Key] = [block[0] for block in self._blocks]
+        # Per block, the heads of its ids (HEAD_OF of each key), kept beside the keys so that
+        # an id list or a reply reads a range's heads as slices, not by cutting each key.
+        self._heads: list[list[bytes]] = [list(map(HEAD_OF, block)) for block in self._blocks]
         by_head: dict[int, Key | tuple[Key, ...]] = {}
         crowded: dict[bytes, tuple[bytes, ...]] = {}
         for k, v in zip(keys, vals, strict=True):
@@ -138,7 +146,7 @@ class ReconcileSet:
         """Add an item; False if it was there already."""
         key = item_key(item.timestamp, item.id)
         if not self._blocks:
-            self._blocks, self._runs, self._firsts = [[]], [[0]], [key]
+            self._blocks, self._runs, self._firsts, self._heads = [[]], [[0]], [key], [[]]
         b, i, present = self._where(key)
         if present:
             return False
@@ -146,8 +154,10 @@ class ReconcileSet:
         # Copy-on-write: a snapshot may hold the old block.
         block = list(self._blocks[b])
         block.insert(i, key)
+        heads = list(self._heads[b])
+        heads.insert(i, HEAD_OF(key))
         runs = self._runs[b]
-        self._put(b, block, runs[: i + 1] + [s + value for s in runs[i:]])
+        self._put(b, block, runs[: i + 1] + [s + value for s in runs[i:]], heads)
         head = value & HEAD_MASK
         seen = self._by_head.setdefault(head, key)
         if seen is not key:
@@ -168,9 +178,11 @@ class ReconcileSet:
             return False
         block = list(self._blocks[b])
         del block[i]
+        heads = list(self._heads[b])
+        del heads[i]
         runs = self._runs[b]
         value = runs[i + 1] - runs[i]
-        self._put(b, block, runs[: i + 1] + [s - value for s in runs[i + 2 :]])
+        self._put(b, block, runs[: i + 1] + [s - value for s in runs[i + 2 :]], heads)
         head = value & HEAD_MASK
         seen = self._by_head[head]
         if isinstance(seen, tuple):
@@ -194,13 +206,14 @@ class ReconcileSet:
         for item in added:
             self.add(item)
 
-    def _put(self, b: int, block: list[Key], runs: list[int]) -> None:
+    def _put(self, b: int, block: list[Key], runs: list[int], heads: list[bytes]) -> None:
         """Replace block b (never edit it: a snapshot may hold it)."""
         self._snapshot = None
         if not block:
-            del self._blocks[b], self._runs[b], self._firsts[b]
+            del self._blocks[b], self._runs[b], self._firsts[b], self._heads[b]
             return
         self._blocks[b], self._runs[b], self._firsts[b] = block, runs, block[0]
+        self._heads[b] = heads
 
     def _split(self, b: int) -> None:
         block, runs = self._blocks[b], self._runs[b]
@@ -209,6 +222,8 @@ class ReconcileSet:
         self._blocks[b : b + 1] = [block[:half], block[half:]]
         self._runs[b : b + 1] = [runs[: half + 1], [s - low for s in runs[half:]]]
         self._firsts[b : b + 1] = [block[0], block[half]]
+        heads = self._heads[b]
+        self._heads[b : b + 1] = [heads[:half], heads[half:]]
 
     def _merge(self, b: int) -> None:
         """Merge a small block with a neighbour (split again if that is too large)."""
@@ -221,6 +236,7 @@ class ReconcileSet:
         self._blocks[a : a + 2] = [block]
         self._runs[a : a + 2] = [runs]
         self._firsts[a : a + 2] = [block[0]]
+        self._heads[a : a + 2] = [self._heads[a] + self._heads[a + 1]]
         if len(block) > 2 * self._block:
             self._split(a)
 
@@ -231,6 +247,7 @@ class ReconcileSet:
                 list(self._blocks),
                 list(self._runs),
                 list(self._firsts),
+                list(self._heads),
                 list(accumulate(map(len, self._blocks), initial=0)),
                 list(accumulate((runs[-1] for runs in self._runs), initial=0)),
                 dict(self._crowded),
@@ -243,13 +260,24 @@ class Snapshot:
     """A ``ReconcileSet`` as it stood at one moment, read by index: item i is the i-th in
     ``(timestamp, id)`` order, and ranges are given as indices ``[lo, hi)``."""
 
-    __slots__ = ("_blocks", "_by_head", "_firsts", "_offsets", "_runs", "_sums", "crowded", "n")
+    __slots__ = (
+        "_blocks",
+        "_by_head",
+        "_firsts",
+        "_heads",
+        "_offsets",
+        "_runs",
+        "_sums",
+        "crowded",
+        "n",
+    )
 
     def __init__(
         self,
         blocks: list[list[Key]],
         runs: list[list[int]],
         firsts: list[Key],
+        heads: list[list[bytes]],
         offsets: list[int],
         sums: list[int],
         crowded: dict[bytes, tuple[bytes, ...]],
@@ -258,6 +286,7 @@ class Snapshot:
         self._blocks = blocks
         self._runs = runs  # per block, the running sums of its ids
         self._firsts = firsts
+        self._heads = heads  # per block, the heads of its ids
         self._offsets = offsets  # index of the first item of each block, then n
         self._sums = sums  # sum of the ids before each block, then of all
         self._by_head = by_head  # the live set's: read only through single()
@@ -288,29 +317,48 @@ class Snapshot:
         runs = self._runs[b]
         return runs[j + 1] - runs[j]
 
+    def _gather(self, parts: list[list[bytes]], lo: int, hi: int) -> list[bytes]:
+        """Items [lo, hi) of per-block lists ``parts`` (keys or heads): one slice when the
+        range falls in one block (the usual case of a frame's ranges), else one chain."""
+        if hi <= lo:
+            return []
+        offsets = self._offsets
+        b = bisect_right(offsets, lo) - 1
+        j = lo - offsets[b]
+        part = parts[b]
+        if j + hi - lo <= len(part):
+            return part[j : j + hi - lo]
+        e = bisect_right(offsets, hi - 1, b) - 1
+        return list(
+            chain(part[j:], chain.from_iterable(parts[b + 1 : e]), parts[e][: hi - offsets[e]])
+        )
+
     def keys(self, lo: int, hi: int) -> list[Key]:
         if hi <= lo:
             return []
-        b, j = self._at(lo)
-        e, k = self._at(hi - 1)
-        if b == e:
-            return self._blocks[b][j : k + 1]
-        blocks = self._blocks
-        return list(
-            chain(blocks[b][j:], chain.from_iterable(blocks[b + 1 : e]), blocks[e][: k + 1])
-        )
+        offsets = self._offsets
+        b = bisect_right(offsets, lo) - 1
+        j = lo - offsets[b]
+        if j + hi - lo <= offsets[b + 1] - offsets[b]:  # within one block
+            return self._blocks[b][j : j + hi - lo]
+        return self._gather(self._blocks, lo, hi)
 
     def values(self, lo: int, hi: int) -> list[int]:
         """The ids of items [lo, hi) as little-endian integers."""
         if hi <= lo:
             return []
-        b, j = self._at(lo)
-        e, k = self._at(hi - 1)
-        out: list[int] = []
-        for c in range(b, e + 1):
+        offsets = self._offsets
+        b = bisect_right(offsets, lo) - 1
+        j = lo - offsets[b]
+        runs = self._runs[b]
+        if j + hi - lo < len(runs):  # within one block
+            return list(map(sub, runs[j + 1 : j + hi - lo + 1], runs[j : j + hi - lo]))
+        e = bisect_right(offsets, hi - 1, b) - 1
+        out = list(map(sub, runs[j + 1 :], runs[j:-1]))
+        for c in range(b + 1, e + 1):
             runs = self._runs[c]
-            start, end = j if c == b else 0, k + 1 if c == e else len(runs) - 1
-            out += map(sub, runs[start + 1 : end + 1], runs[start:end])
+            end = hi - offsets[c] if c == e else len(runs) - 1
+            out += map(sub, runs[1 : end + 1], runs[:end])
         return out
 
     def ids(self, lo: int, hi: int) -> list[bytes]:
@@ -318,7 +366,14 @@ class Snapshot:
 
     def heads(self, lo: int, hi: int) -> list[bytes]:
         """The first PREFIX_BYTES of the ids of items [lo, hi)."""
-        return list(map(HEAD_OF, self.keys(lo, hi)))
+        if hi <= lo:
+            return []
+        offsets = self._offsets
+        b = bisect_right(offsets, lo) - 1
+        j = lo - offsets[b]
+        if j + hi - lo <= offsets[b + 1] - offsets[b]:  # within one block
+            return self._heads[b][j : j + hi - lo]
+        return self._gather(self._heads, lo, hi)
 
     def locate(self, bound: Bound, lo: int = 0) -> int:
         """The index of the first item at or above ``bound`` (searching from ``lo``)."""
@@ -332,24 +387,30 @@ class Snapshot:
 
     # -- sums and fingerprints ------------------------------------------------------------------
 
-    def _before(self, i: int) -> int:
-        """The sum of the ids of items [0, i)."""
-        if i >= self.n:
-            return self._sums[-1]
-        b, j = self._at(i)
-        return self._sums[b] + self._runs[b][j]
-
     def total(self, lo: int, hi: int) -> int:
         """The sum of the ids of items [lo, hi) (not reduced)."""
         if hi <= lo:
             return 0
-        b, j = self._at(lo)
+        offsets = self._offsets
+        b = bisect_right(offsets, lo) - 1
         runs = self._runs[b]
+        j = lo - offsets[b]
         if j + hi - lo < len(runs):  # within one block
             return runs[j + hi - lo] - runs[j]
-        return self._before(hi) - self._sums[b] - runs[j]
+        sums = self._sums
+        if hi >= self.n:
+            return sums[-1] - sums[b] - runs[j]
+        e = bisect_right(offsets, hi, b) - 1
+        return sums[e] + self._runs[e][hi - offsets[e]] - sums[b] - runs[j]
 
     def fingerprint(self, lo: int, hi: int) -> bytes:
+        if hi > lo:  # a range within one block, inline (one per range of a frame)
+            offsets = self._offsets
+            b = bisect_right(offsets, lo) - 1
+            runs = self._runs[b]
+            j = lo - offsets[b]
+            if j + hi - lo < len(runs):
+                return fingerprint(runs[j + hi - lo] - runs[j], hi - lo)
         return fingerprint(self.total(lo, hi), hi - lo)
 
     def digest(self, lo: int, hi: int) -> Digest:
@@ -374,20 +435,46 @@ class Snapshot:
         our range has the peer's fingerprint ``peer``; None if there is none. The candidates
         come from the set's index of ids by head, so a digest over a large range (a peer may
         send one over our whole set) costs O(log n), not a scan of the range."""
+        m = hi - lo
+        if m <= 0:
+            return None
+        if m <= SINGLE_SCAN_MAX_ITEMS:
+            # A frame can hold 2048 such digests over small ranges: the range's running sums
+            # read once (a slice, when the range falls in one block) and scanned, instead of a
+            # search for each candidate.
+            offsets = self._offsets
+            b = bisect_right(offsets, lo) - 1
+            j = lo - offsets[b]
+            runs = self._runs[b]
+            if j + m < len(runs):
+                sums = runs[j : j + m + 1]
+            else:
+                sums = list(accumulate(self.values(lo, hi), initial=0))
+            total = sums[-1] - sums[0]
+            for i, (before, after) in enumerate(pairwise(sums), lo):
+                value = after - before
+                if value & SUM_MASK == low_bits and fingerprint(total - value, m - 1) == peer:
+                    return i
+            return None
         found = self._by_head.get(low_bits & HEAD_MASK)
         if found is None:
             return None
         total = self.total(lo, hi)
+        blocks, firsts, offsets = self._blocks, self._firsts, self._offsets
         for key in sorted(found) if isinstance(found, tuple) else (found,):
             value = _value(key)
             if value & SUM_MASK != low_bits:
                 continue
-            i = self.locate(Bound(int.from_bytes(key[:TS_BYTES], "big"), key[TS_BYTES:]))
-            if (
-                lo <= i < hi
-                and self.key(i) == key  # in this snapshot, not only in the live set
-                and fingerprint(total - value, hi - lo - 1) == peer
-            ):
+            # Where the key is in this snapshot (it may be only in the live set).
+            b = bisect_right(firsts, key) - 1
+            if b < 0:
+                continue
+            block = blocks[b]
+            j = bisect_left(block, key)
+            if j == len(block) or block[j] != key:
+                continue
+            i = offsets[b] + j
+            if lo <= i < hi and fingerprint(total - value, hi - lo - 1) == peer:
                 return i
         return None
 

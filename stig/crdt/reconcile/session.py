@@ -4,7 +4,7 @@ answer to every range of a frame). Pure: no sockets, no clock, no randomness."""
 from __future__ import annotations
 
 from bisect import bisect_left, bisect_right
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from itertools import compress
 from operator import not_
@@ -107,6 +107,11 @@ MAX_COLLIDED_RANGES = 1024
 An honest session sees one only when an adversary ground a 32-bit collision; a peer that
 answers range after range with a wrong check would make the list grow by every round, so past
 this many the initiator lists everything with full ids (larger, never wrong)."""
+
+
+_COMPARED = (Fingerprint, Digest, Claim)
+"""Payloads that carry the peer's fingerprint of the range (a tuple: isinstance of a union of
+types is slower, and this runs for every range of a frame)."""
 
 
 class Span(NamedTuple):
@@ -258,7 +263,7 @@ class Reconciler:
             p = r.payload
             self._check_move(p, hi - lo)
             settled = isinstance(p, Skip)
-            if isinstance(p, Fingerprint | Digest | Claim):
+            if isinstance(p, _COMPARED):
                 settled = self._set.fingerprint(lo, hi) == p.value
                 if not isinstance(p, Claim) and not settled:
                     differing.append(hi - lo)
@@ -530,14 +535,19 @@ class Reconciler:
                 raise AssertionError("a list that fitted no longer fits")
             self._open = opened
             return False
+        heads = None
         if width is None:
-            collided = self._has_collided(lower.key, upper.key)
-            w = ID_BYTES if collided else self._set.list_width(lo, hi)
+            if self._has_collided(lower.key, upper.key):
+                w = ID_BYTES
+            else:
+                # The heads read once: they are the list when they tell our items apart.
+                heads = self._set.heads(lo, hi)
+                w = PREFIX_BYTES if len(set(heads)) == len(heads) else self._set.list_width(lo, hi)
         else:
             w = width
         mark = writer.mark()
         if w == PREFIX_BYTES:
-            payload = IdList(w, tuple(self._set.heads(lo, hi)))
+            payload = IdList(w, tuple(self._set.heads(lo, hi) if heads is None else heads))
         else:
             end = TS_BYTES + w
             payload = IdList(w, tuple(k[TS_BYTES:end] for k in self._set.keys(lo, hi)))
@@ -591,10 +601,16 @@ class Reconciler:
     def _take_full_list(self, lo: int, hi: int, payload: IdList) -> None:
         """The responder's full ids of a small range: both differences of the range are known."""
         theirs = set(payload.ids)
-        mine = self._set.ids(lo, hi)
-        self.have.update(id_ for id_ in mine if id_ not in theirs)
-        mine_set = set(mine)
-        self.need.update(id_ for id_ in payload.ids if id_ not in mine_set)
+        ours = self._set.ids(lo, hi)
+        if theirs.isdisjoint(ours):
+            # The usual case (they hold none of ours here), and the one a peer can make cover
+            # our whole set: no set of ours built, each id hashed once.
+            self.have.update(ours)
+            self.need |= theirs
+            return
+        mine = set(ours)
+        self.have |= mine - theirs
+        self.need |= theirs - mine
 
     def _reply(self, writer: Writer, span: Span, listed: IdList) -> bool:
         """The responder's answer to an id list (docs/sync.md §4.4)."""
@@ -609,39 +625,64 @@ class Reconciler:
                 return False
             return self._split_reply(writer, span, (hi - lo - len(listed.ids)) * PREFIX_BYTES)
         entries = set(listed.ids)
-        keys = self._set.keys(lo, hi)  # (read once: a range of a snapshot is gathered)
+        keys = self._set.keys(lo, hi)
         if w == PREFIX_BYTES:
-            prefixes = list(map(HEAD_OF, keys))
+            prefixes = self._set.heads(lo, hi)  # kept per block: slices, no cutting
         else:
             end = TS_BYTES + w
             prefixes = [k[TS_BYTES:end] for k in keys]
-        present = set(prefixes)
-        listed_here = [p in entries for p in prefixes]
-        matched_vals = list(compress(self._set.values(lo, hi), listed_here))
-        total = sum(matched_vals)
-        matched = len(matched_vals)
-        unlisted = list(map(not_, listed_here))
-        extras = list(map(ID_OF, compress(keys, unlisted)))
-        missing = tuple(i for i, p in enumerate(listed.ids) if p not in present)
-        # The shortest the reply can be; if even that does not fit, do not work out the widths
-        # of what cannot be sent (a fresh peer's empty list may face all our items).
-        least = (len(listed.ids) + 7) // 8 + len(extras) * min(w, PREFIX_BYTES) + FINGERPRINT_BYTES
-        reply = None
-        if least <= writer.room():
-            extra_width = ID_BYTES if w == ID_BYTES else self._set.extra_width(extras)
-            if extra_width == PREFIX_BYTES and w == PREFIX_BYTES:
-                shown = tuple(compress(prefixes, unlisted))  # the heads, already cut
-            else:
-                shown = tuple(id_[:extra_width] for id_ in extras)
-            reply = IdReply.of(
-                w, len(listed.ids), missing, extra_width, shown, fingerprint(total, matched)
+        if entries.isdisjoint(prefixes):
+            # None of the entries is ours (a new node's list, or a hostile one): every item of
+            # ours here is an extra and every entry is missing. The usual shape of a large
+            # reply, so it takes no per-item work beyond cutting the ids.
+            listed_here: list[bool] | None = None
+            matched = 0
+        else:
+            listed_here = list(map(entries.__contains__, prefixes))
+            matched = listed_here.count(True)
+        # The shortest the reply can be; if even that does not fit, do not work out what cannot
+        # be sent (a fresh peer's empty list may face all our items, a hostile list of 65,000
+        # prefixes none of ours).
+        least = (
+            (len(listed.ids) + 7) // 8
+            + (hi - lo - matched) * min(w, PREFIX_BYTES)
+            + FINGERPRINT_BYTES
+        )
+        if least > writer.room():
+            if writer.work:
+                return False
+            return self._split_reply(writer, span, least)
+        if listed_here is None:
+            total = 0
+            extras = list(map(ID_OF, keys))
+            missing: Sequence[int] = range(len(listed.ids))
+            unlisted: list[bool] | None = None
+        else:
+            # Every item of ours listed (the peer holds the range and more): the range's sum,
+            # without reading its values.
+            total = (
+                self._set.total(lo, hi)
+                if matched == hi - lo
+                else sum(compress(self._set.values(lo, hi), listed_here))
             )
-        if reply is None or not writer.add(lower, upper, reply):
+            unlisted = list(map(not_, listed_here))
+            extras = list(map(ID_OF, compress(keys, unlisted)))
+            present = set(prefixes)
+            missing = tuple(i for i, p in enumerate(listed.ids) if p not in present)
+        extra_width = ID_BYTES if w == ID_BYTES else self._set.extra_width(extras)
+        if extra_width == PREFIX_BYTES and w == PREFIX_BYTES:
+            # The heads, already cut.
+            shown = tuple(prefixes if unlisted is None else compress(prefixes, unlisted))
+        else:
+            shown = tuple(id_[:extra_width] for id_ in extras)
+        reply = IdReply.of(
+            w, len(listed.ids), missing, extra_width, shown, fingerprint(total, matched)
+        )
+        if not writer.add(lower, upper, reply):
             if writer.work:
                 return False
             # Even alone the reply is too large (we hold many items the initiator lacks).
-            size = len(encode_payload(reply)) if reply is not None else least
-            return self._split_reply(writer, span, size)
+            return self._split_reply(writer, span, len(encode_payload(reply)))
         self.have.update(extras)
         self.need.update(listed.ids[i] for i in missing)
         return True
@@ -706,9 +747,15 @@ class Reconciler:
         full ids (a prefix collision hid a difference)."""
         # count == hi - lo (_check_move): expanding the bitmap costs what our range holds.
         missing = reply.missing
-        # (One read of the range's values and keys: per-index reads cost a search each.)
-        values = self._set.values(lo, hi) if missing else []
-        total = self._set.total(lo, hi) - sum(values[i] for i in missing)
+        # (At most one read of the range's values and one of its keys: a range of a snapshot
+        # is gathered, and per-index reads cost a search each.)
+        if len(missing) == hi - lo:
+            total = 0  # all of ours are missing there: nothing to read
+        elif missing:
+            values = self._set.values(lo, hi)
+            total = sum(values) - sum(values[i] for i in missing)
+        else:
+            total = self._set.total(lo, hi)
         if fingerprint(total, hi - lo - len(missing)) != reply.check:
             if reply.width == ID_BYTES:
                 # With full ids nothing can collide: the peer is broken or lying.

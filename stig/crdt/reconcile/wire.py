@@ -276,6 +276,8 @@ _FINGERPRINT_HASH = hashlib.blake2b(digest_size=FINGERPRINT_BYTES, person=FINGER
 
 def encode_varint(value: int) -> bytes:
     """Unsigned base-128, most significant group first, high bit set on all but the last byte."""
+    if 0 <= value < 0x80:  # one byte: most varints of a frame (counts, widths, time steps)
+        return _ONE_BYTE[value]
     if value < 0:
         raise ValueError("varints are unsigned")
     out = [value & 0x7F]
@@ -284,6 +286,13 @@ def encode_varint(value: int) -> bytes:
         out.append(0x80 | (value & 0x7F))
         value >>= 7
     return bytes(reversed(out))
+
+
+_ONE_BYTE = [bytes((i,)) for i in range(0x80)]
+_SKIP, _FINGERPRINT, _DIGEST = int(Mode.SKIP), int(Mode.FINGERPRINT), int(Mode.DIGEST)
+_ID_LIST, _ID_REPLY = int(Mode.ID_LIST), int(Mode.ID_REPLY)
+_CLAIM, _FOUND = int(Mode.CLAIM), int(Mode.FOUND)
+_SKIP_PAYLOAD = Skip()  # immutable, and equal to every other Skip()
 
 
 class _Reader:
@@ -345,8 +354,15 @@ class _Reader:
         return width, tuple(raw[i : i + width] for i in range(0, n * width, width))
 
     def bound(self, prev_ts: int) -> Bound:
-        code = self.varint("bound timestamp")
-        length = self.varint("bound prefix length")
+        data, pos = self.data, self.pos
+        if pos + 1 < len(data) and data[pos] < 0x80 and data[pos + 1] < 0x80:
+            # Both varints one byte long, as in most ranges of a frame (a frame's 2048 ranges
+            # are read one by one: each call saved counts, docs/performance.md).
+            code, length = data[pos], data[pos + 1]
+            self.pos = pos + 2
+        else:
+            code = self.varint("bound timestamp")
+            length = self.varint("bound prefix length")
         if length > ID_BYTES:
             raise bad_frame(f"bound prefix longer than {ID_BYTES} bytes: {length}")
         prefix = self.take(length, "bound prefix")
@@ -362,24 +378,25 @@ class _Reader:
         return Bound(ts, prefix)
 
     def payload(self, mode: int) -> Payload:
-        if mode == Mode.SKIP:
-            return Skip()
-        if mode == Mode.FINGERPRINT:
+        # Plain ints, not Mode members: an enum attribute per comparison, per range, adds up.
+        if mode == _SKIP:
+            return _SKIP_PAYLOAD
+        if mode == _FINGERPRINT:
             return Fingerprint(self.take(FINGERPRINT_BYTES, "fingerprint"))
-        if mode == Mode.DIGEST:
+        if mode == _DIGEST:
             value = self.take(FINGERPRINT_BYTES, "digest fingerprint")
             count = self.varint("digest count")
             total = int.from_bytes(self.take(SUM_BYTES, "digest sum"), "little")
             return Digest(value, count, total)
-        if mode == Mode.CLAIM:
+        if mode == _ID_LIST:
+            return IdList(*self.prefixes("id list"))
+        if mode == _ID_REPLY:
+            return self.reply()
+        if mode == _CLAIM:
             prefix = self.take(SUM_BYTES, "claim prefix")
             return Claim(prefix, self.take(FINGERPRINT_BYTES, "claim fingerprint"))
-        if mode == Mode.FOUND:
+        if mode == _FOUND:
             return Found(self.take(self.width("found"), "found prefix"))
-        if mode == Mode.ID_LIST:
-            return IdList(*self.prefixes("id list"))
-        if mode == Mode.ID_REPLY:
-            return self.reply()
         raise bad_frame(f"unknown mode {mode}")
 
     def reply(self) -> IdReply:
@@ -418,7 +435,7 @@ def decode_frame(frame: bytes) -> list[Range]:
         if upper_key <= last_key:
             raise bad_frame("bounds out of order")
         payload = reader.payload(reader.varint("mode"))
-        skip = isinstance(payload, Skip)
+        skip = payload is _SKIP_PAYLOAD
         if skip and skipped:
             raise bad_frame("two adjacent skip ranges")
         ranges.append(Range(upper, payload))

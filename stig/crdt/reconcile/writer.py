@@ -24,6 +24,8 @@ RANGES_RESERVE = 2
 
 Mark = tuple[int, int, Bound, int, int]
 
+_SKIP = Skip()
+
 
 class Writer:
     """Builds one outgoing frame range by range, within a byte budget and MAX_FRAME_RANGES.
@@ -59,9 +61,10 @@ class Writer:
         self.ranges += 1
 
     def add(self, lower: Bound, upper: Bound, payload: Payload, *, reserve: int = 1) -> bool:
-        mark = self.mark()
-        if lower != self.upper:
-            self._range(lower, Skip())
+        mark = (len(self.buf), self.prev_ts, self.upper, self.work, self.ranges)
+        # Mostly the very bound written last (ranges answered in a row): skip the comparison.
+        if lower is not self.upper and lower != self.upper:
+            self._range(lower, _SKIP)
         self._range(upper, payload)
         self.work += 1
         if (
