@@ -4,16 +4,20 @@ Negentropy's storage interface (a sorted set with range fingerprints behind one 
 ``ReconcileSet`` is kept current by its owner, item by item (``add``, ``remove``: O(log n) plus
 the copy of one block of at most 2 x BLOCK_ITEMS references), and is never rebuilt for a
 session. A session reads a ``Snapshot`` of it: ranges, fingerprints, digests and bounds by
-index, in O(log n) (a range's sum is the difference of two running sums).
+index, in O(log n) (a range's sum is the difference of two running sums). A range within one
+block is read as one slice of it, a longer one by one chain over block slices; each block keeps
+the 4-byte heads of its ids beside its keys, so that id lists and replies (hostile frames among
+them, docs/performance.md "Adversarial input") slice heads rather than cut every key.
 
 **Snapshot semantics** (why a session can run on a worker thread while traces are stored):
 blocks are copy-on-write — a change to the set replaces the block it touches, never edits it —
-so ``snapshot()`` copies only the list of blocks and their running counts and sums
-(O(n / BLOCK_ITEMS)), and a snapshot answers every query as the set stood when it was taken,
-however the set changes afterwards. One exception, which costs bytes and never a wrong answer:
-``Snapshot.single`` looks digests up in the live set's index of ids by their first bytes, and
-checks every candidate against the snapshot; an item removed from the set after the snapshot
-was taken is then not found there, and the session answers as for a digest it cannot decode.
+so ``snapshot()`` copies only the lists of blocks (keys, running sums, heads) and their
+running counts and sums (O(n / BLOCK_ITEMS)), and a snapshot answers every query as the set
+stood when it was taken, however the set changes afterwards. One exception, which costs bytes
+and never a wrong answer: ``Snapshot.single`` looks digests over more than
+SINGLE_SCAN_MAX_ITEMS items up in the live set's index of ids by their first bytes, and checks
+every candidate against the snapshot; an item removed from the set after the snapshot was
+taken is then not found there, and the session answers as for a digest it cannot decode.
 ``add``, ``remove`` and ``snapshot`` are called from one thread (the node's event loop);
 snapshots may be read from any thread.
 
