@@ -180,6 +180,9 @@ class Reconciler:
         self._received = 0
         self._open: _Open | None = None
         self._max_split = MAX_BRANCHES  # most sub-ranges per split in the frame being answered
+        # The sums of the differing digest ranges of the frame being answered, by (lo, hi):
+        # read once for the comparison, used again to decode the digest.
+        self._sums: dict[tuple[int, int], int] = {}
         # Ranges (as key intervals) whose short-prefix list collided with the peer's ids: from
         # then on they are listed with full ids, even if a frame limit splits them first. Kept
         # as the sorted starts and ends of disjoint intervals, so that a list asks in O(log)
@@ -258,15 +261,19 @@ class Reconciler:
         lower, lo = LOWEST, 0
         equal_items = 0
         differing: list[int] = []
+        self._sums = sums = {}
         for r in ranges:
             hi = self._set.locate(r.upper, lo)
             p = r.payload
             self._check_move(p, hi - lo)
             settled = isinstance(p, Skip)
             if isinstance(p, _COMPARED):
-                settled = self._set.fingerprint(lo, hi) == p.value
+                total = self._set.total(lo, hi)
+                settled = fingerprint(total, hi - lo) == p.value
                 if not isinstance(p, Claim) and not settled:
                     differing.append(hi - lo)
+                    if isinstance(p, Digest):
+                        sums[lo, hi] = total
             if settled:
                 equal_items += hi - lo
             spans.append((lower, lo, hi, settled))
@@ -405,7 +412,10 @@ class Reconciler:
         """A differing digest: if the range differs by one item, name it (docs/sync.md §4.3)."""
         lower, upper, lo, hi = span
         excess = (hi - lo) - digest.count
-        delta = (self._set.total(lo, hi) - digest.sum) & SUM_MASK
+        total = self._sums.get((lo, hi))
+        if total is None:
+            total = self._set.total(lo, hi)
+        delta = (total - digest.sum) & SUM_MASK
         if excess == 1:
             # We hold one more item: if it is the only difference, delta is its id's low bits.
             index = self._set.single(lo, hi, delta, digest.value)
@@ -418,7 +428,7 @@ class Reconciler:
         ):
             # The peer holds one more: it alone can check that (-delta) names one of its ids.
             prefix = (-delta & SUM_MASK).to_bytes(SUM_BYTES, "little")
-            return writer.add(lower, upper, Claim(prefix, self._set.fingerprint(lo, hi)))
+            return writer.add(lower, upper, Claim(prefix, fingerprint(total, hi - lo)))
         mu = max(density * (hi - lo), MULTI_DIFFERENCES)
         return self._differs(writer, span, mu, 2, digest.count)
 
