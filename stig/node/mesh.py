@@ -59,6 +59,7 @@ from stig.node.ingest import IngestReport
 from stig.node.ledger import Ledger
 from stig.node.rooms import collect_groups
 from stig.node.stats import Interval, Reporter, Snapshot, disk_use, snapshot_json
+from stig.node.sync_set import SyncSet
 from stig.node.topics import PUBLIC_TOPIC
 from stig.store.port import Store
 
@@ -132,6 +133,9 @@ class MeshNode:
         self.dialing: dict[str, Dialing] = {}
         self.added: list[str] = []  # addresses given while running (stig connect)
         self.admission = Admission(self.policy, store, self.ledger, clock, self._cut_off_soon)
+        # What sync reconciles, kept current between sessions rather than read and sorted
+        # for each one.
+        self.sync_set = SyncSet(store)
         self._pushes: asyncio.Queue[tuple[PeerId, bytes]] = asyncio.Queue()
         self._syncing: set[PeerId] = set()
         self._sync_turn = asyncio.Lock()
@@ -163,6 +167,7 @@ class MeshNode:
             self._write_addresses()
             cursor = await self.store.cursor()
             for job in (
+                self.sync_set.snapshot(int(self.clock())),  # read once, before any session
                 self._events(),
                 self._ingest_pushes(),
                 self._publish_from(cursor),
@@ -336,8 +341,13 @@ class MeshNode:
             stream = await self.network.open_stream(peer, sync.SYNC_PROTOCOL, self._stream_within())
             try:
                 async with asyncio.timeout(SYNC_WITHIN):
+                    now = int(self.clock())
                     stats = await sync.initiate(
-                        stream, self.store, self.session(peer, pushed=False), int(self.clock())
+                        stream,
+                        self.store,
+                        self.session(peer, pushed=False),
+                        now,
+                        await self.sync_set.snapshot(now),
                     )
             finally:
                 await stream.close()
@@ -360,8 +370,13 @@ class MeshNode:
         began = self.clock()
         try:
             async with asyncio.timeout(SYNC_WITHIN):
+                now = int(self.clock())
                 stats = await sync.respond(
-                    stream, self.store, self.session(peer, pushed=False), int(self.clock())
+                    stream,
+                    self.store,
+                    self.session(peer, pushed=False),
+                    now,
+                    await self.sync_set.snapshot(now),
                 )
         except SyncError as exc:
             await stream.reset()

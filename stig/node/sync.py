@@ -31,7 +31,14 @@ from typing import Protocol
 
 import msgpack
 
-from stig.crdt.reconcile import PROTOCOL_VERSION, Item, Reconciler, SyncError, SyncReason
+from stig.crdt.reconcile import (
+    PROTOCOL_VERSION,
+    Item,
+    Reconciler,
+    Snapshot,
+    SyncError,
+    SyncReason,
+)
 from stig.net.network import NetworkError, Stream
 from stig.store.port import Store
 
@@ -133,11 +140,14 @@ class _Framed:
         return frame[0], frame
 
 
-async def initiate(stream: Stream, store: Store, ingest: Receiver, now: int) -> SyncStats:
-    """Run a session as the initiator: reconcile, fetch what we lack, push what they lack."""
+async def initiate(
+    stream: Stream, store: Store, ingest: Receiver, now: int, items: Snapshot | None = None
+) -> SyncStats:
+    """Run a session as the initiator: reconcile, fetch what we lack, push what they lack.
+    ``items`` is the set to reconcile (stig.node.sync_set), else read from the store."""
     stats = SyncStats()
     framed = _Framed(stream, stats)
-    reconciler = await _reconciler(store, now, initiator=True)
+    reconciler = await _reconciler(store, now, items, initiator=True)
     frame: bytes | None = reconciler.initiate()
     while frame is not None:
         await framed.send(frame)
@@ -166,11 +176,13 @@ async def initiate(stream: Stream, store: Store, ingest: Receiver, now: int) -> 
     return stats
 
 
-async def respond(stream: Stream, store: Store, ingest: Receiver, now: int) -> SyncStats:
-    """Serve one session as the responder."""
+async def respond(
+    stream: Stream, store: Store, ingest: Receiver, now: int, items: Snapshot | None = None
+) -> SyncStats:
+    """Serve one session as the responder (``items``: as for ``initiate``)."""
     stats = SyncStats()
     framed = _Framed(stream, stats)
-    reconciler = await _reconciler(store, now, initiator=False)
+    reconciler = await _reconciler(store, now, items, initiator=False)
     while True:
         kind, frame = await framed.receive_typed()
         if kind == PROTOCOL_VERSION:
@@ -201,7 +213,11 @@ building the reconciler, on a worker thread, so the loop stays responsive while 
 (up to hundreds of milliseconds of CPU: docs/performance.md, "Adversarial input") is worked."""
 
 
-async def _reconciler(store: Store, now: int, *, initiator: bool) -> Reconciler:
+async def _reconciler(
+    store: Store, now: int, snapshot: Snapshot | None, *, initiator: bool
+) -> Reconciler:
+    if snapshot is not None:  # kept current between sessions: nothing to build
+        return Reconciler(snapshot, initiator=initiator, frame_limit=MAX_FRAME)
     items = [Item(created, tid) for created, tid in await store.live_items(now)]
     if len(items) < INLINE_BELOW:
         return Reconciler(items, initiator=initiator, frame_limit=SEND_RECONCILE_BYTES)

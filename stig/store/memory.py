@@ -12,13 +12,20 @@ from stig.crdt import kinds
 from stig.crdt.contour import Contour, contour
 from stig.crdt.trace import Trace
 from stig.crdt.views import NO_MUTES, FeedFilter, Mutes, Ranked, TraceSet, feed_order
-from stig.store.port import Added, Collected, ExportFilter, Hidden, Thread
+from stig.store.port import Added, Collected, ExportFilter, Hidden, ItemWatcher, Thread
 
 
 class MemoryStore:
     def __init__(self) -> None:
         self._set = TraceSet()
         self._log: list[Trace] = []  # in storing order: the cursor is an index into it
+        # Told after every write that it must read live_items again: the twin does not work
+        # out which traces each write changed (SqliteStore does).
+        self._watcher: ItemWatcher | None = None
+
+    def _changed(self) -> None:
+        if self._watcher is not None:
+            self._watcher.lost_track()
 
     async def add(self, traces: Sequence[Trace], now: int) -> Added:
         fresh: dict[bytes, Trace] = {}
@@ -27,6 +34,8 @@ class MemoryStore:
                 fresh.setdefault(t.id, t)
         self._set = self._set.merge(fresh.values())
         self._log.extend(fresh.values())
+        if fresh:
+            self._changed()
         return Added(list(fresh), len(traces) - len(fresh))
 
     async def add_durable(self, trace: Trace, now: int) -> Added:
@@ -137,6 +146,7 @@ class MemoryStore:
     async def collect(self, now: int) -> Collected:
         before = len(self._set)
         self._set = self._set.collect(now)
+        self._changed()
         return Collected(expired=before - len(self._set))
 
     async def count(self) -> int:
@@ -150,6 +160,16 @@ class MemoryStore:
             (t.created, t.id)
             for t in self._set
             if self._readable(t) and self._set.effective_expiry(t) > now
+        ]
+
+    def watch_items(self, watcher: ItemWatcher) -> None:
+        self._watcher = watcher
+
+    async def expired_between(self, since: int, now: int) -> list[tuple[int, bytes]]:
+        return [
+            (t.created, t.id)
+            for t in self._set
+            if self._readable(t) and since < self._set.effective_expiry(t) <= now
         ]
 
     async def fetch(self, keys: Sequence[bytes], now: int) -> list[bytes]:
@@ -178,6 +198,7 @@ class MemoryStore:
         )[:excess]
         doomed = {t.id for t in coldest}
         self._set = TraceSet(t for t in self._set if t.id not in doomed)
+        self._changed()
         return len(doomed)
 
     async def author_live_count(self, author: bytes, now: int) -> int:

@@ -57,6 +57,24 @@ class Collected:
     expired: int = 0
 
 
+ItemChange = tuple[int, bytes, int | None]
+"""A change to what sync reconciles: a trace's ``(created, id, effective expiry)`` now, the
+expiry None once its bytes are gone (retracted, evicted, collected)."""
+
+
+class ItemWatcher(Protocol):
+    """Told of every change to what ``live_items`` returns, apart from the passing of time (a
+    trace leaves it when its effective expiry comes: ``expired_between``). stig.node.sync_set
+    keeps the reconciliation set current with it."""
+
+    def changed(self, changes: Sequence[ItemChange]) -> None:
+        """Changes made by this store object, in order, once they are committed."""
+
+    def lost_track(self) -> None:
+        """Changes this store object cannot tell were made (another process wrote to the
+        store): ``live_items`` must be read again."""
+
+
 class Store(Protocol):
     async def add(self, traces: Sequence[Trace], now: int) -> Added:
         """Store valid traces in one transaction (the batched ingest path)."""
@@ -120,6 +138,13 @@ class Store(Protocol):
 
     async def live_items(self, now: int) -> list[tuple[int, bytes]]:
         """(created, id) of every live trace whose bytes are held: what sync reconciles."""
+
+    def watch_items(self, watcher: ItemWatcher) -> None:
+        """Tell ``watcher`` of every later change to ``live_items`` but expiry (one watcher)."""
+
+    async def expired_between(self, since: int, now: int) -> list[tuple[int, bytes]]:
+        """(created, id) of traces whose bytes are held and whose effective expiry is in
+        ``(since, now]``: what left ``live_items`` by the passing of time."""
 
     async def fetch(self, keys: Sequence[bytes], now: int) -> list[bytes]:
         """Bytes of live traces whose id is, or starts with, one of ``keys``."""

@@ -61,7 +61,15 @@ from stig.crdt.views import (
     standing,
 )
 from stig.errors import InvalidTrace, StoreError
-from stig.store.port import Added, Collected, ExportFilter, Hidden, Thread
+from stig.store.port import (
+    Added,
+    Collected,
+    ExportFilter,
+    Hidden,
+    ItemChange,
+    ItemWatcher,
+    Thread,
+)
 from stig.store.schema import COUNTED, MIGRATIONS, SCHEMA_VERSION
 
 log = logging.getLogger(__name__)
@@ -133,6 +141,10 @@ class SqliteStore:
         # Set by a transaction that removed text (_purge, _delete): after its commit, the WAL
         # is checkpointed and truncated (_scrub_wal).
         self._scrub_due = False
+        # What sync reconciles changed (watch_items): the changes of the open transaction,
+        # told to the watcher once it commits.
+        self._watcher: ItemWatcher | None = None
+        self._item_changes: list[ItemChange] = []
 
     @classmethod
     async def open(cls, path: Path) -> SqliteStore:
@@ -198,6 +210,8 @@ class SqliteStore:
         version, since, end, burns_seen = seen or await self._one(_CATCH_UP)
         if version == self._data_version:
             return
+        if self._watcher is not None and self._data_version != -1:
+            self._watcher.lost_track()  # another process wrote: we cannot tell what
         # Kept standings stay: each one is checked against its row's (rowid, referred) when
         # it is used, which every change to the trace's referrers moves, whoever wrote (schema
         # 4). Burns are not referrers: a new or collected burn forgets them all.
@@ -270,9 +284,13 @@ class SqliteStore:
                     yield
                 except BaseException:
                     self._forget_all()  # standings may have been read from rolled-back rows
+                    self._item_changes = []
                     await self._surely("ROLLBACK")
                     raise
                 await self._surely("COMMIT")
+                changes, self._item_changes = self._item_changes, []
+                if changes and self._watcher is not None:
+                    self._watcher.changed(changes)
             finally:
                 if durable:
                     await self._surely("PRAGMA synchronous = NORMAL")
@@ -351,6 +369,10 @@ class SqliteStore:
                 for tag in t.tags
             ],
         )
+        if self._watcher is not None:
+            self._item_changes.extend(
+                (t.created, t.id, min(t.created + LIFE_CAP, t.expires)) for t in new
+            )
         # Each new row was inserted with the columns of a trace alone: not hidden, its own
         # expiry, its author's term only. That is what the views say of it unless something
         # references it (a supporter or a retract, stored before or in this batch: refs are in
@@ -415,6 +437,8 @@ class SqliteStore:
                 updates.append(
                     (int(hidden), around.effective_expiry(trace), around.heat(trace, now), tid)
                 )
+                if self._watcher is not None:  # (purged ones are told again, as gone)
+                    self._item_changes.append((trace.created, tid, updates[-1][1]))
                 if hidden and not was_hidden[tid]:
                     newly_hidden.append(trace)
             await self._db.executemany(
@@ -459,6 +483,7 @@ class SqliteStore:
                 await self._db.execute(
                     "UPDATE traces SET raw = NULL, place = '' WHERE rowid = ?", (rowid,)
                 )
+                self._item_changes.append((trace.created, trace.id, None))
                 await self._db.execute("DELETE FROM tags WHERE trace = ?", (rowid,))
         self._scrub_due = True
 
@@ -586,6 +611,12 @@ class SqliteStore:
         for start in range(0, len(doomed), _CHUNK):
             chunk = doomed[start : start + _CHUNK]
             marks = _marks(chunk)
+            if self._watcher is not None:
+                gone = await self._rows(
+                    f"SELECT created, id FROM traces WHERE raw IS NOT NULL AND rowid IN ({marks})",
+                    chunk,
+                )
+                self._item_changes.extend((created, tid, None) for created, tid in gone)
             rows = await self._rows(
                 "SELECT rowid, raw FROM traces "
                 f"WHERE raw IS NOT NULL AND rowid <= ? AND rowid IN ({marks})",
@@ -1015,6 +1046,23 @@ class SqliteStore:
             rows = await self._rows(
                 "SELECT created, id FROM traces WHERE raw IS NOT NULL AND eff_expires > ?",
                 (now,),
+            )
+            return [(created, tid) for created, tid in rows]
+
+    def watch_items(self, watcher: ItemWatcher) -> None:
+        """Tell ``watcher`` of every change to ``live_items`` made through this object once it
+        commits (inserts, life extended or cut, purges, deletions), and that it lost track when
+        another process wrote (noticed at this object's next write, read of the feed or
+        ``expired_between``)."""
+        self._watcher = watcher
+
+    async def expired_between(self, since: int, now: int) -> list[tuple[int, bytes]]:
+        with _mapped(self.path, "list expired traces for sync"):
+            await self._catch_up()
+            rows = await self._rows(
+                "SELECT created, id FROM traces "
+                "WHERE raw IS NOT NULL AND eff_expires > ? AND eff_expires <= ?",
+                (since, now),
             )
             return [(created, tid) for created, tid in rows]
 

@@ -30,13 +30,14 @@ Expired traces are never reconciled: the caller passes only live items, so the t
 compare what both would still show. (An item that expires during a session may still be
 reported in ``have`` or ``need``; the fetch phase validates every trace anyway.)
 
-The package: `wire` (the frame format), `items` (the set a session reads, sorted and summed
-once: `ReconcileSet`), `writer` (a frame being written within its limits), `cost` (how finely to
-split), `session` (the state machine, `Reconciler`).
+The package: `wire` (the frame format), `items` (the set a session reads: `ReconcileSet`, kept
+current item by item between sessions, and the `Snapshot` of it that one session reads),
+`writer` (a frame being written within its limits), `cost` (how finely to split), `session`
+(the state machine, `Reconciler`).
 """
 
 from stig.crdt.reconcile.cost import MAX_BRANCHES
-from stig.crdt.reconcile.items import ReconcileSet
+from stig.crdt.reconcile.items import ReconcileSet, Snapshot
 from stig.crdt.reconcile.session import (
     FIRST_LIST_MAX_ITEMS,
     MAX_COLLIDED_RANGES,
@@ -105,6 +106,7 @@ __all__ = [
     "ReconcileSet",
     "Reconciler",
     "Skip",
+    "Snapshot",
     "SyncError",
     "SyncReason",
     "decode_frame",

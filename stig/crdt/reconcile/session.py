@@ -17,7 +17,7 @@ from stig.crdt.reconcile.cost import (
     estimate_density,
     expected_differences,
 )
-from stig.crdt.reconcile.items import ID_OF, ReconcileSet
+from stig.crdt.reconcile.items import HEAD_OF, ID_OF, ReconcileSet, Snapshot
 from stig.crdt.reconcile.wire import (
     FINGERPRINT_BYTES,
     ID_BYTES,
@@ -64,6 +64,14 @@ FIRST_LIST_MAX_ITEMS = 32
 LIST_MAX_ITEMS = 256
 """The initiator lists a differing range of at most this many of its items (4 bytes each, about
 1 KB) rather than splitting it, which would cost another round trip."""
+
+CLUSTER_MAX_BRANCHES = 16
+"""... but the responder splits a differing range into at most this many sub-ranges for that
+reason (the cost model may ask for more). In a set of a million items the first frame's ranges
+hold 15,625 items: keeping their sub-ranges listable meant 62 digests per differing range,
+13.8 of the 14.9 KB of a session with 10 differences; with 16, 4.6 KB, still in 2 round trips
+(and 18.5 KB instead of 23.7 KB in 3 for 1,000 differences of the last hour). Sets up to
+4,096 x 64 items are split as before (docs/sync.md §4.5)."""
 
 DENSE_LIST_RATIO = 8
 """... and also a larger range if at least one item in this many is estimated to differ."""
@@ -153,14 +161,16 @@ class Reconciler:
 
     def __init__(
         self,
-        items: Iterable[Item] | ReconcileSet,
+        items: Iterable[Item] | ReconcileSet | Snapshot,
         *,
         initiator: bool,
         frame_limit: int = MAX_FRAME_BYTES,
     ) -> None:
         if frame_limit < MIN_FRAME_BYTES:
             raise ValueError(f"frame_limit must be at least {MIN_FRAME_BYTES} bytes")
-        self._set = items if isinstance(items, ReconcileSet) else ReconcileSet(items)
+        if not isinstance(items, Snapshot):
+            items = (items if isinstance(items, ReconcileSet) else ReconcileSet(items)).snapshot()
+        self._set = items
         self._initiator = initiator
         self._limit = frame_limit
         self._accept = max(frame_limit, MAX_FRAME_BYTES)
@@ -170,6 +180,9 @@ class Reconciler:
         self._received = 0
         self._open: _Open | None = None
         self._max_split = MAX_BRANCHES  # most sub-ranges per split in the frame being answered
+        # The sums of the differing digest ranges of the frame being answered, by (lo, hi):
+        # read once for the comparison, used again to decode the digest.
+        self._sums: dict[tuple[int, int], int] = {}
         # Ranges (as key intervals) whose short-prefix list collided with the peer's ids: from
         # then on they are listed with full ids, even if a frame limit splits them first. Kept
         # as the sorted starts and ends of disjoint intervals, so that a list asks in O(log)
@@ -195,7 +208,7 @@ class Reconciler:
             raise RuntimeError("initiate() was already called")
         self._started = True
         writer = Writer(self._limit)
-        n = len(self._set.keys)
+        n = len(self._set)
         if n <= FIRST_LIST_MAX_ITEMS and self._list(writer, Span(LOWEST, INFINITY, 0, n), None):
             return writer.frame()
         k = max(2, min(FIRST_BRANCHES, n // FIRST_RANGE_MIN_ITEMS))
@@ -239,7 +252,7 @@ class Reconciler:
         return writer.frame()
 
     def _answer(self, ranges: list[Range]) -> Writer:
-        n = len(self._set.keys)
+        n = len(self._set)
         # Resolve every range to the indices of our items in it and compare fingerprints first:
         # how many of our items lie in equal ranges, and how large the differing ranges are,
         # estimates how dense the differences are. Skip ranges count as equal: the peer found
@@ -248,15 +261,19 @@ class Reconciler:
         lower, lo = LOWEST, 0
         equal_items = 0
         differing: list[int] = []
+        self._sums = sums = {}
         for r in ranges:
             hi = self._set.locate(r.upper, lo)
             p = r.payload
             self._check_move(p, hi - lo)
             settled = isinstance(p, Skip)
             if isinstance(p, _COMPARED):
-                settled = self._set.fingerprint(lo, hi) == p.value
+                total = self._set.total(lo, hi)
+                settled = fingerprint(total, hi - lo) == p.value
                 if not isinstance(p, Claim) and not settled:
                     differing.append(hi - lo)
+                    if isinstance(p, Digest):
+                        sums[lo, hi] = total
             if settled:
                 equal_items += hi - lo
             spans.append((lower, lo, hi, settled))
@@ -363,8 +380,9 @@ class Reconciler:
         if not self._initiator:
             # Differences cluster (a node offline for an hour lacks that hour) far more than
             # the model's Poisson process says: keep every sub-range small enough for the
-            # initiator to list at once if it turns out dense, rather than split it again.
-            k = max(k, -(-m // LIST_MAX_ITEMS))
+            # initiator to list at once if it turns out dense, rather than split it again —
+            # up to CLUSTER_MAX_BRANCHES sub-ranges (a large set's ranges are split coarser).
+            k = max(k, min(-(-m // LIST_MAX_ITEMS), CLUSTER_MAX_BRANCHES))
         if k > self._max_split and -(-m // self._max_split) <= LIST_MAX_ITEMS:
             # Fewer, larger sub-ranges, so the frame's splits all fit; only while each stays
             # small enough to be listed next round (else deferring the rest costs less).
@@ -394,7 +412,10 @@ class Reconciler:
         """A differing digest: if the range differs by one item, name it (docs/sync.md §4.3)."""
         lower, upper, lo, hi = span
         excess = (hi - lo) - digest.count
-        delta = (self._set.total(lo, hi) - digest.sum) & SUM_MASK
+        total = self._sums.get((lo, hi))
+        if total is None:
+            total = self._set.total(lo, hi)
+        delta = (total - digest.sum) & SUM_MASK
         if excess == 1:
             # We hold one more item: if it is the only difference, delta is its id's low bits.
             index = self._set.single(lo, hi, delta, digest.value)
@@ -407,7 +428,7 @@ class Reconciler:
         ):
             # The peer holds one more: it alone can check that (-delta) names one of its ids.
             prefix = (-delta & SUM_MASK).to_bytes(SUM_BYTES, "little")
-            return writer.add(lower, upper, Claim(prefix, self._set.fingerprint(lo, hi)))
+            return writer.add(lower, upper, Claim(prefix, fingerprint(total, hi - lo)))
         mu = max(density * (hi - lo), MULTI_DIFFERENCES)
         return self._differs(writer, span, mu, 2, digest.count)
 
@@ -415,7 +436,7 @@ class Reconciler:
         """We hold item ``index`` and the peer lacks it, and that is the range's only difference.
         The initiator now knows all it needs; the responder tells the initiator which item."""
         lower, upper, _, _ = span
-        id_ = self._set.keys[index][TS_BYTES:]
+        id_ = self._set.id(index)
         if not self._initiator:
             found = Found(id_[: self._set.extra_width([id_])])
             if not writer.add(lower, upper, found):
@@ -524,17 +545,22 @@ class Reconciler:
                 raise AssertionError("a list that fitted no longer fits")
             self._open = opened
             return False
+        heads = None
         if width is None:
-            collided = self._has_collided(lower.key, upper.key)
-            w = ID_BYTES if collided else self._set.list_width(lo, hi)
+            if self._has_collided(lower.key, upper.key):
+                w = ID_BYTES
+            else:
+                # The heads read once: they are the list when they tell our items apart.
+                heads = self._set.heads(lo, hi)
+                w = PREFIX_BYTES if len(set(heads)) == len(heads) else self._set.list_width(lo, hi)
         else:
             w = width
         mark = writer.mark()
         if w == PREFIX_BYTES:
-            payload = IdList(w, tuple(self._set.heads[lo:hi]))
+            payload = IdList(w, tuple(self._set.heads(lo, hi) if heads is None else heads))
         else:
             end = TS_BYTES + w
-            payload = IdList(w, tuple(k[TS_BYTES:end] for k in self._set.keys[lo:hi]))
+            payload = IdList(w, tuple(k[TS_BYTES:end] for k in self._set.keys(lo, hi)))
         if not writer.add(lower, upper, payload):
             return False
         if peer_items is not None and width is None:
@@ -553,7 +579,7 @@ class Reconciler:
         shorts = opened.shorts
         if shorts is None or self._has_collided(opened.span.lower.key, upper.key):
             return None
-        added = self._set.heads[lo:hi]
+        added = self._set.heads(lo, hi)
         if not shorts.isdisjoint(added) or len(set(added)) != len(added):
             return None
         return IdList(PREFIX_BYTES, opened.list.ids + tuple(added)), added
@@ -585,7 +611,7 @@ class Reconciler:
     def _take_full_list(self, lo: int, hi: int, payload: IdList) -> None:
         """The responder's full ids of a small range: both differences of the range are known."""
         theirs = set(payload.ids)
-        ours = list(map(ID_OF, self._set.keys[lo:hi]))
+        ours = self._set.ids(lo, hi)
         if theirs.isdisjoint(ours):
             # The usual case (they hold none of ours here), and the one a peer can make cover
             # our whole set: no set of ours built, each id hashed once.
@@ -609,12 +635,12 @@ class Reconciler:
                 return False
             return self._split_reply(writer, span, (hi - lo - len(listed.ids)) * PREFIX_BYTES)
         entries = set(listed.ids)
+        keys = self._set.keys(lo, hi)
         if w == PREFIX_BYTES:
-            prefixes = self._set.heads[lo:hi]
+            prefixes = self._set.heads(lo, hi)  # kept per block: slices, no cutting
         else:
             end = TS_BYTES + w
-            prefixes = [k[TS_BYTES:end] for k in self._set.keys[lo:hi]]
-        keys = self._set.keys[lo:hi]
+            prefixes = [k[TS_BYTES:end] for k in keys]
         if entries.isdisjoint(prefixes):
             # None of the entries is ours (a new node's list, or a hostile one): every item of
             # ours here is an extra and every entry is missing. The usual shape of a large
@@ -623,8 +649,7 @@ class Reconciler:
             matched = 0
         else:
             listed_here = list(map(entries.__contains__, prefixes))
-            matched_at = list(compress(range(lo, hi), listed_here))
-            matched = len(matched_at)
+            matched = listed_here.count(True)
         # The shortest the reply can be; if even that does not fit, do not work out what cannot
         # be sent (a fresh peer's empty list may face all our items, a hostile list of 65,000
         # prefixes none of ours).
@@ -643,7 +668,13 @@ class Reconciler:
             missing: Sequence[int] = range(len(listed.ids))
             unlisted: list[bool] | None = None
         else:
-            total = sum(map(self._set.vals.__getitem__, matched_at))
+            # Every item of ours listed (the peer holds the range and more): the range's sum,
+            # without reading its values.
+            total = (
+                self._set.total(lo, hi)
+                if matched == hi - lo
+                else sum(compress(self._set.values(lo, hi), listed_here))
+            )
             unlisted = list(map(not_, listed_here))
             extras = list(map(ID_OF, compress(keys, unlisted)))
             present = set(prefixes)
@@ -686,21 +717,22 @@ class Reconciler:
             count = min(hi - start, max(1, writer.room() // (PREFIX_BYTES + 1)))
             # A chunk has one prefix width: an id that needs a longer prefix than
             # PREFIX_BYTES gets a chunk of its own rather than widening thousands.
-            width = self._set.unique_width(self._set.keys[start][TS_BYTES:])
+            width = self._set.unique_width(self._set.id(start))
             if width > PREFIX_BYTES:
                 count = 1
             elif self._set.crowded:
                 crowded = self._set.crowded
-                heads = self._set.heads[start + 1 : start + count]
+                heads = self._set.heads(start + 1, start + count)
                 first = next((j for j, h in enumerate(heads, start + 1) if h in crowded), None)
                 if first is not None:
                     count = first - start
             while count:
                 end = start + count
                 sub_upper = upper if end == hi else self._set.bound_before(end)
-                ids = list(map(ID_OF, self._set.keys[start:end]))
+                keys = self._set.keys(start, end)
+                ids = list(map(ID_OF, keys))
                 extras = (
-                    tuple(self._set.heads[start:end])
+                    tuple(map(HEAD_OF, keys))
                     if width == PREFIX_BYTES
                     else tuple(id_[:width] for id_ in ids)
                 )
@@ -725,13 +757,22 @@ class Reconciler:
         full ids (a prefix collision hid a difference)."""
         # count == hi - lo (_check_move): expanding the bitmap costs what our range holds.
         missing = reply.missing
-        vals = self._set.vals
-        total = self._set.total(lo, hi) - sum(vals[lo + i] for i in missing)
+        # (At most one read of the range's values and one of its keys: a range of a snapshot
+        # is gathered, and per-index reads cost a search each.)
+        if len(missing) == hi - lo:
+            total = 0  # all of ours are missing there: nothing to read
+        elif missing:
+            values = self._set.values(lo, hi)
+            total = sum(values) - sum(values[i] for i in missing)
+        else:
+            total = self._set.total(lo, hi)
         if fingerprint(total, hi - lo - len(missing)) != reply.check:
             if reply.width == ID_BYTES:
                 # With full ids nothing can collide: the peer is broken or lying.
                 raise protocol_error("id reply inconsistent with full ids")
             return False
-        self.have.update(self._set.keys[lo + i][TS_BYTES:] for i in missing)
+        if missing:
+            keys = self._set.keys(lo, hi)
+            self.have.update(keys[i][TS_BYTES:] for i in missing)
         self.need.update(reply.extras)
         return True
