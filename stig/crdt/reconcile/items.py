@@ -338,13 +338,6 @@ class Snapshot:
         )
 
     def keys(self, lo: int, hi: int) -> list[Key]:
-        if hi <= lo:
-            return []
-        offsets = self._offsets
-        b = bisect_right(offsets, lo) - 1
-        j = lo - offsets[b]
-        if j + hi - lo <= offsets[b + 1] - offsets[b]:  # within one block
-            return self._blocks[b][j : j + hi - lo]
         return self._gather(self._blocks, lo, hi)
 
     def values(self, lo: int, hi: int) -> list[int]:
@@ -370,13 +363,6 @@ class Snapshot:
 
     def heads(self, lo: int, hi: int) -> list[bytes]:
         """The first PREFIX_BYTES of the ids of items [lo, hi)."""
-        if hi <= lo:
-            return []
-        offsets = self._offsets
-        b = bisect_right(offsets, lo) - 1
-        j = lo - offsets[b]
-        if j + hi - lo <= offsets[b + 1] - offsets[b]:  # within one block
-            return self._heads[b][j : j + hi - lo]
         return self._gather(self._heads, lo, hi)
 
     def locate(self, bound: Bound, lo: int = 0) -> int:
