@@ -9,7 +9,6 @@ it carries libp2p connections between its own peers and nothing else: it is not 
 
 from __future__ import annotations
 
-import ipaddress
 from dataclasses import dataclass
 
 CIRCUIT = "/p2p-circuit"
@@ -65,11 +64,11 @@ def split_circuit(address: str) -> tuple[str, str, str]:
 REACHABILITY_MODES = ("auto", "public", "private")
 
 
-def decide_public(mode: str, listening: list[str]) -> tuple[bool, str]:
-    """(public?, why) for a node listening on ``listening``. ``public`` and ``private`` are the
-    operator's word; ``auto`` calls a node public only if it listens on a globally routable
-    address. AutoNAT is not asked: on py-libp2p 0.8.1 its verdicts are wrong (docs/architecture.md,
-    "py-libp2p traps"), and a wrong "public" would leave a node unreachable with no relay."""
+def decide_public(mode: str, listening: list[str]) -> tuple[bool | None, str]:
+    """(public?, why) for a node listening on ``listening``, before any peer is asked.
+    ``public`` and ``private`` are the operator's word; on ``auto`` a node reachable as an
+    onion service is public, and any other is not known (None) until its peers have been
+    asked to dial it back (``stig.net.reachability``, AutoNAT)."""
     if mode == "public":
         return True, "configured public (network.reachability)"
     if mode == "private":
@@ -78,12 +77,4 @@ def decide_public(mode: str, listening: list[str]) -> tuple[bool, str]:
         raise ValueError(f"reachability must be one of {REACHABILITY_MODES}, not {mode!r}")
     if any("/onion3/" in address for address in listening):
         return True, "reachable as an onion service, through tor"
-    for address in listening:
-        parts = address.split("/")
-        if len(parts) > 2 and parts[1] in ("ip4", "ip6"):
-            try:
-                if ipaddress.ip_address(parts[2]).is_global:
-                    return True, f"listens on the global address {parts[2]}"
-            except ValueError:
-                continue
-    return False, "listens on no globally routable address"
+    return None, "not known yet: no peer has dialed back or failed to"

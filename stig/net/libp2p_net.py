@@ -49,6 +49,7 @@ from stig.net.network import (
     BEHIND_NAT,
     MAX_STREAM_FRAME,
     PUBLIC,
+    UNKNOWN,
     NetEvent,
     Network,
     NetworkError,
@@ -317,11 +318,14 @@ class Libp2pNetwork:
         )
         if side is None or not self.bridge.running:
             return Reach(BEHIND_NAT, "the network is not running", listening, (), tor=tor)
-        if side.public:
-            return Reach(PUBLIC, side.public_why, listening, listening, tor=tor)
+        public, why = side.verdict
+        if public:
+            return Reach(PUBLIC, why, listening, listening, tor=tor)
+        if public is None:
+            return Reach(UNKNOWN, why, listening, (), tor=tor)
         relays = tuple(sorted(self._relays))
         advertised = tuple(circuit_address(self._relays[r], self._peer_id) for r in relays)
-        return Reach(BEHIND_NAT, side.public_why, listening, advertised, relays, tor=tor)
+        return Reach(BEHIND_NAT, why, listening, advertised, relays, tor=tor)
 
     def route(self, peer: PeerId) -> Route | None:
         return self._routes.get(peer) if peer in self._up else None

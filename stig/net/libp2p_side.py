@@ -8,7 +8,9 @@ lists them with reproductions)."""
 from __future__ import annotations
 
 import functools
+import ipaddress
 import logging
+import random
 import time
 import weakref
 from collections import Counter, OrderedDict
@@ -40,6 +42,7 @@ from libp2p.stream_muxer.yamux.yamux import Yamux
 from libp2p.tools.anyio_service import background_trio_service
 
 from stig.net.circuit import HopLimits, decide_public, is_circuit
+from stig.net.libp2p_autonat import AUTONAT_PROTOCOL, DIAL_BACK_GRACE, AutoNAT
 from stig.net.libp2p_relay import Relaying, relay_of
 from stig.net.negotiation_guard import (
     GuardedNoise,
@@ -59,6 +62,7 @@ from stig.net.network import (
     Route,
     Validator,
 )
+from stig.net.reachability import ASK_PEERS, RECHECK_EVERY, RETRY_EVERY, Verdict, decide
 from stig.net.tor.link import TorLink
 from stig.net.tor.transport import OnionTransport
 from stig.net.trio_bridge import TrioBridge
@@ -427,8 +431,19 @@ class Side:
         self.swarm.register_notifee(PeerNotifee(self))
         self.nursery: trio.Nursery | None = None
         self.relaying = Relaying(self.host, hop=net.hop, psk=net.psk, public=False)
-        self.public = False
-        self.public_why = ""
+        self.verdict: tuple[bool | None, str] = (None, "the network is starting")
+        """(public?, why): None while not known (docs/protocol.md §8.8.1); replaced whole,
+        read by the owner from its own thread."""
+        self.reach_poke = trio.Event()
+        self.autonat = AutoNAT(
+            self.host,
+            psk=net.psk,
+            remote_ip=self.remote_ip,
+            on_refused=self._negotiation_refused,
+        )
+        if not (net.tor is not None and net.tor.plan.only):
+            # tor-only: a dial-back would be a clearnet connection; peers are told "na".
+            self.host.set_stream_handler(AUTONAT_PROTOCOL, self.autonat.handle)
         self.dialed: dict[PeerId, str] = {}  # peer → the full address it was reached at
         self.onion_conns: weakref.WeakSet[INetConn] = weakref.WeakSet()  # through tor
         self.routes: dict[PeerId, Route] = {}
@@ -491,8 +506,10 @@ class Side:
         if discovered is not None:
             peerDiscovery.register_peer_discovered_handler(discovered)
         addresses = [str(a) for a in self.host.get_addrs()]
-        self.public, self.public_why = decide_public(self.net.reachability, addresses)
-        self.relaying.public = self.public
+        self.verdict = decide_public(self.net.reachability, addresses)
+        self.relaying.public = self.verdict[0] is True
+        if self.verdict[0] is None:
+            self.nursery.start_soon(self.follow_reach)
         task_status.started(addresses)
         await trio.sleep_forever()
 
@@ -523,14 +540,119 @@ class Side:
     # peers
 
     def peer_connected(self, peer: ID, conn: INetConn) -> None:
+        key = peer.to_base58()
+        if (
+            self.nursery is not None
+            and key not in self.dialed
+            and len(self.swarm.get_connections(peer)) == 1
+            and self.autonat.expects(conn)
+        ):
+            # Perhaps the dial-back this node asked for: announced only if it stays.
+            self.nursery.start_soon(self.announce_if_it_stays, peer, conn)
+            return
+        self.announce(peer, conn)
+
+    async def announce_if_it_stays(self, peer: ID, conn: INetConn) -> None:
+        await trio.sleep(DIAL_BACK_GRACE)
+        if self.swarm.get_connections(peer):
+            self.announce(peer, conn)
+
+    def announce(self, peer: ID, conn: INetConn) -> None:
         self.bridge.to_asyncio(self.net.peer_up, peer.to_base58())
         self.update_route(peer)
         key = peer.to_base58()
         address = self.dialed.get(key)
-        # A node that is not public reserves on every relay it reached directly (trap: the
-        # library's discovery would take 300 s; stig.net.libp2p_relay).
-        if address is not None and relay_of(conn) is None and self.nursery is not None:
+        # A node behind NAT reserves on every relay it reached directly (trap: the library's
+        # discovery would take 300 s; stig.net.libp2p_relay).
+        direct = relay_of(conn) is None
+        if address is not None and direct and self.nursery is not None and self.verdict[0] is False:
             self.nursery.start_soon(self.reserve, peer, address)
+        if self.verdict[0] is None and self.remote_ip(conn) is not None:
+            self.reach_poke.set()  # a peer that can tell: ask it now
+
+    # reachability (AutoNAT, docs/protocol.md §8.8.1)
+
+    def remote_ip(self, conn: INetConn) -> str | None:
+        """The IP address ``conn`` comes from, or None if it runs through a relay or tor (the
+        address seen is then the relay's or tor's, not the peer's)."""
+        if relay_of(conn) is not None or conn in self.onion_conns:
+            return None
+        remote = _remote_address(conn)
+        if not remote:
+            return None
+        try:
+            return str(ipaddress.ip_address(str(remote[0]).removeprefix("::ffff:")))
+        except ValueError:
+            return None
+
+    def direct_peers(self) -> list[tuple[ID, str]]:
+        """Connected peers and the IP each is reached at directly (no circuit, no tor)."""
+        found: dict[ID, str] = {}
+        for peer, conns in self.swarm.get_connections_map().items():
+            for conn in conns:
+                ip = self.remote_ip(conn)
+                if ip is not None and peer not in found:
+                    found[peer] = ip
+        return sorted(found.items(), key=lambda item: str(item[0]))
+
+    async def follow_reach(self) -> None:
+        """``reachability = auto``: ask up to ASK_PEERS directly connected peers to dial this
+        node back when one connects while nothing is known, every RETRY_EVERY seconds while
+        nothing is known, every RECHECK_EVERY once a verdict stands, and at once when this
+        node's own addresses change."""
+        checked: list[bytes] = []
+        next_check = trio.current_time()
+        while True:
+            with trio.move_on_at(min(next_check, trio.current_time() + RETRY_EVERY)):
+                await self.reach_poke.wait()
+            poked = self.reach_poke.is_set()
+            self.reach_poke = trio.Event()
+            due = trio.current_time() >= next_check or (poked and self.verdict[0] is None)
+            if not due and self.autonat.own_addresses() == checked:
+                continue
+            peers = self.direct_peers()
+            if not peers:
+                next_check = trio.current_time() + RETRY_EVERY
+                continue
+            checked = self.autonat.own_addresses()
+            asked = random.sample(peers, min(ASK_PEERS, len(peers)))
+            verdict = decide(await self.ask_all(asked))
+            if verdict is not None:
+                self.settle(verdict)
+            wait = RECHECK_EVERY if self.verdict[0] is not None else RETRY_EVERY
+            next_check = trio.current_time() + wait
+
+    async def ask_all(self, peers: list[tuple[ID, str]]) -> list[str]:
+        """Every peer's answer, asked at once."""
+        answers: list[str] = []
+
+        async def ask(peer: ID, ip: str) -> None:
+            answers.append(await self.autonat.ask(peer, ip))
+
+        async with trio.open_nursery() as nursery:
+            for peer, ip in peers:
+                nursery.start_soon(ask, peer, ip)
+        return answers
+
+    def settle(self, verdict: Verdict) -> None:
+        """Take a check's verdict: a public node holds no reservation; a node behind NAT
+        reserves on every relay it reached directly."""
+        before = self.verdict[0]
+        self.verdict = (verdict.public, verdict.why)
+        self.relaying.public = verdict.public
+        if before != verdict.public:
+            state = "public" if verdict.public else "behind NAT"
+            log.info("reachability: %s (%s)", state, verdict.why)
+        if verdict.public:
+            if self.relaying.reservations:
+                self.relaying.reservations.clear()
+                self.bridge.to_asyncio(self.net.set_relays, {})
+            return
+        if before is not False and self.nursery is not None:
+            for key, address in list(self.dialed.items()):
+                peer = ID.from_base58(key)
+                if any(relay_of(c) is None for c in self.swarm.get_connections(peer)):
+                    self.nursery.start_soon(self.reserve, peer, address)
 
     async def reserve(self, peer: ID, address: str) -> None:
         assert self.nursery is not None

@@ -66,6 +66,10 @@ PUBLIC = "public"
 BEHIND_NAT = "behind NAT"
 """Others cannot dial this node's own addresses; ``Reach.relays`` says which relays (if any)
 hold a reservation for it, so that others reach it through them."""
+UNKNOWN = "unknown"
+"""Not known yet: with ``reachability = auto`` no peer has yet dialed this node back or
+failed to (docs/protocol.md §8.8.1). Such a node reserves on no relay and hands out its own
+addresses."""
 
 DIRECT = "direct"
 HOLE_PUNCHED = "hole-punched"
@@ -90,7 +94,7 @@ class Reach:
     """How others can reach this node, as far as it knows (never a guess passed off as fact:
     ``why`` says what the state rests on)."""
 
-    state: str  # PUBLIC or BEHIND_NAT
+    state: str  # PUBLIC, BEHIND_NAT or UNKNOWN
     why: str
     listening: tuple[str, ...]
     advertised: tuple[str, ...]

@@ -50,10 +50,15 @@ def has(node: Node, trace_id: str) -> bool:
 
 
 def test_nodes_behind_two_nats_meet_through_a_public_relay(tmp_path: Path, bed: Bed) -> None:
+    """Every node on ``reachability = auto``: each learns from its peers (AutoNAT, docs/protocol.md
+    §8.8.1) whether it can be dialed — R that it is public, A and B that they are behind NAT,
+    so they reserve on R."""
     one, two = bed.home(1, KEEP), bed.home(2, KEEP)
     with cluster() as nodes:
         relay = Node(
             init(tmp_path / "r"),
+            "--reachability",
+            "auto",
             command="relay",
             listen=f"/ip4/{bed.public_address}/tcp/{PORT}",
             inside=bed.inside_public,
@@ -87,10 +92,16 @@ def test_nodes_behind_two_nats_meet_through_a_public_relay(tmp_path: Path, bed: 
             )
         reach = a.peers()["reach"]
         assert reach["state"] == "behind NAT"
+        assert reach["why"].endswith("could not dial back"), reach
         assert reach["advertised"] == [f"{relay.address}/p2p-circuit/p2p/{a_id}"]
         words = stig(a.home, "peers").stdout
         assert f"behind NAT, reachable via {relay_id}" in words
-        assert relay.peers()["reach"]["state"] == "public"
+        # R asked the peers that dialed it; they dialed it back from fresh identities.
+        wait_for(lambda: relay.peers()["reach"]["state"] == "public", 30, "r to learn it is public")
+        reach = relay.peers()["reach"]
+        assert reach["why"].startswith("dialed back by "), reach
+        assert reach["relays"] == [] and reach["advertised"] == [relay.address]
+        assert "public (dialed back by " in stig(relay.home, "peers").stdout
 
         # B learns A's circuit address from R (peer exchange) and reaches A through R.
         wait_for(lambda: peer(b.peers(), a_id) is not None, 60, "b to reach a through r")
