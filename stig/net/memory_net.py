@@ -15,6 +15,12 @@ Reachability is modelled as the libp2p adapter sees it (docs/protocol.md §8): a
 it dials a node that offers the hop service (``hop=HopLimits()``) it holds a reservation there,
 and others reach it at the circuit address ``<relay address>/p2p-circuit/p2p/<id>``. A circuit
 ends when its relay stops or either end leaves the relay.
+
+Reachability is learned as the libp2p adapter learns it (AutoNAT, docs/protocol.md §8.8.1):
+with ``reachability = "auto"`` a node asks up to ASK_PEERS directly linked peers to dial it
+back whenever a direct link comes up while it knows nothing; a peer can dial it back unless it
+is ``behind_nat``; the verdict is ``stig.net.reachability.decide``'s. Only a node that learned
+(or was told) it is not public reserves on relays.
 """
 
 from __future__ import annotations
@@ -28,13 +34,14 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from stig.net.circuit import HopLimits, circuit_address, is_circuit, split_circuit
+from stig.net.circuit import HopLimits, circuit_address, decide_public, is_circuit, split_circuit
 from stig.net.network import (
     BEHIND_NAT,
     DIRECT,
     MAX_STREAM_FRAME,
     PUBLIC,
     RELAYED,
+    UNKNOWN,
     NetEvent,
     Network,
     NetworkError,
@@ -48,6 +55,7 @@ from stig.net.network import (
     StreamHandler,
     Validator,
 )
+from stig.net.reachability import ASK_PEERS, DIALED, NOT_DIALED, decide
 
 DEFAULT_MESH_DEGREE = 4
 MESH_DEGREE_LOW = 2
@@ -85,9 +93,14 @@ class MemoryHub:
         self.links[frozenset((a, b))] = link
 
     def network(
-        self, name: str, *, behind_nat: bool = False, hop: HopLimits | None = None
+        self,
+        name: str,
+        *,
+        behind_nat: bool = False,
+        hop: HopLimits | None = None,
+        reachability: str = "auto",
     ) -> MemoryNetwork:
-        return MemoryNetwork(self, name, behind_nat=behind_nat, hop=hop)
+        return MemoryNetwork(self, name, behind_nat=behind_nat, hop=hop, reachability=reachability)
 
 
 class MemoryStream:
@@ -124,10 +137,18 @@ class MemoryStream:
 
 class MemoryNetwork:
     def __init__(
-        self, hub: MemoryHub, name: str, *, behind_nat: bool = False, hop: HopLimits | None = None
+        self,
+        hub: MemoryHub,
+        name: str,
+        *,
+        behind_nat: bool = False,
+        hop: HopLimits | None = None,
+        reachability: str = "auto",
     ) -> None:
         self.behind_nat = behind_nat
         self.hop = hop
+        self.verdict = decide_public(reachability, [])
+        """(public?, why), None while not known: as ``Side.verdict`` of the libp2p adapter."""
         self._routes: dict[PeerId, Route] = {}
         self._reservations: dict[PeerId, str] = {}  # relay → its address: we are reachable there
         self._reserved: set[PeerId] = set()  # as a relay: the peers holding a reservation here
@@ -170,11 +191,25 @@ class MemoryNetwork:
 
     def reach(self) -> Reach:
         own = tuple(self.addresses())
-        if not self.behind_nat:
-            return Reach(PUBLIC, "not behind NAT (in-memory network)", own, own)
+        public, why = self.verdict
+        if public:
+            return Reach(PUBLIC, why, own, own)
+        if public is None:
+            return Reach(UNKNOWN, why, own, ())
         relays = tuple(sorted(self._reservations))
         advertised = tuple(circuit_address(self._reservations[r], self._peer_id) for r in relays)
-        return Reach(BEHIND_NAT, "behind NAT (in-memory network)", own, advertised, relays)
+        return Reach(BEHIND_NAT, why, own, advertised, relays)
+
+    def _check_reach(self) -> None:
+        """While nothing is known: ask up to ASK_PEERS directly linked peers to dial this node
+        back (they can unless it is behind NAT), and take the verdict if one comes."""
+        if self.verdict[0] is not None:
+            return
+        direct = sorted(p for p, route in self._routes.items() if route.kind == DIRECT)
+        asked = direct[:ASK_PEERS]
+        verdict = decide([NOT_DIALED if self.behind_nat else DIALED for _ in asked])
+        if verdict is not None:
+            self.verdict = (verdict.public, verdict.why)
 
     def route(self, peer: PeerId) -> Route | None:
         return self._routes.get(peer) if peer in self._peers else None
@@ -190,7 +225,7 @@ class MemoryNetwork:
             raise NetworkError("timeout", f"{address} is behind NAT: nothing answers there")
         self._link(other, Route(DIRECT, time.time()))
         hop = other.hop
-        if self.behind_nat and hop is not None and peer not in self._reservations:
+        if self.verdict[0] is False and hop is not None and peer not in self._reservations:
             self._reserve(other, hop, address)
         return peer
 
@@ -225,6 +260,9 @@ class MemoryNetwork:
         other._routes[self._peer_id] = route
         self._events.put_nowait(PeerUp(peer))
         other._events.put_nowait(PeerUp(self._peer_id))
+        if route.kind == DIRECT:
+            self._check_reach()
+            other._check_reach()
         self._heartbeat()
         other._heartbeat()
 

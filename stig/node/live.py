@@ -26,7 +26,7 @@ from typing import Any
 from stig.crdt.trace import Trace
 from stig.crypto.persona import Persona
 from stig.errors import StigError, UsageError
-from stig.net.network import PUBLIC, Network
+from stig.net.network import PUBLIC, UNKNOWN, Network
 from stig.net.tor.modes import OFF
 from stig.net.tor.modes import describe as describe_tor
 from stig.node.clock import now as clock_now
@@ -304,6 +304,8 @@ def reach_words(reach: dict[str, Any] | None) -> str:
         return "unknown (the running node is too old to say)"
     if reach["state"] == PUBLIC:
         return f"public ({reach['why']})"
+    if reach["state"] == UNKNOWN:
+        return f"not known yet ({reach['why']})"
     relays = reach.get("relays") or []
     if relays:
         return f"behind NAT, reachable via {', '.join(relays)}"

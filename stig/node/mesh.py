@@ -36,6 +36,7 @@ from stig.crdt.reconcile import SyncError
 from stig.errors import StigError, UsageError
 from stig.net.network import (
     PUBLIC,
+    UNKNOWN,
     Network,
     NetworkError,
     PeerDown,
@@ -227,7 +228,7 @@ class MeshNode:
                     log.info("reachable through relay %s", relay)
                 for relay in lost:
                     log.warning("no longer reachable through relay %s", relay)
-                if not reach.reachable:
+                if not reach.reachable and reach.state != UNKNOWN:
                     log.warning("not reachable by others: %s, and no relay holds a slot", reach.why)
                 self._write_addresses()
             shown = reach

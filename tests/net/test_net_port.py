@@ -142,20 +142,22 @@ class Make(Protocol):
 
 @pytest.fixture(params=["memory", "libp2p"])
 async def make(request: pytest.FixtureRequest) -> AsyncIterator[Make]:
-    """Networks of one adapter; "behind NAT" is the twin's model, and for libp2p on loopback
-    the operator's word (reachability = private): what follows from it is the same."""
+    """Networks of one adapter, each told its reachability (the operator's word: private
+    when "behind NAT", else public), and the twin's node also modelled behind NAT; what
+    follows from it is the same. Learning it from peers (``auto``) has its own tests
+    (tests/net/test_net_reachability.py, and the NAT test bed for libp2p)."""
     hub = MemoryHub()
     made: list[Network] = []
 
     def build(n: int, *, behind_nat: bool = False, hop: bool = False) -> Network:
         limits = HopLimits() if hop else None
+        reachability = "private" if behind_nat else "public"
         net: Network
         if request.param == "memory":
-            net = hub.network(f"n{n}", behind_nat=behind_nat, hop=limits)
+            net = hub.network(f"n{n}", behind_nat=behind_nat, hop=limits, reachability=reachability)
         else:
             from stig.net.libp2p_net import Libp2pNetwork
 
-            reachability = "private" if behind_nat else "public"
             net = Libp2pNetwork(bytes([n]) * 32, hop=limits, reachability=reachability)
         made.append(net)
         return net
