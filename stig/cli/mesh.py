@@ -99,8 +99,9 @@ def _network_options(command: Any) -> Any:
                 "--reachability",
                 type=click.Choice(REACHABILITY_MODES),
                 default=None,
-                help="Can others dial this node's own addresses? (default: config, auto; "
-                "a node that is not public reserves a slot on the relays it reaches)",
+                help="Can others dial this node's own addresses? (default: config, auto: "
+                "asked of peers, who dial it back; a node behind NAT reserves a slot on the "
+                "relays it reaches)",
             ),
         ]
     ):

@@ -14,7 +14,7 @@ Example (docs/relay.md has the full story)::
     psk_file = ""               # a 64-hex-character pre-shared key: a closed mesh
     sync_interval = 30          # seconds between background syncs with a random peer
     reachability = "auto"       # "public" / "private": say whether others can dial you;
-                                # auto: public only on a globally routable listen address
+                                # auto: ask peers to dial you back (AutoNAT)
     max_connections = 32        # more are turned away; a relay that serves many nodes raises it
 
     [circuit]                   # circuit relay v2 hop service (docs/relay.md)

@@ -308,7 +308,7 @@ def reach_words(reach: dict[str, Any] | None) -> str:
         return f"not known yet ({reach['why']})"
     relays = reach.get("relays") or []
     if relays:
-        return f"behind NAT, reachable via {', '.join(relays)}"
+        return f"behind NAT, reachable via {', '.join(relays)} ({reach['why']})"
     return f"behind NAT, not reachable: {reach['why']}, and no relay holds a slot for it"
 
 
