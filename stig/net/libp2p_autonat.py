@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import logging
 import secrets
+from collections import Counter
 from collections.abc import Callable, Sequence
 
 import multiaddr  # type: ignore[import-untyped]
@@ -135,6 +136,7 @@ class AutoNAT:
         self.on_refused = on_refused
         self.rules = DialBackRules()
         self.expected: dict[str, float] = {}  # IP → until when a dial-back from it is awaited
+        self.asking: Counter[str] = Counter()  # IP → questions in flight to peers there
         self.answered = 0
         self.refused = 0
 
@@ -263,8 +265,8 @@ class AutoNAT:
         addresses = self.own_addresses()
         if not addresses:
             return NO_ANSWER
-        now = trio.current_time()
-        self.expected[ip] = max(self.expected.get(ip, 0.0), now + ASK_WITHIN + DIAL_BACK_GRACE)
+        self.asking[ip] += 1
+        self.expected[ip] = trio.current_time() + ASK_WITHIN + DIAL_BACK_GRACE
         stream: INetStream | None = None
         try:
             with trio.fail_after(ASK_WITHIN):
@@ -283,7 +285,10 @@ class AutoNAT:
                         await stream.close()
                     except (BaseLibp2pError, IOException, OSError) as exc:
                         log.debug("close failed: %r", exc)
-            self.expected[ip] = trio.current_time() + DIAL_BACK_GRACE
+            self.asking[ip] -= 1
+            if not self.asking[ip]:
+                del self.asking[ip]
+                self.expected[ip] = trio.current_time() + DIAL_BACK_GRACE
         status = int(response.status)
         if status == OK:
             return DIALED
