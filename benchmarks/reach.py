@@ -21,6 +21,12 @@ libp2p, as the node uses it) in its namespace. A reserves on R. Then ``--attempt
 5. B stops (a fresh B, with a new peer id, makes the next attempt).
 
 Figures are min / median / max over the attempts. With --json the last line holds them all.
+
+With ``--verdicts N`` it also measures reachability learned from peers (AutoNAT, docs/protocol.md
+§8.8.1), N times per NAT type in the same bed: a fresh R and a fresh A, both on
+``reachability = auto``; A dials R (t0); *R public* and *A behind NAT* = seconds from t0 until
+each says so, and whether each verdict was right. A's verdict waits for R's dial-back to time
+out against A's router (DIAL_BACK_WITHIN), so its ratio to that bound is printed beside it.
 """
 
 from __future__ import annotations
@@ -47,9 +53,12 @@ PORT = 4737
 class Peer:
     """A reach_peer.py process in a namespace, asked one JSON line at a time."""
 
-    def __init__(self, inside: tuple[str, ...], seed: int, listen: str, role: str) -> None:
+    def __init__(
+        self, inside: tuple[str, ...], seed: int, listen: str, role: str, reach: str = ""
+    ) -> None:
+        extra = [reach] if reach else []
         self.process = subprocess.Popen(
-            [*inside, sys.executable, str(PEER), (bytes([seed]) * 32).hex(), listen, role],
+            [*inside, sys.executable, str(PEER), (bytes([seed]) * 32).hex(), listen, role, *extra],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=open(os.environ.get("REACH_PEER_LOG", os.devnull), "a"),  # noqa: SIM115
@@ -157,6 +166,58 @@ def one_nat(nat: str, attempts: int, punch_within: float) -> dict[str, Any]:
         bed.close()
 
 
+def settle(peers: dict[str, Peer], t0: float, within: float) -> dict[str, dict[str, Any]]:
+    """Each peer's first reach that is not "unknown", with its seconds since ``t0``."""
+    known: dict[str, dict[str, Any]] = {}
+    while len(known) < len(peers) and time.monotonic() - t0 < within:
+        for name, peer in peers.items():
+            if name not in known:
+                reach = peer.ask("reach")
+                if reach["state"] != "unknown":
+                    known[name] = {**reach, "s": time.monotonic() - t0}
+        time.sleep(0.05)
+    return known
+
+
+def verdicts(nat: str, runs: int) -> dict[str, Any]:
+    """R and A on ``auto``, fresh each run: seconds until each knows (module docstring)."""
+    bed = Bed().open()
+    peers: list[Peer] = []
+    rows: list[dict[str, Any]] = []
+    try:
+        one = bed.home(1, nat)
+        for i in range(runs):
+            relay = Peer(
+                bed.inside_public, 100 + i, f"/ip4/{bed.public_address}/tcp/{PORT}", "relay", "auto"
+            )
+            a = Peer(one.inside, 150 + i, f"/ip4/{one.address}/tcp/{PORT}", "node", "auto")
+            peers += [relay, a]
+            t0 = time.monotonic()
+            a.ask("dial", address=relay.address)
+            known = settle({"r": relay, "a": a}, t0, 60)
+            r, own = known.get("r", {}), known.get("a", {})
+            rows.append({
+                "r_s": r.get("s"), "r_right": r.get("state") == "public",
+                "a_s": own.get("s"), "a_right": own.get("state") == "behind NAT",
+                "r_why": r.get("why"), "a_why": own.get("why"),
+            })  # fmt: skip
+            print(f"  {nat} verdicts {i + 1}: {rows[-1]}", file=sys.stderr)
+            a.stop()
+            relay.stop()
+        return {
+            "nat": nat,
+            "runs": runs,
+            "r_right": sum(r["r_right"] for r in rows),
+            "a_right": sum(r["a_right"] for r in rows),
+            "r_public_s": spread([r["r_s"] for r in rows if r["r_s"] is not None]),
+            "a_behind_nat_s": spread([r["a_s"] for r in rows if r["a_s"] is not None]),
+        }
+    finally:
+        for peer in peers:
+            peer.stop()
+        bed.close()
+
+
 def spread(values: list[float]) -> dict[str, float] | None:
     if not values:
         return None
@@ -192,10 +253,31 @@ def main() -> None:
     parser.add_argument("--punch-within", type=float, default=25.0)
     parser.add_argument("--nat", choices=[KEEP, RANDOM], action="append")
     parser.add_argument("--json", action="store_true")
+    parser.add_argument("--verdicts", type=int, default=0, metavar="N")
     args = parser.parse_args()
     reason = why_not()
     if reason is not None:
         raise SystemExit(f"cannot run: {reason}")
+    if args.verdicts:
+        from stig.net.reachability import DIAL_BACK_WITHIN
+
+        found = [verdicts(nat, args.verdicts) for nat in args.nat or [KEEP, RANDOM]]
+        print("NAT      right (R, A)   R public (s)         A behind NAT (s)     "
+              "A / DIAL_BACK_WITHIN")  # fmt: skip
+        print("                        min / median / max")
+        for v in found:
+            ratio = (
+                v["a_behind_nat_s"]["median"] / DIAL_BACK_WITHIN if v["a_behind_nat_s"] else None
+            )
+            print(
+                f"{v['nat']:<8} {v['r_right']}/{v['runs']}, {v['a_right']}/{v['runs']}"
+                f"{'':<6} {show(v['r_public_s']):<20} {show(v['a_behind_nat_s']):<20} "
+                f"{'-' if ratio is None else f'{ratio:.2f}'}"
+            )
+        if args.json:
+            print(json.dumps(found))
+        if not args.attempts:
+            return
     results = [one_nat(nat, args.attempts, args.punch_within) for nat in args.nat or [KEEP, RANDOM]]
     print("NAT      punched        first trace (s)      to direct (s)      direct push (s)"
           "      relay CPU ms/circuit   relay KiB/circuit")  # fmt: skip

@@ -1,7 +1,10 @@
 """One libp2p peer for benchmarks/reach.py, run inside a network namespace: the network port
 (Libp2pNetwork) driven by one JSON request a line on stdin, one JSON answer a line on stdout.
 
-    python benchmarks/reach_peer.py SEED_HEX LISTEN {relay|node}
+    python benchmarks/reach_peer.py SEED_HEX LISTEN {relay|node} [auto|public|private]
+
+The last argument overrides the reachability (default: public for the relay, private for a
+node; ``auto`` learns it from peers, docs/protocol.md §8.8.1).
 """
 
 from __future__ import annotations
@@ -46,10 +49,10 @@ async def main() -> None:
         logging.getLogger("libp2p").setLevel(logging.DEBUG)
     seed, listen, role = bytes.fromhex(sys.argv[1]), sys.argv[2], sys.argv[3]
     relay = role == "relay"
+    reachability = sys.argv[4] if len(sys.argv) > 4 else "public" if relay else "private"
     net = Libp2pNetwork(
-        seed, [listen], hop=HopLimits() if relay else None,
-        reachability="public" if relay else "private",
-    )  # fmt: skip
+        seed, [listen], hop=HopLimits() if relay else None, reachability=reachability
+    )
     pushes: list[tuple[float, bytes]] = []
     gone: asyncio.Event = asyncio.Event()
     if not relay:
@@ -80,7 +83,11 @@ async def main() -> None:
                 answer["peer"] = await net.dial(request["address"], request.get("within", 20))
             elif op == "reach":
                 reach = net.reach()
-                answer = {"state": reach.state, "advertised": list(reach.advertised)}
+                answer = {
+                    "state": reach.state,
+                    "why": reach.why,
+                    "advertised": list(reach.advertised),
+                }
             elif op == "route":
                 route = net.route(request["peer"])
                 answer = {"kind": route.kind if route else None}
