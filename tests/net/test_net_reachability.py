@@ -293,8 +293,9 @@ async def test_libp2p_nodes_on_auto_are_dialed_back_by_their_peers(adapters: lis
 @pytest.mark.timeout(120)
 async def test_a_libp2p_server_refuses_what_the_rules_forbid(adapters: list[object]) -> None:
     """A raw py-libp2p host (its own trio run) asks a stig node: for another peer id (bad
-    request), with garbage (bad request), with a port where nothing listens (dialed, not
-    reached: E_DIAL_ERROR), and more often than a peer may (refused)."""
+    request), with garbage or an oversize length (bad request), with a port where nothing
+    listens (dialed, not reached: E_DIAL_ERROR), and more often than a peer may (refused).
+    The node keeps answering throughout."""
     import multiaddr  # type: ignore[import-untyped]
     import trio
     from libp2p import new_host
@@ -329,6 +330,7 @@ async def test_a_libp2p_server_refuses_what_the_rules_forbid(adapters: list[obje
             requests = [
                 encode_dial(b"\x00\x24" + bytes(36), [closed_port]),  # not the asker's id
                 bytes(encode_varint_prefixed(b"\xff\x01garbage")),
+                b"\x80\x80\x80\x04" + bytes(16),  # claims 8 MiB: refused before reading it
                 encode_dial(me, [closed_port]),
                 encode_dial(me, [closed_port]),
                 encode_dial(me, [closed_port]),  # the third within a minute: refused
@@ -354,10 +356,11 @@ async def test_a_libp2p_server_refuses_what_the_rules_forbid(adapters: list[obje
 
     answers = await asyncio.to_thread(ask_all)
     statuses = [status for status, _ in answers]
-    assert statuses == [200, 200, 100, 100, 101], answers
+    assert statuses == [200, 200, 200, 100, 100, 101], answers
     assert "not the asker's" in answers[0][1]
-    assert f"/ip4/127.0.0.1/tcp/{free}" in answers[2][1]
-    assert "for this peer" in answers[4][1]
+    assert "exceeds maximum" in answers[2][1]
+    assert f"/ip4/127.0.0.1/tcp/{free}" in answers[3][1]
+    assert "for this peer" in answers[5][1]
 
 
 def trio_free_port() -> int:
