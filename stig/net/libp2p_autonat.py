@@ -32,8 +32,11 @@ from libp2p.custom_types import TProtocol
 from libp2p.exceptions import BaseLibp2pError
 from libp2p.host.autonat.pb.autonat_pb2 import Message
 from libp2p.io.exceptions import IOException
+from libp2p.network.config import ConnectionConfig
 from libp2p.peer.id import ID
 from libp2p.peer.peerinfo import PeerInfo
+from libp2p.protocol_muxer.multiselect_client import MultiselectClient
+from libp2p.protocol_muxer.multiselect_communicator import MultiselectCommunicator
 from libp2p.security.noise.transport import PROTOCOL_ID as NOISE_PROTOCOL_ID
 from libp2p.stream_muxer.yamux.yamux import PROTOCOL_ID as YAMUX_PROTOCOL_ID
 from libp2p.stream_muxer.yamux.yamux import Yamux
@@ -220,6 +223,12 @@ class AutoNAT:
             muxer_opt={TProtocol(YAMUX_PROTOCOL_ID): Yamux},
             transports=[GuardedTCP(on_refused=self.on_refused)],
             psk=self.psk,
+            # trap: a host's auto-connector dials every peer in its peerstore while it has
+            # fewer than 50 connections; a dialer's would dial the asker again once the
+            # dial-back closed. Nothing to keep: no minimum, no watermark.
+            connection_config=ConnectionConfig(
+                min_connections=0, low_watermark=0, high_watermark=0, max_connections=1
+            ),
         )
 
     async def dial_back(self, peer: ID, targets: Sequence[str]) -> str | None:
@@ -259,9 +268,12 @@ class AutoNAT:
                 found.append(multiaddr.Multiaddr(text).to_bytes())
         return list(dict.fromkeys(found))
 
-    async def ask(self, peer: ID, ip: str) -> str:
-        """Ask ``peer`` (connected from ``ip``) to dial this node back: DIALED, NOT_DIALED or
-        NO_ANSWER."""
+    async def ask(self, peer: ID, ip: str, conn: INetConn) -> str:
+        """Ask ``peer`` over ``conn`` (a direct connection from ``ip``) to dial this node back:
+        DIALED, NOT_DIALED or NO_ANSWER. The stream is opened on that connection, never through
+        ``host.new_stream``, which dials the peer again when the connection has just closed: a
+        peer that hung up on this node would find it back (and the question would not be asked
+        on the direct connection the answer depends on)."""
         addresses = self.own_addresses()
         if not addresses:
             return NO_ANSWER
@@ -270,11 +282,18 @@ class AutoNAT:
         stream: INetStream | None = None
         try:
             with trio.fail_after(ASK_WITHIN):
-                stream = await self.host.new_stream(peer, [AUTONAT_PROTOCOL])
+                stream = await conn.new_stream()
+                chosen = await MultiselectClient().select_one_of(
+                    [AUTONAT_PROTOCOL], MultiselectCommunicator(stream), int(ASK_WITHIN)
+                )
+                stream.set_protocol(chosen)
                 await stream.write(encode_dial(self.host.get_id().to_bytes(), addresses))
                 body = await read_varint_prefixed_bytes_limited(stream, MAX_REQUEST_BYTES)
             response = decode(body, Message.DIAL_RESPONSE).dialResponse
-        except (trio.TooSlowError, BadMessage, BaseLibp2pError, IOException, OSError) as exc:
+        except Exception as exc:
+            # Whatever the peer or its connection did (too slow, garbage, a reset, a protocol
+            # it does not speak, the connection gone), it is no evidence, and it must not end
+            # the check (nor, through it, this run of libp2p).
             log.debug("AutoNAT: %s gave no answer: %r", peer, exc)
             return NO_ANSWER
         finally:
