@@ -126,6 +126,7 @@ CIRCUIT_REDIALS = 3
 REDIAL_WITHIN; then the mesh's own re-dialing (bootstrap, peer exchange) takes over."""
 
 CIRCUIT_REDIAL_PAUSE = 1.0
+"""Seconds between two tries to dial a cut circuit again."""
 
 GOSSIP_PROTOCOLS = (gossipsub.PROTOCOL_ID_V11, gossipsub.PROTOCOL_ID)
 # Mesh degree D (and D_lo, D_hi). Every copy of a push costs ~2 ms of CPU in py-libp2p (a
@@ -455,7 +456,8 @@ class Side:
         self.dialed: dict[PeerId, str] = {}  # peer → the full address it was reached at
         self.onion_conns: weakref.WeakSet[INetConn] = weakref.WeakSet()  # through tor
         # Every circuit → (the relay it runs through, when it came up); and the circuit address
-        # each peer was dialed at through a relay, to dial it again when a relay's limit cuts it.
+        # each connected peer was dialed at through a relay, to dial it again when a relay's
+        # limit cuts it (so it holds at most one entry per connected peer).
         self.circuits: weakref.WeakKeyDictionary[INetConn, tuple[PeerId, float]] = (
             weakref.WeakKeyDictionary()
         )
@@ -582,15 +584,16 @@ class Side:
             self.bridge.to_asyncio(self.net.set_relays, dict(self.relaying.reservations))
         self.end_circuits_through(key)
         circuit = self.circuits.pop(conn, None)
+        address = self.circuit_dials.pop(key, None)
         lasted = time.monotonic() - circuit[1] if circuit is not None else 0.0
-        redial = key in self.circuit_dials and lasted >= CIRCUIT_REDIAL_AGE and not self.closing
+        redial = address is not None and lasted >= CIRCUIT_REDIAL_AGE and not self.closing
         if redial and self.nursery is not None:
-            self.nursery.start_soon(self.redial_circuit, peer)
+            self.nursery.start_soon(self.redial_circuit, peer, address)
 
     def end_circuits_through(self, relay: PeerId) -> None:
         """The relay's last connection closed: close every circuit through it, so its peers
-        read as they are (not connected, or connected directly). trap (docs/architecture.md,
-        trap 9): py-libp2p 0.8.1 can keep such a circuit as a live connection."""
+        read as they are (not connected, or connected directly). A backstop: in every run
+        measured, py-libp2p had already ended them (docs/architecture.md, trap 9)."""
         if self.nursery is None:
             return
         for conn, (through, _) in list(self.circuits.items()):
@@ -598,13 +601,12 @@ class Side:
                 log.info("closing a circuit to %s: its relay %s is gone", _peer_of(conn), relay)
                 self.nursery.start_soon(_close, conn)
 
-    async def redial_circuit(self, peer: ID) -> None:
-        """Dial ``peer`` again at the circuit address it was dialed at, while its relay is
-        connected (a relay cut the circuit at its limit; CIRCUIT_REDIAL_AGE)."""
+    async def redial_circuit(self, peer: ID, address: str) -> None:
+        """Dial ``peer`` again at ``address``, the circuit it was dialed at, while that relay is
+        connected (the relay cut the circuit at its limit; CIRCUIT_REDIAL_AGE)."""
         key = peer.to_base58()
         for attempt in range(1, CIRCUIT_REDIALS + 1):
-            address = self.circuit_dials.get(key)
-            if address is None or self.closing or self.swarm.get_connections(peer):
+            if self.closing or self.swarm.get_connections(peer):
                 return
             relay = split_circuit(address)[1]
             if not self.swarm.get_connections(ID.from_base58(relay)):
@@ -617,6 +619,7 @@ class Side:
                 log.info("re-dialing the circuit to %s (try %d): %s", key, attempt, exc)
                 await trio.sleep(CIRCUIT_REDIAL_PAUSE)
                 continue
+            self.circuit_dials[key] = address
             log.info("the circuit to %s was cut; dialed again through %s", key, relay)
             return
 
