@@ -192,7 +192,7 @@ async def test_no_circuit_outlives_its_relay(how: signal.Signals) -> None:
             await until(lambda: a.peer_id not in b.peers(), "b to lose a with r", 40)
             await until(lambda: b.peer_id not in a.peers(), "a to lose b with r", 40)
             assert b.route(a.peer_id) is None and a.route(b.peer_id) is None
-            assert not a.reach().relays
+            await until(lambda: not a.reach().relays, "a's reservation to end with r", 40)
     finally:
         with suppress(ProcessLookupError):
             os.kill(proc.pid, signal.SIGKILL)
