@@ -209,6 +209,12 @@ class MemoryNetwork:
     def behind_nat(self) -> bool:
         return self.nat != NO_NAT
 
+    @behind_nat.setter
+    def behind_nat(self, behind: bool) -> None:
+        """The node moved (onto a public address, or behind a home router: port-keeping)."""
+        if behind != self.behind_nat:
+            self.nat = PORT_KEEPING if behind else NO_NAT
+
     async def start(self) -> list[str]:
         self._running = True
         self._hub.nodes[self._peer_id] = self

@@ -291,3 +291,13 @@ def test_a_stepped_clock_fires_timers_in_order_of_time() -> None:
     assert clock.now() == 16.0 and clock.pending() == 0
     with pytest.raises(ValueError, match="does not go back"):
         clock.advance(-1)
+
+
+def test_a_node_that_moves_changes_its_kind_of_nat() -> None:
+    net = MemoryHub().network("a", nat=PORT_RANDOMISING)
+    net.behind_nat = True  # still behind NAT: the kind it had stays
+    assert net.nat == PORT_RANDOMISING
+    net.behind_nat = False
+    assert net.nat == NO_NAT and net.reach().state == "public"
+    net.behind_nat = True
+    assert net.nat == PORT_KEEPING and net.reach().state == BEHIND_NAT
