@@ -281,7 +281,9 @@ class MeshNode:
                     await self.network.publish(PUBLIC_TOPIC, raw)
                 except NetworkError as exc:
                     log.warning("publish failed: %s", exc)
-            if not raws:
+            # A short read was all there was: look again after the poll interval, not at once
+            # (a trip to the store's thread per stored push, for nothing).
+            if len(raws) < PUBLISH_BATCH:
                 await asyncio.sleep(PUBLISH_POLL)
 
     # -- events ----------------------------------------------------------------------------------

@@ -108,10 +108,20 @@ _CATCH_UP = (
 )
 
 
+# _arriving's first statement: a row tagged _CAUGHT, the columns of _CATCH_UP (4) and the last
+# rowid, then one row per id of the batch stored already (_STORED) and per id some stored trace
+# refers to (_REFERRED), padded to the same width.
+_CAUGHT, _STORED, _REFERRED = 0, 1, 2
+_CAUGHT_UP = (
+    f"SELECT {_CAUGHT}, *, (SELECT value FROM meta WHERE key = 'last_rowid') FROM ({_CATCH_UP})"
+)
+_PAD = ", NULL" * 4
+
+
 # How far out a neighbourhood reaches, as kind filters per level of referrers (None: any kind).
-# Derived columns need the referrers and the retracts that may hide them; ranking also needs
-# the referrers' own supporters (their effective expiry decides whether they are visible).
-_FOR_COLUMNS: tuple[frozenset[str] | None, ...] = (None, frozenset({kinds.RETRACT}))
+# Derived columns need the referrers and the retracts that may hide them (_columns_around);
+# ranking also needs the referrers' own supporters (their effective expiry decides whether they
+# are visible).
 _FOR_RANKING: tuple[frozenset[str] | None, ...] = (None, None, frozenset({kinds.RETRACT}))
 
 
@@ -257,16 +267,21 @@ class SqliteStore:
 
     async def add(self, traces: Sequence[Trace], now: int) -> Added:
         with _mapped(self.path, "store traces"):
-            async with self._transaction():
+            async with self._transaction(catch_up=False):  # _insert catches up
                 return await self._insert(traces, now)
 
     async def add_durable(self, trace: Trace, now: int) -> Added:
         with _mapped(self.path, "store a trace"):
-            async with self._transaction(durable=True):
+            async with self._transaction(durable=True, catch_up=False):
                 return await self._insert([trace], now)
 
     @asynccontextmanager
-    async def _transaction(self, *, durable: bool = False) -> AsyncIterator[None]:
+    async def _transaction(
+        self, *, durable: bool = False, catch_up: bool = True
+    ) -> AsyncIterator[None]:
+        """One write transaction at a time on the connection. It starts by catching up with
+        other processes' writes (_catch_up), unless the body does that itself (``catch_up``
+        False: _insert reads what it needs in its own first statement)."""
         async with self._writing:
             if durable:
                 # synchronous=FULL makes this commit survive power loss, not just a crash.
@@ -280,7 +295,8 @@ class SqliteStore:
                     await self._surely("ROLLBACK")
                     raise
                 try:
-                    await self._catch_up()
+                    if catch_up:
+                        await self._catch_up()
                     yield
                 except BaseException:
                     self._forget_all()  # standings may have been read from rolled-back rows
@@ -326,13 +342,19 @@ class SqliteStore:
         log.warning("the WAL of %s is in use by another reader; it is truncated later", self.path)
 
     async def _insert(self, traces: Sequence[Trace], now: int) -> Added:
+        """Store ``traces`` (inside a transaction that has not caught up yet: the first
+        statement here does it). Each trip to the connection's thread costs more than most of
+        these statements (docs/performance.md, "Gossip CPU per message"), so a batch makes as
+        few as it can: one to learn what is there, one per table written, and the derived
+        columns' own."""
         unique = {t.id: t for t in traces}
-        present = await self._present(unique)
+        if not unique:
+            return Added([], 0)
+        top, present, referred = await self._arriving(list(unique))
         new = [t for tid, t in unique.items() if tid not in present]
         duplicates = len(traces) - len(new)
         if not new:
             return Added([], duplicates)
-        (top,) = await self._one("SELECT value FROM meta WHERE key = 'last_rowid'")
         rowid = {t.id: top + 1 + i for i, t in enumerate(new)}
         await self._db.execute(
             "UPDATE meta SET value = ? WHERE key = 'last_rowid'", (top + len(new),)
@@ -350,25 +372,27 @@ class SqliteStore:
                 for t in new
             ],
         )  # fmt: skip
-        await db.executemany(
-            "INSERT INTO refs VALUES (?,?,?,?,?,?,?,0,?)",
-            [
-                (
-                    ref, rowid[t.id], int(t.kind in kinds.SUPPORT_KINDS), t.expires, t.kind,
-                    t.author, t.created, min(t.created + LIFE_CAP, t.expires),
-                )
-                for t in new
-                for ref in t.refs
-            ],
-        )  # fmt: skip
-        await db.executemany(
-            "INSERT INTO tags (tag, trace, day, kind, hidden, eff_expires) VALUES (?,?,?,?,0,?)",
-            [
-                (tag, rowid[t.id], t.created // DAY, t.kind, min(t.created + LIFE_CAP, t.expires))
-                for t in new
-                for tag in t.tags
-            ],
-        )
+        ref_rows = [
+            (
+                ref, rowid[t.id], int(t.kind in kinds.SUPPORT_KINDS), t.expires, t.kind,
+                t.author, t.created, min(t.created + LIFE_CAP, t.expires),
+            )
+            for t in new
+            for ref in t.refs
+        ]  # fmt: skip
+        if ref_rows:  # (a trip saved for the many traces that refer to nothing)
+            await db.executemany("INSERT INTO refs VALUES (?,?,?,?,?,?,?,0,?)", ref_rows)
+        tag_rows = [
+            (tag, rowid[t.id], t.created // DAY, t.kind, min(t.created + LIFE_CAP, t.expires))
+            for t in new
+            for tag in t.tags
+        ]
+        if tag_rows:
+            await db.executemany(
+                "INSERT INTO tags (tag, trace, day, kind, hidden, eff_expires) "
+                "VALUES (?,?,?,?,0,?)",
+                tag_rows,
+            )
         if self._watcher is not None:
             self._item_changes.extend(
                 (t.created, t.id, min(t.created + LIFE_CAP, t.expires)) for t in new
@@ -379,13 +403,11 @@ class SqliteStore:
         # already) or a burn hides it; only those, and what the new traces point at, are
         # recomputed.
         self._forget(ref for t in new for ref in t.refs)
-        dirty: set[bytes] = set()
-        referenced = await self._rows(
-            "SELECT id FROM traces t "
-            "WHERE rowid > ? AND EXISTS (SELECT 1 FROM refs WHERE target = t.id)",
-            (top,),
-        )
-        dirty.update(row[0] for row in referenced)
+        # New rows that something references: a trace stored before (``referred``, read before
+        # these refs went in) or one of this batch.
+        fresh = {t.id for t in new}
+        dirty = referred & fresh
+        dirty.update(ref for t in new for ref in t.refs if ref in fresh)
         for t in new:
             if t.kind in kinds.SUPPORT_KINDS and t.refs and t.expires > self._refreshed_until:
                 end = self._next_support_end
@@ -408,12 +430,32 @@ class SqliteStore:
         await self._recompute(dirty, now, {t.id: t for t in new})
         return Added([t.id for t in new], duplicates)
 
-    async def _present(self, ids: Collection[bytes]) -> set[bytes]:
-        found: set[bytes] = set()
+    async def _arriving(self, ids: list[bytes]) -> tuple[int, set[bytes], set[bytes]]:
+        """What storing ``ids`` needs to know first, in one statement for up to _CHUNK ids:
+        catch up with other processes (_catch_up), the store's last rowid, which of ``ids`` are
+        stored already, and which of them stored traces refer to. Inside the transaction."""
+        top: int | None = None
+        present: set[bytes] = set()
+        referred: set[bytes] = set()
         for chunk in _chunks(ids):
-            rows = await self._rows(f"SELECT id FROM traces WHERE id IN ({_marks(chunk)})", chunk)
-            found.update(row[0] for row in rows)
-        return found
+            marks = _marks(chunk)
+            sql = (
+                f"SELECT {_STORED}, id{_PAD} FROM traces WHERE id IN ({marks}) "
+                f"UNION ALL SELECT DISTINCT {_REFERRED}, target{_PAD} FROM refs "
+                f"WHERE target IN ({marks})"
+            )
+            if top is None:
+                sql = f"{_CAUGHT_UP} UNION ALL {sql}"
+            for row in await self._rows(sql, [*chunk, *chunk]):
+                if row[0] == _STORED:
+                    present.add(row[1])
+                elif row[0] == _REFERRED:
+                    referred.add(row[1])
+                else:
+                    await self._catch_up(row[1:-1])
+                    top = int(row[-1])
+        assert top is not None, "_chunks yields at least one chunk of a batch"
+        return top, present, referred
 
     async def _recompute(self, dirty: set[bytes], now: int, known: dict[bytes, Trace]) -> None:
         """Bring hidden/eff_expires/heat of ``dirty`` up to date; purge what became hidden.
@@ -422,8 +464,7 @@ class SqliteStore:
         in turn; this ends because a trace becomes hidden at most once.
         """
         while dirty:
-            was_hidden = await self._hidden_flags(dirty)
-            around = await self._neighbourhood(dirty, _FOR_COLUMNS, known)
+            was_hidden, around = await self._columns_around(dirty, known)
             # Their columns, and so the copies in refs (refs_follow_source), may change.
             self._forget(dirty)
             self._forget(ref for tid in dirty if (t := around.get(tid)) for ref in t.refs)
@@ -447,15 +488,35 @@ class SqliteStore:
             await self._purge(t for t in newly_hidden if t.kind not in kinds.PINNED_LIFE_KINDS)
             dirty = {ref for t in newly_hidden if t.kind in kinds.SUPPORT_KINDS for ref in t.refs}
 
-    async def _hidden_flags(self, ids: Collection[bytes]) -> dict[bytes, bool]:
+    async def _columns_around(
+        self, ids: Collection[bytes], known: dict[bytes, Trace]
+    ) -> tuple[dict[bytes, bool], TraceSet]:
+        """What recomputing the derived columns of ``ids`` reads, in one statement per _CHUNK
+        ids: the hidden flag of each one still holding its bytes, and the neighbourhood the
+        columns depend on (the traces, their referrers, and the retracts of those; module
+        docstring), decoded from this store's own bytes (_trusted) unless ``known``."""
         flags: dict[bytes, bool] = {}
+        found: dict[bytes, Trace] = {}
         for chunk in _chunks(ids):
+            marks = _marks(chunk)
             rows = await self._rows(
-                f"SELECT id, hidden FROM traces WHERE raw IS NOT NULL AND id IN ({_marks(chunk)})",
-                chunk,
+                f"SELECT 1, id, hidden, raw FROM traces WHERE raw IS NOT NULL AND id IN ({marks}) "
+                "UNION ALL SELECT 0, t.id, 0, t.raw FROM refs r "
+                "JOIN traces t ON t.rowid = r.source "
+                f"WHERE t.raw IS NOT NULL AND r.target IN ({marks}) "
+                "UNION ALL SELECT 0, u.id, 0, u.raw FROM refs r "
+                "JOIN traces t ON t.rowid = r.source JOIN refs q ON q.target = t.id "
+                "JOIN traces u ON u.rowid = q.source "
+                "WHERE t.raw IS NOT NULL AND u.raw IS NOT NULL AND u.kind = ? "
+                f"AND r.target IN ({marks})",
+                [*chunk, *chunk, kinds.RETRACT, *chunk],
             )
-            flags.update((row[0], bool(row[1])) for row in rows)
-        return flags
+            for asked, tid, hidden, raw in rows:
+                if asked:
+                    flags[tid] = bool(hidden)
+                if tid not in found:
+                    found[tid] = known.get(tid) or _trusted(raw, tid)
+        return flags, TraceSet([*found.values(), *self._burns.values()])
 
     async def _purge(self, traces: Iterable[Trace]) -> None:
         """Drop everything a retracted trace said — body, bytes, tags, place — and keep only
