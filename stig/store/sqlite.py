@@ -56,6 +56,7 @@ from stig.crdt.views import (
     Referrer,
     Standing,
     TraceSet,
+    columns,
     feed_order,
     heat_of,
     standing,
@@ -119,9 +120,9 @@ _PAD = ", NULL" * 4
 
 
 # How far out a neighbourhood reaches, as kind filters per level of referrers (None: any kind).
-# Derived columns need the referrers and the retracts that may hide them (_columns_around);
-# ranking also needs the referrers' own supporters (their effective expiry decides whether they
-# are visible).
+# Ranking needs the referrers, their own supporters (their effective expiry decides whether
+# they are visible) and the retracts that may hide those. (Derived columns need less, and read
+# it from the copies in refs: _columns_of.)
 _FOR_RANKING: tuple[frozenset[str] | None, ...] = (None, None, frozenset({kinds.RETRACT}))
 
 
@@ -427,7 +428,7 @@ class SqliteStore:
             for burn in self._burns.values():
                 burned_until[burn.author] = max(burned_until.get(burn.author, -1), burn.created)
             dirty.update(t.id for t in new if burned_until.get(t.author, -1) >= t.created)
-        await self._recompute(dirty, now, {t.id: t for t in new})
+        await self._recompute(dirty, now)
         return Added([t.id for t in new], duplicates)
 
     async def _arriving(self, ids: list[bytes]) -> tuple[int, set[bytes], set[bytes]]:
@@ -457,66 +458,96 @@ class SqliteStore:
         assert top is not None, "_chunks yields at least one chunk of a batch"
         return top, present, referred
 
-    async def _recompute(self, dirty: set[bytes], now: int, known: dict[bytes, Trace]) -> None:
+    async def _recompute(self, dirty: set[bytes], now: int) -> None:
         """Bring hidden/eff_expires/heat of ``dirty`` up to date; purge what became hidden.
 
-        A supporter that becomes hidden stops supporting its targets, so they are recomputed
-        in turn; this ends because a trace becomes hidden at most once.
+        Each trace's columns are ``views.columns`` of its own row and its refs rows (the
+        copies of its referrers' columns), read without decoding anything. A supporter that
+        becomes hidden stops supporting its targets, so they are recomputed in turn; that is
+        also what keeps this exact when a trace and its supporter are recomputed in the same
+        round (the supporter's copy still says "not hidden" there, and its target is dirty
+        again in the next). This ends because a trace becomes hidden at most once.
         """
+        burned_until: dict[bytes, int] = {}
+        for burn in self._burns.values():
+            burned_until[burn.author] = max(burned_until.get(burn.author, -1), burn.created)
         while dirty:
-            was_hidden, around = await self._columns_around(dirty, known)
+            own, referrers, targets = await self._columns_of(dirty)
             # Their columns, and so the copies in refs (refs_follow_source), may change.
             self._forget(dirty)
-            self._forget(ref for tid in dirty if (t := around.get(tid)) for ref in t.refs)
+            self._forget(ref for refs in targets.values() for ref in refs)
             updates: list[tuple[int, int, float, bytes]] = []
-            newly_hidden: list[Trace] = []
-            for tid in dirty:
-                trace = around.get(tid)
-                if trace is None or tid not in was_hidden:
-                    continue  # not stored here, or already purged
-                hidden = around.is_hidden(trace)
-                updates.append(
-                    (int(hidden), around.effective_expiry(trace), around.heat(trace, now), tid)
+            newly_hidden: list[tuple[bytes, str]] = []
+            for tid, (kind, author, created, expires, was_hidden, eff, heat) in own.items():
+                now_columns = columns(
+                    author,
+                    created,
+                    expires,
+                    referrers.get(tid, ()),
+                    now,
+                    burned_until.get(author, -1),
                 )
+                hidden = int(now_columns.hidden)
                 if self._watcher is not None:  # (purged ones are told again, as gone)
-                    self._item_changes.append((trace.created, tid, updates[-1][1]))
-                if hidden and not was_hidden[tid]:
-                    newly_hidden.append(trace)
-            await self._db.executemany(
-                "UPDATE traces SET hidden = ?, eff_expires = ?, heat = ? WHERE id = ?", updates
-            )
-            await self._purge(t for t in newly_hidden if t.kind not in kinds.PINNED_LIFE_KINDS)
-            dirty = {ref for t in newly_hidden if t.kind in kinds.SUPPORT_KINDS for ref in t.refs}
+                    self._item_changes.append((created, tid, now_columns.effective_expiry))
+                if (hidden, now_columns.effective_expiry, now_columns.heat) != (
+                    was_hidden,
+                    eff,
+                    heat,
+                ):
+                    updates.append((hidden, now_columns.effective_expiry, now_columns.heat, tid))
+                if hidden and not was_hidden:
+                    newly_hidden.append((tid, kind))
+            if updates:
+                await self._db.executemany(
+                    "UPDATE traces SET hidden = ?, eff_expires = ?, heat = ? WHERE id = ?",
+                    updates,
+                )
+            purged = [tid for tid, kind in newly_hidden if kind not in kinds.PINNED_LIFE_KINDS]
+            if purged:  # (rare: a retract or a burn) what they said is read to remove it
+                found = await self._neighbourhood(purged, ())
+                await self._purge(t for tid in purged if (t := found.get(tid)) is not None)
+            dirty = {
+                ref
+                for tid, kind in newly_hidden
+                if kind in kinds.SUPPORT_KINDS
+                for ref in targets.get(tid, ())
+            }
 
-    async def _columns_around(
-        self, ids: Collection[bytes], known: dict[bytes, Trace]
-    ) -> tuple[dict[bytes, bool], TraceSet]:
+    async def _columns_of(
+        self, ids: Collection[bytes]
+    ) -> tuple[
+        dict[bytes, tuple[str, bytes, int, int, int, int, float]],
+        dict[bytes, list[Referrer]],
+        dict[bytes, list[bytes]],
+    ]:
         """What recomputing the derived columns of ``ids`` reads, in one statement per _CHUNK
-        ids: the hidden flag of each one still holding its bytes, and the neighbourhood the
-        columns depend on (the traces, their referrers, and the retracts of those; module
-        docstring), decoded from this store's own bytes (_trusted) unless ``known``."""
-        flags: dict[bytes, bool] = {}
-        found: dict[bytes, Trace] = {}
+        ids: the own columns of each one still holding its bytes (kind, author, created,
+        expires, and hidden, eff_expires, heat as stored), its referrers as its refs rows copy
+        them, and the ids each one refers to (whose copies change with it)."""
+        own: dict[bytes, tuple[str, bytes, int, int, int, int, float]] = {}
+        referrers: dict[bytes, list[Referrer]] = {}
+        targets: dict[bytes, list[bytes]] = {}
         for chunk in _chunks(ids):
             marks = _marks(chunk)
             rows = await self._rows(
-                f"SELECT 1, id, hidden, raw FROM traces WHERE raw IS NOT NULL AND id IN ({marks}) "
-                "UNION ALL SELECT 0, t.id, 0, t.raw FROM refs r "
-                "JOIN traces t ON t.rowid = r.source "
-                f"WHERE t.raw IS NOT NULL AND r.target IN ({marks}) "
-                "UNION ALL SELECT 0, u.id, 0, u.raw FROM refs r "
-                "JOIN traces t ON t.rowid = r.source JOIN refs q ON q.target = t.id "
-                "JOIN traces u ON u.rowid = q.source "
-                "WHERE t.raw IS NOT NULL AND u.raw IS NOT NULL AND u.kind = ? "
-                f"AND r.target IN ({marks})",
-                [*chunk, *chunk, kinds.RETRACT, *chunk],
+                "SELECT 0, id, kind, author, created, expires, hidden, eff_expires, heat "
+                f"FROM traces WHERE raw IS NOT NULL AND id IN ({marks}) "
+                f"UNION ALL SELECT 1, target, {_REFERRER}, NULL FROM refs "
+                f"WHERE target IN ({marks}) "
+                "UNION ALL SELECT 2, t.id, r.target, NULL, NULL, NULL, NULL, NULL, NULL "
+                "FROM traces t JOIN refs r ON r.source = t.rowid "
+                f"WHERE t.id IN ({marks})",
+                [*chunk, *chunk, *chunk],
             )
-            for asked, tid, hidden, raw in rows:
-                if asked:
-                    flags[tid] = bool(hidden)
-                if tid not in found:
-                    found[tid] = known.get(tid) or _trusted(raw, tid)
-        return flags, TraceSet([*found.values(), *self._burns.values()])
+            for part, tid, *values in rows:
+                if part == 0:
+                    own[tid] = tuple(values)
+                elif part == 1:
+                    referrers.setdefault(tid, []).append(Referrer(*values[:6]))
+                else:
+                    targets.setdefault(tid, []).append(values[0])
+        return own, referrers, targets
 
     async def _purge(self, traces: Iterable[Trace]) -> None:
         """Drop everything a retracted trace said — body, bytes, tags, place — and keep only
@@ -604,7 +635,7 @@ class SqliteStore:
                     "WHERE supports = 1 AND source_expires > ? AND source_expires <= ?",
                     (since, now),
                 )
-                await self._recompute({row[0] for row in rows}, now, {})
+                await self._recompute({row[0] for row in rows}, now)
                 await self._db.execute(
                     "UPDATE meta SET value = ? WHERE key = 'refreshed_until'", (now,)
                 )
@@ -1182,7 +1213,7 @@ class SqliteStore:
                     f"SELECT DISTINCT target FROM refs WHERE source IN ({chosen})", (excess,)
                 )
                 removed = await self._delete(chosen, (excess,))
-                await self._recompute({row[0] for row in supported}, now, {})
+                await self._recompute({row[0] for row in supported}, now)
                 return removed
 
     async def author_live_count(self, author: bytes, now: int) -> int:
