@@ -93,7 +93,9 @@ def decode(raw: bytes) -> Trace:
             Reason.BAD_ENCODING, f"not one msgpack value ({_fault(exc)}): {describe_bytes(raw)}"
         ) from exc
     trace = _from_value(value)
-    if encode(trace) != raw:
+    # ``value`` has exactly the types of a trace's fields now (_from_value), so packing it is
+    # packing the trace (encode), without building the field list again.
+    if layout.pack(value) != raw:
         raise InvalidTrace(
             Reason.NON_CANONICAL,
             f"decodes, but is not the one canonical byte form ({_first_difference(raw, trace)})",
@@ -198,6 +200,27 @@ def _from_value(value: object) -> Trace:
             Reason.BAD_SHAPE, f"not an array of {FIELD_COUNT} fields but {_what(value)}"
         )
     version, kind, author, created, expires, tags, place, refs, body, nonce, signature = value
+    # Every field of the expected type (the common case, checked at once), else the checks
+    # below, field by field, to say which one is not.
+    if (
+        type(version) is int
+        and type(kind) is str
+        and type(author) is bytes
+        and type(created) is int
+        and type(expires) is int
+        and type(tags) is list
+        and type(place) is str
+        and type(refs) is list
+        and type(body) is str
+        and type(nonce) is int
+        and type(signature) is bytes
+        and all(type(tag) is str for tag in tags)
+        and all(type(ref) is bytes for ref in refs)
+    ):
+        return Trace(
+            kind, author, created, expires, tuple(tags), place, tuple(refs), body, nonce,
+            signature, version,
+        )  # fmt: skip
     return Trace(
         version=_int(version, "version"),
         kind=_str(kind, "kind"),
