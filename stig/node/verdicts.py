@@ -28,10 +28,12 @@ import threading
 
 from stig.crdt.trace import Trace
 
-KEPT = 2048
+KEPT = 512
 """Verdicts kept at most: pushes validated and not yet ingested. A push waits a few
 milliseconds between the two (mesh.PUSH_BATCH_DELAY and the batch before it); a verdict pushed
-out costs only a second check of its trace."""
+out costs only a second check of its trace. Memory: at most KEPT traces of MAX_TRACE_BYTES and
+their bytes (≈ 8 MiB at worst, ≈ 1.5 MiB at the usual 1–2 KiB) — the node's own publishes,
+which the library validates too and never delivers, keep it full on a node that posts."""
 
 
 class Verdicts:
