@@ -15,6 +15,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from stig.child_process import stop_by_pid
+
 STIG = str(Path(sys.executable).parent / "stig")
 START_WITHIN = 30.0
 LOCAL = "/ip4/127.0.0.1/tcp/0"
@@ -122,13 +124,7 @@ class Node:
         process = self.process
         if process is None:
             return
-        if process.poll() is None:
-            process.send_signal(signal.SIGINT)
-            try:
-                process.wait(15)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(5)
+        stop_by_pid(process, within=15)
         if process.stdout is not None:
             process.stdout.close()
 
@@ -167,13 +163,7 @@ class Script:
         return self.log_path.read_text(errors="replace")
 
     def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGINT)
-            try:
-                self.process.wait(10)
-            except subprocess.TimeoutExpired:
-                os.kill(self.process.pid, signal.SIGKILL)
-                self.process.wait(5)
+        stop_by_pid(self.process, within=10)
 
 
 @contextmanager

@@ -50,6 +50,8 @@ from pathlib import Path
 from stem import SocketError
 from stem.control import Controller
 
+from stig.child_process import stop_by_pid
+
 AUTHORITIES = 3
 RELAYS = 3
 CLIENTS = 2
@@ -180,16 +182,8 @@ class TorNode:
         if self.owner is not None:
             self.owner.close()  # tor exits on its own; the PID is the backstop
             self.owner = None
-        process = self.process
-        if process is None:
-            return
-        if process.poll() is None:
-            process.send_signal(signal.SIGINT)
-            try:
-                process.wait(STOP_WITHIN)
-            except subprocess.TimeoutExpired:
-                os.kill(process.pid, signal.SIGKILL)
-                process.wait(5)
+        if self.process is not None:
+            stop_by_pid(self.process, within=STOP_WITHIN)
 
 
 class PrivateTorNetwork:
