@@ -37,6 +37,7 @@ Facts that shaped it (each one was hit or measured):
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import shutil
@@ -396,3 +397,40 @@ def start_private_network(root: Path, tries: int = 2) -> PrivateTorNetwork:
         return network
     assert failure is not None
     raise failure
+
+
+def main() -> None:
+    """``python -m tests.tor.private_network [DIR]``: start a private network and keep it up
+    until Ctrl-C, for trying stig over Tor by hand (docs/tor.md, "Trying it by hand"). Prints
+    the client tors' control ports and the ``extra_torrc`` lines a tor of stig's own needs to
+    join it; every tor is stopped by PID on the way out."""
+    import argparse
+    import tempfile
+
+    parser = argparse.ArgumentParser(description=main.__doc__)
+    parser.add_argument("dir", nargs="?", type=Path, help="where the tors keep their data")
+    args = parser.parse_args()
+    root = args.dir or Path(tempfile.mkdtemp(prefix="stig-tor-"))
+    print(f"starting a private Tor network under {root} (18-90 s) ...", flush=True)
+    network = start_private_network(root)
+    try:
+        extra = root / "extra_torrc"
+        extra.write_text(network.client_torrc() + "\n")
+        print(f"bootstrapped in {network.bootstrapped_in:.1f} s", flush=True)
+        for client in network.clients:
+            print(
+                f"{client.nick}: control 127.0.0.1:{client.control} (cookie {client.cookie}), "
+                f"socks 127.0.0.1:{client.socks}"
+            )
+        print(f"a tor of stig's own joins it with these lines as [tor] extra_torrc: {extra}")
+        print("Ctrl-C stops every tor", flush=True)
+        for sig in (signal.SIGINT, signal.SIGTERM):  # SIGINT may come ignored (a `&` job)
+            signal.signal(sig, signal.default_int_handler)
+        with contextlib.suppress(KeyboardInterrupt):
+            signal.pause()
+    finally:
+        network.stop()
+
+
+if __name__ == "__main__":
+    main()
