@@ -73,8 +73,15 @@ class Node:
         self.process: subprocess.Popen[bytes] | None = None
         self.addresses: list[str] = []
         self._out = b""
+        self._launched = 0.0
 
     def start(self) -> Node:
+        """Start the process and wait for its first line (its addresses)."""
+        return self.launch().started()
+
+    def launch(self) -> Node:
+        """Start the process without waiting (``started`` waits): several nodes can start at
+        once."""
         self.home.mkdir(parents=True, exist_ok=True)
         log = (self.home / "node.log").open("ab")
         self.process = subprocess.Popen(
@@ -89,8 +96,13 @@ class Node:
             env={**_env(), **self.env},
         )
         log.close()
-        assert self.process.stdout is not None
-        deadline = time.monotonic() + self.start_within
+        self._launched = time.monotonic()
+        return self
+
+    def started(self) -> Node:
+        """Wait (``start_within`` from the launch) for the first line: the node's addresses."""
+        assert self.process is not None and self.process.stdout is not None
+        deadline = self._launched + self.start_within
         line = b""
         while not line.endswith(b"\n"):
             left = deadline - time.monotonic()
