@@ -15,6 +15,7 @@ fail."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
 import signal
@@ -24,6 +25,8 @@ from pathlib import Path
 import psutil
 import pytest
 
+from stig.node.control import ask_status
+from stig.store.sqlite import SqliteStore
 from tests.mesh.processes import Node, cluster, stig, stig_json, wait_for
 from tests.tor.loopback import loopback_only
 from tests.tor.private_network import PrivateTorNetwork
@@ -53,7 +56,17 @@ def own_tor(network: PrivateTorNetwork) -> str:
 
 
 def holds(node: Node, trace_id: str) -> bool:
-    return any(item["id"] == trace_id for item in stig_json(node.home, "feed"))
+    """Whether the node's store holds the trace: read from its SQLite file in this process (a
+    `stig feed` per look costs a Python start, seconds on a loaded machine)."""
+
+    async def look() -> bool:
+        store = await SqliteStore.open(node.home / "store.db")
+        try:
+            return await store.get(bytes.fromhex(trace_id)) is not None
+        finally:
+            await store.close()
+
+    return asyncio.run(look())
 
 
 @pytest.fixture
@@ -188,4 +201,6 @@ def test_tor_only_nodes_meet_through_an_onion_relay(
 
 
 def connected(node: Node) -> int:
-    return sum(1 for p in stig_json(node.home, "peers")["peers"] if p["connected"])
+    """Connected peers, asked over the node's control socket (what `stig peers` asks)."""
+    status = asyncio.run(ask_status(node.home / "control.sock"))
+    return sum(1 for p in status["peers"] if p["connected"])
