@@ -48,7 +48,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from stem import SocketError
+from stem import ProtocolError, SocketError
+from stem.connection import AuthenticationFailure
 from stem.control import Controller
 
 from stig.child_process import stop_by_pid
@@ -158,7 +159,11 @@ class TorNode:
 
     def controller(self) -> Controller:
         controller = Controller.from_port(address="127.0.0.1", port=self.control)
-        controller.authenticate()
+        try:
+            controller.authenticate()
+        except BaseException:
+            controller.close()
+            raise
         return controller
 
     def log_tail(self, lines: int = 8) -> str:
@@ -175,7 +180,10 @@ class TorNode:
                 # stem leaks its socket when the connection is refused: probe first.
                 socket.create_connection(("127.0.0.1", self.control), timeout=1).close()
                 self.owner = self.controller()
-            except (SocketError, OSError):
+            except (SocketError, OSError, AuthenticationFailure, ProtocolError):
+                # Refused (not listening yet), or another program took the port between
+                # free_ports and tor's bind (seen with two test sessions at once: stem's
+                # IncorrectSocketType): not this tor; the deadline and the retry cover it.
                 return False
         return True
 
