@@ -61,4 +61,7 @@ def configure(log_format: str, verbose: bool) -> None:
     logging.getLogger("stig").setLevel(logging.DEBUG if verbose else logging.INFO)
     # py-libp2p's records (routed here by stig.net.libp2p_side): only with -v.
     logging.getLogger("libp2p").setLevel(logging.WARNING if verbose else logging.CRITICAL)
+    # stem 1.8.2 sets its own logger to its TRACE level (every control command and reply);
+    # like any library's, its records are WARNING and up (INFO with -v).
+    logging.getLogger("stem").setLevel(logging.INFO if verbose else logging.WARNING)
     logging.captureWarnings(True)
