@@ -55,6 +55,7 @@ from libp2p.abc import INetConn, IRawConnection, ISecureConn
 from libp2p.custom_types import THandler
 from libp2p.io.abc import ReadWriteCloser
 from libp2p.io.exceptions import IOException
+from libp2p.io.trio import TrioTCPStream
 from libp2p.network.connection.raw_connection import RawConnection
 from libp2p.peer.id import ID
 from libp2p.security.noise.transport import Transport as NoiseTransport
@@ -158,6 +159,27 @@ class NegotiationGuard(ReadWriteCloser):
     def get_remote_address(self) -> tuple[str, int] | None:
         return self.inner.get_remote_address()
 
+    def _socket(self) -> trio.socket.SocketType | None:
+        inner = self.inner
+        if isinstance(inner, TrioTCPStream) and isinstance(inner.stream, trio.SocketStream):
+            return inner.stream.socket
+        return None
+
+    @property
+    def socket_open(self) -> bool:
+        """Whether the TCP socket under this stream is open."""
+        socket = self._socket()
+        return socket is not None and socket.fileno() != -1
+
+    def abort(self) -> bool:
+        """Close the TCP socket under this stream now, synchronously (no checkpoint, so
+        cancellation cannot stop it); in the trio thread. True if it was still open."""
+        socket = self._socket()
+        if socket is None or socket.fileno() == -1:
+            return False
+        socket.close()
+        return True
+
 
 def guard_under(conn: object) -> NegotiationGuard | None:
     """The guard at the bottom of a raw connection, through a pnet layer if there is one."""
@@ -176,16 +198,24 @@ def guard_under(conn: object) -> NegotiationGuard | None:
 
 
 class GuardedTCP(TCP):
-    """py-libp2p's TCP transport with a ``NegotiationGuard`` under every connection."""
+    """py-libp2p's TCP transport with a ``NegotiationGuard`` under every connection. It
+    remembers (weakly) every guard it made, so its owner can close, when its run of libp2p
+    ends, the sockets that libp2p left open (``stig.net.libp2p_side.Side.release_sockets``)."""
 
     def __init__(self, on_refused: Refused = _ignore) -> None:
         super().__init__()
         self.on_refused = on_refused
+        self.opened: weakref.WeakSet[NegotiationGuard] = weakref.WeakSet()
+
+    def _guard(self, stream: ReadWriteCloser) -> NegotiationGuard:
+        guard = NegotiationGuard(stream, self.on_refused)
+        self.opened.add(guard)
+        return guard
 
     def _guarded(self, conn: IRawConnection) -> IRawConnection:
         if not isinstance(conn, RawConnection):
             return conn
-        guard = NegotiationGuard(conn.stream, self.on_refused)
+        guard = self._guard(conn.stream)
         return RawConnection(guard, conn.is_initiator, conn.get_connection_type())
 
     async def dial(self, maddr: multiaddr.Multiaddr) -> IRawConnection:
@@ -197,10 +227,8 @@ class GuardedTCP(TCP):
         return self._guarded(await super().dial_with_source(maddr, source))
 
     def create_listener(self, handler_function: THandler) -> TCPListener:
-        on_refused = self.on_refused
-
         async def guarded(stream: ReadWriteCloser) -> None:
-            await handler_function(NegotiationGuard(stream, on_refused))
+            await handler_function(self._guard(stream))
 
         return super().create_listener(guarded)
 
