@@ -46,8 +46,10 @@ from __future__ import annotations
 
 import logging
 import math
+import socket as stdlib_socket
 import weakref
 from collections.abc import Callable
+from contextlib import suppress
 
 import multiaddr  # type: ignore[import-untyped]
 import trio
@@ -60,7 +62,9 @@ from libp2p.network.connection.raw_connection import RawConnection
 from libp2p.peer.id import ID
 from libp2p.security.noise.transport import Transport as NoiseTransport
 from libp2p.security.pnet.psk_conn import PskConn
+from libp2p.transport.exceptions import OpenConnectionError
 from libp2p.transport.tcp.tcp import TCP, TCPListener
+from libp2p.utils.multiaddr_utils import extract_ip_from_multiaddr
 
 log = logging.getLogger(__name__)
 
@@ -224,13 +228,56 @@ class GuardedTCP(TCP):
     async def dial_with_source(
         self, maddr: multiaddr.Multiaddr, source: tuple[str, int]
     ) -> IRawConnection:
-        return self._guarded(await super().dial_with_source(maddr, source))
+        """DCUtR's hole-punch dial, from ``source`` (the listen address). trap: the library's
+        (``tcp.py`` ``_open_tcp_stream_from``) closes its socket only on OSError; cancelled
+        while binding it — DCUtR cancels its other attempts once one succeeds, and all of them
+        when the host stops — the socket is never closed (docs/architecture.md, trap 11). This
+        dials the same way and closes the socket however the dial ends."""
+        host = extract_ip_from_multiaddr(maddr)
+        tcp = "tcp" in {protocol.name for protocol in maddr.protocols()}
+        port = maddr.value_for_protocol("tcp") if tcp else None
+        if host is None or port is None:
+            return self._guarded(await super().dial_with_source(maddr, source))  # DNS
+        stream = await _open_tcp_stream_from(host, int(port), source)
+        return self._guarded(RawConnection(TrioTCPStream(stream), True))
 
     def create_listener(self, handler_function: THandler) -> TCPListener:
         async def guarded(stream: ReadWriteCloser) -> None:
             await handler_function(self._guard(stream))
 
         return super().create_listener(guarded)
+
+
+async def _open_tcp_stream_from(host: str, port: int, source: tuple[str, int]) -> trio.SocketStream:
+    """A TCP connection to ``host:port`` bound to ``source``, with SO_REUSEADDR and
+    SO_REUSEPORT (the listener has them too, so both share the port), as py-libp2p 0.8.1 makes
+    it; but its socket is closed on every way out, cancellation included."""
+    if (":" in source[0]) != (":" in host):
+        raise OpenConnectionError(f"source {source[0]} and {host} are not one IP family")
+    family = trio.socket.AF_INET6 if ":" in host else trio.socket.AF_INET
+    try:
+        sock = trio.socket.socket(family, stdlib_socket.SOCK_STREAM)
+    except OSError as exc:
+        raise OpenConnectionError(f"no TCP socket: {exc}") from exc
+    try:
+        for option in ("SO_REUSEADDR", "SO_REUSEPORT"):
+            with suppress(AttributeError, OSError):
+                sock.setsockopt(stdlib_socket.SOL_SOCKET, getattr(stdlib_socket, option), 1)
+        try:
+            await sock.bind(source)
+        except OSError:
+            # As the library: where the listen port cannot be shared, dial from any port
+            # (a direct connection still works; hole punching does not).
+            sock.close()
+            return await trio.open_tcp_stream(host, port)
+        await sock.connect((host, port))
+    except OSError as exc:
+        sock.close()
+        raise OpenConnectionError(f"cannot connect to {host}:{port} from {source}: {exc}") from exc
+    except BaseException:
+        sock.close()
+        raise
+    return trio.SocketStream(sock)
 
 
 _MUXING: weakref.WeakKeyDictionary[ISecureConn, NegotiationGuard] = weakref.WeakKeyDictionary()
