@@ -410,6 +410,7 @@ class Side:
         self.counts = net.trio_counts
         self.listen = listen_addresses(net, listen)
         key_pair = net.key_pair
+        self.transports = transports(net, self._negotiation_refused)
         self.host = new_host(
             key_pair=key_pair,
             # trap: without sec_opt the host also accepts /plaintext/2.0.0.
@@ -422,7 +423,7 @@ class Side:
             # trap: 0.8.1 reads negotiation messages of any length a peer claims, before and
             # after Noise (GHSA-hmjq-g7pp-rw3x); GuardedTCP, GuardedNoise and the notifee bound
             # them (negotiation_guard).
-            transports=transports(net, self._negotiation_refused),
+            transports=self.transports,
             listen_addrs=self.listen,
             psk=net.psk,
             # tor-only: mDNS would announce this node's IP address on the LAN.
@@ -450,6 +451,7 @@ class Side:
         self.pubsub = Pubsub(self.host, self.router)
         self.swarm.register_notifee(PeerNotifee(self))
         self.nursery: trio.Nursery | None = None
+        self.punching: Any = None  # the DCUtR service's manager while it runs
         self.relaying = Relaying(self.host, hop=net.hop, psk=net.psk, public=False)
         self.public = False
         self.public_why = ""
@@ -484,7 +486,7 @@ class Side:
                 background_trio_service(self.pubsub) as pubsub_manager,
                 background_trio_service(self.router) as router_manager,
                 background_trio_service(self.relaying.protocol),
-                background_trio_service(self.relaying.hole_punching),
+                background_trio_service(self.relaying.hole_punching) as self.punching,
                 self.host.run(self.listen),
             ):
                 try:
@@ -498,6 +500,7 @@ class Side:
                 peerDiscovery.unregister_peer_discovered_handler(discovered)
             # trap: Pubsub never stops the sweeper thread of its seen-messages cache.
             self.pubsub.seen_messages.stop()
+            self.release_sockets()
 
     async def serve(
         self,
@@ -540,11 +543,33 @@ class Side:
         self.closing = True
         with trio.move_on_after(SHUTDOWN_GRACE) as scope:
             scope.shield = True
+            # First stop what dials by itself (trap 10): a dial that completes after the host
+            # has closed its connections brings one that nobody closes. The auto-connector
+            # stops starting dials; stopping DCUtR cancels its dials in flight (the swarm closes
+            # the socket of a dial it cancels).
+            await self.swarm.auto_connector.stop()
+            if self.punching is not None:
+                await self.punching.stop()
             # The host closes connections before listeners: a peer re-dialing in between would
             # get a connection nobody closes. Listeners first (closing twice is harmless).
             for listener in list(self.swarm.listeners.values()):
                 await listener.close()
             await self.host.close()
+        self.release_sockets()
+
+    def release_sockets(self) -> None:
+        """Close every TCP socket of this run that is still open. trap: a connection's socket
+        is closed only at the end of the library's graceful close, after awaits (Yamux's lock
+        and its GO_AWAY frame); cancelled there — SHUTDOWN_GRACE ran out, or the run ended —
+        the socket stays open, and the connection, already marked closed, is never closed
+        again: the socket is found open by the garbage collector (ResourceWarning), maybe in
+        a later test (docs/architecture.md, trap 10)."""
+        left = 0
+        for transport in self.transports:
+            if isinstance(transport, GuardedTCP):
+                left += sum(guard.abort() for guard in list(transport.opened))
+        if left:
+            log.info("closed %d TCP sockets that libp2p left open", left)
 
     def _negotiation_refused(self, reason: str) -> None:
         """A connection asked for more, or longer, negotiation than it needs; libp2p closes it.
