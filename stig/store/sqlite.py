@@ -1,11 +1,11 @@
 """The SQLite adapter of the store port (aiosqlite, WAL, FTS5).
 
-Each row keeps a trace's canonical bytes (deflated when that is shorter, schema 5:
-stig/store/packed.py; every read gives back the canonical bytes) and indexed columns; the derived columns (``hidden``,
-``eff_expires``, ``heat``) are computed by stig.crdt.views on the trace's *neighbourhood* — the
-trace, what references it, and the retracts and burns that decide whether those are hidden —
-and recomputed whenever that neighbourhood changes. So the feed is one index scan, and what it
-shows is what the pure views say (tests/store/test_store_agrees.py).
+Each row keeps a trace's canonical bytes (compressed when that is shorter, schema 5:
+stig/store/packed.py; every read gives back the canonical bytes) and indexed columns; the
+derived columns (``hidden``, ``eff_expires``, ``heat``) are computed by stig.crdt.views on the
+trace's *neighbourhood* — the trace, what references it, and the retracts and burns that decide
+whether those are hidden — and recomputed whenever that neighbourhood changes. So the feed is one
+index scan, and what it shows is what the pure views say (tests/store/test_store_agrees.py).
 
 Reads rank what they return from those columns: one query fetches the referrers' kind, author,
 times and derived columns (copied into refs), and the views rank from them (``views.standing``:
@@ -195,6 +195,10 @@ class SqliteStore:
         # fill 16 KiB pages far better than 4 KiB ones (a 4 KiB page holds two and wastes
         # a quarter of itself), docs/performance.md "Disk".
         await db.execute(f"PRAGMA page_size = {_PAGE_BYTES}")
+        # Also before the first table (or applied by the VACUUM of migration 5): lets
+        # _index_pending give back the pages that merging the full-text index's segments
+        # frees (~35-80 B per trace were left free after indexing, docs/performance.md "Disk").
+        await db.execute("PRAGMA auto_vacuum = INCREMENTAL")
         await db.execute("PRAGMA journal_mode = WAL")
         await db.execute("PRAGMA synchronous = NORMAL")
         await db.execute(f"PRAGMA cache_size = -{_CACHE_KIB}")
@@ -208,7 +212,7 @@ class SqliteStore:
         for step in range(version, SCHEMA_VERSION):
             if step + 1 == PACKED_SINCE and version > 0:
                 log.warning(
-                    "migrating %s to schema %d: deflating every stored trace and compacting "
+                    "migrating %s to schema %d: compressing every stored trace and compacting "
                     "the file (once; a store of a million traces takes minutes)",
                     self.path,
                     PACKED_SINCE,
@@ -218,7 +222,7 @@ class SqliteStore:
                 f"BEGIN IMMEDIATE; {MIGRATIONS[step]}; PRAGMA user_version = {step + 1}; COMMIT;"
             )
         if 0 < version < PACKED_SINCE:
-            # The deflated rows fill a fraction of their pages: give the rest back (VACUUM
+            # The compressed rows fill a fraction of their pages: give the rest back (VACUUM
             # rewrites the file; it cannot run inside a transaction).
             await db.execute("VACUUM")
         await self._catch_up()
@@ -620,6 +624,11 @@ class SqliteStore:
                 await self._db.execute(
                     "UPDATE meta SET value = ? WHERE key = 'search_indexed_until'", (until,)
                 )
+                # The segments FTS5 merged while adding these rows left their pages free:
+                # return them to the file system (a no-op on a store made before schema 5
+                # and not migrated by VACUUM, whose auto_vacuum is off).
+                # (A statement that steps once per page: run to its end before the commit.)
+                await self._rows("PRAGMA incremental_vacuum")
 
     async def _delete(self, chosen: str, params: Sequence[Any]) -> int:
         """Delete the rows that the query ``chosen`` (selecting rowids) picks, with their refs,
@@ -1175,7 +1184,7 @@ def _searchable_bytes(raw: bytes) -> tuple[str, str]:
 
 def _canonical(raw: bytes) -> bytes:
     """The canonical bytes of a trace from the value of its ``raw`` column (stig/store/packed.py:
-    deflated since schema 5)."""
+    compressed since schema 5)."""
     try:
         return unpack(raw)
     except ValueError as exc:

@@ -17,7 +17,7 @@ import sqlean  # type: ignore[import-untyped]
 
 from stig.node.clock import OFFSET_VARIABLE
 from stig.node.home import Home
-from stig.store.packed import DEFLATED
+from stig.store.packed import MAGIC
 from tests.cli.running import HEX64, as_json, stig
 from tests.mesh.processes import Node
 
@@ -48,7 +48,7 @@ def leaks(home: Path, words: tuple[str | bytes, ...]) -> list[str]:
 
 
 def stored_value(store: Path, trace_id: str) -> bytes:
-    """What the store's row of a trace keeps of its bytes: deflated when that is shorter
+    """What the store's row of a trace keeps of its bytes: compressed when that is shorter
     (stig/store/packed.py), so a long body's words are not in the file as text, and the
     purge is checked by looking for this value too."""
     with closing(sqlean.connect(store)) as con:
@@ -98,7 +98,7 @@ BODY = "zyxwvquorble: we meet at the mill behind the old station, ask for Kasimi
 LONG_BODY = " ".join(
     [BODY] + [f"Then the {n} of us walk to the depot, one by one." for n in range(4)]
 )
-"""Long enough to be stored deflated: only the full-text index holds its words as text."""
+"""Long enough to be stored compressed: only the full-text index holds its words as text."""
 
 
 @pytest.mark.parametrize("body", [BODY, LONG_BODY], ids=["stored-as-is", "stored-deflated"])
@@ -110,7 +110,7 @@ def test_a_retracted_body_is_gone_from_every_file(home: Path, with_node: bool, b
         # Searched: the body is in the full-text index too, not only in its row.
         assert [t["id"] for t in as_json(home, "search", "zyxwvquorble")] == [secret]
         row = stored_value(Home(home).store, secret)
-        assert row.startswith(DEFLATED) == (body == LONG_BODY)
+        assert row.startswith(MAGIC) == (body == LONG_BODY)
         assert leaks(home, (row,)), "the check can fail"
         assert leaks(home, ("zyxwvquorble",)), "the check can fail"
         posted(home, "retract", secret)

@@ -23,7 +23,7 @@ from stig.crdt.trace import Trace
 from stig.crdt.views import FeedFilter, TraceSet
 from stig.errors import StoreError
 from stig.store import Added, Collected, ExportFilter, Hidden, MemoryStore, SqliteStore, Thread
-from stig.store.packed import DEFLATED, pack, unpack
+from stig.store.packed import MAGIC, pack, unpack
 from stig.store.schema import SCHEMA_VERSION
 from tests.crdt.strategies import ANA, BEN, CY, DEE, T0, forge, post
 
@@ -511,7 +511,7 @@ async def test_the_index_deletes_in_place_without_a_merge(store: SqliteStore, pa
     assert len(await store.search("ordinary", T0 + 2 * MINUTE, 200)) == 120
 
 
-async def test_a_trace_is_stored_deflated_and_read_back_as_its_canonical_bytes(
+async def test_a_trace_is_stored_compressed_and_read_back_as_its_canonical_bytes(
     store: SqliteStore, path: Path
 ) -> None:
     """Schema 5 (stig/store/packed.py): the row keeps ``pack(encoded)``; whatever leaves the
@@ -522,7 +522,7 @@ async def test_a_trace_is_stored_deflated_and_read_back_as_its_canonical_bytes(
     with raw_db(path) as con:
         rows = dict(con.execute("SELECT id, raw FROM traces").fetchall())
     assert rows == {long.id: pack(long.encoded), short.id: pack(short.encoded)}
-    assert rows[long.id].startswith(DEFLATED) and len(rows[long.id]) < len(long.encoded) // 2
+    assert rows[long.id].startswith(MAGIC) and len(rows[long.id]) < len(long.encoded) // 2
     assert rows[short.id] == short.encoded  # DEFLATE would not shrink it: kept as it is
     now = T0 + 2 * MINUTE
     assert await store.get(long.id) == long
@@ -543,8 +543,8 @@ async def test_a_damaged_stored_value_is_a_store_error(store: SqliteStore, path:
         await store.get(trace.id)
 
 
-async def test_a_store_of_schema_4_is_migrated_to_deflated_bytes_and_shrinks(path: Path) -> None:
-    """Every row is deflated by the migration and the file compacted once; reads give what
+async def test_a_store_of_schema_4_is_migrated_to_compressed_bytes_and_shrinks(path: Path) -> None:
+    """Every row is compressed by the migration and the file compacted once; reads give what
     they gave before."""
     words = ("rent", "pump", "tenants", "meeting", "bread", "court", "depot", "garden")
     traces = [
@@ -702,7 +702,7 @@ async def test_a_retract_purges_the_body_and_bytes_from_the_file(
         "qwertzuiopx: the secret meeting is behind the old mill. Come after dark, come alone, "
         "and bring the list of the tenants of the block; the meeting starts when the bell of "
         "the mill rings twice, and the list goes back with whoever brought it."
-    )  # long enough to be stored deflated (stig/store/packed.py)
+    )  # long enough to be stored compressed (stig/store/packed.py)
     secret = post(ANA, kinds.CALLOUT, 0, body=body, tags=("food",), ttl=7 * DAY)
     other = post(BEN, kinds.NOTE, 0, body="plain bread for everyone")
     echo = post(CY, kinds.ECHO, MINUTE, refs=(secret,))
@@ -712,7 +712,7 @@ async def test_a_retract_purges_the_body_and_bytes_from_the_file(
     # The row keeps the bytes deflated (schema 5): the body's words are not in the file as
     # text, so the check below looks for the stored value itself too (and can fail).
     stored = pack(secret.encoded)
-    assert stored.startswith(DEFLATED)
+    assert stored.startswith(MAGIC)
     assert stored in file_bytes(*(p for p in path.parent.glob(f"{path.name}*")))
     retract = post(ANA, kinds.RETRACT, HOUR, refs=(secret,))
     await store.add([retract], T0 + HOUR)
