@@ -371,7 +371,7 @@ async def run(args: argparse.Namespace, path: Path) -> dict[str, Any]:
             )
         print_table(
             f"disk: {have:,} traces, {encoded / have:,.0f} encoded bytes each on average "
-            f"(stored deflated as {stored / have:,.0f}), "
+            f"(stored compressed as {stored / have:,.0f}), "
             f"{page_size}-byte pages",
             ["store", "MiB", "bytes/trace", "x encoded"],
             sizes,

@@ -91,7 +91,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     unpack_share = [u / d for u, d in zip(rounds["unpack"], rounds["decode"], strict=True)]
 
     print_table(
-        f"bytes kept per trace, {args.n:,} tracegen traces ({deflated:,} deflated)",
+        f"bytes kept per trace, {args.n:,} tracegen traces ({deflated:,} compressed)",
         ["encoded (canonical)", "stored", "stored / encoded"],
         [[f"{mean_encoded:,.0f}", f"{mean_stored:,.0f}", f"{mean_stored / mean_encoded:.3f}"]],
     )
