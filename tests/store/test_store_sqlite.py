@@ -102,6 +102,7 @@ async def test_open_turns_on_wal_and_sets_the_schema_version(path: Path) -> None
         assert one(con, "PRAGMA journal_mode") == "wal"
         assert one(con, "PRAGMA user_version") == SCHEMA_VERSION
         assert one(con, "PRAGMA page_size") == 16384  # a new store: docs/performance.md "Disk"
+        assert one(con, "PRAGMA auto_vacuum") == 2  # incremental: indexing returns freed pages
         tables = {row[0] for row in con.execute("SELECT name FROM sqlite_master")}
     assert {"traces", "refs", "tags", "search", "meta", "traces_feed"} <= tables
 
@@ -567,7 +568,9 @@ async def test_a_store_of_schema_4_is_migrated_to_compressed_bytes_and_shrinks(p
         await opened.close()
     with raw_db(path) as con:
         downgrade(con, UNDO_SCHEMA_5 + "PRAGMA user_version = 4;")
+        con.execute("PRAGMA auto_vacuum = 0")  # as in a store made before schema 5
         con.execute("VACUUM")
+        assert one(con, "PRAGMA auto_vacuum") == 0
         assert one(con, "SELECT count(*) FROM traces WHERE substr(raw, 1, 1) = x'00'") == 0
     size_before = file_size(path)
 
@@ -581,6 +584,7 @@ async def test_a_store_of_schema_4_is_migrated_to_compressed_bytes_and_shrinks(p
         await migrated.close()
     with raw_db(path) as con:
         rows = dict(con.execute("SELECT id, raw FROM traces").fetchall())
+        assert one(con, "PRAGMA auto_vacuum") == 2  # turned on by the migration's VACUUM
     assert rows == {t.id: pack(t.encoded) for t in traces}
     assert file_size(path) < 0.8 * size_before, (file_size(path), size_before)
 
