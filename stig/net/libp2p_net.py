@@ -299,6 +299,11 @@ class Libp2pNetwork:
         trio_counts = dict(self.trio_counts)
         return {name: self._counts[name] + trio_counts[name] for name in COUNTERS}
 
+    def circuits_relayed(self) -> int:
+        """Circuits this node relays between other peers now (0 unless it is a relay)."""
+        side = self._side
+        return side.relaying.protocol.circuits if side is not None else 0
+
     # --- peers --------------------------------------------------------------------------------
 
     def peers(self) -> list[PeerId]:

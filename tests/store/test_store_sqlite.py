@@ -809,6 +809,27 @@ async def test_add_counts_duplicates_within_and_across_batches(store: SqliteStor
     assert set(await exported(store, T0)) == {a.encoded, b.encoded, c.encoded}
 
 
+async def test_a_batch_larger_than_one_statement_s_ids_finds_duplicates_and_supporters(
+    store: SqliteStore,
+) -> None:
+    """SqliteStore reads what a batch needs to know 500 ids at a time (the first statement also
+    catches up): duplicates in any slice are found, and a supporter in a later slice of the
+    same batch as its target, or stored before it, still counts."""
+    notes = [post(ANA, kinds.NOTE, i, body=f"note {i}") for i in range(1200)]
+    early = post(BEN, kinds.ECHO, 1300, refs=(notes[1100],))  # stored before its target
+    assert await store.add([early], T0) == Added([early.id], 0)
+    late = post(CY, kinds.ECHO, 1300, refs=(notes[3],))  # after its target, same batch
+    added = await store.add([*notes[:700], late, *notes[:700], *notes[700:]], T0)
+    assert sorted(added.accepted) == sorted([*(n.id for n in notes), late.id])
+    assert added.duplicates == 700
+    again = await store.add([*notes[600:], *notes[:600]], T0)
+    assert again == Added([], 1200)
+    # The feed's first page is read in the order of the stored heat: the supported notes first.
+    expected = TraceSet([*notes, early, late]).feed(T0, FeedFilter(), 2)
+    assert {r.trace.id for r in expected} == {notes[3].id, notes[1100].id}
+    assert await store.feed(T0, FeedFilter(), 2) == expected
+
+
 async def test_add_durable_stores_one_trace_and_commits_it(store: SqliteStore, path: Path) -> None:
     mine = post(ANA, kinds.CALLOUT, 0, body="posted here")
     assert await store.add_durable(mine, T0) == Added([mine.id], 0)

@@ -36,3 +36,20 @@ def test_online_only_with_a_peer() -> None:
         ban_reason="",
     )
     assert line(LiveStatus(mode=ONLINE, queued=0, peers=(peer,))).startswith("● online · 1 peer")
+
+
+def test_online_with_failing_addresses_still_says_how_many() -> None:
+    peer = PeerState(
+        peer="12D3KooW",
+        connected=True,
+        last_sync=None,
+        last_sync_result="",
+        bytes_in=0,
+        bytes_out=0,
+        accepted=0,
+        rejected={},
+        banned=False,
+        ban_reason="",
+    )
+    text = line(LiveStatus(mode=ONLINE, queued=0, peers=(peer,), failing=2))
+    assert text.startswith("● online · 1 peer · 2 addresses failing (p)")
