@@ -1,10 +1,11 @@
 """The SQLite adapter of the store port (aiosqlite, WAL, FTS5).
 
-Each row keeps a trace's canonical bytes and indexed columns; the derived columns (``hidden``,
-``eff_expires``, ``heat``) are computed by stig.crdt.views on the trace's *neighbourhood* — the
-trace, what references it, and the retracts and burns that decide whether those are hidden —
-and recomputed whenever that neighbourhood changes. So the feed is one index scan, and what it
-shows is what the pure views say (tests/store/test_store_agrees.py).
+Each row keeps a trace's canonical bytes (compressed when that is shorter, schema 5:
+stig/store/packed.py; every read gives back the canonical bytes) and indexed columns; the
+derived columns (``hidden``, ``eff_expires``, ``heat``) are computed by stig.crdt.views on the
+trace's *neighbourhood* — the trace, what references it, and the retracts and burns that decide
+whether those are hidden — and recomputed whenever that neighbourhood changes. So the feed is one
+index scan, and what it shows is what the pure views say (tests/store/test_store_agrees.py).
 
 Reads rank what they return from those columns: one query fetches the referrers' kind, author,
 times and derived columns (copied into refs), and the views rank from them (``views.standing``:
@@ -62,6 +63,7 @@ from stig.crdt.views import (
     standing,
 )
 from stig.errors import InvalidTrace, StoreError
+from stig.store.packed import pack, unpack
 from stig.store.port import (
     Added,
     Collected,
@@ -71,7 +73,13 @@ from stig.store.port import (
     ItemWatcher,
     Thread,
 )
-from stig.store.schema import COUNTED, MIGRATIONS, SCHEMA_VERSION
+from stig.store.schema import (
+    COUNTED,
+    MIGRATIONS,
+    PACK_FUNCTION,
+    PACKED_SINCE,
+    SCHEMA_VERSION,
+)
 
 log = logging.getLogger(__name__)
 
@@ -198,6 +206,10 @@ class SqliteStore:
         # fill 16 KiB pages far better than 4 KiB ones (a 4 KiB page holds two and wastes
         # a quarter of itself), docs/performance.md "Disk".
         await db.execute(f"PRAGMA page_size = {_PAGE_BYTES}")
+        # Also before the first table (or applied by the VACUUM of migration 5): lets
+        # _index_pending give back the pages that merging the full-text index's segments
+        # frees (~35-80 B per trace were left free after indexing, docs/performance.md "Disk").
+        await db.execute("PRAGMA auto_vacuum = INCREMENTAL")
         await db.execute("PRAGMA journal_mode = WAL")
         await db.execute("PRAGMA synchronous = NORMAL")
         await db.execute(f"PRAGMA cache_size = -{_CACHE_KIB}")
@@ -207,11 +219,23 @@ class SqliteStore:
                 f"the store at {self.path} was written by a newer stig (schema {version}, "
                 f"this one knows {SCHEMA_VERSION}); upgrade stig"
             )
+        await db.create_function(PACK_FUNCTION, 1, pack, deterministic=True)
         for step in range(version, SCHEMA_VERSION):
+            if step + 1 == PACKED_SINCE and version > 0:
+                log.warning(
+                    "migrating %s to schema %d: compressing every stored trace and compacting "
+                    "the file (once; a store of a million traces takes minutes)",
+                    self.path,
+                    PACKED_SINCE,
+                )
             # executescript commits first, so the migration's transaction lives in the script.
             await db.executescript(
                 f"BEGIN IMMEDIATE; {MIGRATIONS[step]}; PRAGMA user_version = {step + 1}; COMMIT;"
             )
+        if 0 < version < PACKED_SINCE:
+            # The compressed rows fill a fraction of their pages: give the rest back (VACUUM
+            # rewrites the file; it cannot run inside a transaction).
+            await db.execute("VACUUM")
         await self._catch_up()
 
     async def _catch_up(self, seen: Sequence[Any] | None = None) -> None:
@@ -368,7 +392,7 @@ class SqliteStore:
                 (
                     rowid[t.id], t.id, t.kind, t.author, t.created, t.expires, t.place,
                     int(t.kind not in kinds.META_KINDS), min(t.created + LIFE_CAP, t.expires),
-                    heat_of([t.created]), now, t.encoded,
+                    heat_of([t.created]), now, pack(t.encoded),
                 )
                 for t in new
             ],
@@ -692,6 +716,11 @@ class SqliteStore:
                 await self._db.execute(
                     "UPDATE meta SET value = ? WHERE key = 'search_indexed_until'", (until,)
                 )
+                # The segments FTS5 merged while adding these rows left their pages free:
+                # return them to the file system (a no-op on a store made before schema 5
+                # and not migrated by VACUUM, whose auto_vacuum is off).
+                # (A statement that steps once per page: run to its end before the commit.)
+                await self._rows("PRAGMA incremental_vacuum")
 
     async def _delete(self, chosen: str, params: Sequence[Any]) -> int:
         """Delete the rows that the query ``chosen`` (selecting rowids) picks, with their refs,
@@ -1118,7 +1147,7 @@ class SqliteStore:
                 params,
             ) as cursor:
                 async for (raw,) in cursor:
-                    yield raw
+                    yield _canonical(raw)
 
     async def count(self) -> int:
         with _mapped(self.path, "count traces"):
@@ -1170,7 +1199,7 @@ class SqliteStore:
                     "AND raw IS NOT NULL AND eff_expires > ? LIMIT 16",
                     (low, high, now),
                 )
-                found.update((tid, raw) for tid, raw in rows)
+                found.update((tid, _canonical(raw)) for tid, raw in rows)
         return list(found.values())
 
     async def stored_after(self, cursor: int, limit: int) -> tuple[int, list[bytes]]:
@@ -1183,7 +1212,7 @@ class SqliteStore:
             )
         if not rows:
             return cursor, []
-        return rows[-1][0], [raw for _, raw in rows if raw is not None]
+        return rows[-1][0], [_canonical(raw) for _, raw in rows if raw is not None]
 
     async def cursor(self) -> int:
         with _mapped(self.path, "read the store cursor"):
@@ -1239,10 +1268,19 @@ def _searchable(trace: Trace) -> tuple[str, str]:
 def _searchable_bytes(raw: bytes) -> tuple[str, str]:
     """``_searchable`` of the trace this store stored as ``raw``, without building it."""
     try:
-        body, tags = body_and_tags(raw)
+        body, tags = body_and_tags(_canonical(raw))
     except (ValueError, TypeError, IndexError, msgpack.UnpackException) as exc:
         raise StoreError(f"a stored trace no longer decodes ({exc}); the store is damaged") from exc
     return body, " ".join(tags)
+
+
+def _canonical(raw: bytes) -> bytes:
+    """The canonical bytes of a trace from the value of its ``raw`` column (stig/store/packed.py:
+    compressed since schema 5)."""
+    try:
+        return unpack(raw)
+    except ValueError as exc:
+        raise StoreError(f"{exc}; the store is damaged") from exc
 
 
 def _trusted(raw: bytes, trace_id: bytes) -> Trace:
@@ -1251,7 +1289,7 @@ def _trusted(raw: bytes, trace_id: bytes) -> Trace:
     its id), which would cost more than the rest of a feed call. What ``get`` and ``thread``
     return as the trace asked for is checked in full (_stored)."""
     try:
-        return decode_trusted(raw, trace_id)
+        return decode_trusted(_canonical(raw), trace_id)
     except (ValueError, TypeError, msgpack.UnpackException) as exc:
         raise StoreError(f"a stored trace no longer decodes ({exc}); the store is damaged") from exc
 
@@ -1260,7 +1298,7 @@ def _stored(raw: bytes) -> Trace:
     """Decode bytes this store wrote after validating them; a failure means the file changed
     under us, which is a damaged store, not bad input."""
     try:
-        return decode(raw)
+        return decode(_canonical(raw))
     except InvalidTrace as exc:
         raise StoreError(f"a stored trace no longer decodes ({exc}); the store is damaged") from exc
 
