@@ -225,7 +225,8 @@ class AutoNAT:
             psk=self.psk,
             # trap: a host's auto-connector dials every peer in its peerstore while it has
             # fewer than 50 connections; a dialer's would dial the asker again once the
-            # dial-back closed. Nothing to keep: no minimum, no watermark.
+            # dial-back closed (docs/architecture.md, trap 12). Nothing to keep: no minimum,
+            # no watermark.
             connection_config=ConnectionConfig(
                 min_connections=0, low_watermark=0, high_watermark=0, max_connections=1
             ),
@@ -270,10 +271,11 @@ class AutoNAT:
 
     async def ask(self, peer: ID, ip: str, conn: INetConn) -> str:
         """Ask ``peer`` over ``conn`` (a direct connection from ``ip``) to dial this node back:
-        DIALED, NOT_DIALED or NO_ANSWER. The stream is opened on that connection, never through
-        ``host.new_stream``, which dials the peer again when the connection has just closed: a
-        peer that hung up on this node would find it back (and the question would not be asked
-        on the direct connection the answer depends on)."""
+        DIALED, NOT_DIALED or NO_ANSWER. trap: the stream is opened on that connection, never
+        through ``host.new_stream``, which dials the peer again when the connection has just
+        closed: a peer that hung up on this node would find it back (and the question would not
+        be asked on the direct connection the answer depends on; docs/architecture.md, trap
+        13)."""
         addresses = self.own_addresses()
         if not addresses:
             return NO_ANSWER
