@@ -210,8 +210,9 @@ class AutoNAT:
                 return conn
         raise BadMessage("the stream's connection is gone")
 
-    def dialer(self) -> IHost:
-        """A host for one dial-back: a fresh identity, nothing listening, no services."""
+    def dialer(self, transport: GuardedTCP) -> IHost:
+        """A host for one dial-back over ``transport``: a fresh identity, nothing listening, no
+        services."""
         key_pair = create_new_key_pair(secrets.token_bytes(32))
         return new_host(
             key_pair=key_pair,
@@ -221,7 +222,7 @@ class AutoNAT:
                 )
             },
             muxer_opt={TProtocol(YAMUX_PROTOCOL_ID): Yamux},
-            transports=[GuardedTCP(on_refused=self.on_refused)],
+            transports=[transport],
             psk=self.psk,
             # trap: a host's auto-connector dials every peer in its peerstore while it has
             # fewer than 50 connections; a dialer's would dial the asker again once the
@@ -235,7 +236,8 @@ class AutoNAT:
     async def dial_back(self, peer: ID, targets: Sequence[str]) -> str | None:
         """The first of ``targets`` at which ``peer`` answered (the Noise handshake proves it
         is that peer), None if none did within DIAL_BACK_WITHIN (shared by the targets)."""
-        dialer = self.dialer()
+        transport = GuardedTCP(on_refused=self.on_refused)
+        dialer = self.dialer(transport)
         share = DIAL_BACK_WITHIN / len(targets)
         try:
             async with dialer.run([]):
@@ -256,6 +258,11 @@ class AutoNAT:
         except (BaseLibp2pError, OSError) as exc:
             log.debug("dialer for %s failed: %r", peer, exc)
             return None
+        finally:
+            # A close cut short (its 2 s ran out, or the node is stopping) leaves the socket
+            # open (docs/architecture.md, trap 10): close whatever the dialer still holds.
+            for guard in list(transport.opened):
+                guard.abort()
 
     # --- client ---------------------------------------------------------------------------
 
