@@ -121,11 +121,12 @@ SHUTDOWN_GRACE = 3.0
 
 SETTLE_BEFORE_ASKING = 2.0
 """Seconds a reachability check waits after it is due before asking (stig.net.reachability).
-On loopback, dial-backs made while a connection was still starting were followed, in about
-one run in three, by that connection closing and the peer dialing again, so that a hang-up
-then missed the new connection (tests/net/test_net_port.py); the cause inside py-libp2p
-was not found (docs/architecture.md, "Open" after the traps). Waiting this long before asking
-made it go away."""
+trap: a dial-back's connection closing just as a peer is hung up on makes that peer's
+auto-connector dial this node again (docs/architecture.md, trap 14); asked at once, the
+dial-backs of a new connection close about 0.4 s after it starts, and a hang-up then was
+undone about one run in ten (tests/net/test_net_port.py, libp2p). Waiting keeps the checks
+away from a connection's first moments; it narrows the race, it does not close it."""
+
 CIRCUIT_REDIAL_AGE = 10.0
 """A circuit this node dialed that is cut after lasting at least this many seconds (a relay's
 duration or bytes limit; docs/relay.md) is dialed again through the same relay. One cut sooner
@@ -681,8 +682,8 @@ class Side:
             due = trio.current_time() >= next_check or (poked and self.verdict[0] is None)
             if not due and self.autonat.own_addresses() == checked:
                 continue
-            # Let a new connection settle first (identify, gossip subscriptions): a check at
-            # its very start was seen to cost it (see SETTLE_BEFORE_ASKING).
+            # Let a new connection settle first: a check at its very start was seen to undo
+            # a hang-up (see SETTLE_BEFORE_ASKING).
             await trio.sleep(SETTLE_BEFORE_ASKING)
             peers = self.direct_peers()
             if not peers:
