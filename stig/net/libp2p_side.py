@@ -121,11 +121,12 @@ SHUTDOWN_GRACE = 3.0
 
 SETTLE_BEFORE_ASKING = 2.0
 """Seconds a reachability check waits after it is due before asking (stig.net.reachability).
-trap: a dial-back's connection closing just as a peer is hung up on makes that peer's
-auto-connector dial this node again (docs/architecture.md, trap 14); asked at once, the
-dial-backs of a new connection close about 0.4 s after it starts, and a hang-up then was
-undone about one run in ten (tests/net/test_net_port.py, libp2p). Waiting keeps the checks
-away from a connection's first moments; it narrows the race, it does not close it."""
+First a mitigation of trap 14 (docs/architecture.md): asked at once, the dial-backs of a new
+connection close about 0.4 s after it starts, and a hang-up then was undone, about one run in
+ten, by the peer's auto-connector (tests/net/test_net_port.py, libp2p). The node now runs
+without the auto-connector, which closes that race; the wait stays so a check does not load a
+connection's first moments, and the verdict times in docs/performance.md were measured with
+it."""
 
 CIRCUIT_REDIAL_AGE = 10.0
 """A circuit this node dialed that is cut after lasting at least this many seconds (a relay's
@@ -542,6 +543,11 @@ class Side:
         self.nursery.start_soon(self.watch, pubsub_manager, "pubsub")
         self.nursery.start_soon(self.watch, router_manager, "gossipsub")
         self.nursery.start_soon(self.watch, self.swarm.manager, "swarm")
+        # trap: the library's auto-connector dials any peer it has addresses for while this
+        # host is under 50 connections, also a peer just hung up on when another connection
+        # closes at the same moment (docs/architecture.md, trap 14). stig dials by itself
+        # (bootstrap, peer exchange, circuits), so it runs without it.
+        await self.swarm.auto_connector.stop()
         await self.pubsub.wait_until_ready()
         for topic in self.net.topics:
             await self.subscribe(topic)
@@ -570,8 +576,8 @@ class Side:
             scope.shield = True
             # First stop what dials by itself (trap 10): a dial that completes after the host
             # has closed its connections brings one that nobody closes. The auto-connector
-            # stops starting dials; stopping DCUtR cancels its dials in flight (the swarm closes
-            # the socket of a dial it cancels).
+            # stops starting dials (if serve has not stopped it yet); stopping DCUtR cancels
+            # its dials in flight (the swarm closes the socket of a dial it cancels).
             await self.swarm.auto_connector.stop()
             if self.punching is not None:
                 await self.punching.stop()
@@ -682,8 +688,7 @@ class Side:
             due = trio.current_time() >= next_check or (poked and self.verdict[0] is None)
             if not due and self.autonat.own_addresses() == checked:
                 continue
-            # Let a new connection settle first: a check at its very start was seen to undo
-            # a hang-up (see SETTLE_BEFORE_ASKING).
+            # Let a new connection settle first (see SETTLE_BEFORE_ASKING).
             await trio.sleep(SETTLE_BEFORE_ASKING)
             peers = self.direct_peers()
             if not peers:
@@ -868,8 +873,8 @@ class Side:
 
     async def hang_up(self, peer: PeerId) -> None:
         peer_id = _peer_id(peer)
-        # Forget its addresses too, or the library's auto-connector dials it again; and do not
-        # dial its circuit again.
+        # Forget its addresses too, or the library dials it again (host.new_stream, trap 13);
+        # and do not dial its circuit again.
         self.host.get_peerstore().clear_addrs(peer_id)
         self.circuit_dials.pop(peer, None)
         try:

@@ -215,9 +215,8 @@ async def test_a_node_behind_nat_is_reached_through_its_relay(make: Make) -> Non
         await until(lambda: not a.reach().relays, "the reservation to end with its relay")
 
         # The circuit ends with its relay (docs/architecture.md, trap 9): then A and B are not
-        # connected, or connected directly — hole-punched before, or (libp2p on loopback) dialed
-        # again by the library's auto-connector at the addresses identify taught it. Never "via"
-        # a relay that is gone.
+        # connected, or connected directly (hole-punched before). Never "via" a relay that is
+        # gone.
         def circuit_gone() -> bool:
             route = b.route(a.peer_id)
             return route is None or route.kind != RELAYED
