@@ -194,3 +194,5 @@ def test_a_public_node_says_it_is_public(tmp_path: Path, bed: Bed) -> None:
         assert reach["state"] == "public"
         assert reach["advertised"] == [node.address]
         assert "public (configured public" in stig(node.home, "peers").stdout
+        status = stig_json(node.home, "status")  # the text's reach, for scripts too
+        assert (status["reach"]["state"], status["reach"]["relays"]) == ("public", [])
