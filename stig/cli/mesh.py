@@ -476,7 +476,11 @@ def status(ctx: click.Context, as_json: bool) -> None:
     if stats is None:
         raise UsageError("the running node is too old to report stats; restart it")
     if as_json:
-        echo_json({"peer_id": answer["peer_id"], **stats})
+        # The reach and tor the text says too: how others reach this node, for scripts.
+        echo_json(
+            {"peer_id": answer["peer_id"], "reach": answer.get("reach"), "tor": answer.get("tor")}
+            | stats
+        )
         return
     click.echo(f"{answer['peer_id']}  at {timestamp(stats['at'])}")
     click.echo(f"reach        {reach_words(answer.get('reach'))}")

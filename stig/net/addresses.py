@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Sequence
 
 import ifaddr
@@ -25,3 +26,15 @@ def dialable(addresses: Sequence[str]) -> list[str]:
         else:
             expanded.append(address)
     return list(dict.fromkeys(expanded))
+
+
+def is_loopback(address: str) -> bool:
+    """Whether ``address`` (a multiaddr) leads to a loopback address (``/ip4/127.…``,
+    ``/ip6/::1``): on another machine, to that machine itself."""
+    parts = address.split("/")
+    if len(parts) < 3 or parts[1] not in ("ip4", "ip6"):
+        return False
+    try:
+        return ipaddress.ip_address(parts[2]).is_loopback
+    except ValueError:
+        return False

@@ -43,11 +43,16 @@ class Invite:
 
 def invite_of(addresses: Sequence[str]) -> Invite:
     """The invite code of a node reachable at ``addresses`` (its advertised ones); a
-    UsageError saying why there is none."""
+    UsageError saying why there is none. Loopback addresses are left out when there are others:
+    a relay listening on 0.0.0.0 lists 127.0.0.1 first, which on the machine that reads the
+    code leads to that machine itself (a refused dial at best, and a bootstrap entry that fails
+    at every start)."""
+    from stig.net.addresses import is_loopback  # noqa: PLC0415
     from stig.net.peer_invite import PeerInviteError, peer_invite, read_peer_invite  # noqa: PLC0415
 
+    shared = [a for a in addresses if not is_loopback(a)] or list(addresses)
     try:
-        code = peer_invite(list(addresses))
+        code = peer_invite(shared)
     except PeerInviteError as exc:
         raise UsageError(str(exc)) from exc
     return Invite(code, tuple(read_peer_invite(code)))

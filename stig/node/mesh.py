@@ -101,6 +101,12 @@ nodes short of peers would keep at it forever (docs/performance.md, propagation)
 TURNED_AWAY_KEPT = 4096
 """Peers remembered as having turned this node away, at most."""
 PEERS_PROTOCOL = "/stig/peers/1"
+ASK_AGAIN_AFTER = 5.0
+"""Seconds after a peer came up that peer exchange asks it once more. A node behind NAT
+reserves its slot on a relay right after connecting to it (about a second, measured in
+tests/net/test_net_nat.py): the first answers each side gave before that carry no circuit
+address, and the periodic exchange (every sync_interval, 30 s, with one random peer) would
+leave two laptops behind NAT strangers for a minute or more."""
 MAX_SHARED_ADDRESSES = 32
 MUTES_REFRESH = 2.0
 """Seconds between two readings of the published mutes a relay follows."""
@@ -305,6 +311,7 @@ class MeshNode:
                     self._spawn(self._turn_away(event.peer))
                     continue
                 self._spawn(self._exchange_peers(event.peer))
+                self._spawn(self._exchange_again(event.peer))
                 if self.network.peer_id < event.peer:
                     self._spawn(self.sync_with(event.peer))
             elif isinstance(event, PeerDown):
@@ -490,6 +497,13 @@ class MeshNode:
             state = self.dialing[address]
             return {"error": state.error, "next_try": state.report().get("next_try")}
         return {"peer": peer}
+
+    async def _exchange_again(self, peer: PeerId) -> None:
+        """Ask a new peer whom it knows once more, ASK_AGAIN_AFTER later: by then a peer behind
+        NAT (this one, or that one) holds its reservations, and its circuit address is known."""
+        await asyncio.sleep(ASK_AGAIN_AFTER)
+        if peer in self.network.peers():
+            await self._exchange_peers(peer)
 
     async def _exchange_peers(self, peer: PeerId) -> None:
         """Ask a new peer whom it knows; dial some of them while we have few peers."""

@@ -23,10 +23,16 @@ LOCAL = "/ip4/127.0.0.1/tcp/0"
 
 
 def stig(
-    home: Path, *args: str, stdin: bytes | None = None, env: dict[str, str] | None = None
+    home: Path,
+    *args: str,
+    stdin: bytes | None = None,
+    env: dict[str, str] | None = None,
+    inside: tuple[str, ...] = (),
 ) -> subprocess.CompletedProcess[str]:
+    """``stig --home HOME ARGS``, prefixed by ``inside`` (``ip netns exec NAME``: as typed on
+    that machine, tests/net/nat_bed.py); it must succeed."""
     done = subprocess.run(
-        [STIG, "--home", str(home), *args],
+        [*inside, STIG, "--home", str(home), *args],
         check=False,
         input=stdin.decode() if stdin else None,
         capture_output=True,

@@ -5,6 +5,7 @@ removed, also on failure."""
 
 from __future__ import annotations
 
+import tomllib
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -205,3 +206,104 @@ def test_a_public_node_says_it_is_public(tmp_path: Path, bed: Bed) -> None:
         assert reach["state"] == "public"
         assert reach["advertised"] == [node.address]
         assert "public (configured public" in stig(node.home, "peers").stdout
+        status = stig_json(node.home, "status")  # the text's reach, for scripts too
+        assert (status["reach"]["state"], status["reach"]["relays"]) == ("public", [])
+
+
+def new_home(home: Path) -> Path:
+    """A home as `stig init` makes it: no config.toml (the walkthrough's user has none)."""
+    stig(home, "init", "-q")
+    assert not (home / "config.toml").exists()
+    return home
+
+
+def test_walkthrough_two_laptops_behind_nat_join_by_invite(tmp_path: Path, bed: Bed) -> None:
+    """Issue 11's walkthrough as a new user does it, every step a command typed on its machine
+    (docs/relay.md, "Two laptops behind NAT"): a relay on a public address and `stig invite` on
+    it; on each laptop, behind its own port-keeping home router, `stig node` and then `stig
+    connect CODE`. A post on one arrives on the other; `stig peers` and `stig status` say how
+    (behind NAT, reachable via the relay; the other laptop hole-punched, as the design promises
+    for these NATs). A laptop started again finds the mesh from config.toml alone."""
+    one, two = bed.home(1, KEEP), bed.home(2, KEEP)
+    with cluster() as nodes:
+        # 1. The relay, started as docs/relay.md starts it: on every address of its machine.
+        # Its periodic peer exchange is made rare, so that the laptops can only meet by the
+        # exchange that follows a new connection (stig.node.mesh.ASK_AGAIN_AFTER): with the
+        # relay's first answers alone, taken before either laptop had reserved, they never do.
+        relay_home = new_home(tmp_path / "r")
+        (relay_home / "config.toml").write_text("[network]\nsync_interval = 3600\n")
+        relay = Node(
+            relay_home,
+            command="relay",
+            listen=f"/ip4/0.0.0.0/tcp/{PORT}",
+            inside=bed.inside_public,
+        ).start()
+        nodes.append(relay)
+        relay_id = relay.address.rsplit("/p2p/", 1)[1]
+        public = f"/ip4/{bed.public_address}/tcp/{PORT}/p2p/{relay_id}"
+
+        # 2. `stig invite` on the relay's machine: the code is the first line, then what it holds.
+        shown = stig(relay.home, "invite", inside=bed.inside_public).stdout.splitlines()
+        code = shown[0]
+        assert code.startswith("stig-peer1-"), shown
+        assert [line.strip() for line in shown[1:] if line.startswith("  /")] == [public]
+
+        # 3. Each laptop: `stig node` (nothing configured), then `stig connect CODE` beside it.
+        laptops = [
+            Node(new_home(tmp_path / name), listen=None, inside=home.inside).launch()
+            for name, home in (("a", one), ("b", two))
+        ]
+        nodes.extend(laptops)
+        a, b = (laptop.started() for laptop in laptops)
+        for laptop, home in ((a, one), (b, two)):
+            said = stig(laptop.home, "connect", code, inside=home.inside).stdout
+            assert said.splitlines() == [
+                public,
+                f"  added to config.toml; connected to {relay_id}",
+            ]
+            config = tomllib.loads((laptop.home / "config.toml").read_text())
+            assert config["network"]["bootstrap"] == [public]
+        a_id, b_id = (laptop.peers()["peer_id"] for laptop in (a, b))
+
+        # 4. A posts; it arrives on B.
+        for laptop in (a, b):
+            wait_for(
+                lambda laptop=laptop: laptop.peers()["reach"]["relays"] == [relay_id],
+                30,
+                f"{laptop.home.name} to reserve on the relay",
+            )
+        posted = stig(a.home, "post", "-k", "callout", "from laptop A", inside=one.inside)
+        wait_for(lambda: has(b, posted.stdout.strip()), 60, "a's post to reach b")
+
+        # 5. How: behind NAT, reachable via R; R direct; the other laptop hole-punched.
+        for laptop, other in ((a, b_id), (b, a_id)):
+            wait_for(
+                lambda laptop=laptop, other=other: route_to(laptop, other) == "hole-punched",
+                60,
+                f"{laptop.home.name}: the other laptop hole-punched",
+            )
+            seen = laptop.peers()
+            assert seen["reach"]["state"] == "behind NAT"
+            assert seen["reach"]["advertised"] == [f"{public}/p2p-circuit/p2p/{seen['peer_id']}"]
+            assert route_to(laptop, relay_id) == "direct"
+            words = stig(laptop.home, "peers").stdout
+            assert f"reach      behind NAT, reachable via {relay_id}" in words
+            assert f"{other}  connected hole-punched for " in words
+            assert f"{relay_id}  connected direct for " in words
+            status = stig_json(laptop.home, "status")
+            assert (status["reach"]["state"], status["reach"]["relays"]) == (
+                "behind NAT",
+                [relay_id],
+            )
+            words = stig(laptop.home, "status").stdout
+            assert f"reach        behind NAT, reachable via {relay_id}" in words
+
+        # 6. A stops and starts again with nothing but its home: config.toml leads it back.
+        a.stop()
+        wait_for(lambda: peer(b.peers(), a_id) is None, 30, "b to see a gone")
+        back = Node(a.home, listen=None, inside=one.inside).start()
+        nodes.append(back)
+        wait_for(lambda: back.peers()["reach"]["relays"] == [relay_id], 30, "a to reserve again")
+        wait_for(lambda: peer(b.peers(), a_id) is not None, 60, "a and b to meet again")
+        later = stig(b.home, "post", "welcome back", inside=two.inside).stdout.strip()
+        wait_for(lambda: has(back, later), 60, "b's post to reach a")

@@ -10,12 +10,14 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from stig.net.addresses import is_loopback
 from stig.net.peer_invite import (
     MAX_INVITE_ADDRESSES,
     PeerInviteError,
     peer_invite,
     read_peer_invite,
 )
+from stig.node.joining import invite_of
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "protocol.md"
 
@@ -91,3 +93,18 @@ def test_addresses_no_invite_can_carry_are_refused_with_the_reason() -> None:
         peer_invite(["/memory/me/p2p/memec3e6f46408ed723"])
     with pytest.raises(PeerInviteError, match="is not a multiaddr"):
         peer_invite(["/memory/me/p2p/12D3KooWPaU6p1BCEEPhCZ724vZotwf67GkkwLhBcxbYnoLZxmVE"])
+
+
+RELAY = "12D3KooWK99VoVxNE7XzyBwXEzW7xhK7Gpv85r9F3V3fyKSUKPH5"
+
+
+def test_an_invite_leaves_out_loopback_addresses_unless_it_has_no_other() -> None:
+    """A relay listening on 0.0.0.0 lists 127.0.0.1 first; another machine that dialed it would
+    dial itself (the walkthrough in tests/net/test_net_nat.py met it as a refused dial)."""
+    loopback = [f"/ip4/127.0.0.1/tcp/4737/p2p/{RELAY}", f"/ip6/::1/tcp/4737/p2p/{RELAY}"]
+    public = f"/ip4/198.18.0.1/tcp/4737/p2p/{RELAY}"
+    assert invite_of([*loopback, public]).addresses == (public,)
+    # Nodes on one machine (a test, a demo) have nothing else to hand out.
+    assert invite_of(loopback).addresses == tuple(loopback)
+    assert [is_loopback(a) for a in (*loopback, public)] == [True, True, False]
+    assert not is_loopback(f"/dns4/localhost/tcp/4737/p2p/{RELAY}")
