@@ -239,6 +239,12 @@ class MemoryNetwork:
                 other._routes.pop(self._peer_id, None)
                 other._events.put_nowait(PeerDown(self._peer_id))
             await self._end_circuits(peer)
+            # GossipSub prunes a gone peer from the mesh and its heartbeat grafts another. Without
+            # this a node whose mesh peers all hung up (full peers turning it away) kept a dead
+            # mesh while connected to others, and got no push until its next new connection.
+            self._heartbeat()
+            if other is not None:
+                other._heartbeat()
 
     async def _end_circuits(self, peer: PeerId) -> None:
         """Leaving a relay ends this node's reservation there and every circuit through it that
