@@ -285,10 +285,10 @@ class MemoryNetwork:
         """This node's mesh for ``topic``: dead or unsubscribed peers dropped, then random
         connected peers grafted (mutually) until it has mesh_degree, as a heartbeat would."""
         mesh = self._meshes.setdefault(topic, set())
-        live = {p for p in self._peers if self._subscribed(p, topic)}
-        mesh &= live
+        mesh -= {p for p in mesh if p not in self._peers or not self._subscribed(p, topic)}
         if len(mesh) >= self._hub.mesh_degree:
-            return mesh
+            return mesh  # (without a look at every peer: this runs for every push forwarded)
+        live = {p for p in self._peers if self._subscribed(p, topic)}
 
         def fullness(peer: PeerId) -> int:
             return len(self._hub.nodes[peer]._meshes.setdefault(topic, set()))
