@@ -23,6 +23,13 @@ is due. Work handed to a thread (``run_in_executor``, ``asyncio.to_thread``: the
 signature checks) takes no simulated time: while any is out, the selector waits for real (the
 thread's result wakes the loop through its self-pipe) and the clock stands still.
 
+The clock never stands quite still: every read of it moves it on by TICK (1 ns). asyncio keeps
+its timers in a heap ordered by time alone, which does not keep equal times in the order they
+were set; on a clock that stood still, two frames sent on one stream in the same instant were
+due at the same time and could arrive swapped (sync sessions then failed with "expected DONE
+after our traces" and peers were cut off). A clock that moves on each read, as a real one does,
+gives later calls later times. What it adds is negligible: 10 million reads are 10 ms.
+
 No public asyncio API sets a loop's clock; ``time()`` is the documented override point of
 ``AbstractEventLoop``, and the selector is a constructor argument of ``SelectorEventLoop``.
 """
@@ -37,6 +44,9 @@ from concurrent.futures import Executor
 from typing import Any, TypeVar
 
 T = TypeVar("T")
+
+TICK = 1e-9
+"""Simulated seconds each read of the clock moves it on (module docstring)."""
 
 
 class _Clock:
@@ -72,6 +82,7 @@ class VirtualClockLoop(asyncio.SelectorEventLoop):
         super().__init__(_SimulatedWaitSelector(self._clock))
 
     def time(self) -> float:
+        self._clock.now += TICK
         return self._clock.now
 
     @property
