@@ -49,6 +49,18 @@ own costs are kept down without changing what a node does: a store that wakes it
 publisher instead of being polled (TimedStore), objects of started nodes frozen out of the
 garbage collector switched off (GC_OFF).
 
+**Clock** (``--clock virtual``, the default for ``--memory``): the simulation runs on a
+simulated clock (benchmarks/virtual_clock.py): time moves only when no simulated node has work
+left, so link latency, batching delays and timers are exact and a node's own CPU work takes no
+simulated time. Ten thousand nodes in one process need more CPU per post than a core has in the
+time a post takes to spread (docs/performance.md, "10,000 in-memory nodes"); on the wall clock
+that backlog read as slow propagation. Times printed are then on the loop's clock; beside them
+the report prints the wall seconds each simulated second took (how far from real time the
+simulator ran) and this process's CPU. ``--clock wall`` runs on asyncio's own loop, as before,
+where the loop lag is the figure to read beside time-to-all. Nodes start every ``--start-every``
+seconds of the loop's clock (5 ms simulated; none on the wall clock), and their clock
+(``MeshNode(clock=...)``) is the loop's. Homes go on /dev/shm where there is one.
+
 ``--relays R`` simulates a relay tier instead of a flat mesh: R relays, the other nodes light
 nodes that each reach two relays only (benchmarks/relay_tier.py); it adds the load of each relay.
 
