@@ -35,8 +35,12 @@ lint: $(STAMP_TEST)
 types: $(STAMP_TEST)
 	$(BIN)/mypy
 
+# Two workers (pytest-xdist): the suite waits on real processes, networks and tor more than it
+# computes, so the second worker fills the first one's waits. Every test of tests/tor runs on one
+# worker (tests/conftest.py), which starts the private Tor network once. One worker: make unit N=0.
+N ?= 2
 unit: $(STAMP_TEST)
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q -n $(N) --dist loadgroup
 
 bench: $(STAMP_TEST)
 	$(BIN)/python benchmarks/ingest.py --n 20000

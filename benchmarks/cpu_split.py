@@ -36,15 +36,18 @@ SAMPLE_RATE = 100
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 
 OWNERS: tuple[tuple[str, tuple[str, ...]], ...] = (
-    ("stig: bridge (trio <-> asyncio)", ("stig/node/trio_bridge.py",)),
+    ("stig: bridge (trio <-> asyncio)", ("stig/net/trio_bridge.py",)),
     (
-        "stig: trace checks (validator: decode, bounds, signature)",
+        "stig: trace checks (decode, bounds, signature)",
         ("stig/node/admission.py", "stig/crdt/", "stig/crypto/"),
     ),
     ("stig: ingest and store", ("stig/node/ingest.py", "stig/store/", "aiosqlite/")),
     ("stig: sync and peer exchange", ("stig/node/sync.py", "stig/crdt/reconcile")),
     ("stig: node loop (publish poll, events)", ("stig/node/mesh.py", "stig/node/outbox.py")),
-    ("stig: libp2p adapter", ("stig/node/libp2p_net.py", "stig/node/negotiation_guard.py")),
+    (
+        "stig: libp2p adapter",
+        ("stig/net/libp2p_", "stig/net/negotiation_guard.py", "stig/net/circuit.py"),
+    ),
     ("stig: other", ("stig/",)),
     # py-spy shortens some paths to the file name (envelope.py).
     (
@@ -99,8 +102,22 @@ def owner(frames: list[str]) -> str:
     for frame in reversed(frames[start:]):
         for name, marks in OWNERS:
             if name not in SCHEDULERS and any(mark in frame for mark in marks):
-                return name
+                return _where_checked(name, frames[start:])
     return fallback
+
+
+CHECKED_BY = (("stig/node/ingest.py", "in ingest"), ("stig/node/admission.py", "in the validator"))
+"""Trace checks are the same functions wherever they run: the frames that called them say
+whether it was the gossip validator (on the trio thread) or the ingest pipeline."""
+
+
+def _where_checked(name: str, frames: list[str]) -> str:
+    if not name.startswith("stig: trace checks"):
+        return name
+    for mark, where in CHECKED_BY:
+        if any(mark in frame for frame in frames):
+            return f"stig: trace checks {where} (decode, bounds, signature)"
+    return name
 
 
 SCHEDULERS = ("trio scheduler", "asyncio scheduler")

@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from stig.crdt.views import FeedFilter, Ranked
+from stig.store.packed import unpack
 from stig.store.sqlite import SqliteStore
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -205,6 +206,10 @@ def disk_size(path: Path) -> int:
     )
 
 
+def canonical_length(stored: bytes | None) -> int:
+    return 0 if stored is None else len(unpack(stored))
+
+
 def rss_mib() -> tuple[float, float]:
     current = 0.0
     try:
@@ -340,8 +345,12 @@ async def run(args: argparse.Namespace, path: Path) -> dict[str, Any]:
             f"\nsame call with the clock standing still (_refresh returns at once): "
             f"p50 {statistics.median(same_now):.3f} ms, p99 {percentile(same_now, 0.99):.3f} ms"
         )
-        encoded, page_size = await store._one(
-            "SELECT total(length(raw)), (SELECT page_size FROM pragma_page_size) FROM traces"
+        # The stored values are deflated (stig/store/packed.py): the reference is the
+        # canonical bytes they hold, which is what a peer sends and receives.
+        await store._db.create_function("canonical_length", 1, canonical_length)
+        encoded, stored, page_size = await store._one(
+            "SELECT total(canonical_length(raw)), total(length(raw)), "
+            "(SELECT page_size FROM pragma_page_size) FROM traces"
         )
         await store._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         size = disk_size(path)
@@ -361,7 +370,8 @@ async def run(args: argparse.Namespace, path: Path) -> dict[str, Any]:
                 ]
             )
         print_table(
-            f"disk: {have:,} traces, {encoded / have:,.0f} encoded bytes each on average, "
+            f"disk: {have:,} traces, {encoded / have:,.0f} encoded bytes each on average "
+            f"(stored compressed as {stored / have:,.0f}), "
             f"{page_size}-byte pages",
             ["store", "MiB", "bytes/trace", "x encoded"],
             sizes,

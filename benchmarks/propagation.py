@@ -316,7 +316,11 @@ async def settle(nodes: Sequence[RealNode]) -> tuple[list[int], float]:
         await asyncio.sleep(0.5)
 
 
-async def measure_real(nodes: Sequence[RealNode], args: argparse.Namespace) -> dict[str, Any]:
+async def measure_real(
+    nodes: Sequence[RealNode], args: argparse.Namespace, helpers: Sequence[int] = ()
+) -> dict[str, Any]:
+    """``helpers``: PIDs of processes the nodes depend on (the tors of benchmarks/
+    onion_propagation.py), whose CPU is summed over the same two windows."""
     n, m, interval = len(nodes), args.posts, args.interval
     rng = random.Random(SEED)
     degrees, settle_s = await settle(nodes)
@@ -338,8 +342,10 @@ async def measure_real(nodes: Sequence[RealNode], args: argparse.Namespace) -> d
         # Idle baseline: the same window with no posts.
         idle_samplers = samplers("idle")
         idle_before = [cpu_seconds(p) for p in pids]
+        helpers_before = sum(cpu_seconds(p) for p in helpers)
         await asyncio.sleep(window)
         idle = [cpu_seconds(p) - b for p, b in zip(pids, idle_before, strict=True)]
+        helpers_idle = sum(cpu_seconds(p) for p in helpers) - helpers_before
         idle_profiles = [s.finish() for s in idle_samplers]
 
         posts: list[Post] = []
@@ -363,6 +369,7 @@ async def measure_real(nodes: Sequence[RealNode], args: argparse.Namespace) -> d
         own_cpu = time.process_time()
         busy_samplers = samplers("busy")
         busy_before = [cpu_seconds(p) for p in pids]
+        helpers_before = sum(cpu_seconds(p) for p in helpers)
         start = time.perf_counter()
         for seq, (trace, origin) in enumerate(zip(traces, origins, strict=True)):
             await asyncio.sleep(max(0.0, start + seq * interval - time.perf_counter()))
@@ -371,6 +378,7 @@ async def measure_real(nodes: Sequence[RealNode], args: argparse.Namespace) -> d
             await stores[origin].add_durable(trace, int(time.time()))
         await asyncio.sleep(max(0.0, start + window - time.perf_counter()))
         busy = [cpu_seconds(p) - b for p, b in zip(pids, busy_before, strict=True)]
+        helpers_busy = sum(cpu_seconds(p) for p in helpers) - helpers_before
         own_cpu = time.process_time() - own_cpu
         busy_profiles = [s.finish() for s in busy_samplers]
         if args.keep and profiled:
@@ -396,6 +404,7 @@ async def measure_real(nodes: Sequence[RealNode], args: argparse.Namespace) -> d
         "idle_cpu_pct": [100 * i / window for i in idle],
         "busy_cpu_pct": [100 * b / window for b in busy],
         "cpu_per_msg": per_msg,
+        "helpers_cpu_per_msg": (helpers_busy - helpers_idle) / m,
         "window": window,
         "own_cpu": own_cpu,
         "poll_round_ms": 1000 * polled_for / max(rounds[0], 1),

@@ -49,10 +49,28 @@ class JsonFormat(logging.Formatter):
         return json.dumps(entry, ensure_ascii=False)
 
 
+class LibraryFloor(logging.Filter):
+    """Lets a py-libp2p record (logger ``libp2p`` or below it) through only at ``level`` and up.
+    The level of the ``libp2p`` logger alone is not enough: some of its modules set their own
+    (``libp2p.network.auto_connector`` sets INFO when imported, and said "initiating 200 new
+    dials" every 10 s on a quiet node)."""
+
+    def __init__(self, level: int) -> None:
+        super().__init__()
+        self.level = level
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        name = record.name
+        library = name == "libp2p" or name.startswith("libp2p.")
+        return not library or record.levelno >= self.level
+
+
 def configure(log_format: str, verbose: bool) -> None:
     """Send every log record to stderr in ``log_format`` ("text" or "json")."""
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(JsonFormat() if log_format == "json" else TextFormat())
+    library_level = logging.WARNING if verbose else logging.CRITICAL
+    handler.addFilter(LibraryFloor(library_level))
     root = logging.getLogger()
     for old in list(root.handlers):
         root.removeHandler(old)
@@ -60,5 +78,8 @@ def configure(log_format: str, verbose: bool) -> None:
     root.setLevel(logging.INFO if verbose else logging.WARNING)
     logging.getLogger("stig").setLevel(logging.DEBUG if verbose else logging.INFO)
     # py-libp2p's records (routed here by stig.net.libp2p_side): only with -v.
-    logging.getLogger("libp2p").setLevel(logging.WARNING if verbose else logging.CRITICAL)
+    logging.getLogger("libp2p").setLevel(library_level)
+    # stem 1.8.2 sets its own logger to its TRACE level (every control command and reply);
+    # like any library's, its records are WARNING and up (INFO with -v).
+    logging.getLogger("stem").setLevel(logging.INFO if verbose else logging.WARNING)
     logging.captureWarnings(True)

@@ -10,6 +10,7 @@ import asyncio
 import logging
 import signal
 import sys
+from contextlib import suppress
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -269,7 +270,18 @@ def _serve(
             log.info("publishing into %s", publisher.mirror.root)
         try:
             started = loop.create_task(mesh.started.wait())
-            await asyncio.wait({task, started}, return_when=asyncio.FIRST_COMPLETED)
+            stopping = loop.create_task(stop.wait())
+            await asyncio.wait({task, started, stopping}, return_when=asyncio.FIRST_COMPLETED)
+            started.cancel()
+            stopping.cancel()
+            if not mesh.started.is_set() and stop.is_set() and not task.done():
+                # Ctrl-C while the network starts (tor may take minutes to bootstrap): the
+                # start is cancelled rather than waited for.
+                log.info("stopped while starting")
+                task.cancel()
+                with suppress(asyncio.CancelledError):
+                    await task
+                return
             if mesh.started.is_set():
                 kind = "relay" if relay_overrides is not None else "node"
                 log.info(

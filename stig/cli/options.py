@@ -15,8 +15,10 @@ import click
 from stig.crdt.bounds import LIFE_CAP, MAX_TTL, MIN_TTL
 from stig.crypto.persona import Persona
 from stig.errors import PersonaError, UsageError
+from stig.net.tor.modes import TOR_ONLY, is_onion
 from stig.node.config import Config, load_config, with_network
 from stig.node.home import HOME_ENV, Home
+from stig.node.joining import PEER_INVITE_PREFIX, addresses_of
 from stig.node.keyring import Keyring
 from stig.readable import cell_of, parse_duration, span
 
@@ -220,7 +222,9 @@ def network_options(command: Any) -> Any:
                 help="Multiaddr to listen on (repeatable); /ip4/127.0.0.1/tcp/0 picks a port.",
             ),
             click.option(
-                "--bootstrap", multiple=True, help="Full multiaddr of a peer to dial (repeatable)."
+                "--bootstrap",
+                multiple=True,
+                help="A peer to dial: its full multiaddr or its invite code (repeatable).",
             ),
             click.option("--lan", is_flag=True, help="Find peers on the LAN (mDNS announces you)."),
             click.option(
@@ -255,12 +259,35 @@ def node_config(
     psk_file: Path | None,
     tor: str | None = None,
 ) -> Config:
-    """The home's config.toml with the command line's network options on top."""
+    """The home's config.toml with the command line's network options on top. A
+    ``--bootstrap`` may be a peer invite code (``stig invite``): it stands for the addresses it
+    carries, and for a tor-only node for its onion addresses alone."""
+    config = load_config(home.config_file)
+    only = (tor or config.tor.mode) == TOR_ONLY
     return with_network(
-        load_config(home.config_file),
+        config,
         listen=listen,
-        bootstrap=bootstrap,
+        bootstrap=tuple(a for given in bootstrap for a in bootstrap_addresses(given, only)),
         lan=lan,
         psk_file=str(psk_file) if psk_file else "",
         tor=tor,
     )
+
+
+def bootstrap_addresses(given: str, tor_only: bool) -> list[str]:
+    """What one ``--bootstrap`` stands for: a multiaddr itself (checked later, with the
+    others), or the addresses of a peer invite code. A tor-only node takes a code's onion
+    addresses and leaves its clearnet ones (it would not dial them); a code that carries no
+    onion is refused with what to ask for instead."""
+    if not "".join(given.split()).lower().startswith(PEER_INVITE_PREFIX):
+        return [given]
+    addresses = addresses_of(given, "--bootstrap")
+    if not tor_only:
+        return addresses
+    onions = [a for a in addresses if is_onion(a)]
+    if not onions:
+        raise UsageError(
+            "--bootstrap: this invite carries no onion address, and a tor-only node dials "
+            "onions only: ask for an invite from a node run with --tor (or --tor-only)"
+        )
+    return onions

@@ -16,6 +16,7 @@ from stig.crdt import layout
 from stig.crdt.bounds import MAX_TRACE_BYTES
 from stig.crdt.layout import FIELD_COUNT
 from stig.crdt.trace import Trace
+from stig.crypto.persona import SIGNATURE_BYTES
 from stig.errors import InvalidTrace, Reason
 
 __all__ = [
@@ -47,8 +48,24 @@ def unsigned_fields(trace: Trace) -> list[Any]:
     return trace.wire_fields(signed=False)
 
 
+_SIGNED_ARRAY = 0x90 | layout.FIELD_COUNT  # fixarray header of the 11 fields
+_UNSIGNED_ARRAY = bytes([0x90 | (layout.FIELD_COUNT - 1)])  # the same, of the first 10
+_SIGNATURE_HEADER = b"\xc4" + bytes([SIGNATURE_BYTES])  # bin8 of the 64-byte signature
+_SIGNATURE_TAIL = len(_SIGNATURE_HEADER) + SIGNATURE_BYTES
+
+
 def unsigned_bytes(trace: Trace) -> bytes:
-    """The 10-element array without the signature (what is signed, after the context)."""
+    """The 10-element array without the signature (what is signed, after the context).
+
+    A trace with a 64-byte signature has it last in its canonical bytes, behind a bin8 header,
+    and the other ten fields before it are packed exactly as the unsigned array packs them: so
+    the unsigned bytes are cut from ``trace.encoded`` (a decoded trace has them already) under
+    a 10-element header, not packed a second time. Anything else is packed.
+    """
+    if len(trace.signature) == SIGNATURE_BYTES:
+        raw = trace.encoded
+        if raw[0] == _SIGNED_ARRAY and raw[-_SIGNATURE_TAIL:-SIGNATURE_BYTES] == _SIGNATURE_HEADER:
+            return _UNSIGNED_ARRAY + raw[1:-_SIGNATURE_TAIL]
     return layout.pack(unsigned_fields(trace))
 
 
@@ -76,7 +93,9 @@ def decode(raw: bytes) -> Trace:
             Reason.BAD_ENCODING, f"not one msgpack value ({_fault(exc)}): {describe_bytes(raw)}"
         ) from exc
     trace = _from_value(value)
-    if encode(trace) != raw:
+    # ``value`` has exactly the types of a trace's fields now (_from_value), so packing it is
+    # packing the trace (encode), without building the field list again.
+    if layout.pack(value) != raw:
         raise InvalidTrace(
             Reason.NON_CANONICAL,
             f"decodes, but is not the one canonical byte form ({_first_difference(raw, trace)})",
@@ -181,6 +200,27 @@ def _from_value(value: object) -> Trace:
             Reason.BAD_SHAPE, f"not an array of {FIELD_COUNT} fields but {_what(value)}"
         )
     version, kind, author, created, expires, tags, place, refs, body, nonce, signature = value
+    # Every field of the expected type (the common case, checked at once), else the checks
+    # below, field by field, to say which one is not.
+    if (
+        type(version) is int
+        and type(kind) is str
+        and type(author) is bytes
+        and type(created) is int
+        and type(expires) is int
+        and type(tags) is list
+        and type(place) is str
+        and type(refs) is list
+        and type(body) is str
+        and type(nonce) is int
+        and type(signature) is bytes
+        and all(type(tag) is str for tag in tags)
+        and all(type(ref) is bytes for ref in refs)
+    ):
+        return Trace(
+            kind, author, created, expires, tuple(tags), place, tuple(refs), body, nonce,
+            signature, version,
+        )  # fmt: skip
     return Trace(
         version=_int(version, "version"),
         kind=_str(kind, "kind"),

@@ -6,6 +6,7 @@ is the author's job, checking is everyone's.
 
 from __future__ import annotations
 
+import re
 import unicodedata
 
 from stig.crdt.bounds import GEOHASH_ALPHABET, MAX_PLACE_CHARS, MAX_TAG_CHARS
@@ -13,6 +14,7 @@ from stig.errors import InvalidTrace, Reason
 
 _TAG_PUNCTUATION = frozenset("-_")
 _ASCII_TAG_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789-_")
+_ASCII_TAG = re.compile("[a-z0-9_-]*")  # _ASCII_TAG_CHARS, for a tag that is all ASCII
 # Non-ASCII code points never allowed in a tag: C1 controls, spaces, zero-width and
 # direction marks, separators, the byte-order mark and specials. A fixed list, on purpose.
 _NOT_IN_TAGS = (
@@ -58,6 +60,8 @@ def is_valid_tag(tag: str) -> bool:
     """
     if not 1 <= len(tag) <= MAX_TAG_CHARS or tag[0] in _TAG_PUNCTUATION:
         return False
+    if tag.isascii():  # the common case, at once: every character one of _ASCII_TAG_CHARS
+        return _ASCII_TAG.fullmatch(tag) is not None
     for char in tag:
         if char < "\x80":
             if char not in _ASCII_TAG_CHARS:
@@ -81,4 +85,5 @@ def normalize_place(text: str) -> str:
 
 
 def is_valid_place(place: str) -> bool:
-    return len(place) <= MAX_PLACE_CHARS and all(c in GEOHASH_ALPHABET for c in place)
+    # Stripping every geohash character from both ends leaves nothing iff all are ones.
+    return len(place) <= MAX_PLACE_CHARS and not place.strip(GEOHASH_ALPHABET)

@@ -6,6 +6,8 @@ Cheap checks run first and the signature last, so junk costs the least it can.
 
 from __future__ import annotations
 
+import re
+
 from stig.crdt import kinds
 from stig.crdt.bounds import (
     FORMAT_VERSION,
@@ -99,12 +101,13 @@ def check_fields(trace: Trace) -> None:
         check_envelope(trace)
 
 
+_KIND = re.compile(f"[a-z][a-z0-9_-]{{0,{MAX_KIND_CHARS - 1}}}")
+
+
 def _is_valid_kind(kind: str) -> bool:
-    return (
-        1 <= len(kind) <= MAX_KIND_CHARS
-        and "a" <= kind[0] <= "z"
-        and all("a" <= c <= "z" or "0" <= c <= "9" or c in "-_" for c in kind)
-    )
+    """1..MAX_KIND_CHARS of [a-z0-9_-], starting with a letter. (Character ranges in a
+    pattern are ranges of code points: only ASCII letters and digits match them.)"""
+    return _KIND.fullmatch(kind) is not None
 
 
 def _check_life(trace: Trace) -> None:

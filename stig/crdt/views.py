@@ -32,12 +32,14 @@ The rules, and why each is safe to garbage-collect (``TraceSet.collect``):
   orders traces as intensity does at every ``now`` (up to float rounding at exact ties) and can
   be stored and indexed. Stores fetch by heat and sort what they return by exact intensity.
 
-The rules are written twice here, and only here: once rule by rule as ``TraceSet``'s methods
-(the definitions, read as the docstring above), and once as ``standing``, the same rules applied
-in one pass over a trace's referrers (``Referrer``: each one's kind, author, times and its own
-derived hidden flag and effective expiry). A store that keeps those columns for each referrer
-ranks from them with ``standing`` and never restates a rule; tests/crdt/test_crdt_views_laws.py
-holds ``standing`` equal to ``TraceSet.rank``, and tests/store the stores to ``TraceSet``.
+The rules are written here, and only here: once rule by rule as ``TraceSet``'s methods (the
+definitions, read as the docstring above), and again as ``standing`` and ``columns``, the same
+rules applied in one pass over a trace's referrers (``Referrer``: each one's kind, author, times
+and its own derived hidden flag and effective expiry) — ``standing`` to rank a visible trace,
+``columns`` for the hidden flag, effective expiry and heat a store indexes. A store that keeps
+those columns for each referrer ranks and updates from them and never restates a rule;
+tests/crdt/test_crdt_views_laws.py holds ``standing`` equal to ``TraceSet.rank`` and ``columns``
+to ``TraceSet``'s own, and tests/store the stores to ``TraceSet``.
 """
 
 from __future__ import annotations
@@ -414,6 +416,48 @@ def standing(
         disputes=words.count(kinds.DISPUTE),
     )
     return Standing(trace, effective, tuple(sorted([made, *latest.values()])), counts, now, until)
+
+
+class Columns(NamedTuple):
+    """What a store keeps of each trace as indexed columns: ``TraceSet.is_hidden``,
+    ``effective_expiry`` and ``heat`` (at the ``now`` they were computed)."""
+
+    hidden: bool
+    effective_expiry: int
+    heat: float
+
+
+def columns(
+    author: bytes,
+    created: int,
+    expires: int,
+    referrers: Iterable[Referrer],
+    now: int,
+    burned_until: int = -1,
+) -> Columns:
+    """``TraceSet``'s hidden flag, effective expiry and heat of the trace by ``author`` with
+    these times, from its referrers and its author's latest burn (``burned_until``, -1 if
+    none): the rules of the module docstring in one pass, as ``standing`` applies them for
+    ranking, but for every trace, visible or not. The referrers' ``hidden`` must be what the
+    set gives them; their ``effective_expiry`` and ``id`` are not used.
+    """
+    hidden = burned_until >= created
+    reinforced = expires
+    latest: dict[bytes, int] = {}  # support times: each other author's latest live supporter
+    for r in referrers:
+        by = r.author
+        if by == author:
+            if r.kind == kinds.RETRACT and r.created >= created:
+                hidden = True
+            continue
+        if r.hidden or r.kind not in kinds.SUPPORT_KINDS:
+            continue
+        reinforced = max(reinforced, r.expires)
+        if r.expires > now and r.created > latest.get(by, -1):
+            latest[by] = r.created
+    return Columns(
+        hidden, min(created + LIFE_CAP, reinforced), heat_of([created, *latest.values()])
+    )
 
 
 def feed_order(item: Ranked) -> tuple[float, int, bytes]:

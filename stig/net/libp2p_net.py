@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 import time
 from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Sequence
@@ -197,7 +198,14 @@ class Libp2pNetwork:
         self._stopping = False
         self._restarts.clear()
         if self.tor_plan is not None and self.tor is None:
-            self.tor = await asyncio.to_thread(open_link, self.tor_plan)
+            # Stopped while tor bootstraps (Ctrl-C): the thread is told, or the process would
+            # wait for it up to the bootstrap bound before it could exit.
+            cancel = threading.Event()
+            try:
+                self.tor = await asyncio.to_thread(open_link, self.tor_plan, cancel)
+            except asyncio.CancelledError:
+                cancel.set()
+                raise
         try:
             return await self._start(self.listen)
         except BaseException:
@@ -298,6 +306,11 @@ class Libp2pNetwork:
         # trio_counts is written in the trio thread; its keys are fixed, so copying is safe.
         trio_counts = dict(self.trio_counts)
         return {name: self._counts[name] + trio_counts[name] for name in COUNTERS}
+
+    def circuits_relayed(self) -> int:
+        """Circuits this node relays between other peers now (0 unless it is a relay)."""
+        side = self._side
+        return side.relaying.protocol.circuits if side is not None else 0
 
     # --- peers --------------------------------------------------------------------------------
 

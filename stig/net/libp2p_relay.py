@@ -13,6 +13,15 @@
   (``Swarm.upgrade_inbound_raw_conn``) but not outbound ones (``upgrade_outbound_raw_conn``
   leaves it to the TCP dial path), so a relayed dial fails its handshake. The dialer wraps the
   circuit itself, so both ends speak pnet inside the circuit as on the hops.
+* trap (docs/architecture.md, trap 8): the hop service keys live circuits by peer id
+  (``CircuitV2Protocol._active_relays``), and the two tasks that copy a circuit's bytes close,
+  when they end, the streams stored under *their peer's id at that moment*: after a hang-up and
+  a new dial between the same two peers, the old circuit's tasks close the new circuit. They end
+  late, too: a Yamux stream's EOF or reset is not one of the (Mplex) errors the library's read
+  loop expects, so it retries the read three times with back-off (about 0.6 s) before it gives
+  up. ``CircuitService`` copies a circuit's bytes itself: each circuit ends its own two streams
+  and no other, at once, and the duration limit is a deadline rather than a check made when
+  bytes arrive.
 
 The hop service (a relay) runs only when ``hop`` limits are given; every node runs the stop
 side, so it can be reached through a relay.
@@ -20,12 +29,15 @@ side, so it can be reached through a relay.
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import math
+import time
 from typing import Any
 
 import multiaddr  # type: ignore[import-untyped]
 import trio
-from libp2p.abc import IHost, INetConn
+from libp2p.abc import IHost, INetConn, INetStream
 from libp2p.exceptions import BaseLibp2pError
 from libp2p.network.exceptions import SwarmException
 from libp2p.peer.id import ID
@@ -37,6 +49,7 @@ from libp2p.relay.circuit_v2.protocol import CircuitV2Protocol
 from libp2p.relay.circuit_v2.resources import RelayLimits
 from libp2p.relay.circuit_v2.transport import CircuitV2Transport
 from libp2p.security.pnet.protector import new_protected_conn
+from libp2p.tools.constants import MAX_READ_LEN
 
 from stig.net.circuit import CIRCUIT, HopLimits, circuit_address, split_circuit
 from stig.net.network import NetworkError
@@ -46,6 +59,13 @@ log = logging.getLogger(__name__)
 RESERVE_WITHIN = 10.0
 """Seconds a reservation may take (stream to the relay, request, answer) before it is given up
 until the next connection to that relay."""
+
+CIRCUIT_WRITE_WITHIN = 15.0
+"""Seconds a relay waits to pass bytes on to one end of a circuit before it ends the circuit
+(the library's own write timeout)."""
+
+CIRCUIT_CLOSE_WITHIN = 5.0
+"""Seconds a relay gives each stream of a finished circuit to close cleanly before resetting it."""
 
 
 def relay_limits(hop: HopLimits) -> RelayLimits:
@@ -79,6 +99,89 @@ def relay_of(conn: INetConn) -> str | None:
     return None
 
 
+class CircuitService(CircuitV2Protocol):
+    """The library's circuit relay v2 service (hop and stop), with each circuit's bytes copied
+    by ``_relay_data`` below (trap 8: see the module docstring)."""
+
+    def __init__(self, host: IHost, *, limits: RelayLimits, allow_hop: bool) -> None:
+        super().__init__(host, limits=limits, allow_hop=allow_hop)
+        self.relaying: set[INetStream] = set()  # the streams of the circuits relayed now
+
+    @property
+    def circuits(self) -> int:
+        """Circuits this relay carries now (each has two streams)."""
+        return len(self.relaying) // 2
+
+    async def _relay_data(
+        self,
+        src_stream: INetStream,
+        dst_stream: INetStream,
+        peer_id: ID,
+        deadline: float | None = None,
+        circuit_data_limit: list[int] | None = None,
+    ) -> None:
+        """Copy one direction of one circuit (``_handle_connect`` runs two of these in a nursery,
+        sharing ``circuit_data_limit``, the bytes left for the circuit in both directions, and
+        ``deadline``, a ``time.monotonic()`` time). trap: this overrides a private method of
+        py-libp2p 0.8.1 (re-check it on upgrade): the library's ends the wrong circuit."""
+        self.relaying.update((src_stream, dst_stream))
+        ended = "stopped"  # unless the copy returns: the service is stopping
+        try:
+            left = None if deadline is None else max(0.0, deadline - time.monotonic())
+            with trio.move_on_after(left if left is not None else math.inf) as lasting:
+                ended = await self._copy(src_stream, dst_stream, circuit_data_limit)
+            if lasting.cancelled_caught:
+                ended = "duration"
+        finally:
+            self.relaying.discard(src_stream)
+            self.relaying.discard(dst_stream)
+            # The library's connect handler stored this circuit under both peers' ids; drop
+            # those entries if they are still this circuit's (a newer circuit may own them).
+            for key, pair in list(self._active_relays.items()):
+                if pair[0] is src_stream or pair[0] is dst_stream:
+                    del self._active_relays[key]
+            with trio.CancelScope(shield=True):
+                for stream in (src_stream, dst_stream):
+                    await _end(stream, gracefully=ended == "closed")
+        if ended != "closed":
+            log.info("relayed circuit for %s cut: its %s limit was reached", peer_id, ended)
+
+    @staticmethod
+    async def _copy(src: INetStream, dst: INetStream, budget: list[int] | None) -> str:
+        """Copy ``src`` to ``dst`` until ``src`` ends (→ "closed") or the circuit's byte budget
+        runs out (→ "bytes")."""
+        while True:
+            try:
+                data = await src.read(MAX_READ_LEN)
+            except Exception:  # a stream that cannot be read has ended (EOF, reset)
+                return "closed"
+            if not data:
+                return "closed"
+            if budget is not None:
+                if len(data) > budget[0]:
+                    budget[0] = 0
+                    return "bytes"
+                budget[0] -= len(data)
+            try:
+                with trio.fail_after(CIRCUIT_WRITE_WITHIN):
+                    await dst.write(data)
+            except Exception:  # the other end is gone, or too slow to take it
+                return "closed"
+
+
+async def _end(stream: INetStream, *, gracefully: bool) -> None:
+    """Close ``stream`` (reset it if asked, or if closing fails or takes too long)."""
+    if gracefully:
+        try:
+            with trio.fail_after(CIRCUIT_CLOSE_WITHIN):
+                await stream.close()
+            return
+        except Exception:  # noqa: S110 - reset below
+            pass
+    with contextlib.suppress(Exception):  # already gone
+        await stream.reset()
+
+
 class Relaying:
     """The circuit relay of one run of libp2p (one ``Side``)."""
 
@@ -90,7 +193,7 @@ class Relaying:
         self.public = public
         limits = relay_limits(hop or HopLimits())
         self.serving = hop is not None
-        self.protocol = CircuitV2Protocol(host, limits=limits, allow_hop=self.serving)
+        self.protocol = CircuitService(host, limits=limits, allow_hop=self.serving)
         # STOP only: CLIENT would make a reservation on every relay used to dial out.
         self.transport = CircuitV2Transport(
             host, self.protocol, RelayConfig(roles=RelayRole.STOP, limits=limits)

@@ -39,7 +39,7 @@ from libp2p.stream_muxer.yamux.yamux import PROTOCOL_ID as YAMUX_PROTOCOL_ID
 from libp2p.stream_muxer.yamux.yamux import Yamux
 from libp2p.tools.anyio_service import background_trio_service
 
-from stig.net.circuit import HopLimits, decide_public, is_circuit
+from stig.net.circuit import HopLimits, decide_public, is_circuit, split_circuit
 from stig.net.libp2p_relay import Relaying, relay_of
 from stig.net.negotiation_guard import (
     GuardedNoise,
@@ -115,6 +115,19 @@ STREAM_FINISH_WITHIN = 1.0
 SHUTDOWN_GRACE = 3.0
 """Seconds libp2p gets to close its connections and listeners when a run ends."""
 
+CIRCUIT_REDIAL_AGE = 10.0
+"""A circuit this node dialed that is cut after lasting at least this many seconds (a relay's
+duration or bytes limit; docs/relay.md) is dialed again through the same relay. One cut sooner
+is left to the mesh: the peer may have turned this node away (stig.node.mesh), and a circuit
+that keeps failing at once would otherwise be re-dialed forever."""
+
+CIRCUIT_REDIALS = 3
+"""Tries to dial a cut circuit again, CIRCUIT_REDIAL_PAUSE seconds apart, each within
+REDIAL_WITHIN; then the mesh's own re-dialing (bootstrap, peer exchange) takes over."""
+
+CIRCUIT_REDIAL_PAUSE = 1.0
+"""Seconds between two tries to dial a cut circuit again."""
+
 GOSSIP_PROTOCOLS = (gossipsub.PROTOCOL_ID_V11, gossipsub.PROTOCOL_ID)
 # Mesh degree D (and D_lo, D_hi). Every copy of a push costs ~2 ms of CPU in py-libp2p (a
 # signed peer record is attached and verified each time), and a node receives about D copies:
@@ -173,6 +186,17 @@ def why(exc: BaseException) -> str:
         else:
             found.append(f"{type(current).__name__}: {current}")
     return "; ".join(found) or f"{type(exc).__name__}: {exc}"
+
+
+def _peer_of(conn: INetConn) -> str:
+    return str(conn.muxed_conn.peer_id)
+
+
+async def _close(conn: INetConn) -> None:
+    try:
+        await conn.close()
+    except (BaseLibp2pError, OSError) as exc:
+        log.debug("closing a connection to %s: %r", _peer_of(conn), exc)
 
 
 def _remote_address(conn: INetConn) -> Any:
@@ -320,7 +344,7 @@ class PeerNotifee(INotifee):
         # The connection is already out of the swarm's table when this is called; a duplicate
         # connection that closes while another one lives leaves the peer up.
         if not network.get_connections(peer):
-            self.side.peer_disconnected(peer)
+            self.side.peer_disconnected(peer, conn)
         else:
             self.side.connection_replaced(peer, conn)
             self.side.update_route(peer)
@@ -386,6 +410,7 @@ class Side:
         self.counts = net.trio_counts
         self.listen = listen_addresses(net, listen)
         key_pair = net.key_pair
+        self.transports = transports(net, self._negotiation_refused)
         self.host = new_host(
             key_pair=key_pair,
             # trap: without sec_opt the host also accepts /plaintext/2.0.0.
@@ -398,7 +423,7 @@ class Side:
             # trap: 0.8.1 reads negotiation messages of any length a peer claims, before and
             # after Noise (GHSA-hmjq-g7pp-rw3x); GuardedTCP, GuardedNoise and the notifee bound
             # them (negotiation_guard).
-            transports=transports(net, self._negotiation_refused),
+            transports=self.transports,
             listen_addrs=self.listen,
             psk=net.psk,
             # tor-only: mDNS would announce this node's IP address on the LAN.
@@ -426,11 +451,19 @@ class Side:
         self.pubsub = Pubsub(self.host, self.router)
         self.swarm.register_notifee(PeerNotifee(self))
         self.nursery: trio.Nursery | None = None
+        self.punching: Any = None  # the DCUtR service's manager while it runs
         self.relaying = Relaying(self.host, hop=net.hop, psk=net.psk, public=False)
         self.public = False
         self.public_why = ""
         self.dialed: dict[PeerId, str] = {}  # peer → the full address it was reached at
         self.onion_conns: weakref.WeakSet[INetConn] = weakref.WeakSet()  # through tor
+        # Every circuit → (the relay it runs through, when it came up); and the circuit address
+        # each connected peer was dialed at through a relay, to dial it again when a relay's
+        # limit cuts it (so it holds at most one entry per connected peer).
+        self.circuits: weakref.WeakKeyDictionary[INetConn, tuple[PeerId, float]] = (
+            weakref.WeakKeyDictionary()
+        )
+        self.circuit_dials: dict[PeerId, str] = {}
         self.routes: dict[PeerId, Route] = {}
         self.closing = False
         # (author, seqno) → the peer that forwarded it, from validation until delivery.
@@ -453,7 +486,7 @@ class Side:
                 background_trio_service(self.pubsub) as pubsub_manager,
                 background_trio_service(self.router) as router_manager,
                 background_trio_service(self.relaying.protocol),
-                background_trio_service(self.relaying.hole_punching),
+                background_trio_service(self.relaying.hole_punching) as self.punching,
                 self.host.run(self.listen),
             ):
                 try:
@@ -467,6 +500,7 @@ class Side:
                 peerDiscovery.unregister_peer_discovered_handler(discovered)
             # trap: Pubsub never stops the sweeper thread of its seen-messages cache.
             self.pubsub.seen_messages.stop()
+            self.release_sockets()
 
     async def serve(
         self,
@@ -509,11 +543,33 @@ class Side:
         self.closing = True
         with trio.move_on_after(SHUTDOWN_GRACE) as scope:
             scope.shield = True
+            # First stop what dials by itself (trap 10): a dial that completes after the host
+            # has closed its connections brings one that nobody closes. The auto-connector
+            # stops starting dials; stopping DCUtR cancels its dials in flight (the swarm closes
+            # the socket of a dial it cancels).
+            await self.swarm.auto_connector.stop()
+            if self.punching is not None:
+                await self.punching.stop()
             # The host closes connections before listeners: a peer re-dialing in between would
             # get a connection nobody closes. Listeners first (closing twice is harmless).
             for listener in list(self.swarm.listeners.values()):
                 await listener.close()
             await self.host.close()
+        self.release_sockets()
+
+    def release_sockets(self) -> None:
+        """Close every TCP socket of this run that is still open. trap: a connection's socket
+        is closed only at the end of the library's graceful close, after awaits (Yamux's lock
+        and its GO_AWAY frame); cancelled there — SHUTDOWN_GRACE ran out, or the run ended —
+        the socket stays open, and the connection, already marked closed, is never closed
+        again: the socket is found open by the garbage collector (ResourceWarning), maybe in
+        a later test (docs/architecture.md, trap 10)."""
+        left = 0
+        for transport in self.transports:
+            if isinstance(transport, GuardedTCP):
+                left += sum(guard.abort() for guard in list(transport.opened))
+        if left:
+            log.info("closed %d TCP sockets that libp2p left open", left)
 
     def _negotiation_refused(self, reason: str) -> None:
         """A connection asked for more, or longer, negotiation than it needs; libp2p closes it.
@@ -524,6 +580,11 @@ class Side:
 
     def peer_connected(self, peer: ID, conn: INetConn) -> None:
         self.bridge.to_asyncio(self.net.peer_up, peer.to_base58())
+        # Which relay a circuit runs through is known now, while the relay is connected (an
+        # accepted circuit is told by the relay's connection: relay_of below).
+        relay = self.relay_of(conn)
+        if relay is not None:
+            self.circuits[conn] = (relay, time.monotonic())
         self.update_route(peer)
         key = peer.to_base58()
         address = self.dialed.get(key)
@@ -537,7 +598,8 @@ class Side:
         await self.relaying.reserve(peer, address, self.nursery)
         self.bridge.to_asyncio(self.net.set_relays, dict(self.relaying.reservations))
 
-    def peer_disconnected(self, peer: ID) -> None:
+    def peer_disconnected(self, peer: ID, conn: INetConn) -> None:
+        """``conn``, the last connection to ``peer``, closed."""
         key = peer.to_base58()
         self.bridge.to_asyncio(self.net.peer_down, key)
         self.routes.pop(key, None)
@@ -545,6 +607,46 @@ class Side:
         if key in self.relaying.reservations:
             self.relaying.relay_gone(key)
             self.bridge.to_asyncio(self.net.set_relays, dict(self.relaying.reservations))
+        self.end_circuits_through(key)
+        circuit = self.circuits.pop(conn, None)
+        address = self.circuit_dials.pop(key, None)
+        lasted = time.monotonic() - circuit[1] if circuit is not None else 0.0
+        redial = address is not None and lasted >= CIRCUIT_REDIAL_AGE and not self.closing
+        if redial and self.nursery is not None:
+            self.nursery.start_soon(self.redial_circuit, peer, address)
+
+    def end_circuits_through(self, relay: PeerId) -> None:
+        """The relay's last connection closed: close every circuit through it, so its peers
+        read as they are (not connected, or connected directly). A backstop: in every run
+        measured, py-libp2p had already ended them (docs/architecture.md, trap 9)."""
+        if self.nursery is None:
+            return
+        for conn, (through, _) in list(self.circuits.items()):
+            if through == relay and not conn.is_closed:
+                log.info("closing a circuit to %s: its relay %s is gone", _peer_of(conn), relay)
+                self.nursery.start_soon(_close, conn)
+
+    async def redial_circuit(self, peer: ID, address: str) -> None:
+        """Dial ``peer`` again at ``address``, the circuit it was dialed at, while that relay is
+        connected (the relay cut the circuit at its limit; CIRCUIT_REDIAL_AGE)."""
+        key = peer.to_base58()
+        for attempt in range(1, CIRCUIT_REDIALS + 1):
+            if self.closing or self.swarm.get_connections(peer):
+                return
+            relay = split_circuit(address)[1]
+            if not self.swarm.get_connections(ID.from_base58(relay)):
+                log.info("not re-dialing %s: its relay %s is gone", key, relay)
+                return
+            try:
+                with trio.fail_after(REDIAL_WITHIN):
+                    await self.relaying.dial(address)
+            except (NetworkError, trio.TooSlowError) as exc:
+                log.info("re-dialing the circuit to %s (try %d): %s", key, attempt, exc)
+                await trio.sleep(CIRCUIT_REDIAL_PAUSE)
+                continue
+            self.circuit_dials[key] = address
+            log.info("the circuit to %s was cut; dialed again through %s", key, relay)
+            return
 
     def relay_of(self, conn: INetConn) -> PeerId | None:
         """The relay a connection runs through, None if it is direct. trap: on an accepted
@@ -601,6 +703,7 @@ class Side:
                     peer = await self.relaying.dial(address)
             except trio.TooSlowError as exc:
                 raise NetworkError("timeout", f"no circuit to {address} in {within} s") from exc
+            self.circuit_dials[peer.to_base58()] = address
             self.update_route(peer)
             return str(peer.to_base58())
         try:
@@ -629,8 +732,10 @@ class Side:
 
     async def hang_up(self, peer: PeerId) -> None:
         peer_id = _peer_id(peer)
-        # Forget its addresses too, or the library's auto-connector dials it again.
+        # Forget its addresses too, or the library's auto-connector dials it again; and do not
+        # dial its circuit again.
         self.host.get_peerstore().clear_addrs(peer_id)
+        self.circuit_dials.pop(peer, None)
         try:
             await self.host.disconnect(peer_id)
         except BaseLibp2pError as exc:

@@ -15,23 +15,45 @@ Reachability is modelled as the libp2p adapter sees it (docs/protocol.md §8): a
 it dials a node that offers the hop service (``hop=HopLimits()``) it holds a reservation there,
 and others reach it at the circuit address ``<relay address>/p2p-circuit/p2p/<id>``. A circuit
 ends when its relay stops or either end leaves the relay.
+
+Hole punching is modelled as py-libp2p's DCUtR behaves (stig.net.hole_punch): each node has a
+kind of NAT (``nat``: none, port-keeping, port-randomising; ``behind_nat=True`` alone means
+port-keeping, the usual home router). PUNCH_AFTER seconds after a relayed connection comes up
+the pair tries to punch; where both NATs allow it, PUNCH_TAKES later the route is
+``hole-punched``, and RELAYED_KEPT_FOR after that the relayed connection is closed: from then on
+the relay may stop and the pair stays connected. Where they do not, it tries PUNCH_TRIES times
+and the pair keeps its circuit. Time is the hub's clock (stig.net.memory_clock): real seconds by
+default, or a ``SteppedClock`` a test moves on by hand.
 """
 
 from __future__ import annotations
 
 import asyncio
 import hashlib
+import itertools
 import random
-import time
 from collections import deque
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from stig.net.circuit import HopLimits, circuit_address, is_circuit, split_circuit
+from stig.net.hole_punch import (
+    NAT_KINDS,
+    NO_NAT,
+    PORT_KEEPING,
+    PUNCH_AFTER,
+    PUNCH_RETRY,
+    PUNCH_TAKES,
+    PUNCH_TRIES,
+    RELAYED_KEPT_FOR,
+    punch_succeeds,
+)
+from stig.net.memory_clock import TwinClock, WallClock
 from stig.net.network import (
     BEHIND_NAT,
     DIRECT,
+    HOLE_PUNCHED,
     MAX_STREAM_FRAME,
     PUBLIC,
     RELAYED,
@@ -64,6 +86,16 @@ class Link:
     loss: float = 0.0  # probability that one push is lost (streams are reliable, like TCP)
 
 
+@dataclass(eq=False)
+class Circuit:
+    """A relayed connection between ``ends`` through ``relay``; it outlives a punch by
+    RELAYED_KEPT_FOR seconds, as DCUtR's does."""
+
+    relay: PeerId
+    ends: tuple[PeerId, PeerId]
+    serial: int
+
+
 @dataclass
 class MemoryHub:
     """The shared fabric: every MemoryNetwork of a simulation registers here."""
@@ -73,10 +105,14 @@ class MemoryHub:
     seed: int = 0
     nodes: dict[PeerId, MemoryNetwork] = field(default_factory=dict)
     links: dict[frozenset[PeerId], Link] = field(default_factory=dict)
+    clock: TwinClock = field(default_factory=WallClock)
     pushes_sent: int = 0
+    punches_tried: int = 0
+    punches_made: int = 0
 
     def __post_init__(self) -> None:
         self.random = random.Random(self.seed)
+        self.circuit_serials = itertools.count(1)
 
     def link(self, a: PeerId, b: PeerId) -> Link:
         return self.links.get(frozenset((a, b)), self.default_link)
@@ -85,9 +121,14 @@ class MemoryHub:
         self.links[frozenset((a, b))] = link
 
     def network(
-        self, name: str, *, behind_nat: bool = False, hop: HopLimits | None = None
+        self,
+        name: str,
+        *,
+        behind_nat: bool = False,
+        nat: str | None = None,
+        hop: HopLimits | None = None,
     ) -> MemoryNetwork:
-        return MemoryNetwork(self, name, behind_nat=behind_nat, hop=hop)
+        return MemoryNetwork(self, name, behind_nat=behind_nat, nat=nat, hop=hop)
 
 
 class MemoryStream:
@@ -124,11 +165,24 @@ class MemoryStream:
 
 class MemoryNetwork:
     def __init__(
-        self, hub: MemoryHub, name: str, *, behind_nat: bool = False, hop: HopLimits | None = None
+        self,
+        hub: MemoryHub,
+        name: str,
+        *,
+        behind_nat: bool = False,
+        nat: str | None = None,
+        hop: HopLimits | None = None,
     ) -> None:
-        self.behind_nat = behind_nat
+        if nat is None:
+            nat = PORT_KEEPING if behind_nat else NO_NAT
+        elif nat not in NAT_KINDS or (behind_nat and nat == NO_NAT):
+            raise ValueError(f"nat must be one of {NAT_KINDS} (not {NO_NAT} behind NAT): {nat!r}")
+        self.nat = nat
+        """The kind of NAT in front of this node (stig.net.hole_punch)."""
         self.hop = hop
         self._routes: dict[PeerId, Route] = {}
+        self._circuits: dict[PeerId, Circuit] = {}  # the relayed connection to a peer, if any
+        self._carrying: set[Circuit] = set()  # as a relay: the circuits through it
         self._reservations: dict[PeerId, str] = {}  # relay → its address: we are reachable there
         self._reserved: set[PeerId] = set()  # as a relay: the peers holding a reservation here
         self._hub = hub
@@ -150,6 +204,16 @@ class MemoryNetwork:
     @property
     def peer_id(self) -> PeerId:
         return self._peer_id
+
+    @property
+    def behind_nat(self) -> bool:
+        return self.nat != NO_NAT
+
+    @behind_nat.setter
+    def behind_nat(self, behind: bool) -> None:
+        """The node moved (onto a public address, or behind a home router: port-keeping)."""
+        if behind != self.behind_nat:
+            self.nat = PORT_KEEPING if behind else NO_NAT
 
     async def start(self) -> list[str]:
         self._running = True
@@ -174,7 +238,8 @@ class MemoryNetwork:
             return Reach(PUBLIC, "not behind NAT (in-memory network)", own, own)
         relays = tuple(sorted(self._reservations))
         advertised = tuple(circuit_address(self._reservations[r], self._peer_id) for r in relays)
-        return Reach(BEHIND_NAT, "behind NAT (in-memory network)", own, advertised, relays)
+        why = f"behind a {self.nat} NAT (in-memory network)"
+        return Reach(BEHIND_NAT, why, own, advertised, relays)
 
     def route(self, peer: PeerId) -> Route | None:
         return self._routes.get(peer) if peer in self._peers else None
@@ -188,7 +253,7 @@ class MemoryNetwork:
             raise NetworkError("refused", f"nothing listens at {address}")
         if other.behind_nat and peer not in self._peers:
             raise NetworkError("timeout", f"{address} is behind NAT: nothing answers there")
-        self._link(other, Route(DIRECT, time.time()))
+        self._link(other, Route(DIRECT, self._hub.clock.now()))
         hop = other.hop
         if self.behind_nat and hop is not None and peer not in self._reservations:
             self._reserve(other, hop, address)
@@ -212,13 +277,15 @@ class MemoryNetwork:
         other = self._hub.nodes.get(peer)
         if other is None or peer not in relay._reserved or peer not in relay._peers:
             raise NetworkError("refused", f"{peer} holds no reservation with {relay_id}")
-        self._link(other, Route(RELAYED, time.time(), relay_id))
+        if self._link(other, Route(RELAYED, self._hub.clock.now(), relay_id)):
+            self._open_circuit(other, relay)
         return peer
 
-    def _link(self, other: MemoryNetwork, route: Route) -> None:
+    def _link(self, other: MemoryNetwork, route: Route) -> bool:
+        """Connect to ``other`` over ``route``; False if already connected."""
         peer = other._peer_id
         if peer in self._peers or peer == self._peer_id:
-            return
+            return False
         self._peers.add(peer)
         other._peers.add(self._peer_id)
         self._routes[peer] = route
@@ -227,6 +294,7 @@ class MemoryNetwork:
         other._events.put_nowait(PeerUp(self._peer_id))
         self._heartbeat()
         other._heartbeat()
+        return True
 
     async def hang_up(self, peer: PeerId) -> None:
         if peer in self._peers:
@@ -238,6 +306,9 @@ class MemoryNetwork:
                 other._peers.discard(self._peer_id)
                 other._routes.pop(self._peer_id, None)
                 other._events.put_nowait(PeerDown(self._peer_id))
+            circuit = self._circuits.get(peer)
+            if circuit is not None:
+                self._close_circuit(circuit)  # the relayed connection goes with the rest
             await self._end_circuits(peer)
             # GossipSub prunes a gone peer from the mesh and its heartbeat grafts another. Without
             # this a node whose mesh peers all hung up (full peers turning it away) kept a dead
@@ -258,9 +329,72 @@ class MemoryNetwork:
         for relay, end in ((peer, self), (self._peer_id, other)):
             if end is None:
                 continue
+            for circuit in [c for c in end._circuits.values() if c.relay == relay]:
+                self._close_circuit(circuit)  # a punched pair stays connected without it
             for far, route in list(end._routes.items()):
                 if route.kind == RELAYED and route.relay == relay:
                     await end.hang_up(far)
+
+    # -- hole punching (stig.net.hole_punch) ---------------------------------------------------
+
+    def circuits(self) -> list[tuple[PeerId, PeerId]]:
+        """As a relay, the pairs it carries a relayed connection between (a twin-only view, for
+        tests and simulations); a pair stays here RELAYED_KEPT_FOR seconds after a punch."""
+        return sorted(circuit.ends for circuit in self._carrying)
+
+    def _open_circuit(self, other: MemoryNetwork, relay: MemoryNetwork) -> None:
+        circuit = Circuit(
+            relay._peer_id, (self._peer_id, other._peer_id), next(self._hub.circuit_serials)
+        )
+        self._circuits[other._peer_id] = circuit
+        other._circuits[self._peer_id] = circuit
+        relay._carrying.add(circuit)
+        self._hub.clock.call_later(PUNCH_AFTER, lambda: self._try_punch(other, circuit, 1))
+
+    def _still_relayed(self, other: MemoryNetwork, circuit: Circuit) -> bool:
+        """Whether ``circuit`` is still how this node and ``other`` are connected: a timer set
+        for an earlier connection between them does nothing to a later one."""
+        route = self._routes.get(other._peer_id)
+        return (
+            self._running
+            and other._running
+            and self._circuits.get(other._peer_id) is circuit
+            and route is not None
+            and route.kind == RELAYED
+        )
+
+    def _try_punch(self, other: MemoryNetwork, circuit: Circuit, attempt: int) -> None:
+        if not self._still_relayed(other, circuit):
+            return
+        self._hub.punches_tried += 1
+        if punch_succeeds(self.nat, other.nat):
+            self._hub.clock.call_later(PUNCH_TAKES, lambda: self._punched(other, circuit))
+        elif attempt < PUNCH_TRIES:
+            retry = attempt + 1
+            self._hub.clock.call_later(PUNCH_RETRY, lambda: self._try_punch(other, circuit, retry))
+
+    def _punched(self, other: MemoryNetwork, circuit: Circuit) -> None:
+        if not self._still_relayed(other, circuit):
+            return
+        self._hub.punches_made += 1
+        route = Route(HOLE_PUNCHED, self._hub.clock.now())
+        self._routes[other._peer_id] = route
+        other._routes[self._peer_id] = route
+        self._hub.clock.call_later(RELAYED_KEPT_FOR, lambda: self._close_circuit(circuit))
+
+    def _close_circuit(self, circuit: Circuit) -> None:
+        """Forget the relayed connection ``circuit`` at both ends and at its relay (whether the
+        pair stays connected is the caller's business)."""
+        a, b = circuit.ends
+        for end, far in ((a, b), (b, a)):
+            node = self._hub.nodes.get(end)
+            if node is not None and node._circuits.get(far) is circuit:
+                del node._circuits[far]
+        relay = self._hub.nodes.get(circuit.relay)
+        if relay is not None:
+            relay._carrying.discard(circuit)
+
+    # -- gossip -------------------------------------------------------------------------------
 
     def set_validator(self, topic: str, validator: Validator) -> None:
         self._validators[topic] = validator

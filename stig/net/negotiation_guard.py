@@ -46,8 +46,10 @@ from __future__ import annotations
 
 import logging
 import math
+import socket as stdlib_socket
 import weakref
 from collections.abc import Callable
+from contextlib import suppress
 
 import multiaddr  # type: ignore[import-untyped]
 import trio
@@ -55,11 +57,14 @@ from libp2p.abc import INetConn, IRawConnection, ISecureConn
 from libp2p.custom_types import THandler
 from libp2p.io.abc import ReadWriteCloser
 from libp2p.io.exceptions import IOException
+from libp2p.io.trio import TrioTCPStream
 from libp2p.network.connection.raw_connection import RawConnection
 from libp2p.peer.id import ID
 from libp2p.security.noise.transport import Transport as NoiseTransport
 from libp2p.security.pnet.psk_conn import PskConn
+from libp2p.transport.exceptions import OpenConnectionError
 from libp2p.transport.tcp.tcp import TCP, TCPListener
+from libp2p.utils.multiaddr_utils import extract_ip_from_multiaddr
 
 log = logging.getLogger(__name__)
 
@@ -158,6 +163,27 @@ class NegotiationGuard(ReadWriteCloser):
     def get_remote_address(self) -> tuple[str, int] | None:
         return self.inner.get_remote_address()
 
+    def _socket(self) -> trio.socket.SocketType | None:
+        inner = self.inner
+        if isinstance(inner, TrioTCPStream) and isinstance(inner.stream, trio.SocketStream):
+            return inner.stream.socket
+        return None
+
+    @property
+    def socket_open(self) -> bool:
+        """Whether the TCP socket under this stream is open."""
+        socket = self._socket()
+        return socket is not None and socket.fileno() != -1
+
+    def abort(self) -> bool:
+        """Close the TCP socket under this stream now, synchronously (no checkpoint, so
+        cancellation cannot stop it); in the trio thread. True if it was still open."""
+        socket = self._socket()
+        if socket is None or socket.fileno() == -1:
+            return False
+        socket.close()
+        return True
+
 
 def guard_under(conn: object) -> NegotiationGuard | None:
     """The guard at the bottom of a raw connection, through a pnet layer if there is one."""
@@ -176,16 +202,24 @@ def guard_under(conn: object) -> NegotiationGuard | None:
 
 
 class GuardedTCP(TCP):
-    """py-libp2p's TCP transport with a ``NegotiationGuard`` under every connection."""
+    """py-libp2p's TCP transport with a ``NegotiationGuard`` under every connection. It
+    remembers (weakly) every guard it made, so its owner can close, when its run of libp2p
+    ends, the sockets that libp2p left open (``stig.net.libp2p_side.Side.release_sockets``)."""
 
     def __init__(self, on_refused: Refused = _ignore) -> None:
         super().__init__()
         self.on_refused = on_refused
+        self.opened: weakref.WeakSet[NegotiationGuard] = weakref.WeakSet()
+
+    def _guard(self, stream: ReadWriteCloser) -> NegotiationGuard:
+        guard = NegotiationGuard(stream, self.on_refused)
+        self.opened.add(guard)
+        return guard
 
     def _guarded(self, conn: IRawConnection) -> IRawConnection:
         if not isinstance(conn, RawConnection):
             return conn
-        guard = NegotiationGuard(conn.stream, self.on_refused)
+        guard = self._guard(conn.stream)
         return RawConnection(guard, conn.is_initiator, conn.get_connection_type())
 
     async def dial(self, maddr: multiaddr.Multiaddr) -> IRawConnection:
@@ -194,15 +228,56 @@ class GuardedTCP(TCP):
     async def dial_with_source(
         self, maddr: multiaddr.Multiaddr, source: tuple[str, int]
     ) -> IRawConnection:
-        return self._guarded(await super().dial_with_source(maddr, source))
+        """DCUtR's hole-punch dial, from ``source`` (the listen address). trap: the library's
+        (``tcp.py`` ``_open_tcp_stream_from``) closes its socket only on OSError; cancelled
+        while binding it — DCUtR cancels its other attempts once one succeeds, and all of them
+        when the host stops — the socket is never closed (docs/architecture.md, trap 11). This
+        dials the same way and closes the socket however the dial ends."""
+        host = extract_ip_from_multiaddr(maddr)
+        tcp = "tcp" in {protocol.name for protocol in maddr.protocols()}
+        port = maddr.value_for_protocol("tcp") if tcp else None
+        if host is None or port is None:
+            return self._guarded(await super().dial_with_source(maddr, source))  # DNS
+        stream = await _open_tcp_stream_from(host, int(port), source)
+        return self._guarded(RawConnection(TrioTCPStream(stream), True))
 
     def create_listener(self, handler_function: THandler) -> TCPListener:
-        on_refused = self.on_refused
-
         async def guarded(stream: ReadWriteCloser) -> None:
-            await handler_function(NegotiationGuard(stream, on_refused))
+            await handler_function(self._guard(stream))
 
         return super().create_listener(guarded)
+
+
+async def _open_tcp_stream_from(host: str, port: int, source: tuple[str, int]) -> trio.SocketStream:
+    """A TCP connection to ``host:port`` bound to ``source``, with SO_REUSEADDR and
+    SO_REUSEPORT (the listener has them too, so both share the port), as py-libp2p 0.8.1 makes
+    it; but its socket is closed on every way out, cancellation included."""
+    if (":" in source[0]) != (":" in host):
+        raise OpenConnectionError(f"source {source[0]} and {host} are not one IP family")
+    family = trio.socket.AF_INET6 if ":" in host else trio.socket.AF_INET
+    try:
+        sock = trio.socket.socket(family, stdlib_socket.SOCK_STREAM)
+    except OSError as exc:
+        raise OpenConnectionError(f"no TCP socket: {exc}") from exc
+    try:
+        for option in ("SO_REUSEADDR", "SO_REUSEPORT"):
+            with suppress(AttributeError, OSError):
+                sock.setsockopt(stdlib_socket.SOL_SOCKET, getattr(stdlib_socket, option), 1)
+        try:
+            await sock.bind(source)
+        except OSError:
+            # As the library: where the listen port cannot be shared, dial from any port
+            # (a direct connection still works; hole punching does not).
+            sock.close()
+            return await trio.open_tcp_stream(host, port)
+        await sock.connect((host, port))
+    except OSError as exc:
+        sock.close()
+        raise OpenConnectionError(f"cannot connect to {host}:{port} from {source}: {exc}") from exc
+    except BaseException:
+        sock.close()
+        raise
+    return trio.SocketStream(sock)
 
 
 _MUXING: weakref.WeakKeyDictionary[ISecureConn, NegotiationGuard] = weakref.WeakKeyDictionary()

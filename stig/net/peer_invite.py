@@ -41,10 +41,16 @@ def peer_invite(addresses: list[str]) -> str:
     peer = addresses[0].rsplit("/p2p/", 1)[-1]
     suffix = f"/p2p/{peer}"
     chosen = [a for a in addresses if a.endswith(suffix)][:MAX_INVITE_ADDRESSES]
-    peer_bytes = ID.from_base58(peer).to_bytes()
+    try:
+        peer_bytes = ID.from_base58(peer).to_bytes()
+    except ValueError as exc:
+        raise PeerInviteError(f"{peer!r} is not a libp2p peer id: no invite carries it") from exc
     body = bytearray([PEER_INVITE_VERSION, len(peer_bytes)]) + peer_bytes + bytes([len(chosen)])
     for address in chosen:
-        packed = multiaddr.Multiaddr(address.removesuffix(suffix)).to_bytes()
+        try:
+            packed = multiaddr.Multiaddr(address.removesuffix(suffix)).to_bytes()
+        except ValueError as exc:
+            raise PeerInviteError(f"{address} is not a multiaddr: no invite carries it") from exc
         if len(packed) > 255:
             raise PeerInviteError(f"{address} is too long for an invite")
         body += bytes([len(packed)]) + packed

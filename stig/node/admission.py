@@ -41,6 +41,7 @@ from stig.net.network import PeerId
 from stig.node.config import RelayPolicy
 from stig.node.ingest import Ingest, IngestReport
 from stig.node.ledger import Ledger
+from stig.node.verdicts import Verdicts
 from stig.store.port import Store
 
 
@@ -105,6 +106,8 @@ class Admission:
         # (stig.crdt.mutes), as of the last refresh_mutes().
         self.muted: frozenset[bytes] = frozenset()
         self.ledger = ledger
+        # The traces judge_push accepted, for the ingest of the same pushes (verdicts.py).
+        self.verdicts = Verdicts()
         self._store = store
         self._clock = clock
         self._cut_off = cut_off
@@ -139,6 +142,7 @@ class Admission:
         if refused is not None:
             self.charge(peer, refused.reason.value, now)
             return False
+        self.verdicts.keep(data, trace)
         return True
 
     # -- traces ----------------------------------------------------------------------------------
@@ -275,7 +279,15 @@ class Session:
             refused = await rule(trace, self._pending)
             return None if refused is None else (refused.reason.value, refused.detail)
 
-        self._ingest = Ingest(store, int(now), policy, on_reject=self._charge, storing=taken)
+        # A push was checked in full by judge_push: its verdict is taken, not checked again.
+        self._ingest = Ingest(
+            store,
+            int(now),
+            policy,
+            on_reject=self._charge,
+            storing=taken,
+            vouched=admission.verdicts.take if pushed else None,
+        )
 
     def _charge(self, reason: str) -> None:
         self._admission.charge(self._peer, reason, self._now)

@@ -56,6 +56,7 @@ import os
 import re
 import tempfile
 import tomllib
+from collections.abc import MutableMapping
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
@@ -441,24 +442,32 @@ def read_psk(path: Path) -> str:
 
 def add_bootstrap(path: Path, addresses: list[str]) -> list[str]:
     """Add ``addresses`` (checked full peer addresses) to ``network.bootstrap`` in the config
-    file at ``path``; the ones that were not there yet. The file is written whole (mode 0600,
-    renamed into place) and loads before it replaces the old one; comments in it are not kept."""
-    import tomli_w  # noqa: PLC0415 - only this command writes the config
+    file at ``path``; the ones that were not there yet. The file keeps its comments, layout and
+    other settings (tomlkit edits the document in place); it is written whole (mode 0600,
+    renamed into place) and must load before it replaces the old one."""
+    import tomlkit  # noqa: PLC0415 - only this command writes the config
+    from tomlkit.items import Array  # noqa: PLC0415
 
-    raw: dict[str, Any] = {}
+    document = tomlkit.document()
     if path.exists():
         load_config(path)  # refuse to build on a config that does not load
-        raw = tomllib.loads(path.read_text(encoding="utf-8"))
-    network = raw.setdefault("network", {})
-    known = list(network.get("bootstrap", []))
-    added = [a for a in dict.fromkeys(addresses) if a not in known]
+        document = tomlkit.parse(path.read_text(encoding="utf-8"))
+    network = document.setdefault("network", tomlkit.table())
+    listed = None  # a [network] table, dotted `network.` keys, or a table split in the file
+    if isinstance(network, MutableMapping):
+        listed = network.setdefault("bootstrap", tomlkit.array())
+    if not isinstance(listed, Array):  # load_config accepted it, so this is not expected
+        raise UsageError(f"{path}: network.bootstrap is not a list that can be added to")
+    added = [a for a in dict.fromkeys(addresses) if a not in [str(k) for k in listed]]
     if not added:
         return []
-    network["bootstrap"] = known + added
+    listed.extend(added)
+    if len(listed) == len(added):  # a list of our own: one address per line
+        listed.multiline(True)
     fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=".config-", suffix=".toml")
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as out:
-            out.write(tomli_w.dumps(raw))
+            out.write(tomlkit.dumps(document))
         load_config(Path(temporary))
         os.replace(temporary, path)
     except BaseException:

@@ -27,11 +27,9 @@ from dataclasses import dataclass, field
 from functools import cache
 from typing import Protocol
 
-from stig.crdt.bounds import SIGNATURE_CONTEXT
 from stig.crdt.codec import decode
 from stig.crdt.trace import Trace
-from stig.crdt.validate import SIGNATURE_BYTES, check_fields, check_signature, check_times
-from stig.crypto.persona import verify
+from stig.crdt.validate import check_fields, check_signature, check_times
 from stig.errors import InvalidTrace, Reason
 from stig.store.port import Store
 
@@ -114,6 +112,12 @@ class Storing(Protocol):
     def forget(self, ids: Sequence[bytes]) -> None: ...
 
 
+Vouched = Callable[[bytes], Trace | None]
+"""The trace that a full check of exactly these bytes has already produced in this process
+(decode, bounds, signature: the gossip validator's verdict, stig.node.verdicts), or None. Only
+ever local state: bytes without a verdict are checked in full."""
+
+
 class Ingest:
     """Feed batches with ``add``, then call ``finish`` once; read ``report``."""
 
@@ -125,12 +129,14 @@ class Ingest:
         *,
         on_reject: OnReject | None = None,
         storing: Storing | None = None,
+        vouched: Vouched | None = None,
     ) -> None:
         self._store = store
         self._now = now
         self._policy = policy
         self._on_reject = on_reject
         self._storing = storing
+        self._vouched = vouched
         self._held: list[tuple[str, Trace, InvalidTrace]] = []
         self.report = IngestReport()
 
@@ -176,23 +182,29 @@ class Ingest:
     async def _check(
         self, records: Iterable[tuple[str, bytes]]
     ) -> list[tuple[str, Trace | InvalidTrace]]:
-        """Decode, bounds and signature of each record, in order: the trace, or why not."""
-        decoded: list[tuple[str, Trace | InvalidTrace]] = []
-        for at, raw in records:
-            try:
-                one = decode(raw)
-                check_fields(one)
-            except InvalidTrace as error:
-                # Without its traceback: the traceback holds this frame, which holds
-                # ``decoded``, a cycle only the garbage collector would free.
-                decoded.append((at, error.with_traceback(None)))
-            else:
-                decoded.append((at, one))
-        signed = iter(await check_signatures([t for _, t in decoded if isinstance(t, Trace)]))
+        """Decode, bounds and signature of each record, in order: the trace, or why not.
+        A record with a verdict (``vouched``) was checked so already, and is not again."""
+        vouched = self._vouched
         checked: list[tuple[str, Trace | InvalidTrace]] = []
-        for at, item in decoded:
-            bad_signature = next(signed) if isinstance(item, Trace) else None
-            checked.append((at, item if bad_signature is None else bad_signature))
+        due: list[tuple[int, Trace]] = []  # traces whose signature is to check, and where
+        for at, raw in records:
+            one = vouched(raw) if vouched is not None else None
+            if one is None:
+                try:
+                    one = decode(raw)
+                    check_fields(one)
+                except InvalidTrace as error:
+                    # Without its traceback: the traceback holds this frame, which holds
+                    # ``checked``, a cycle only the garbage collector would free.
+                    checked.append((at, error.with_traceback(None)))
+                    continue
+                due.append((len(checked), one))
+            checked.append((at, one))
+        if due:
+            results = await check_signatures([trace for _, trace in due])
+            for (i, _), bad_signature in zip(due, results, strict=True):
+                if bad_signature is not None:
+                    checked[i] = (checked[i][0], bad_signature)
         return checked
 
     async def _admit(self, checked: list[tuple[str, Trace | InvalidTrace]]) -> list[Trace]:
@@ -280,28 +292,9 @@ def _check_chunk(traces: Sequence[Trace]) -> list[InvalidTrace | None]:
     results: list[InvalidTrace | None] = []
     for trace in traces:
         try:
-            _check_signature(trace)
+            check_signature(trace)
         except InvalidTrace as error:
             results.append(error)
         else:
             results.append(None)
     return results
-
-
-_SIGNATURE_TAIL = 2 + SIGNATURE_BYTES  # bin8 header (0xc4, 64), then the signature
-
-
-def _check_signature(trace: Trace) -> None:
-    """``validate.check_signature`` without packing the trace a second time.
-
-    ``decode`` has checked that ``trace.encoded`` is the canonical packing of the 11 fields, and
-    ``check_fields`` that the signature (the last one) is 64 bytes. So the signed bytes — the
-    first 10 fields, packed — are the same bytes behind a 10-element array header.
-    """
-    raw = trace.encoded
-    if raw[0] != 0x9B or raw[-_SIGNATURE_TAIL:-SIGNATURE_BYTES] != b"\xc4\x40":
-        check_signature(trace)  # not the layout described above: take the general path
-        return
-    message = SIGNATURE_CONTEXT + b"\x9a" + raw[1:-_SIGNATURE_TAIL]
-    if not verify(trace.author, message, trace.signature):
-        raise InvalidTrace(Reason.BAD_SIGNATURE, "signature does not match author and content")

@@ -63,6 +63,20 @@ class PeerState:
     ban_reason: str
     onion: bool = False  # every connection to it runs through tor
     route: str = ""  # how it is reached while connected: route_words, "" if not said
+    route_since: float | None = None  # since when it is reached so (the mesh's clock)
+
+
+@dataclass(frozen=True)
+class FailingAddress:
+    """An address this node keeps dialing and cannot reach (stig.node.dialing): the last error
+    in plain words, since when it fails, how many tries, when the next one is (the mesh's
+    clock; None if not said)."""
+
+    address: str
+    error: str
+    failures: int
+    failing_since: float | None
+    next_try: float | None
 
 
 def latest_sync(peers: tuple[PeerState, ...]) -> float | None:
@@ -83,6 +97,7 @@ class LiveStatus:
     lan: bool = False
     bootstrap: tuple[str, ...] = ()
     failing: int = 0  # addresses this node dials that it cannot reach (stig.node.dialing)
+    dialing: tuple[FailingAddress, ...] = ()  # those addresses, and what became of each
     tor: str = ""  # how the node uses tor, in words (stig.net.tor.modes.describe); "" if off
     reach: str = ""  # how others reach this node, in plain words (reach_words); "": not said
 
@@ -110,6 +125,7 @@ class LiveNode:
         self.local = local
         self.config = config
         self.clock = clock
+        """The mesh's clock (MeshNode's): when peers synced, addresses failed, routes began."""
         self.mesh: MeshNode | None = None
         self._mode = OFFLINE
         self._problem = ""
@@ -124,15 +140,21 @@ class LiveNode:
     @classmethod
     @asynccontextmanager
     async def open(
-        cls, home: Home, *, clock: Callable[[], int] = wall_clock, config: Config | None = None
+        cls,
+        home: Home,
+        *,
+        clock: Callable[[], int] = wall_clock,
+        config: Config | None = None,
+        mesh_clock: Callable[[], float] = clock_now,
     ) -> AsyncIterator[LiveNode]:
         """Open an initialised home, offline; ``go_online`` then joins the mesh (per
-        ``config``, by default the home's config.toml)."""
+        ``config``, by default the home's config.toml). ``clock`` is the local node's,
+        ``mesh_clock`` the mesh's (a test pins both, and the in-memory network's, together)."""
         if config is None:
             config = load_config(home.config_file)
         await create_store(home)
         async with LocalNode.open(home, clock=clock) as local:
-            live = cls(local, config)
+            live = cls(local, config, clock=mesh_clock)
             try:
                 yield live
             finally:
@@ -157,7 +179,7 @@ class LiveNode:
         except (StigError, ImportError, OSError) as exc:
             self._fail(str(exc))
             return
-        mesh = MeshNode(home, self.local.store, network, self.config)
+        mesh = MeshNode(home, self.local.store, network, self.config, clock=self.clock)
         self.mesh = mesh
         self._stop = asyncio.Event()
         self._leaving = False
@@ -203,6 +225,7 @@ class LiveNode:
         else:
             raw = {}
         peers = tuple(_peer_state(p) for p in raw.get("peers", ()))
+        dialing = tuple(_failing_address(d) for d in raw.get("dialing", ()))
         return LiveStatus(
             mode=self._mode,
             queued=self.local.queued(),
@@ -212,7 +235,8 @@ class LiveNode:
             problem=self._problem,
             lan=self.config.network.lan,
             bootstrap=self.config.network.bootstrap,
-            failing=len(raw.get("dialing", ())),
+            failing=len(dialing),
+            dialing=dialing,
             tor=_tor_words(raw.get("tor")),
             reach=reach_words(raw["reach"]) if raw.get("reach") else "",
         )
@@ -295,6 +319,17 @@ def _peer_state(raw: dict[str, Any]) -> PeerState:
         ban_reason=str(raw.get("ban_reason") or ""),
         onion=bool((raw.get("route") or {}).get("onion")),
         route=route_words(raw.get("route")),
+        route_since=(raw.get("route") or {}).get("since") or None,
+    )
+
+
+def _failing_address(raw: dict[str, Any]) -> FailingAddress:
+    return FailingAddress(
+        address=str(raw.get("address", "")),
+        error=str(raw.get("error", "")),
+        failures=int(raw.get("failures", 0)),
+        failing_since=raw.get("failing_since") or None,
+        next_try=raw.get("next_try") or None,
     )
 
 

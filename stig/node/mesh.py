@@ -3,7 +3,8 @@
 
 * **Push** — every stored trace is published on the public topic; pushes that arrive pass the
   validator (full validation, per-peer rate limit and penalties, relay policy) before they are
-  forwarded or delivered, then the ingest pipeline before they are stored.
+  forwarded or delivered, then the ingest pipeline before they are stored (which takes the
+  validator's verdict rather than decoding and verifying the same bytes again: verdicts.py).
 * **Pull** — on every new connection (the peer with the smaller id starts) and every
   ``sync_interval`` (config), a sync session reconciles the two stores and fetches what each lacks.
 * **Posts from other processes** — ``stig post`` writes to the store; the node notices new rows
@@ -281,7 +282,9 @@ class MeshNode:
                     await self.network.publish(PUBLIC_TOPIC, raw)
                 except NetworkError as exc:
                     log.warning("publish failed: %s", exc)
-            if not raws:
+            # A short read was all there was: look again after the poll interval, not at once
+            # (a trip to the store's thread per stored push, for nothing).
+            if len(raws) < PUBLISH_BATCH:
                 await asyncio.sleep(PUBLISH_POLL)
 
     # -- events ----------------------------------------------------------------------------------

@@ -1,10 +1,11 @@
 """The SQLite adapter of the store port (aiosqlite, WAL, FTS5).
 
-Each row keeps a trace's canonical bytes and indexed columns; the derived columns (``hidden``,
-``eff_expires``, ``heat``) are computed by stig.crdt.views on the trace's *neighbourhood* — the
-trace, what references it, and the retracts and burns that decide whether those are hidden —
-and recomputed whenever that neighbourhood changes. So the feed is one index scan, and what it
-shows is what the pure views say (tests/store/test_store_agrees.py).
+Each row keeps a trace's canonical bytes (compressed when that is shorter, schema 5:
+stig/store/packed.py; every read gives back the canonical bytes) and indexed columns; the
+derived columns (``hidden``, ``eff_expires``, ``heat``) are computed by stig.crdt.views on the
+trace's *neighbourhood* — the trace, what references it, and the retracts and burns that decide
+whether those are hidden — and recomputed whenever that neighbourhood changes. So the feed is one
+index scan, and what it shows is what the pure views say (tests/store/test_store_agrees.py).
 
 Reads rank what they return from those columns: one query fetches the referrers' kind, author,
 times and derived columns (copied into refs), and the views rank from them (``views.standing``:
@@ -56,11 +57,13 @@ from stig.crdt.views import (
     Referrer,
     Standing,
     TraceSet,
+    columns,
     feed_order,
     heat_of,
     standing,
 )
 from stig.errors import InvalidTrace, StoreError
+from stig.store.packed import pack, unpack
 from stig.store.port import (
     Added,
     Collected,
@@ -70,7 +73,13 @@ from stig.store.port import (
     ItemWatcher,
     Thread,
 )
-from stig.store.schema import COUNTED, MIGRATIONS, SCHEMA_VERSION
+from stig.store.schema import (
+    COUNTED,
+    MIGRATIONS,
+    PACK_FUNCTION,
+    PACKED_SINCE,
+    SCHEMA_VERSION,
+)
 
 log = logging.getLogger(__name__)
 
@@ -108,10 +117,20 @@ _CATCH_UP = (
 )
 
 
+# _arriving's first statement: a row tagged _CAUGHT, the columns of _CATCH_UP (4) and the last
+# rowid, then one row per id of the batch stored already (_STORED) and per id some stored trace
+# refers to (_REFERRED), padded to the same width.
+_CAUGHT, _STORED, _REFERRED = 0, 1, 2
+_CAUGHT_UP = (
+    f"SELECT {_CAUGHT}, *, (SELECT value FROM meta WHERE key = 'last_rowid') FROM ({_CATCH_UP})"
+)
+_PAD = ", NULL" * 4
+
+
 # How far out a neighbourhood reaches, as kind filters per level of referrers (None: any kind).
-# Derived columns need the referrers and the retracts that may hide them; ranking also needs
-# the referrers' own supporters (their effective expiry decides whether they are visible).
-_FOR_COLUMNS: tuple[frozenset[str] | None, ...] = (None, frozenset({kinds.RETRACT}))
+# Ranking needs the referrers, their own supporters (their effective expiry decides whether
+# they are visible) and the retracts that may hide those. (Derived columns need less, and read
+# it from the copies in refs: _columns_of.)
 _FOR_RANKING: tuple[frozenset[str] | None, ...] = (None, None, frozenset({kinds.RETRACT}))
 
 
@@ -187,6 +206,10 @@ class SqliteStore:
         # fill 16 KiB pages far better than 4 KiB ones (a 4 KiB page holds two and wastes
         # a quarter of itself), docs/performance.md "Disk".
         await db.execute(f"PRAGMA page_size = {_PAGE_BYTES}")
+        # Also before the first table (or applied by the VACUUM of migration 5): lets
+        # _index_pending give back the pages that merging the full-text index's segments
+        # frees (~35-80 B per trace were left free after indexing, docs/performance.md "Disk").
+        await db.execute("PRAGMA auto_vacuum = INCREMENTAL")
         await db.execute("PRAGMA journal_mode = WAL")
         await db.execute("PRAGMA synchronous = NORMAL")
         await db.execute(f"PRAGMA cache_size = -{_CACHE_KIB}")
@@ -196,11 +219,23 @@ class SqliteStore:
                 f"the store at {self.path} was written by a newer stig (schema {version}, "
                 f"this one knows {SCHEMA_VERSION}); upgrade stig"
             )
+        await db.create_function(PACK_FUNCTION, 1, pack, deterministic=True)
         for step in range(version, SCHEMA_VERSION):
+            if step + 1 == PACKED_SINCE and version > 0:
+                log.warning(
+                    "migrating %s to schema %d: compressing every stored trace and compacting "
+                    "the file (once; a store of a million traces takes minutes)",
+                    self.path,
+                    PACKED_SINCE,
+                )
             # executescript commits first, so the migration's transaction lives in the script.
             await db.executescript(
                 f"BEGIN IMMEDIATE; {MIGRATIONS[step]}; PRAGMA user_version = {step + 1}; COMMIT;"
             )
+        if 0 < version < PACKED_SINCE:
+            # The compressed rows fill a fraction of their pages: give the rest back (VACUUM
+            # rewrites the file; it cannot run inside a transaction).
+            await db.execute("VACUUM")
         await self._catch_up()
 
     async def _catch_up(self, seen: Sequence[Any] | None = None) -> None:
@@ -257,16 +292,21 @@ class SqliteStore:
 
     async def add(self, traces: Sequence[Trace], now: int) -> Added:
         with _mapped(self.path, "store traces"):
-            async with self._transaction():
+            async with self._transaction(catch_up=False):  # _insert catches up
                 return await self._insert(traces, now)
 
     async def add_durable(self, trace: Trace, now: int) -> Added:
         with _mapped(self.path, "store a trace"):
-            async with self._transaction(durable=True):
+            async with self._transaction(durable=True, catch_up=False):
                 return await self._insert([trace], now)
 
     @asynccontextmanager
-    async def _transaction(self, *, durable: bool = False) -> AsyncIterator[None]:
+    async def _transaction(
+        self, *, durable: bool = False, catch_up: bool = True
+    ) -> AsyncIterator[None]:
+        """One write transaction at a time on the connection. It starts by catching up with
+        other processes' writes (_catch_up), unless the body does that itself (``catch_up``
+        False: _insert reads what it needs in its own first statement)."""
         async with self._writing:
             if durable:
                 # synchronous=FULL makes this commit survive power loss, not just a crash.
@@ -280,7 +320,8 @@ class SqliteStore:
                     await self._surely("ROLLBACK")
                     raise
                 try:
-                    await self._catch_up()
+                    if catch_up:
+                        await self._catch_up()
                     yield
                 except BaseException:
                     self._forget_all()  # standings may have been read from rolled-back rows
@@ -326,13 +367,19 @@ class SqliteStore:
         log.warning("the WAL of %s is in use by another reader; it is truncated later", self.path)
 
     async def _insert(self, traces: Sequence[Trace], now: int) -> Added:
+        """Store ``traces`` (inside a transaction that has not caught up yet: the first
+        statement here does it). Each trip to the connection's thread costs more than most of
+        these statements (docs/performance.md, "Gossip CPU per message"), so a batch makes as
+        few as it can: one to learn what is there, one per table written, and the derived
+        columns' own."""
         unique = {t.id: t for t in traces}
-        present = await self._present(unique)
+        if not unique:
+            return Added([], 0)
+        top, present, referred = await self._arriving(list(unique))
         new = [t for tid, t in unique.items() if tid not in present]
         duplicates = len(traces) - len(new)
         if not new:
             return Added([], duplicates)
-        (top,) = await self._one("SELECT value FROM meta WHERE key = 'last_rowid'")
         rowid = {t.id: top + 1 + i for i, t in enumerate(new)}
         await self._db.execute(
             "UPDATE meta SET value = ? WHERE key = 'last_rowid'", (top + len(new),)
@@ -345,30 +392,32 @@ class SqliteStore:
                 (
                     rowid[t.id], t.id, t.kind, t.author, t.created, t.expires, t.place,
                     int(t.kind not in kinds.META_KINDS), min(t.created + LIFE_CAP, t.expires),
-                    heat_of([t.created]), now, t.encoded,
+                    heat_of([t.created]), now, pack(t.encoded),
                 )
                 for t in new
             ],
         )  # fmt: skip
-        await db.executemany(
-            "INSERT INTO refs VALUES (?,?,?,?,?,?,?,0,?)",
-            [
-                (
-                    ref, rowid[t.id], int(t.kind in kinds.SUPPORT_KINDS), t.expires, t.kind,
-                    t.author, t.created, min(t.created + LIFE_CAP, t.expires),
-                )
-                for t in new
-                for ref in t.refs
-            ],
-        )  # fmt: skip
-        await db.executemany(
-            "INSERT INTO tags (tag, trace, day, kind, hidden, eff_expires) VALUES (?,?,?,?,0,?)",
-            [
-                (tag, rowid[t.id], t.created // DAY, t.kind, min(t.created + LIFE_CAP, t.expires))
-                for t in new
-                for tag in t.tags
-            ],
-        )
+        ref_rows = [
+            (
+                ref, rowid[t.id], int(t.kind in kinds.SUPPORT_KINDS), t.expires, t.kind,
+                t.author, t.created, min(t.created + LIFE_CAP, t.expires),
+            )
+            for t in new
+            for ref in t.refs
+        ]  # fmt: skip
+        if ref_rows:  # (a trip saved for the many traces that refer to nothing)
+            await db.executemany("INSERT INTO refs VALUES (?,?,?,?,?,?,?,0,?)", ref_rows)
+        tag_rows = [
+            (tag, rowid[t.id], t.created // DAY, t.kind, min(t.created + LIFE_CAP, t.expires))
+            for t in new
+            for tag in t.tags
+        ]
+        if tag_rows:
+            await db.executemany(
+                "INSERT INTO tags (tag, trace, day, kind, hidden, eff_expires) "
+                "VALUES (?,?,?,?,0,?)",
+                tag_rows,
+            )
         if self._watcher is not None:
             self._item_changes.extend(
                 (t.created, t.id, min(t.created + LIFE_CAP, t.expires)) for t in new
@@ -379,13 +428,11 @@ class SqliteStore:
         # already) or a burn hides it; only those, and what the new traces point at, are
         # recomputed.
         self._forget(ref for t in new for ref in t.refs)
-        dirty: set[bytes] = set()
-        referenced = await self._rows(
-            "SELECT id FROM traces t "
-            "WHERE rowid > ? AND EXISTS (SELECT 1 FROM refs WHERE target = t.id)",
-            (top,),
-        )
-        dirty.update(row[0] for row in referenced)
+        # New rows that something references: a trace stored before (``referred``, read before
+        # these refs went in) or one of this batch.
+        fresh = {t.id for t in new}
+        dirty = referred & fresh
+        dirty.update(ref for t in new for ref in t.refs if ref in fresh)
         for t in new:
             if t.kind in kinds.SUPPORT_KINDS and t.refs and t.expires > self._refreshed_until:
                 end = self._next_support_end
@@ -405,57 +452,126 @@ class SqliteStore:
             for burn in self._burns.values():
                 burned_until[burn.author] = max(burned_until.get(burn.author, -1), burn.created)
             dirty.update(t.id for t in new if burned_until.get(t.author, -1) >= t.created)
-        await self._recompute(dirty, now, {t.id: t for t in new})
+        await self._recompute(dirty, now)
         return Added([t.id for t in new], duplicates)
 
-    async def _present(self, ids: Collection[bytes]) -> set[bytes]:
-        found: set[bytes] = set()
+    async def _arriving(self, ids: list[bytes]) -> tuple[int, set[bytes], set[bytes]]:
+        """What storing ``ids`` needs to know first, in one statement for up to _CHUNK ids:
+        catch up with other processes (_catch_up), the store's last rowid, which of ``ids`` are
+        stored already, and which of them stored traces refer to. Inside the transaction."""
+        top: int | None = None
+        present: set[bytes] = set()
+        referred: set[bytes] = set()
         for chunk in _chunks(ids):
-            rows = await self._rows(f"SELECT id FROM traces WHERE id IN ({_marks(chunk)})", chunk)
-            found.update(row[0] for row in rows)
-        return found
+            marks = _marks(chunk)
+            sql = (
+                f"SELECT {_STORED}, id{_PAD} FROM traces WHERE id IN ({marks}) "
+                f"UNION ALL SELECT DISTINCT {_REFERRED}, target{_PAD} FROM refs "
+                f"WHERE target IN ({marks})"
+            )
+            if top is None:
+                sql = f"{_CAUGHT_UP} UNION ALL {sql}"
+            for row in await self._rows(sql, [*chunk, *chunk]):
+                if row[0] == _STORED:
+                    present.add(row[1])
+                elif row[0] == _REFERRED:
+                    referred.add(row[1])
+                else:
+                    await self._catch_up(row[1:-1])
+                    top = int(row[-1])
+        assert top is not None, "_chunks yields at least one chunk of a batch"
+        return top, present, referred
 
-    async def _recompute(self, dirty: set[bytes], now: int, known: dict[bytes, Trace]) -> None:
+    async def _recompute(self, dirty: set[bytes], now: int) -> None:
         """Bring hidden/eff_expires/heat of ``dirty`` up to date; purge what became hidden.
 
-        A supporter that becomes hidden stops supporting its targets, so they are recomputed
-        in turn; this ends because a trace becomes hidden at most once.
+        Each trace's columns are ``views.columns`` of its own row and its refs rows (the
+        copies of its referrers' columns), read without decoding anything. A supporter that
+        becomes hidden stops supporting its targets, so they are recomputed in turn; that is
+        also what keeps this exact when a trace and its supporter are recomputed in the same
+        round (the supporter's copy still says "not hidden" there, and its target is dirty
+        again in the next). This ends because a trace becomes hidden at most once.
         """
+        burned_until: dict[bytes, int] = {}
+        for burn in self._burns.values():
+            burned_until[burn.author] = max(burned_until.get(burn.author, -1), burn.created)
         while dirty:
-            was_hidden = await self._hidden_flags(dirty)
-            around = await self._neighbourhood(dirty, _FOR_COLUMNS, known)
+            own, referrers, targets = await self._columns_of(dirty)
             # Their columns, and so the copies in refs (refs_follow_source), may change.
             self._forget(dirty)
-            self._forget(ref for tid in dirty if (t := around.get(tid)) for ref in t.refs)
+            self._forget(ref for refs in targets.values() for ref in refs)
             updates: list[tuple[int, int, float, bytes]] = []
-            newly_hidden: list[Trace] = []
-            for tid in dirty:
-                trace = around.get(tid)
-                if trace is None or tid not in was_hidden:
-                    continue  # not stored here, or already purged
-                hidden = around.is_hidden(trace)
-                updates.append(
-                    (int(hidden), around.effective_expiry(trace), around.heat(trace, now), tid)
+            newly_hidden: list[tuple[bytes, str]] = []
+            for tid, (kind, author, created, expires, was_hidden, eff, heat) in own.items():
+                now_columns = columns(
+                    author,
+                    created,
+                    expires,
+                    referrers.get(tid, ()),
+                    now,
+                    burned_until.get(author, -1),
                 )
+                hidden = int(now_columns.hidden)
                 if self._watcher is not None:  # (purged ones are told again, as gone)
-                    self._item_changes.append((trace.created, tid, updates[-1][1]))
-                if hidden and not was_hidden[tid]:
-                    newly_hidden.append(trace)
-            await self._db.executemany(
-                "UPDATE traces SET hidden = ?, eff_expires = ?, heat = ? WHERE id = ?", updates
-            )
-            await self._purge(t for t in newly_hidden if t.kind not in kinds.PINNED_LIFE_KINDS)
-            dirty = {ref for t in newly_hidden if t.kind in kinds.SUPPORT_KINDS for ref in t.refs}
+                    self._item_changes.append((created, tid, now_columns.effective_expiry))
+                if (hidden, now_columns.effective_expiry, now_columns.heat) != (
+                    was_hidden,
+                    eff,
+                    heat,
+                ):
+                    updates.append((hidden, now_columns.effective_expiry, now_columns.heat, tid))
+                if hidden and not was_hidden:
+                    newly_hidden.append((tid, kind))
+            if updates:
+                await self._db.executemany(
+                    "UPDATE traces SET hidden = ?, eff_expires = ?, heat = ? WHERE id = ?",
+                    updates,
+                )
+            purged = [tid for tid, kind in newly_hidden if kind not in kinds.PINNED_LIFE_KINDS]
+            if purged:  # (rare: a retract or a burn) what they said is read to remove it
+                found = await self._neighbourhood(purged, ())
+                await self._purge(t for tid in purged if (t := found.get(tid)) is not None)
+            dirty = {
+                ref
+                for tid, kind in newly_hidden
+                if kind in kinds.SUPPORT_KINDS
+                for ref in targets.get(tid, ())
+            }
 
-    async def _hidden_flags(self, ids: Collection[bytes]) -> dict[bytes, bool]:
-        flags: dict[bytes, bool] = {}
+    async def _columns_of(
+        self, ids: Collection[bytes]
+    ) -> tuple[
+        dict[bytes, tuple[str, bytes, int, int, int, int, float]],
+        dict[bytes, list[Referrer]],
+        dict[bytes, list[bytes]],
+    ]:
+        """What recomputing the derived columns of ``ids`` reads, in one statement per _CHUNK
+        ids: the own columns of each one still holding its bytes (kind, author, created,
+        expires, and hidden, eff_expires, heat as stored), its referrers as its refs rows copy
+        them, and the ids each one refers to (whose copies change with it)."""
+        own: dict[bytes, tuple[str, bytes, int, int, int, int, float]] = {}
+        referrers: dict[bytes, list[Referrer]] = {}
+        targets: dict[bytes, list[bytes]] = {}
         for chunk in _chunks(ids):
+            marks = _marks(chunk)
             rows = await self._rows(
-                f"SELECT id, hidden FROM traces WHERE raw IS NOT NULL AND id IN ({_marks(chunk)})",
-                chunk,
+                "SELECT 0, id, kind, author, created, expires, hidden, eff_expires, heat "
+                f"FROM traces WHERE raw IS NOT NULL AND id IN ({marks}) "
+                f"UNION ALL SELECT 1, target, {_REFERRER}, NULL FROM refs "
+                f"WHERE target IN ({marks}) "
+                "UNION ALL SELECT 2, t.id, r.target, NULL, NULL, NULL, NULL, NULL, NULL "
+                "FROM traces t JOIN refs r ON r.source = t.rowid "
+                f"WHERE t.id IN ({marks})",
+                [*chunk, *chunk, *chunk],
             )
-            flags.update((row[0], bool(row[1])) for row in rows)
-        return flags
+            for part, tid, *values in rows:
+                if part == 0:
+                    own[tid] = tuple(values)
+                elif part == 1:
+                    referrers.setdefault(tid, []).append(Referrer(*values[:6]))
+                else:
+                    targets.setdefault(tid, []).append(values[0])
+        return own, referrers, targets
 
     async def _purge(self, traces: Iterable[Trace]) -> None:
         """Drop everything a retracted trace said — body, bytes, tags, place — and keep only
@@ -543,7 +659,7 @@ class SqliteStore:
                     "WHERE supports = 1 AND source_expires > ? AND source_expires <= ?",
                     (since, now),
                 )
-                await self._recompute({row[0] for row in rows}, now, {})
+                await self._recompute({row[0] for row in rows}, now)
                 await self._db.execute(
                     "UPDATE meta SET value = ? WHERE key = 'refreshed_until'", (now,)
                 )
@@ -600,6 +716,11 @@ class SqliteStore:
                 await self._db.execute(
                     "UPDATE meta SET value = ? WHERE key = 'search_indexed_until'", (until,)
                 )
+                # The segments FTS5 merged while adding these rows left their pages free:
+                # return them to the file system (a no-op on a store made before schema 5
+                # and not migrated by VACUUM, whose auto_vacuum is off).
+                # (A statement that steps once per page: run to its end before the commit.)
+                await self._rows("PRAGMA incremental_vacuum")
 
     async def _delete(self, chosen: str, params: Sequence[Any]) -> int:
         """Delete the rows that the query ``chosen`` (selecting rowids) picks, with their refs,
@@ -1026,7 +1147,7 @@ class SqliteStore:
                 params,
             ) as cursor:
                 async for (raw,) in cursor:
-                    yield raw
+                    yield _canonical(raw)
 
     async def count(self) -> int:
         with _mapped(self.path, "count traces"):
@@ -1078,7 +1199,7 @@ class SqliteStore:
                     "AND raw IS NOT NULL AND eff_expires > ? LIMIT 16",
                     (low, high, now),
                 )
-                found.update((tid, raw) for tid, raw in rows)
+                found.update((tid, _canonical(raw)) for tid, raw in rows)
         return list(found.values())
 
     async def stored_after(self, cursor: int, limit: int) -> tuple[int, list[bytes]]:
@@ -1091,7 +1212,7 @@ class SqliteStore:
             )
         if not rows:
             return cursor, []
-        return rows[-1][0], [raw for _, raw in rows if raw is not None]
+        return rows[-1][0], [_canonical(raw) for _, raw in rows if raw is not None]
 
     async def cursor(self) -> int:
         with _mapped(self.path, "read the store cursor"):
@@ -1121,7 +1242,7 @@ class SqliteStore:
                     f"SELECT DISTINCT target FROM refs WHERE source IN ({chosen})", (excess,)
                 )
                 removed = await self._delete(chosen, (excess,))
-                await self._recompute({row[0] for row in supported}, now, {})
+                await self._recompute({row[0] for row in supported}, now)
                 return removed
 
     async def author_live_count(self, author: bytes, now: int) -> int:
@@ -1147,10 +1268,19 @@ def _searchable(trace: Trace) -> tuple[str, str]:
 def _searchable_bytes(raw: bytes) -> tuple[str, str]:
     """``_searchable`` of the trace this store stored as ``raw``, without building it."""
     try:
-        body, tags = body_and_tags(raw)
+        body, tags = body_and_tags(_canonical(raw))
     except (ValueError, TypeError, IndexError, msgpack.UnpackException) as exc:
         raise StoreError(f"a stored trace no longer decodes ({exc}); the store is damaged") from exc
     return body, " ".join(tags)
+
+
+def _canonical(raw: bytes) -> bytes:
+    """The canonical bytes of a trace from the value of its ``raw`` column (stig/store/packed.py:
+    compressed since schema 5)."""
+    try:
+        return unpack(raw)
+    except ValueError as exc:
+        raise StoreError(f"{exc}; the store is damaged") from exc
 
 
 def _trusted(raw: bytes, trace_id: bytes) -> Trace:
@@ -1159,7 +1289,7 @@ def _trusted(raw: bytes, trace_id: bytes) -> Trace:
     its id), which would cost more than the rest of a feed call. What ``get`` and ``thread``
     return as the trace asked for is checked in full (_stored)."""
     try:
-        return decode_trusted(raw, trace_id)
+        return decode_trusted(_canonical(raw), trace_id)
     except (ValueError, TypeError, msgpack.UnpackException) as exc:
         raise StoreError(f"a stored trace no longer decodes ({exc}); the store is damaged") from exc
 
@@ -1168,7 +1298,7 @@ def _stored(raw: bytes) -> Trace:
     """Decode bytes this store wrote after validating them; a failure means the file changed
     under us, which is a damaged store, not bad input."""
     try:
-        return decode(raw)
+        return decode(_canonical(raw))
     except InvalidTrace as exc:
         raise StoreError(f"a stored trace no longer decodes ({exc}); the store is damaged") from exc
 

@@ -25,7 +25,7 @@ from textual.screen import ModalScreen
 
 from stig.errors import StigError
 from stig.net.network import Network
-from stig.node.clock import wall_clock
+from stig.node.clock import now, wall_clock
 from stig.node.config import Config
 from stig.node.home import Home
 from stig.node.live import LiveNode
@@ -92,6 +92,7 @@ class StigApp(App[None]):
         network: Network | None = None,
         config: Config | None = None,
         clock: Callable[[], int] = wall_clock,
+        mesh_clock: Callable[[], float] = now,
     ) -> None:
         super().__init__()
         self.config = config
@@ -99,6 +100,8 @@ class StigApp(App[None]):
         self.offline = offline
         self.network = network
         self.clock = clock
+        self.mesh_clock = mesh_clock
+        """The mesh's clock; a test pins it with ``clock`` and the in-memory network's."""
         self._resources = AsyncExitStack()
         self._collector = IdleCollector()
         self.live: LiveNode
@@ -111,7 +114,9 @@ class StigApp(App[None]):
 
     async def on_mount(self) -> None:
         self.live = await self._resources.enter_async_context(
-            LiveNode.open(self.home, clock=self.clock, config=self.config)
+            LiveNode.open(
+                self.home, clock=self.clock, config=self.config, mesh_clock=self.mesh_clock
+            )
         )
         self.session = Session(self.live, self.home, self.clock)
         self._cursor = await self.live.changes()

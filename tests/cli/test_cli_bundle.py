@@ -53,6 +53,7 @@ def import_peak(home: Path, path: Path) -> tuple[int, dict[str, object]]:
     return peak, json.loads(done.stdout)
 
 
+@pytest.mark.timeout(600)  # tracemalloc slows the import: ~20 s of CPU, over 120 s at load 25
 def test_import_memory_does_not_grow_with_rejects(home: Path, tmp_path: Path) -> None:
     """A bundle of 1-byte junk records once cost ~1.3 KB per reject (--json); now the report
     keeps DETAILS_PER_REASON details per reason and counts the rest, so 4x the records must not

@@ -9,7 +9,7 @@ import logging
 import sys
 from pathlib import Path
 
-from stig.cli.logs import JsonFormat, TextFormat
+from stig.cli.logs import JsonFormat, LibraryFloor, TextFormat
 from tests.cli.running import fails, stig
 
 
@@ -61,3 +61,20 @@ def test_a_json_log_record_is_one_line() -> None:
     assert (entry["level"], entry["logger"]) == ("WARNING", "stig.node")
     assert entry["message"] == "reload: naïve\nsecond line"
     assert entry["exception"].rstrip().endswith("ValueError: broken")
+
+
+def test_py_libp2p_records_stay_out_below_their_floor() -> None:
+    """A py-libp2p module that sets its own level (the auto-connector: INFO) still does not reach
+    a quiet node's log; with -v its warnings do; stig's own records are never held back."""
+    import libp2p.network.auto_connector  # noqa: F401 - sets its logger's level
+
+    chatty = logging.getLogger("libp2p.network.auto_connector")
+    assert chatty.isEnabledFor(logging.INFO)  # why the parent's level is not enough
+    quiet, verbose = LibraryFloor(logging.CRITICAL), LibraryFloor(logging.WARNING)
+    dials = logging.LogRecord(chatty.name, logging.INFO, __file__, 1, "dials", None, None)
+    warning = logging.LogRecord("libp2p.swarm", logging.WARNING, __file__, 1, "w", None, None)
+    ours = logging.LogRecord("stig.node", logging.INFO, __file__, 1, "posted", None, None)
+    assert not quiet.filter(dials) and not quiet.filter(warning) and quiet.filter(ours)
+    assert not verbose.filter(dials) and verbose.filter(warning) and verbose.filter(ours)
+    libp2pish = logging.LogRecord("libp2pish", logging.INFO, __file__, 1, "x", None, None)
+    assert quiet.filter(libp2pish)  # only the library's own loggers

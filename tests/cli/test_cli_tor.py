@@ -7,6 +7,9 @@ from __future__ import annotations
 import socket
 from pathlib import Path
 
+from stig.cli.options import bootstrap_addresses
+from stig.net.peer_invite import peer_invite
+from stig.net.tor.onion_key import OnionKey
 from tests.cli.running import fails, stig
 
 
@@ -47,3 +50,31 @@ def test_tor_only_refuses_the_lan_and_clearnet_peers(tmp_path: Path) -> None:
     assert "onion service only" in fails(
         home, "relay", "--tor-only", "--listen", "/ip4/127.0.0.1/tcp/0"
     )
+
+
+PEER = "12D3KooWJWoaqZhDaoEFshF7Rh1bpY9ohihFhzcW6d69Lr2NASuq"
+CLEARNET = f"/ip4/127.0.0.1/tcp/4737/p2p/{PEER}"
+
+
+def test_bootstrap_takes_an_invite_code_and_a_tor_only_node_its_onions() -> None:
+    onion = OnionKey.generate().multiaddr(4737) + f"/p2p/{PEER}"
+    code = peer_invite([onion, CLEARNET])
+    assert bootstrap_addresses(code, tor_only=False) == [onion, CLEARNET]
+    assert bootstrap_addresses(code, tor_only=True) == [onion]
+    assert bootstrap_addresses(CLEARNET, tor_only=True) == [CLEARNET]  # checked later
+
+
+def test_tor_only_refuses_an_invite_with_no_onion(tmp_path: Path) -> None:
+    home = home_with(tmp_path / "h", "")
+    message = fails(home, "node", "--tor-only", "--bootstrap", peer_invite([CLEARNET]))
+    assert "this invite carries no onion address" in message and "--tor" in message
+
+
+def test_tor_only_takes_the_onion_of_an_invite_and_goes_on_to_tor(tmp_path: Path) -> None:
+    """A relay's invite (its onion and its TCP address) is accepted; the node goes on to
+    reach tor, which is not there in this test, and says so."""
+    onion = OnionKey.generate().multiaddr(4737) + f"/p2p/{PEER}"
+    port = closed_port()
+    home = home_with(tmp_path / "h", f'[tor]\ncontrol = "127.0.0.1:{port}"\n')
+    message = fails(home, "node", "--tor-only", "--bootstrap", peer_invite([onion, CLEARNET]))
+    assert f"no tor control port at 127.0.0.1:{port}" in message

@@ -18,7 +18,7 @@ from stig.crdt.compose import compose
 from stig.crdt.mutes import followed_mutes
 from stig.crdt.trace import Trace
 from stig.crdt.validate import validate
-from stig.crdt.views import FeedFilter, Mutes, Referrer, TraceSet, standing
+from stig.crdt.views import Columns, FeedFilter, Mutes, Referrer, TraceSet, columns, standing
 from stig.crypto.persona import Persona
 from tests.crdt.strategies import (
     ANA,
@@ -265,6 +265,30 @@ def test_standing_over_referrers_ranks_as_the_set_does(
                 )
             else:
                 assert blind.rank(now) == exact.rank(now)
+
+
+@settings(max_examples=150, deadline=None)
+@given(history_and_nows())
+def test_columns_over_referrers_are_the_set_s_own(case: tuple[list[Trace], list[int]]) -> None:
+    """views.columns — what a store indexes, from typed referrers — gives TraceSet's hidden
+    flag, effective expiry and heat for every trace, visible or not, at every ``now``."""
+    traces, nows = case
+    ts = TraceSet(traces)
+    burned: dict[bytes, int] = {}
+    for t in ts:
+        if t.kind == kinds.BURN:
+            burned[t.author] = max(burned.get(t.author, -1), t.created)
+    for now in nows:
+        for t in ts:
+            got = columns(
+                t.author,
+                t.created,
+                t.expires,
+                _referrers(ts, t, with_ids=False),
+                now,
+                burned.get(t.author, -1),
+            )
+            assert got == Columns(ts.is_hidden(t), ts.effective_expiry(t), ts.heat(t, now))
 
 
 def test_standing_decides_a_same_second_word_by_id_or_not_at_all() -> None:

@@ -15,6 +15,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from stig.child_process import stop_by_pid
+
 STIG = str(Path(sys.executable).parent / "stig")
 START_WITHIN = 30.0
 LOCAL = "/ip4/127.0.0.1/tcp/0"
@@ -71,8 +73,15 @@ class Node:
         self.process: subprocess.Popen[bytes] | None = None
         self.addresses: list[str] = []
         self._out = b""
+        self._launched = 0.0
 
     def start(self) -> Node:
+        """Start the process and wait for its first line (its addresses)."""
+        return self.launch().started()
+
+    def launch(self) -> Node:
+        """Start the process without waiting (``started`` waits): several nodes can start at
+        once."""
         self.home.mkdir(parents=True, exist_ok=True)
         log = (self.home / "node.log").open("ab")
         self.process = subprocess.Popen(
@@ -87,8 +96,13 @@ class Node:
             env={**_env(), **self.env},
         )
         log.close()
-        assert self.process.stdout is not None
-        deadline = time.monotonic() + self.start_within
+        self._launched = time.monotonic()
+        return self
+
+    def started(self) -> Node:
+        """Wait (``start_within`` from the launch) for the first line: the node's addresses."""
+        assert self.process is not None and self.process.stdout is not None
+        deadline = self._launched + self.start_within
         line = b""
         while not line.endswith(b"\n"):
             left = deadline - time.monotonic()
@@ -122,13 +136,7 @@ class Node:
         process = self.process
         if process is None:
             return
-        if process.poll() is None:
-            process.send_signal(signal.SIGINT)
-            try:
-                process.wait(15)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(5)
+        stop_by_pid(process, within=15)
         if process.stdout is not None:
             process.stdout.close()
 
@@ -167,13 +175,7 @@ class Script:
         return self.log_path.read_text(errors="replace")
 
     def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGINT)
-            try:
-                self.process.wait(10)
-            except subprocess.TimeoutExpired:
-                os.kill(self.process.pid, signal.SIGKILL)
-                self.process.wait(5)
+        stop_by_pid(self.process, within=10)
 
 
 @contextmanager

@@ -83,3 +83,11 @@ def test_a_code_copied_short_says_it_is_cut_short(cut: int) -> None:
     short = code[: max(len("stig-peer1-") + 1, len(code) - cut)]
     with pytest.raises(PeerInviteError, match="cut short"):
         read_peer_invite(short)
+
+
+def test_addresses_no_invite_can_carry_are_refused_with_the_reason() -> None:
+    # The in-memory twin's addresses, for one: the Peers page shows why there is no invite.
+    with pytest.raises(PeerInviteError, match="is not a libp2p peer id"):
+        peer_invite(["/memory/me/p2p/memec3e6f46408ed723"])
+    with pytest.raises(PeerInviteError, match="is not a multiaddr"):
+        peer_invite(["/memory/me/p2p/12D3KooWPaU6p1BCEEPhCZ724vZotwf67GkkwLhBcxbYnoLZxmVE"])

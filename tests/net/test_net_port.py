@@ -12,7 +12,7 @@ from typing import Protocol
 import pytest
 
 from stig.net.circuit import HopLimits, is_circuit
-from stig.net.memory_net import MemoryHub, MemoryNetwork
+from stig.net.memory_net import MemoryHub
 from stig.net.network import (
     BEHIND_NAT,
     HOLE_PUNCHED,
@@ -212,15 +212,57 @@ async def test_a_node_behind_nat_is_reached_through_its_relay(make: Make) -> Non
         await relay.stop()
         await until(lambda: not a.reach().relays, "the reservation to end with its relay")
 
+        # The circuit ends with its relay (docs/architecture.md, trap 9): then A and B are not
+        # connected, or connected directly — hole-punched before, or (libp2p on loopback) dialed
+        # again by the library's auto-connector at the addresses identify taught it. Never "via"
+        # a relay that is gone.
         def circuit_gone() -> bool:
             route = b.route(a.peer_id)
-            return route is None or route.kind == HOLE_PUNCHED
+            return route is None or route.kind != RELAYED
 
-        if isinstance(b, MemoryNetwork):
-            await until(circuit_gone, "the circuit to end with its relay")
-        # Not yet for libp2p: when the relay stops before DCUtR has punched through, py-libp2p
-        # 0.8.1 may keep the dead circuit as a live connection, and the route keeps naming the
-        # relay (seen once in three fresh-clone runs). Open in issue 11: close the circuits
-        # through a relay when the relay's own connection goes.
+        await until(circuit_gone, "the circuit to end with its relay")
+    finally:
+        await events_b.close()
+
+
+async def test_a_pair_that_can_punch_moves_off_its_relay_and_outlives_it(make: Make) -> None:
+    """DCUtR's promise (docs/protocol.md §8.8), where nothing stands in the way of a punch: the
+    twin's port-keeping NATs, and loopback for libp2p. The relayed pair becomes
+    ``hole-punched`` on both sides, and stays connected when the relay stops. Which NATs stop
+    a punch is checked on the twin (tests/net/test_net_memory_punch.py) and with kernel NAT
+    (tests/net/test_net_nat.py)."""
+    relay, a, b = make(1, hop=True), make(2, behind_nat=True), make(3, behind_nat=True)
+    events_b = Events(b)
+    try:
+        for net in (relay, a, b):
+            net.set_validator(TOPIC, rejects_bad)
+            await net.subscribe(TOPIC)
+            await net.start()
+        a.set_stream_handler(ECHO, echo)
+        await a.dial(relay.addresses()[0], within=10)
+        await until(lambda: a.reach().relays == (relay.peer_id,), "a reservation on the relay")
+        (circuit,) = a.reach().advertised
+        assert await b.dial(circuit, within=15) == a.peer_id
+        first = b.route(a.peer_id)
+        assert first is not None and first.kind in (RELAYED, HOLE_PUNCHED)
+
+        for net, other in ((b, a), (a, b)):
+            await until(
+                lambda n=net, o=other: getattr(n.route(o.peer_id), "kind", None) == HOLE_PUNCHED,  # type: ignore[misc]
+                "the pair to punch through",
+                within=30,
+            )
+        punched = b.route(a.peer_id)
+        assert punched is not None and punched.relay is None and punched.since >= first.since
+
+        await relay.stop()
+        await until(lambda: not a.reach().relays, "the reservation to end with its relay")
+        assert a.peers() == [b.peer_id] and b.peers() == [a.peer_id]
+        assert getattr(b.route(a.peer_id), "kind", None) == HOLE_PUNCHED
+        assert PeerDown(a.peer_id) not in events_b.seen
+        stream = await b.open_stream(a.peer_id, ECHO, within=10)
+        await stream.send(b"without the relay")
+        assert await stream.receive() == b"yaler eht tuohtiw"
+        await stream.close()
     finally:
         await events_b.close()

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from stig.errors import UsageError
-from stig.node.config import load_config, with_network
+from stig.node.config import add_bootstrap, load_config, with_network
 
 PEER = "/ip4/198.51.100.7/tcp/4737/p2p/12D3KooWB533We1MxvSsv2t4SaYjNGPnBRXDECx7esP1PfjZrUNw"
 
@@ -117,3 +117,33 @@ def test_tor_only_refuses_lan_and_clearnet_peers_given_on_the_command_line(
     kept = load_config(written(tmp_path, f'[network]\nbootstrap = ["{PEER}"]\n'))
     both = with_network(kept, bootstrap=(ONION,), tor="tor-only")
     assert both.network.bootstrap == (PEER, ONION)
+
+
+JOINING = "/ip4/198.18.0.9/tcp/4737/p2p/12D3KooWPaU6p1BCEEPhCZ724vZotwf67GkkwLhBcxbYnoLZxmVE"
+JOINING_TOO = "/ip4/198.18.0.10/tcp/4737/p2p/12D3KooWPaU6p1BCEEPhCZ724vZotwf67GkkwLhBcxbYnoLZxmVE"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "",
+        "# my node\n[network]\n# on the home LAN\nlan = true\n",
+        "[network]\nbootstrap = [] # none yet\n",
+        "network.lan = false # dotted keys\n",
+        f'[network]\nbootstrap = [\n  # the first relay\n  "{JOINING}",\n]\n',
+    ],
+)
+def test_connect_adds_peers_and_keeps_the_files_comments(tmp_path: Path, text: str) -> None:
+    path = tmp_path / "config.toml"
+    if text:
+        path.write_text(text)
+    before = load_config(path).network.bootstrap if text else ()
+    added = add_bootstrap(path, [JOINING, JOINING_TOO, JOINING])
+    assert added == [a for a in (JOINING, JOINING_TOO) if a not in before]
+    now = load_config(path).network.bootstrap
+    assert now == tuple(dict.fromkeys((*before, JOINING, JOINING_TOO)))
+    written = path.read_text()
+    for line in text.splitlines():
+        if "#" in line:
+            assert line[line.index("#") :] in written  # every comment is still there
+    assert add_bootstrap(path, [JOINING_TOO]) == []  # nothing twice

@@ -338,6 +338,20 @@ async def test_invalid_pushes_are_counted_and_never_forwarded(mesh: Mesh) -> Non
     assert await node.store.count() == 1
 
 
+async def test_a_push_is_verified_once_on_its_way_in(mesh: Mesh) -> None:
+    """The validator's verdict travels with the push to ingest (stig/node/verdicts.py): the
+    trace is stored, and no verdict is left behind, so ingest took it instead of checking the
+    bytes again."""
+    source = await mesh.start("source")
+    node = await mesh.start("node", bootstrap=(source,))
+    traces = [note(f"pushed {i}") for i in range(5)]
+    await source.post(*traces)
+    for trace in traces:
+        await until(lambda t=trace: node.holds(t), "every push to be stored")  # type: ignore[misc]
+    # (A sync on connect may store some of them first; their pushes are ingested all the same.)
+    await until(lambda: len(node.node.admission.verdicts) == 0, "every verdict to be taken")
+
+
 # -- relay policy --------------------------------------------------------------------------------
 
 

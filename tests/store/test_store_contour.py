@@ -28,6 +28,7 @@ from stig.crdt.views import TraceSet
 from stig.node.home import Home
 from stig.node.local import Draft, LocalNode, create_store
 from stig.store import ExportFilter, MemoryStore, SqliteStore
+from stig.store.packed import unpack
 from stig.store.schema import SCHEMA_VERSION
 from tests.crdt.strategies import ANA, BEN, T0
 from tests.crdt.test_crdt_contour import ALL, tagged_histories
@@ -110,6 +111,12 @@ def test_eviction_keeps_the_copied_columns_right(traces: list[Trace], data: st.D
     run(body)
 
 
+UNDO_SCHEMA_5 = """
+    UPDATE traces SET raw = stig_unpack(raw) WHERE raw IS NOT NULL;
+"""
+"""Schema 5 back to schema 4: the canonical bytes as they are (``stig_unpack`` is
+stig.store.packed.unpack, registered on the connection)."""
+
 UNDO_SCHEMA_4 = """
     DROP TRIGGER refs_added;
     DROP TRIGGER refs_removed;
@@ -121,7 +128,8 @@ UNDO_SCHEMA_4 = """
 
 
 DOWNGRADE = (
-    UNDO_SCHEMA_4
+    UNDO_SCHEMA_5
+    + UNDO_SCHEMA_4
     + """
     DROP TRIGGER tags_follow_trace;
     DROP INDEX tags_contour;
@@ -149,12 +157,13 @@ def test_a_store_from_before_the_contour_is_migrated(
         await sql.add(traces[:cut], T0 - DAY)
         await sql.close()
         with sqlean.connect(path) as db:
+            db.create_function("stig_unpack", 1, unpack)
             db.executescript(DOWNGRADE)
         db.close()
         migrated = await SqliteStore.open(path)
         try:
             (version,) = await migrated._one("PRAGMA user_version")
-            assert version == SCHEMA_VERSION == 4
+            assert version == SCHEMA_VERSION == 5
             expected = contour(TraceSet(traces[:cut]), now, 120, ALL, ALL)
             assert ordered(await migrated.contour(now, 120, ALL, ALL)) == ordered(expected)
             # Later traces (retracts, echoes) change the migrated rows through the trigger.

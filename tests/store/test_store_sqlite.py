@@ -23,10 +23,17 @@ from stig.crdt.trace import Trace
 from stig.crdt.views import FeedFilter, TraceSet
 from stig.errors import StoreError
 from stig.store import Added, Collected, ExportFilter, Hidden, MemoryStore, SqliteStore, Thread
+from stig.store.packed import MAGIC, pack, unpack
 from stig.store.schema import SCHEMA_VERSION
 from tests.crdt.strategies import ANA, BEN, CY, DEE, T0, forge, post
 
 # -- helpers -------------------------------------------------------------------------------
+
+UNDO_SCHEMA_5 = """
+    UPDATE traces SET raw = stig_unpack(raw) WHERE raw IS NOT NULL;
+"""
+"""Schema 5 back to schema 4: the canonical bytes as they are (``stig_unpack`` is
+stig.store.packed.unpack, registered on the connection by ``downgrade``)."""
 
 UNDO_SCHEMA_4 = """
     DROP TRIGGER refs_added;
@@ -60,6 +67,15 @@ def raw_db(path: Path) -> Iterator[sqlean.Connection]:
         yield con
 
 
+def downgrade(con: sqlean.Connection, script: str) -> None:
+    con.create_function("stig_unpack", 1, unpack)
+    con.executescript(script)
+
+
+def file_size(path: Path) -> int:
+    return path.stat().st_size
+
+
 def file_bytes(*paths: Path) -> bytes:
     return b"".join(p.read_bytes() for p in paths)
 
@@ -86,6 +102,7 @@ async def test_open_turns_on_wal_and_sets_the_schema_version(path: Path) -> None
         assert one(con, "PRAGMA journal_mode") == "wal"
         assert one(con, "PRAGMA user_version") == SCHEMA_VERSION
         assert one(con, "PRAGMA page_size") == 16384  # a new store: docs/performance.md "Disk"
+        assert one(con, "PRAGMA auto_vacuum") == 2  # incremental: indexing returns freed pages
         tables = {row[0] for row in con.execute("SELECT name FROM sqlite_master")}
     assert {"traces", "refs", "tags", "search", "meta", "traces_feed"} <= tables
 
@@ -495,6 +512,83 @@ async def test_the_index_deletes_in_place_without_a_merge(store: SqliteStore, pa
     assert len(await store.search("ordinary", T0 + 2 * MINUTE, 200)) == 120
 
 
+async def test_a_trace_is_stored_compressed_and_read_back_as_its_canonical_bytes(
+    store: SqliteStore, path: Path
+) -> None:
+    """Schema 5 (stig/store/packed.py): the row keeps ``pack(encoded)``; whatever leaves the
+    store (get, export, fetch for a peer, stored_after for the mesh) is the canonical bytes."""
+    long = post(ANA, kinds.NOTE, 0, body="the pump at the corner works again; " * 12)
+    short = post(BEN, kinds.ECHO, MINUTE, refs=(long,))
+    await store.add([long, short], T0)
+    with raw_db(path) as con:
+        rows = dict(con.execute("SELECT id, raw FROM traces").fetchall())
+    assert rows == {long.id: pack(long.encoded), short.id: pack(short.encoded)}
+    assert rows[long.id].startswith(MAGIC) and len(rows[long.id]) < len(long.encoded) // 2
+    assert rows[short.id] == short.encoded  # DEFLATE would not shrink it: kept as it is
+    now = T0 + 2 * MINUTE
+    assert await store.get(long.id) == long
+    assert sorted(await exported(store, now)) == sorted([long.encoded, short.encoded])
+    assert await store.fetch([long.id, short.id[:4]], now) == [long.encoded, short.encoded]
+    assert (await store.stored_after(0, 10))[1] == [long.encoded, short.encoded]
+    assert ids(await store.search("pump", now, 5)) == [long.id]
+
+
+async def test_a_damaged_stored_value_is_a_store_error(store: SqliteStore, path: Path) -> None:
+    trace = post(ANA, kinds.NOTE, 0, body="the pump at the corner works again; " * 12)
+    await store.add([trace], T0)
+    with raw_db(path) as con:
+        stored = one(con, "SELECT raw FROM traces")
+        assert isinstance(stored, bytes)
+        con.execute("UPDATE traces SET raw = ?", (stored[:-5],))
+    with pytest.raises(StoreError, match="damaged"):
+        await store.get(trace.id)
+
+
+async def test_a_store_of_schema_4_is_migrated_to_compressed_bytes_and_shrinks(path: Path) -> None:
+    """Every row is compressed by the migration and the file compacted once; reads give what
+    they gave before."""
+    words = ("rent", "pump", "tenants", "meeting", "bread", "court", "depot", "garden")
+    traces = [
+        post(
+            (ANA, BEN, CY)[i % 3],
+            kinds.NOTE,
+            i,
+            body=" ".join(f"{words[(i * k) % len(words)]}{k % 7}" for k in range(150)),
+        )
+        for i in range(200)
+    ]
+    traces.append(post(DEE, kinds.ECHO, 300, refs=(traces[0],)))
+    now = T0 + 400
+    opened = await SqliteStore.open(path)
+    try:
+        await opened.add(traces, T0)
+        feed = await opened.feed(now, FeedFilter(), 50)
+        found = await opened.search("pump3 OR court5", now, 50)
+    finally:
+        await opened.close()
+    with raw_db(path) as con:
+        downgrade(con, UNDO_SCHEMA_5 + "PRAGMA user_version = 4;")
+        con.execute("PRAGMA auto_vacuum = 0")  # as in a store made before schema 5
+        con.execute("VACUUM")
+        assert one(con, "PRAGMA auto_vacuum") == 0
+        assert one(con, "SELECT count(*) FROM traces WHERE substr(raw, 1, 1) = x'00'") == 0
+    size_before = file_size(path)
+
+    migrated = await SqliteStore.open(path)
+    try:
+        assert await migrated._one("PRAGMA user_version") == (SCHEMA_VERSION,)
+        assert await migrated.feed(now, FeedFilter(), 50) == feed
+        assert await migrated.search("pump3 OR court5", now, 50) == found
+        assert [await migrated.get(t.id) for t in traces] == traces
+    finally:
+        await migrated.close()
+    with raw_db(path) as con:
+        rows = dict(con.execute("SELECT id, raw FROM traces").fetchall())
+        assert one(con, "PRAGMA auto_vacuum") == 2  # turned on by the migration's VACUUM
+    assert rows == {t.id: pack(t.encoded) for t in traces}
+    assert file_size(path) < 0.8 * size_before, (file_size(path), size_before)
+
+
 async def test_a_store_of_schema_2_is_migrated_to_secure_delete(path: Path) -> None:
     """Schema 2 had plain FTS5 deletes (tombstones, merged later): the migration turns
     secure-delete on, and merges once, so a tombstoned row's words leave the file too."""
@@ -514,7 +608,7 @@ async def test_a_store_of_schema_2_is_migrated_to_secure_delete(path: Path) -> N
             ("pterodactyl sightings downtown",),
         )
         con.execute("DELETE FROM traces WHERE rowid = 1")
-        con.executescript(UNDO_SCHEMA_4)
+        downgrade(con, UNDO_SCHEMA_5 + UNDO_SCHEMA_4)
         con.execute("PRAGMA user_version = 2")
         con.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     assert b"pterodactyl" in search_files(path)
@@ -608,13 +702,22 @@ async def test_a_retract_purges_the_body_and_bytes_from_the_file(
 ) -> None:
     """Whether the secret reached the full-text index before its retract (a search indexes
     what is pending) or not."""
-    body = "qwertzuiopx: the secret meeting is behind the old mill"
+    body = (
+        "qwertzuiopx: the secret meeting is behind the old mill. Come after dark, come alone, "
+        "and bring the list of the tenants of the block; the meeting starts when the bell of "
+        "the mill rings twice, and the list goes back with whoever brought it."
+    )  # long enough to be stored compressed (stig/store/packed.py)
     secret = post(ANA, kinds.CALLOUT, 0, body=body, tags=("food",), ttl=7 * DAY)
     other = post(BEN, kinds.NOTE, 0, body="plain bread for everyone")
     echo = post(CY, kinds.ECHO, MINUTE, refs=(secret,))
     await store.add([secret, other, echo], T0)
     if searched_first:
         assert ids(await store.search("qwertzuiopx", T0 + MINUTE, 10)) == [secret.id]
+    # The row keeps the bytes deflated (schema 5): the body's words are not in the file as
+    # text, so the check below looks for the stored value itself too (and can fail).
+    stored = pack(secret.encoded)
+    assert stored.startswith(MAGIC)
+    assert stored in file_bytes(*(p for p in path.parent.glob(f"{path.name}*")))
     retract = post(ANA, kinds.RETRACT, HOUR, refs=(secret,))
     await store.add([retract], T0 + HOUR)
     now = T0 + 2 * HOUR
@@ -651,6 +754,8 @@ async def test_a_retract_purges_the_body_and_bytes_from_the_file(
         assert leak.encode() not in data, leak
     assert secret.signature not in data
     assert secret.encoded not in data
+    assert stored not in data
+    assert pack(other.encoded) in data
 
 
 async def test_a_burn_hides_everything_its_author_posted_before_it_and_nothing_after(
@@ -702,6 +807,27 @@ async def test_add_counts_duplicates_within_and_across_batches(store: SqliteStor
     assert await store.add([b, b, b], T0) == Added([], 3)
     assert await store.count() == 3
     assert set(await exported(store, T0)) == {a.encoded, b.encoded, c.encoded}
+
+
+async def test_a_batch_larger_than_one_statement_s_ids_finds_duplicates_and_supporters(
+    store: SqliteStore,
+) -> None:
+    """SqliteStore reads what a batch needs to know 500 ids at a time (the first statement also
+    catches up): duplicates in any slice are found, and a supporter in a later slice of the
+    same batch as its target, or stored before it, still counts."""
+    notes = [post(ANA, kinds.NOTE, i, body=f"note {i}") for i in range(1200)]
+    early = post(BEN, kinds.ECHO, 1300, refs=(notes[1100],))  # stored before its target
+    assert await store.add([early], T0) == Added([early.id], 0)
+    late = post(CY, kinds.ECHO, 1300, refs=(notes[3],))  # after its target, same batch
+    added = await store.add([*notes[:700], late, *notes[:700], *notes[700:]], T0)
+    assert sorted(added.accepted) == sorted([*(n.id for n in notes), late.id])
+    assert added.duplicates == 700
+    again = await store.add([*notes[600:], *notes[:600]], T0)
+    assert again == Added([], 1200)
+    # The feed's first page is read in the order of the stored heat: the supported notes first.
+    expected = TraceSet([*notes, early, late]).feed(T0, FeedFilter(), 2)
+    assert {r.trace.id for r in expected} == {notes[3].id, notes[1100].id}
+    assert await store.feed(T0, FeedFilter(), 2) == expected
 
 
 async def test_add_durable_stores_one_trace_and_commits_it(store: SqliteStore, path: Path) -> None:

@@ -6,12 +6,13 @@ from __future__ import annotations
 import json
 import os
 import select
-import signal
 import subprocess
 import sys
 import time
 from pathlib import Path
 from typing import Any
+
+from stig.child_process import stop_by_pid
 
 ROOT = Path(__file__).resolve().parents[2]
 PEER = Path(__file__).with_name("onion_peer.py")
@@ -77,12 +78,6 @@ class OnionPeer:
         return self.log_path.read_text(errors="replace")
 
     def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGINT)
-            try:
-                self.process.wait(15)
-            except subprocess.TimeoutExpired:
-                os.kill(self.process.pid, signal.SIGKILL)
-                self.process.wait(5)
+        stop_by_pid(self.process, within=15)
         if self.process.stdout is not None:
             self.process.stdout.close()

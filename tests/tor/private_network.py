@@ -37,6 +37,7 @@ Facts that shaped it (each one was hit or measured):
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import shutil
@@ -47,8 +48,11 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from stem import SocketError
+from stem import ProtocolError, SocketError
+from stem.connection import AuthenticationFailure
 from stem.control import Controller
+
+from stig.child_process import stop_by_pid
 
 AUTHORITIES = 3
 RELAYS = 3
@@ -155,7 +159,11 @@ class TorNode:
 
     def controller(self) -> Controller:
         controller = Controller.from_port(address="127.0.0.1", port=self.control)
-        controller.authenticate()
+        try:
+            controller.authenticate()
+        except BaseException:
+            controller.close()
+            raise
         return controller
 
     def log_tail(self, lines: int = 8) -> str:
@@ -172,7 +180,10 @@ class TorNode:
                 # stem leaks its socket when the connection is refused: probe first.
                 socket.create_connection(("127.0.0.1", self.control), timeout=1).close()
                 self.owner = self.controller()
-            except (SocketError, OSError):
+            except (SocketError, OSError, AuthenticationFailure, ProtocolError):
+                # Refused (not listening yet), or another program took the port between
+                # free_ports and tor's bind (seen with two test sessions at once: stem's
+                # IncorrectSocketType): not this tor; the deadline and the retry cover it.
                 return False
         return True
 
@@ -180,16 +191,8 @@ class TorNode:
         if self.owner is not None:
             self.owner.close()  # tor exits on its own; the PID is the backstop
             self.owner = None
-        process = self.process
-        if process is None:
-            return
-        if process.poll() is None:
-            process.send_signal(signal.SIGINT)
-            try:
-                process.wait(STOP_WITHIN)
-            except subprocess.TimeoutExpired:
-                os.kill(process.pid, signal.SIGKILL)
-                process.wait(5)
+        if self.process is not None:
+            stop_by_pid(self.process, within=STOP_WITHIN)
 
 
 class PrivateTorNetwork:
@@ -402,3 +405,40 @@ def start_private_network(root: Path, tries: int = 2) -> PrivateTorNetwork:
         return network
     assert failure is not None
     raise failure
+
+
+def main() -> None:
+    """``python -m tests.tor.private_network [DIR]``: start a private network and keep it up
+    until Ctrl-C, for trying stig over Tor by hand (docs/tor.md, "Trying it by hand"). Prints
+    the client tors' control ports and the ``extra_torrc`` lines a tor of stig's own needs to
+    join it; every tor is stopped by PID on the way out."""
+    import argparse
+    import tempfile
+
+    parser = argparse.ArgumentParser(description=main.__doc__)
+    parser.add_argument("dir", nargs="?", type=Path, help="where the tors keep their data")
+    args = parser.parse_args()
+    root = args.dir or Path(tempfile.mkdtemp(prefix="stig-tor-"))
+    print(f"starting a private Tor network under {root} (18-90 s) ...", flush=True)
+    network = start_private_network(root)
+    try:
+        extra = root / "extra_torrc"
+        extra.write_text(network.client_torrc() + "\n")
+        print(f"bootstrapped in {network.bootstrapped_in:.1f} s", flush=True)
+        for client in network.clients:
+            print(
+                f"{client.nick}: control 127.0.0.1:{client.control} (cookie {client.cookie}), "
+                f"socks 127.0.0.1:{client.socks}"
+            )
+        print(f"a tor of stig's own joins it with these lines as [tor] extra_torrc: {extra}")
+        print("Ctrl-C stops every tor", flush=True)
+        for sig in (signal.SIGINT, signal.SIGTERM):  # SIGINT may come ignored (a `&` job)
+            signal.signal(sig, signal.default_int_handler)
+        with contextlib.suppress(KeyboardInterrupt):
+            signal.pause()
+    finally:
+        network.stop()
+
+
+if __name__ == "__main__":
+    main()

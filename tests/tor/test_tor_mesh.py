@@ -6,12 +6,16 @@ dials the onion only) and catches up by sync over Tor; while they run, the tor-o
 socket to anything but 127.0.0.1, checked from outside with psutil; a group's sealed trace
 travels over Tor too.
 
-One tor-only node attaches to a client tor of the private network (control port and cookie),
-the other starts a tor of its own (``control = "own"``) that joins the private network through
-``extra_torrc``. Every stig process, and the tor it started, is ended by PID, pass or fail."""
+One tor-only node attaches to a client tor of the private network (control port and cookie)
+and starts as a new user is told to (``--tor-only --bootstrap <the relay's invite code>``); the
+other starts a tor of its own (``control = "own"``) that joins the private network through
+``extra_torrc``, at the same time as the relay, and is given the relay's onion with ``stig
+connect`` while it runs. Every stig process, and the tor it started, is ended by PID, pass or
+fail."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
 import signal
@@ -21,6 +25,8 @@ from pathlib import Path
 import psutil
 import pytest
 
+from stig.node.control import ask_status
+from stig.store.sqlite import SqliteStore
 from tests.mesh.processes import Node, cluster, stig, stig_json, wait_for
 from tests.tor.loopback import loopback_only
 from tests.tor.private_network import PrivateTorNetwork
@@ -50,7 +56,17 @@ def own_tor(network: PrivateTorNetwork) -> str:
 
 
 def holds(node: Node, trace_id: str) -> bool:
-    return any(item["id"] == trace_id for item in stig_json(node.home, "feed"))
+    """Whether the node's store holds the trace: read from its SQLite file in this process (a
+    `stig feed` per look costs a Python start, seconds on a loaded machine)."""
+
+    async def look() -> bool:
+        store = await SqliteStore.open(node.home / "store.db")
+        try:
+            return await store.get(bytes.fromhex(trace_id)) is not None
+        finally:
+            await store.close()
+
+    return asyncio.run(look())
 
 
 @pytest.fixture
@@ -76,44 +92,48 @@ def test_tor_only_nodes_meet_through_an_onion_relay(
     tor_network: PrivateTorNetwork, tmp_path: Path, tors_started: list[int]
 ) -> None:
     relay_tor, node_tor = tor_network.clients
+    a_home = home_with(tmp_path / "a", attached(node_tor.control))
+    b_home = home_with(tmp_path / "b", own_tor(tor_network))
+    stig(a_home, "group", "new", GROUP)
+    code = stig_json(a_home, "group", "invite", GROUP, "--json")["code"]
+    stig(b_home, "group", "join", code, "--name", "friends")
     with cluster() as nodes:
+        # The relay and b start at once (b's own tor bootstraps meanwhile); b has no
+        # bootstrap address and is given the relay's onion with `stig connect` while it runs.
         relay = Node(
             home_with(tmp_path / "relay", attached(relay_tor.control)),
             "--tor",
             command="relay",
             start_within=WITHIN,
-        ).start()
+        ).launch()
         nodes.append(relay)
-        # `stig addr`: the whole list (stdout may have given only its first line so far).
-        addresses = stig(relay.home, "addr").stdout.split()
-        (onion,) = [a for a in addresses if a.startswith("/onion3/")]
-        (clearnet,) = [a for a in addresses if a.startswith("/ip4/127.0.0.1/tcp/")]
-        # The onion comes first: an invite carries the first few addresses.
-        assert addresses[0] == relay.address == onion
+        b = Node(b_home, "--tor-only", listen=None, start_within=WITHIN).launch()
+        nodes.append(b)
+        relay.started()
+        # The invite: the whole list of addresses (stdout may have given only its first line
+        # so far). The onion comes first: an invite carries the first few addresses.
+        relay_invite = stig_json(relay.home, "invite")
+        onion, clearnet = relay_invite["addresses"]
+        assert onion == relay.address and onion.startswith("/onion3/")
+        assert clearnet.startswith("/ip4/127.0.0.1/tcp/")
 
-        a_home = home_with(tmp_path / "a", attached(node_tor.control))
-        b_home = home_with(tmp_path / "b", own_tor(tor_network))
-        stig(a_home, "group", "new", GROUP)
-        code = stig_json(a_home, "group", "invite", GROUP, "--json")["code"]
-        stig(b_home, "group", "join", code, "--name", "friends")
+        # What a new user is told to run: the relay's invite code as --bootstrap (a tor-only
+        # node takes its onion and leaves its TCP address).
         a = Node(
             a_home,
-            *("--tor-only", "--bootstrap", onion),
+            *("--tor-only", "--bootstrap", relay_invite["code"]),
             listen=None,
             start_within=WITHIN,
-        ).start()
+        ).launch()
         nodes.append(a)
-        b = Node(
-            b_home,
-            *("--tor-only", "--bootstrap", onion),
-            listen=None,
-            start_within=WITHIN,
-        ).start()
-        nodes.append(b)
+        clear = Node(home_with(tmp_path / "clear", ""), "--bootstrap", clearnet).launch()
+        nodes.append(clear)
+        b.started()
         tors_started.extend(own_tor_pids(b))
         assert tors_started, "node b was to start a tor of its own"
-        clear = Node(home_with(tmp_path / "clear", ""), "--bootstrap", clearnet).start()
-        nodes.append(clear)
+        assert "added to config.toml" in stig(b.home, "connect", onion).stdout
+        a.started()
+        clear.started()
         # A tor-only node hands out its onion address, nothing else.
         for node in (a, b):
             assert node.addresses and all(x.startswith("/onion3/") for x in node.addresses)
@@ -166,8 +186,6 @@ def test_tor_only_nodes_meet_through_an_onion_relay(
         wait_for(lambda: holds(relay, while_away), WITHIN, "the relay to get b's post")
         # It comes back from the relay's invite: the code carries the relay's onion and its
         # TCP address; a tor-only node keeps both in config.toml and dials only the onion.
-        relay_invite = stig_json(relay.home, "invite")
-        assert relay_invite["addresses"] == [onion, clearnet]
         stig(a.home, "connect", relay_invite["code"])
         back = Node(a.home, "--tor-only", listen=None, start_within=WITHIN).start()
         nodes.append(back)
@@ -183,4 +201,6 @@ def test_tor_only_nodes_meet_through_an_onion_relay(
 
 
 def connected(node: Node) -> int:
-    return sum(1 for p in stig_json(node.home, "peers")["peers"] if p["connected"])
+    """Connected peers, asked over the node's control socket (what `stig peers` asks)."""
+    status = asyncio.run(ask_status(node.home / "control.sock"))
+    return sum(1 for p in status["peers"] if p["connected"])

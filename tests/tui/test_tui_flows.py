@@ -95,7 +95,10 @@ async def until(pilot: Pilot[None], condition: Callable[[], bool], what: str) ->
 
 
 def rows(app: StigApp) -> list[str]:
-    return [item.trace.body for item in app.screen.query_one(TraceTable).items]
+    """The bodies in the current screen's trace table; none while a screen without one (the
+    composer, a dialog) is on top, as it still is while a slow machine posts."""
+    tables = list(app.screen.query(TraceTable))
+    return [item.trace.body for item in tables[0].items] if tables else []
 
 
 def table(app: StigApp) -> TraceTable:

@@ -96,7 +96,7 @@ async def test_a_code_added_here_is_dialed_at_once_and_kept(tmp_path: Path) -> N
             table = app.screen.query_one("#peers", DataTable)
             await until(
                 pilot,
-                lambda: peer in table.rows and "direct" in table.get_row(peer),
+                lambda: peer in table.rows and str(table.get_row(peer)[1]).startswith("direct"),
                 "the peer's row, saying how it is reached",
             )
 

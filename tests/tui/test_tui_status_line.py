@@ -22,8 +22,9 @@ def test_alone_with_failing_addresses_says_so() -> None:
     assert "nobody to dial yet" in line(LiveStatus(mode=ONLINE, queued=0))
 
 
-def test_online_only_with_a_peer() -> None:
-    peer = PeerState(
+def connected_peer() -> PeerState:
+    """A peer that is connected and has done nothing yet."""
+    return PeerState(
         peer="12D3KooW",
         connected=True,
         last_sync=None,
@@ -35,4 +36,14 @@ def test_online_only_with_a_peer() -> None:
         banned=False,
         ban_reason="",
     )
+
+
+def test_online_only_with_a_peer() -> None:
+    peer = connected_peer()
     assert line(LiveStatus(mode=ONLINE, queued=0, peers=(peer,))).startswith("● online · 1 peer")
+
+
+def test_online_with_failing_addresses_still_says_how_many() -> None:
+    peer = connected_peer()
+    text = line(LiveStatus(mode=ONLINE, queued=0, peers=(peer,), failing=2))
+    assert text.startswith("● online · 1 peer · 2 addresses failing (p)")

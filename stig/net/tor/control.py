@@ -29,7 +29,9 @@ Every failure is a ``TorError`` whose message says what to do.
 
 from __future__ import annotations
 
+import logging
 import socket
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -41,6 +43,8 @@ from stem.control import Controller, Listener
 
 from stig.errors import TorError
 from stig.net.tor.onion_key import OnionKey
+
+log = logging.getLogger(__name__)
 
 LOOPBACK = frozenset({"127.0.0.1", "::1", "localhost"})
 
@@ -203,13 +207,22 @@ class TorControl:
                 return str(host), int(port)
         return None
 
-    def wait_bootstrapped(self, within: float) -> TorStatus:
-        """Block until tor has bootstrapped (100 %), at most ``within`` seconds."""
+    def wait_bootstrapped(self, within: float, cancel: threading.Event | None = None) -> TorStatus:
+        """Block until tor has bootstrapped (100 %), at most ``within`` seconds, or until
+        ``cancel`` is set (a node stopped while it waits: ``TorError`` "cancelled"). Logs each
+        new step of the progress (INFO), so that a person waiting sees what tor is doing."""
         deadline = time.monotonic() + within
+        said = ""
         while True:
             status = self.status()
             if status.bootstrapped:
                 return status
+            step = f"{status.progress} % ({status.summary})"
+            if step != said:
+                log.info("waiting for tor at %s to bootstrap: %s", self.where, step)
+                said = step
+            if cancel is not None and cancel.is_set():
+                raise TorError("cancelled", "stopped while waiting for tor to bootstrap")
             if time.monotonic() > deadline:
                 raise TorError(
                     "bootstrap",
@@ -217,7 +230,10 @@ class TorControl:
                     f"{within:.0f} s: check that this machine reaches the Tor network (or its "
                     "bridges), and tor's log",
                 )
-            time.sleep(BOOTSTRAP_POLL)
+            if cancel is not None:
+                cancel.wait(BOOTSTRAP_POLL)
+            else:
+                time.sleep(BOOTSTRAP_POLL)
 
     # onion services
 

@@ -26,11 +26,11 @@ from __future__ import annotations
 
 import os
 import shutil
-import signal
 import subprocess
 import time
 from pathlib import Path
 
+from stig.child_process import stop_by_pid
 from stig.errors import TorError
 from stig.net.tor.control import TorControl
 
@@ -130,13 +130,5 @@ class TorDaemon:
         if self.control is not None:
             self.control.close()
             self.control = None
-        process = self.process
-        if process is None:
-            return
-        if process.poll() is None:
-            process.send_signal(signal.SIGINT)
-            try:
-                process.wait(STOP_WITHIN)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(STOP_WITHIN)
+        if self.process is not None:
+            stop_by_pid(self.process, within=STOP_WITHIN, after_kill=STOP_WITHIN)

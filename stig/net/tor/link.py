@@ -13,6 +13,7 @@ Two modes (docs/protocol.md §8.10): ``tor`` — reachable as an onion as well a
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -76,9 +77,10 @@ class TorLink:
             self.control.close()
 
 
-def open_link(plan: TorPlan) -> TorLink:
+def open_link(plan: TorPlan, cancel: threading.Event | None = None) -> TorLink:
     """Attach to (or start) tor, wait for its bootstrap, load the onion key (module docstring).
-    Raises TorError with a message that says what to do."""
+    Raises TorError with a message that says what to do; setting ``cancel`` (from another
+    thread: the caller was stopped) ends the wait at once, and stig's own tor with it."""
     key = OnionKey.load_or_create(plan.key_file) if plan.key_file else OnionKey.generate()
     daemon: TorDaemon | None = None
     if plan.control == OWN:
@@ -97,7 +99,7 @@ def open_link(plan: TorPlan) -> TorLink:
             )
         control = TorControl.attach(int(port), host=host or "127.0.0.1", password=plan.password)
     try:
-        control.wait_bootstrapped(plan.bootstrap_within)
+        control.wait_bootstrapped(plan.bootstrap_within, cancel)
         socks = control.socks_address()
         if socks is None:
             raise TorError(

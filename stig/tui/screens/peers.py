@@ -15,8 +15,16 @@ from textual.widgets import DataTable, Input, Static
 
 from stig.errors import StigError
 from stig.node.joining import ABOUT, Invite, addresses_of, invite_of
-from stig.node.live import ELSEWHERE, FAILED, OFFLINE, STARTING, LiveStatus
-from stig.readable import span
+from stig.node.live import (
+    ELSEWHERE,
+    FAILED,
+    OFFLINE,
+    STARTING,
+    FailingAddress,
+    LiveStatus,
+    PeerState,
+)
+from stig.readable import plural, span
 from stig.tui.screens.page import Page
 from stig.tui.session import Session
 from stig.tui.widgets.qr import qr_text
@@ -32,6 +40,64 @@ def _bytes(n: int) -> str:
             return f"{n:.0f} {unit}"
         n //= 1000
     return f"{n} TB"
+
+
+SHORT_PEER = 20
+"""Peer ids longer than this (libp2p's are 52 characters) are shown by their two ends in the
+table, so that its columns fit 80 columns; the full id is on the row's key and in ``stig peers``."""
+
+
+def short_peer(peer: str) -> str:
+    return f"{peer[:10]}…{peer[-6:]}" if len(peer) > SHORT_PEER else peer
+
+
+def reached(peer: PeerState, now: float) -> str:
+    """How a peer is reached, and for how long ("via relay 12D3KooWAb…x9Yz7Q, 3m",
+    "hole-punched over tor, 5s"), or why it is not ("gone", "cut off: …")."""
+    if peer.banned:
+        return f"cut off: {peer.ban_reason}"
+    if not peer.connected:
+        return "gone"
+    if not peer.route:
+        return "connected over tor (onion)" if peer.onion else "connected"
+    words = " ".join(short_peer(word) for word in peer.route.split(" "))
+    if peer.onion:
+        words += " over tor (onion)"
+    if peer.route_since is not None:
+        words += f", {span(int(now - peer.route_since))}"
+    return words
+
+
+def last_sync(peer: PeerState, now: float) -> str:
+    """When the last sync was and how it went, short: "4s ago (3 in, 0 out)"."""
+    if not peer.last_sync:
+        return "—"
+    ago = f"{span(int(now - peer.last_sync))} ago"
+    result = peer.last_sync_result
+    if result.startswith("ok: "):
+        moved = ", ".join(result.removeprefix("ok: ").split(", ")[:2])  # not the round trips
+        return f"{ago} ({moved})"
+    return f"{ago} ({result[:40]})" if result else ago
+
+
+def failing_words(dialing: tuple[FailingAddress, ...], now: float) -> Text:
+    """The addresses this node dials and cannot reach: why, since when, and the next try."""
+    text = Text()
+    if not dialing:
+        return text
+    text.append(plural(len(dialing), "address", "addresses") + " not reached", style="bold yellow")
+    text.append("  (kept in config.toml, dialed again and again)", style="dim")
+    for failing in dialing:
+        text.append(f"\n{failing.address}\n")
+        text.append(f"  {failing.error}\n", style="yellow")
+        tries = plural(failing.failures, "try", "tries")
+        since = span(int(now - failing.failing_since)) if failing.failing_since else ""
+        words = f"failing for {since} ({tries})" if since else f"{tries} failed"
+        if failing.next_try is not None:
+            ahead = failing.next_try - now
+            words += f"; next try in {span(round(ahead))}" if ahead > 0 else "; next try now"
+        text.append(f"  {words}", style="dim")
+    return text
 
 
 def about_me(status: LiveStatus) -> Text:
@@ -146,6 +212,7 @@ class PeersScreen(Page):
             # What is done most first (on 80x24, the invite's QR code is scrolled to).
             yield Static("", id="me")
             yield DataTable(id="peers", cursor_type="row", zebra_stripes=True)
+            yield Static("", id="failing")
             yield Static(Text("Add a peer", style="bold"), id="add-title")
             yield Input(placeholder=ADD_PLACEHOLDER, id="add-peer")
             yield Static("", id="add-said", classes="hint")
@@ -156,7 +223,8 @@ class PeersScreen(Page):
 
     def on_mount(self) -> None:
         table = self.query_one("#peers", DataTable)
-        for label in ("peer", "state", "reached", "last sync", "in", "out", "accepted", "rejected"):
+        # What matters most first: on 80 columns, the byte and trace counts scroll into view.
+        for label in ("peer", "reached", "last sync", "in", "out", "accepted", "rejected"):
             table.add_column(label, key=label)
         self.show()
         self.set_interval(REFRESH, self.show)
@@ -253,19 +321,11 @@ class PeersScreen(Page):
         table = self.query_one("#peers", DataTable)
         table.clear()
         for p in sorted(status.peers, key=lambda p: (not p.connected, p.peer)):
-            state = "connected" if p.connected else "gone"
-            if p.connected and p.onion:
-                state = "connected over tor (onion)"
-            if p.banned:
-                state = f"cut off: {p.ban_reason}"
             rejected = ", ".join(f"{reason} {n}" for reason, n in sorted(p.rejected.items()))
             table.add_row(
-                p.peer,
-                state,
-                (p.route or "—") if p.connected else "—",
-                f"{span(int(now - p.last_sync))} ago ({p.last_sync_result})"
-                if p.last_sync
-                else "—",
+                short_peer(p.peer),
+                reached(p, now),
+                last_sync(p, now),
                 _bytes(p.bytes_in),
                 _bytes(p.bytes_out),
                 str(p.accepted),
@@ -273,5 +333,8 @@ class PeersScreen(Page):
                 key=p.peer,
             )
         table.display = bool(status.peers)
+        failing = self.query_one("#failing", Static)
+        failing.update(failing_words(status.dialing, now))
+        failing.display = bool(status.dialing)
         guide = self.query_one("#guidance", Static)
         guide.update("" if status.connected else guidance(status, str(self.session.home.root)))

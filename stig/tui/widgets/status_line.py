@@ -26,6 +26,9 @@ def status_text(
     elif status.mode == ONLINE:
         text.append("● online", style="bold green")
         text.append(f" · {plural(status.connected, 'peer', 'peers')}")
+        if status.failing:
+            failing = plural(status.failing, "address", "addresses")
+            text.append(f" · {failing} failing (p)", style="yellow")
     elif status.mode == ELSEWHERE:
         text.append("● online", style="bold green")
         text.append(f" (node in another process) · {plural(status.connected, 'peer', 'peers')}")

@@ -1,0 +1,121 @@
+"""stig's own CPU per gossip message: what a node does for one pushed trace, without py-libp2p.
+
+    python benchmarks/push_cost.py [--n 1000] [--repeat 5] [--json]
+
+A node spends its CPU per gossip message in py-libp2p (the trio thread) and in stig: the
+validator (``Admission.judge_push``: decode, bounds, signature, relay policy), then, on the
+node's loop, the pushed ingest ``Session`` (policy, clock checks) and one store transaction
+(``SqliteStore.add``, through aiosqlite's thread). ``propagation.py --real 10 --profile 3``
+measures the whole node, but on a shared machine stig's part there is a small difference of
+two noisy windows counted in 10 ms clock ticks. This script measures stig's part alone and
+exactly: the same calls MeshNode makes, one push at a time (gossip at a low rate), into a real
+SQLite store file that already holds PREFILL traces (so supports find their targets), with the
+trace mix of benchmarks/tracegen.py. Per push it prints the process's CPU (every thread: the
+loop's and aiosqlite's), the validator's share (CPU of ``judge_push``, on this thread), the
+trips to the store's thread, and the wall time. Each round is a fresh store; the table has
+every round and min / median / max.
+
+With --json the last line is ``{"cpu_us": median, "validator_us": median, "trips": ...}``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+from stig.crdt.trace import Trace
+from stig.node.admission import Admission, Session, Taken
+from stig.node.config import RelayPolicy
+from stig.node.ledger import Ledger
+from stig.store.sqlite import SqliteStore
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from report import print_json, print_machine, print_table
+from sqlclock import SqlClock
+from tracegen import TraceGenerator
+
+PREFILL = 2000
+PEER = "12D3KooWbenchmarkpeer"
+
+
+async def one_round(
+    path: Path, prefill: Sequence[Trace], pushes: Sequence[bytes], now: int
+) -> dict[str, float]:
+    store = await SqliteStore.open(path)
+    try:
+        await store.add(list(prefill), now)
+        admission = Admission(RelayPolicy(), store, Ledger(), lambda: float(now), lambda _: None)
+        turn, taken = asyncio.Lock(), Taken()
+        accepted = 0
+        validator = 0.0
+        with SqlClock() as clock:
+            cpu, wall = time.process_time(), time.perf_counter()
+            for data in pushes:
+                before = time.thread_time()
+                assert admission.judge_push(PEER, data)
+                validator += time.thread_time() - before
+                session = Session(admission, store, taken, turn, PEER, pushed=True, now=now)
+                await session.add([data])
+                accepted += (await session.finish()).accepted
+            cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
+        if accepted != len(pushes):
+            raise SystemExit(f"stored {accepted} of {len(pushes)} pushes")
+        n = len(pushes)
+        trips = sum(t.calls for t in clock.stats.values())
+        return {
+            "cpu_us": cpu / n * 1e6,
+            "validator_us": validator / n * 1e6,
+            "rest_us": (cpu - validator) / n * 1e6,
+            "trips": trips / n,
+            "wall_us": wall / n * 1e6,
+        }
+    finally:
+        await store.close()
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--n", type=int, default=1000, help="pushes per round (default 1000)")
+    parser.add_argument("--repeat", type=int, default=5, help="rounds (default 5)")
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--json", action="store_true", help="last line: JSON summary")
+    args = parser.parse_args(argv)
+
+    print_machine()
+    now = int(time.time())
+    traces = TraceGenerator(total=PREFILL + args.n, now=now, seed=args.seed).batch(PREFILL + args.n)
+    prefill, pushes = traces[:PREFILL], [t.encoded for t in traces[PREFILL:]]
+    rounds: list[dict[str, float]] = []
+    with tempfile.TemporaryDirectory(prefix="stig-push-") as scratch:
+        for r in range(args.repeat):
+            rounds.append(asyncio.run(one_round(Path(scratch) / f"{r}.db", prefill, pushes, now)))
+    keys = ("cpu_us", "validator_us", "rest_us", "trips", "wall_us")
+    headers = [
+        "round",
+        "CPU µs/push (all threads)",
+        "validator µs",
+        "ingest + store µs",
+        "store trips/push",
+        "wall µs/push",
+    ]
+    rows: list[list[object]] = [[f"#{i + 1}", *(r[k] for k in keys)] for i, r in enumerate(rounds)]
+    for label, pick in (("min", min), ("median", statistics.median), ("max", max)):
+        rows.append([label, *(pick([r[k] for r in rounds]) for k in keys)])
+    print_table(
+        f"stig's CPU per pushed trace ({args.n} pushes one at a time into a store of {PREFILL})",
+        headers,
+        rows,
+    )
+    if args.json:
+        print_json({k: round(statistics.median([r[k] for r in rounds]), 2) for k in keys})
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
