@@ -104,6 +104,7 @@ from stig.crdt import kinds
 from stig.crdt.compose import compose
 from stig.crdt.trace import Trace
 from stig.crypto.persona import Persona
+from stig.net.memory_clock import LoopClock
 from stig.net.memory_net import Link, MemoryHub, MemoryNetwork
 from stig.net.network import PeerId
 from stig.node.config import DEFAULT_MAX_CONNECTIONS, Config, NetworkConfig
@@ -680,14 +681,13 @@ class LoopLag:
 async def measure_memory(args: argparse.Namespace) -> dict[str, Any]:
     n, m, interval = args.memory, args.posts_memory, args.interval_memory
     rng = random.Random(SEED)
-    hub = MemoryHub(default_link=Link(latency=args.latency), seed=SEED)
     loop = asyncio.get_running_loop()
+    # The twin's clock and the nodes' (unix seconds) are the loop's: simulated on a
+    # VirtualClockLoop, so a route's start and a hole punch's timers agree with the links.
+    clock = LoopClock(loop)
+    hub = MemoryHub(default_link=Link(latency=args.latency), seed=SEED, clock=clock)
     arrivals = Arrivals(loop.time)
-    # The nodes' clock (unix seconds) is the loop's: simulated on a VirtualClockLoop.
-    epoch = time.time() - loop.time()
-
-    def node_clock() -> float:
-        return epoch + loop.time()
+    node_clock = clock.now
 
     root = Path(tempfile.mkdtemp(dir=args.homes_dir, prefix="p"))
     stop = asyncio.Event()

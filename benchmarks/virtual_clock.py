@@ -1,19 +1,19 @@
 """An asyncio event loop whose clock is simulated time: the in-memory simulation's clock when
 one process runs thousands of nodes (``propagation.py --memory N --clock virtual``).
 
-Why. On the wall clock, a simulated node's CPU work takes real time on the one core the
-simulator has, and every node waits for every other: at 10,000 nodes a post's wave needs about
-2–3 s of CPU (docs/performance.md, "10,000 in-memory nodes"), so on a shared machine the loop
-fell 5–36 s behind and time-to-all measured that backlog, not the 25 ms links. Here time moves
-only when the loop has nothing left to run: ``loop.time()`` stands still while callbacks run
-and jumps to the next timer when none is ready. Link latency (``call_later``),
-``asyncio.sleep``, ``asyncio.timeout`` and the nodes' own clock (``MeshNode(clock=...)``, given
-``epoch + loop.time()``) all read it, so what is measured is the protocol's time: hops, link
-delays, batching delays, timers. What it does not contain is the CPU time of a node's own work
-(zero simulated time here; on a real node about 1 ms of stig and 5–7 ms of py-libp2p per
-message: docs/performance.md, "Gossip CPU per message"). Discrete-event network simulators that
-run real application code (ns-3, Shadow) keep a loaded simulator from reading as a slow network
-the same way.
+Why. On the wall clock, a simulated node's CPU work takes real time on the one core the simulator
+has, and every node waits for every other: at 10,000 nodes a post's wave needs about 2–3 s of CPU
+(docs/performance.md, "10,000 in-memory nodes"), so on a shared machine the loop fell 5–36 s behind
+and time-to-all measured that backlog, not the 25 ms links. Here time moves only when the loop has
+nothing left to run: ``loop.time()`` stands still while callbacks run and jumps to the next timer
+when none is ready. Link latency (``call_later``), ``asyncio.sleep``, ``asyncio.timeout`` and the
+nodes' own clock (``MeshNode(clock=...)``, given ``epoch + loop.time()``), the in-memory twin's
+own clock (a route's start, a hole punch's timers: ``stig.net.memory_clock.LoopClock``) all read it,
+so what is measured is the protocol's time: hops, link delays, batching delays, timers. What it does
+not contain is the CPU time of a node's own work (zero simulated time here; on a real node about 1
+ms of stig and 5–7 ms of py-libp2p per message: docs/performance.md, "Gossip CPU per message").
+Discrete-event network simulators that run real application code (ns-3, Shadow) keep a loaded
+simulator from reading as a slow network the same way.
 
 How. ``BaseEventLoop._run_once`` asks the selector to wait ``timeout`` seconds (0 when callbacks
 are ready, the time to the next timer otherwise, None when there is none) and then runs the

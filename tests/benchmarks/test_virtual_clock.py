@@ -17,6 +17,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
 
 import virtual_clock  # (benchmarks/ is not a package: found by the path above)
 
+from stig.net.circuit import HopLimits
+from stig.net.hole_punch import PORT_KEEPING, PUNCH_AFTER, PUNCH_TAKES
+from stig.net.memory_clock import LoopClock
+from stig.net.memory_net import MemoryHub
+from stig.net.network import HOLE_PUNCHED, RELAYED, Route
+
 
 def test_timers_set_in_one_instant_for_the_same_delay_run_in_the_order_set() -> None:
     async def main() -> list[int]:
@@ -70,3 +76,36 @@ def test_a_timeout_fires_in_simulated_time() -> None:
         return False
 
     assert virtual_clock.run(main(), virtual=True)
+
+
+def test_the_twins_clock_on_the_simulated_loop_is_the_simulated_time() -> None:
+    """LoopClock over the simulated loop: the twin's *now* and its own timers (a hole punch
+    tried PUNCH_AFTER seconds after a relayed pair meets) move with the loop's simulated time,
+    which the links and nodes also read, not with real seconds."""
+
+    async def main() -> tuple[float, float, Route | None]:
+        loop = asyncio.get_running_loop()
+        clock = LoopClock(loop)
+        hub = MemoryHub(clock=clock)
+        r = hub.network("r", hop=HopLimits())
+        a = hub.network("a", nat=PORT_KEEPING)
+        b = hub.network("b", nat=PORT_KEEPING)
+        for net in (r, a, b):
+            await net.start()
+        await a.dial(r.addresses()[0], within=5)
+        (circuit,) = [x for x in a.reach().advertised if r.peer_id in x]
+        met = clock.now()
+        await b.dial(circuit, within=5)
+        route = b.route(a.peer_id)
+        assert route is not None and route.kind == RELAYED
+        await asyncio.sleep(PUNCH_AFTER + PUNCH_TAKES + 1)
+        punched = b.route(a.peer_id)
+        for net in (r, a, b):
+            await net.stop()
+        return met, clock.now(), punched
+
+    met, now, punched = virtual_clock.run(main(), virtual=True)
+    assert punched is not None and punched.kind == HOLE_PUNCHED
+    # The route's start is on the twin's clock: the punch's simulated time, not a real second.
+    assert PUNCH_AFTER + PUNCH_TAKES <= punched.since - met < PUNCH_AFTER + PUNCH_TAKES + 0.01
+    assert PUNCH_AFTER + PUNCH_TAKES + 1 <= now - met < PUNCH_AFTER + PUNCH_TAKES + 1.01
