@@ -772,6 +772,17 @@ async def measure_memory(args: argparse.Namespace) -> dict[str, Any]:
                 net.graft(PUBLIC_TOPIC)
             mesh_sizes = [len(net.mesh) for net in nets if isinstance(net, StableMeshNetwork)]
         isolated = sum(1 for d in degrees if d == 0)
+        where = {address: j for j, address in enumerate(addresses)}
+        for i, node in enumerate(nodes):
+            if degrees[i] == 0:  # why: whom it started from, and who turned it away
+                bootstrap = [where.get(a, -1) for a in node.config.network.bootstrap]
+                print(
+                    f"  node {i} has no peer: bootstrap to {bootstrap} (their peers now "
+                    f"{[degrees[j] for j in bootstrap if j >= 0]}), turned away by "
+                    f"{len(node._turned_away)} peer(s), dial states "
+                    f"{[(d.failures, d.error) for d in node.dialing.values()]}",
+                    flush=True,
+                )
 
         authors = [Persona.generate(f"a{i}") for i in range(8)]
         traces = [new_trace(rng.choice(authors), i, rng, node_clock()) for i in range(m)]
@@ -967,8 +978,14 @@ def run_memory(args: argparse.Namespace) -> dict[str, Any]:
             ],
             ["nodes missed per post at the end (mean / max)", f"{_mean(missed)} / {max(missed)}"],
             ["peers cut off (banned), counted before shutdown", found["cut_off"]],
-            ["this process CPU %, idle window", 100 * found["idle_cpu"] / found["window"]],
-            ["this process CPU %, posting window", 100 * found["busy_cpu"] / found["window"]],
+            [
+                "this process CPU s per loop-clock s, idle window",
+                found["idle_cpu"] / found["window"],
+            ],
+            [
+                "this process CPU s per loop-clock s, posting window",
+                found["busy_cpu"] / found["window"],
+            ],
             [
                 "CPU ms per message, whole mesh (minus idle)",
                 1000 * (found["busy_cpu"] - found["idle_cpu"]) / m,
