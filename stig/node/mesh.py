@@ -433,10 +433,16 @@ class MeshNode:
         often while it fails: stig.node.dialing), while this node has fewer than MAX_PEERS
         peers. A node with that many found its way in: a bootstrap peer that is full turns it
         away (after a sync and a peer exchange), and dialing it every REDIAL_INTERVAL anyway
-        costs both sides that work forever, for every newcomer that started from it."""
+        costs both sides that work forever, for every newcomer that started from it.
+
+        A node with no peer at all dials them even if they turned it away: a full peer still
+        answers its peer exchange before hanging up, the only way such a node learns new
+        addresses. Without it a node whose bootstrap peers and every peer they named were full
+        stayed alone for TURNED_AWAY_FOR (1 node of 10,000 in a simulation got no post)."""
         while True:
             connected = set(self.network.peers())
             enough = len(connected) >= MAX_PEERS
+            alone = not connected
             for address in [*self.config.network.bootstrap, *self.added]:
                 if not self._may_dial(address):
                     continue
@@ -444,7 +450,9 @@ class MeshNode:
                 state = self.dialing.setdefault(address, Dialing(address))
                 if peer in connected:
                     state.reached()
-                elif (enough and address not in self.added) or self._turned_us_away(peer):
+                elif (enough and address not in self.added) or (
+                    self._turned_us_away(peer) and not alone
+                ):
                     continue  # a peer the user added (stig connect) is dialed whatever the count
                 elif state.due(self.clock()) and not self.ledger.is_banned(peer, self.clock()):
                     await self.dial(address)
