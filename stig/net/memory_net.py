@@ -194,6 +194,8 @@ class MemoryNetwork:
         self._handlers: dict[str, StreamHandler] = {}
         self._events: asyncio.Queue[NetEvent] = asyncio.Queue()
         self._meshes: dict[str, set[PeerId]] = {}
+        self._lost = 0  # peers this node has lost so far: a mesh needs pruning only after one
+        self._pruned: dict[str, int] = {}  # topic → self._lost when its mesh was last pruned
         self._seen: set[bytes] = set()
         self._seen_order: deque[bytes] = deque()
         self._running = False
@@ -299,11 +301,13 @@ class MemoryNetwork:
     async def hang_up(self, peer: PeerId) -> None:
         if peer in self._peers:
             self._peers.discard(peer)
+            self._lost += 1
             self._routes.pop(peer, None)
             self._events.put_nowait(PeerDown(peer))
             other = self._hub.nodes.get(peer)
             if other is not None and self._peer_id in other._peers:
                 other._peers.discard(self._peer_id)
+                other._lost += 1
                 other._routes.pop(self._peer_id, None)
                 other._events.put_nowait(PeerDown(self._peer_id))
             circuit = self._circuits.get(peer)
@@ -419,7 +423,13 @@ class MemoryNetwork:
         """This node's mesh for ``topic``: dead or unsubscribed peers dropped, then random
         connected peers grafted (mutually) until it has mesh_degree, as a heartbeat would."""
         mesh = self._meshes.setdefault(topic, set())
-        mesh -= {p for p in mesh if p not in self._peers or not self._subscribed(p, topic)}
+        if self._pruned.get(topic) != self._lost:
+            # A mesh peer leaves only by a hang-up (a stopping node hangs up on every peer), and
+            # a topic is never left: with no peer lost since the last look there is nothing to
+            # drop. A relay's mesh is every light node that reaches it, and looking at all of
+            # them on each graft made its cost per new connection grow with its peers.
+            mesh -= {p for p in mesh if p not in self._peers or not self._subscribed(p, topic)}
+            self._pruned[topic] = self._lost
         if len(mesh) >= self._hub.mesh_degree:
             return mesh  # (without a look at every peer: this runs for every push forwarded)
         live = {p for p in self._peers if self._subscribed(p, topic)}
