@@ -561,13 +561,14 @@ class MeshNode:
             await self.network.hang_up(peer)
 
     async def _serve_peers(self, peer: PeerId, stream: Stream) -> None:
+        onion_only = self._onion_only_for(peer)
         connected = set(self.network.peers())
-        shared = self.advertised()
+        shared = [a for a in self.advertised() if not onion_only or is_onion(a)]
         for other, addresses in self._known.items():
+            if len(shared) >= MAX_SHARED_ADDRESSES:
+                break  # a relay knows thousands of peers: it shares the first, and reads no more
             if other in connected and other != peer:
-                shared.extend(addresses)
-        if self._onion_only_for(peer):
-            shared = [a for a in shared if is_onion(a)]
+                shared.extend(a for a in addresses if not onion_only or is_onion(a))
         packed = msgpack.packb(shared[:MAX_SHARED_ADDRESSES], use_bin_type=True)
         await stream.send(packed)
         await stream.close()
