@@ -193,9 +193,7 @@ class MemoryNetwork:
         self._validators: dict[str, Validator] = {}
         self._handlers: dict[str, StreamHandler] = {}
         self._events: asyncio.Queue[NetEvent] = asyncio.Queue()
-        self._meshes: dict[str, set[PeerId]] = {}
-        self._lost = 0  # peers this node has lost so far: a mesh needs pruning only after one
-        self._pruned: dict[str, int] = {}  # topic → self._lost when its mesh was last pruned
+        self._meshes: dict[str, set[PeerId]] = {}  # topic → mesh peers, always connected ones
         self._seen: set[bytes] = set()
         self._seen_order: deque[bytes] = deque()
         self._running = False
@@ -301,13 +299,15 @@ class MemoryNetwork:
     async def hang_up(self, peer: PeerId) -> None:
         if peer in self._peers:
             self._peers.discard(peer)
-            self._lost += 1
+            for mesh in self._meshes.values():
+                mesh.discard(peer)
             self._routes.pop(peer, None)
             self._events.put_nowait(PeerDown(peer))
             other = self._hub.nodes.get(peer)
             if other is not None and self._peer_id in other._peers:
                 other._peers.discard(self._peer_id)
-                other._lost += 1
+                for mesh in other._meshes.values():
+                    mesh.discard(self._peer_id)
                 other._routes.pop(self._peer_id, None)
                 other._events.put_nowait(PeerDown(self._peer_id))
             circuit = self._circuits.get(peer)
@@ -420,16 +420,13 @@ class MemoryNetwork:
         return [p for p in sorted(mesh) if p != exclude]
 
     def _graft(self, topic: str) -> set[PeerId]:
-        """This node's mesh for ``topic``: dead or unsubscribed peers dropped, then random
-        connected peers grafted (mutually) until it has mesh_degree, as a heartbeat would."""
+        """This node's mesh for ``topic``: random connected peers grafted (mutually) until it
+        has mesh_degree, as a heartbeat would (gone peers left it at their hang-up)."""
+        # A mesh peer leaves only by a hang-up, which drops it from both sides' meshes (a
+        # stopping node hangs up on every peer), and a topic is never left: there is nothing to
+        # prune here. A relay's mesh is every light node that reaches it, and looking at all of
+        # them on each graft made its cost per new connection grow with its peers.
         mesh = self._meshes.setdefault(topic, set())
-        if self._pruned.get(topic) != self._lost:
-            # A mesh peer leaves only by a hang-up (a stopping node hangs up on every peer), and
-            # a topic is never left: with no peer lost since the last look there is nothing to
-            # drop. A relay's mesh is every light node that reaches it, and looking at all of
-            # them on each graft made its cost per new connection grow with its peers.
-            mesh -= {p for p in mesh if p not in self._peers or not self._subscribed(p, topic)}
-            self._pruned[topic] = self._lost
         if len(mesh) >= self._hub.mesh_degree:
             return mesh  # (without a look at every peer: this runs for every push forwarded)
         live = {p for p in self._peers if self._subscribed(p, topic)}
