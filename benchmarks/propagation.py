@@ -49,6 +49,18 @@ own costs are kept down without changing what a node does: a store that wakes it
 publisher instead of being polled (TimedStore), objects of started nodes frozen out of the
 garbage collector switched off (GC_OFF).
 
+**Clock** (``--clock virtual``, the default for ``--memory``): the simulation runs on a
+simulated clock (benchmarks/virtual_clock.py): time moves only when no simulated node has work
+left, so link latency, batching delays and timers are exact and a node's own CPU work takes no
+simulated time. Ten thousand nodes in one process need more CPU per post than a core has in the
+time a post takes to spread (docs/performance.md, "10,000 in-memory nodes"); on the wall clock
+that backlog read as slow propagation. Times printed are then on the loop's clock; beside them
+the report prints the wall seconds each simulated second took (how far from real time the
+simulator ran) and this process's CPU. ``--clock wall`` runs on asyncio's own loop, as before,
+where the loop lag is the figure to read beside time-to-all. Nodes start every ``--start-every``
+seconds of the loop's clock (5 ms simulated; none on the wall clock), and their clock
+(``MeshNode(clock=...)``) is the loop's. Homes go on /dev/shm where there is one.
+
 ``--relays R`` simulates a relay tier instead of a flat mesh: R relays, the other nodes light
 nodes that each reach two relays only (benchmarks/relay_tier.py); it adds the load of each relay.
 
@@ -83,7 +95,7 @@ import sys
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -92,6 +104,7 @@ from stig.crdt import kinds
 from stig.crdt.compose import compose
 from stig.crdt.trace import Trace
 from stig.crypto.persona import Persona
+from stig.net.memory_clock import LoopClock
 from stig.net.memory_net import Link, MemoryHub, MemoryNetwork
 from stig.net.network import PeerId
 from stig.node.config import DEFAULT_MAX_CONNECTIONS, Config, NetworkConfig
@@ -104,6 +117,7 @@ from stig.store.port import Added
 from stig.store.sqlite import SqliteStore
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+import virtual_clock
 from cpu_split import SAMPLE_RATE, Sampler, attribute
 from relay_tier import LIGHT_RELAYS, RELAY_MAX_CONNECTIONS, TierNetwork, relay_load
 from report import code_stamp, loadavg, print_json, print_machine, print_table
@@ -132,6 +146,14 @@ time any collection takes is reported). Measured with 10,000 nodes and collectio
 Most of the simulation's garbage is acyclic and freed at once by reference counting; what is
 cyclic stays until the end: peak RSS is printed beside the figures."""
 SEED = 20_261_121
+HOMES_DIR = "/dev/shm"
+"""Memory mode: the nodes' homes (an addresses file and a control socket each) go on tmpfs
+where there is one: creating and removing 10,000 of them on the disk's file system took
+seconds of the run (1,000 nodes: 3.4 s of 18 s of CPU under cProfile, 2026-12-07)."""
+START_EVERY_VIRTUAL = 0.005
+"""Simulated seconds between two node starts on the simulated clock. Without a pause every
+node would start at the same simulated instant (starting one runs no timer), and the work of
+its first connections would be counted in the settling, not in its start-up."""
 
 
 def percentile(values: Sequence[float], q: float) -> float:
@@ -167,9 +189,10 @@ def degree_row(label: str, degrees: Sequence[int]) -> list[Any]:
 DEGREE_HEADERS = ["degree", "nodes", "min", "p50", "mean", "p90", "p99", "max"]
 
 
-def new_trace(author: Persona, seq: int, rng: random.Random) -> Trace:
+def new_trace(author: Persona, seq: int, rng: random.Random, now: float | None = None) -> Trace:
     words = " ".join(rng.choice(("rail", "depot", "strike", "bread", "noon")) for _ in range(40))
-    return compose(author, kinds.REPORT, f"post {seq}: {words}", now=int(time.time()))
+    created = int(time.time() if now is None else now)
+    return compose(author, kinds.REPORT, f"post {seq}: {words}", now=created)
 
 
 @dataclass
@@ -177,7 +200,7 @@ class Post:
     seq: int
     origin: int
     trace: Trace
-    t0: float  # perf_counter just before the trace was written into the origin's store
+    t0: float  # loop.time() just before the trace was written into the origin's store
     seen: dict[int, float] = field(default_factory=dict)  # node -> first time seen there
 
     def time_to_all(self, n: int) -> float | None:
@@ -191,10 +214,11 @@ class Post:
 
 
 async def wait_for_all(posts: Sequence[Post], n: int, within: float) -> None:
-    """Until every post is at every node, or ``within`` seconds have passed."""
-    deadline = time.perf_counter() + within
+    """Until every post is at every node, or ``within`` seconds (of the loop's clock) passed."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + within
     for _ in range(math.ceil(within / 0.1)):
-        if all(len(p.seen) == n for p in posts) or time.perf_counter() > deadline:
+        if all(len(p.seen) == n for p in posts) or loop.time() > deadline:
             return
         await asyncio.sleep(0.1)
 
@@ -539,13 +563,14 @@ def _mmm(values: Sequence[float]) -> list[float]:
 class Arrivals:
     """When each node stored each watched trace."""
 
-    def __init__(self) -> None:
+    def __init__(self, clock: Callable[[], float]) -> None:
         self.watched: dict[bytes, Post] = {}
+        self._clock = clock  # the loop's: simulated time on a VirtualClockLoop
 
     def stored(self, node: int, ids: Sequence[bytes]) -> None:
         if not self.watched:
             return
-        now = time.perf_counter()
+        now = self._clock()
         for tid in ids:
             post = self.watched.get(tid)
             if post is not None:
@@ -635,28 +660,37 @@ class GcTime:
 
 
 class LoopLag:
-    """How late a 50 ms sleep wakes up: the event loop's own backlog."""
+    """How late a 50 ms sleep wakes up, on the loop's own clock: the event loop's backlog. On
+    the simulated clock (virtual_clock) no timer is ever late, so this reads 0 there by
+    construction; the simulator's slowness is then wall seconds per simulated second, which
+    the report prints beside it."""
 
     def __init__(self) -> None:
         self.samples: list[float] = []
         self.recording = False
 
     async def run(self) -> None:
+        loop = asyncio.get_running_loop()
         while True:
-            t = time.perf_counter()
+            t = loop.time()
             await asyncio.sleep(0.05)
             if self.recording:
-                self.samples.append(time.perf_counter() - t - 0.05)
+                self.samples.append(loop.time() - t - 0.05)
 
 
 async def measure_memory(args: argparse.Namespace) -> dict[str, Any]:
     n, m, interval = args.memory, args.posts_memory, args.interval_memory
     rng = random.Random(SEED)
-    hub = MemoryHub(default_link=Link(latency=args.latency), seed=SEED)
-    arrivals = Arrivals()
-    root = Path(tempfile.mkdtemp(dir="/tmp", prefix="p"))
-    stop = asyncio.Event()
     loop = asyncio.get_running_loop()
+    # The twin's clock and the nodes' (unix seconds) are the loop's: simulated on a
+    # VirtualClockLoop, so a route's start and a hole punch's timers agree with the links.
+    clock = LoopClock(loop)
+    hub = MemoryHub(default_link=Link(latency=args.latency), seed=SEED, clock=clock)
+    arrivals = Arrivals(loop.time)
+    node_clock = clock.now
+
+    root = Path(tempfile.mkdtemp(dir=args.homes_dir, prefix="p"))
+    stop = asyncio.Event()
     lag = LoopLag()
     lag_task = loop.create_task(lag.run())
     nets: list[MemoryNetwork] = []
@@ -669,7 +703,7 @@ async def measure_memory(args: argparse.Namespace) -> dict[str, Any]:
     if GC_OFF:
         gc.disable()
     try:
-        started, cpu0 = time.perf_counter(), time.process_time()
+        started, cpu0, sim0 = time.perf_counter(), time.process_time(), loop.time()
         addresses: list[str] = []
         relay_ids: set[PeerId] = set()
         for i in range(n):
@@ -701,10 +735,12 @@ async def measure_memory(args: argparse.Namespace) -> dict[str, Any]:
             home = Home(root / str(i))
             home.root.mkdir()
             store = TimedStore(i, arrivals)
-            node = MeshNode(home, store, net, config)
+            node = MeshNode(home, store, net, config, clock=node_clock)
             runs.append(loop.create_task(node.run(stop)))
             nodes.append(node)
             await node.started.wait()
+            if args.start_every:
+                await asyncio.sleep(args.start_every)
             addresses.append(net.addresses()[0])
             nets.append(net)
             stores.append(store)
@@ -713,19 +749,21 @@ async def measure_memory(args: argparse.Namespace) -> dict[str, Any]:
                 if args.progress:
                     print(f"  {i + 1} nodes started, {marks[-1][1]:.1f} s", flush=True)
         start_s = time.perf_counter() - started
+        start_cpu = time.process_time() - cpu0
+        start_sim = loop.time() - sim0
 
-        # Settle: no new connection for SETTLE_STABLE seconds.
-        settle_start = time.perf_counter()
+        # Settle: no new connection for SETTLE_STABLE seconds (of the loop's clock).
+        settle_start = loop.time()
         last, stable_since = -1, settle_start
         while True:
             edges = sum(len(net.peers()) for net in nets)
-            now = time.perf_counter()
+            now = loop.time()
             if edges != last:
                 last, stable_since = edges, now
             if now - stable_since >= SETTLE_STABLE or now - settle_start > SETTLE_WITHIN:
                 break
             await asyncio.sleep(0.25)
-        settle_s = time.perf_counter() - settle_start
+        settle_s = loop.time() - settle_start
         degrees = [len(net.peers()) for net in nets]
         mesh_sizes: list[int] = []
         if args.mesh == "stable":
@@ -734,17 +772,29 @@ async def measure_memory(args: argparse.Namespace) -> dict[str, Any]:
                 net.graft(PUBLIC_TOPIC)
             mesh_sizes = [len(net.mesh) for net in nets if isinstance(net, StableMeshNetwork)]
         isolated = sum(1 for d in degrees if d == 0)
+        where = {address: j for j, address in enumerate(addresses)}
+        for i, node in enumerate(nodes):
+            if degrees[i] == 0:  # why: whom it started from, and who turned it away
+                bootstrap = [where.get(a, -1) for a in node.config.network.bootstrap]
+                print(
+                    f"  node {i} has no peer: bootstrap to {bootstrap} (their peers now "
+                    f"{[degrees[j] for j in bootstrap if j >= 0]}), turned away by "
+                    f"{len(node._turned_away)} peer(s), dial states "
+                    f"{[(d.failures, d.error) for d in node.dialing.values()]}",
+                    flush=True,
+                )
 
         authors = [Persona.generate(f"a{i}") for i in range(8)]
-        traces = [new_trace(rng.choice(authors), i, rng) for i in range(m)]
+        traces = [new_trace(rng.choice(authors), i, rng, node_clock()) for i in range(m)]
         origins = [rng.randrange(n) for _ in range(m)]
 
         # Idle baseline: this process's CPU over a window of the same length, no posts.
         window = m * interval + CPU_TAIL
         lag.recording = True
-        idle_cpu = time.process_time()
+        idle_cpu, idle_wall = time.process_time(), time.perf_counter()
         await asyncio.sleep(window)
         idle_cpu = time.process_time() - idle_cpu
+        idle_wall = time.perf_counter() - idle_wall
         idle_lag, lag.samples = lag.samples, []
 
         copies_before = sum(net.copies_received for net in nets)
@@ -752,16 +802,17 @@ async def measure_memory(args: argparse.Namespace) -> dict[str, Any]:
         relays = nets[: args.relays]
         relay_before = [(r.copies_received, r.pushes_sent) for r in relays]
         posts: list[Post] = []
-        busy_cpu = time.process_time()
-        start = time.perf_counter()
+        busy_cpu, busy_wall = time.process_time(), time.perf_counter()
+        start = loop.time()
         for seq, (trace, origin) in enumerate(zip(traces, origins, strict=True)):
-            await asyncio.sleep(max(0.0, start + seq * interval - time.perf_counter()))
-            post = Post(seq, origin, trace, time.perf_counter())
+            await asyncio.sleep(max(0.0, start + seq * interval - loop.time()))
+            post = Post(seq, origin, trace, loop.time())
             arrivals.watched[trace.id] = post
             posts.append(post)
-            await stores[origin].add_durable(trace, int(time.time()))
-        await asyncio.sleep(max(0.0, start + window - time.perf_counter()))
+            await stores[origin].add_durable(trace, int(node_clock()))
+        await asyncio.sleep(max(0.0, start + window - loop.time()))
         busy_cpu = time.process_time() - busy_cpu
+        busy_wall = time.perf_counter() - busy_wall
         busy_lag = lag.samples
         lag.recording = False
         copies = sum(net.copies_received for net in nets) - copies_before
@@ -781,7 +832,7 @@ async def measure_memory(args: argparse.Namespace) -> dict[str, Any]:
         await wait_for_all(posts, n, args.straggle)
         copies_late = sum(net.copies_received for net in nets) - copies_before
         end_degrees = [len(net.peers()) for net in nets]
-        now_s = time.time()
+        now_s = node_clock()
         cut_off = sum(1 for node in nodes for r in node.ledger.records() if r.banned_until > now_s)
     finally:
         stop.set()
@@ -793,6 +844,8 @@ async def measure_memory(args: argparse.Namespace) -> dict[str, Any]:
     return {
         "n": n,
         "start_s": start_s,
+        "start_cpu": start_cpu,
+        "start_sim": start_sim,
         "start_marks": marks,
         "relay_rows": relay_rows,
         "relay_summary": relay_summary,
@@ -809,6 +862,10 @@ async def measure_memory(args: argparse.Namespace) -> dict[str, Any]:
         "window": window,
         "idle_cpu": idle_cpu,
         "busy_cpu": busy_cpu,
+        "idle_wall": idle_wall,
+        "busy_wall": busy_wall,
+        "run_cpu": time.process_time() - cpu0,
+        "run_sim": loop.time() - sim0,
         "gc": (gc_time.collections, gc_time.seconds, gc_time.longest),
         "run_s": time.perf_counter() - started,
         "rss_mib": _rss_mib(),
@@ -822,8 +879,14 @@ def run_memory(args: argparse.Namespace) -> dict[str, Any]:
     print(
         f"\n== memory: {n} MeshNodes in one process, MemoryHub, {1000 * args.latency:.0f} ms "
         f"links, mesh_degree {MemoryHub().mesh_degree}, bootstrap to {args.bootstrap} earlier "
-        f"nodes, sync_interval {args.sync_interval_memory} s, mesh model: {args.mesh} =="
+        f"nodes, sync_interval {args.sync_interval_memory} s, mesh model: {args.mesh}, "
+        f"clock: {args.clock} =="
     )
+    if args.clock == "virtual":
+        print(
+            "clock: simulated (benchmarks/virtual_clock.py): times below are simulated seconds, "
+            "in which a node's own CPU work takes no time; wall and CPU are this process's"
+        )
     if args.relays:
         print(
             f"relay tier: nodes 0-{args.relays - 1} are relays (a clique, up to "
@@ -831,12 +894,14 @@ def run_memory(args: argparse.Namespace) -> dict[str, Any]:
             f"nodes, each reaching {LIGHT_RELAYS} random relays only (benchmarks/relay_tier.py)"
         )
     print(f"load average at start of this part: {loadavg()}")
-    found = asyncio.run(measure_memory(args))
+    args.homes_dir = HOMES_DIR if os.path.isdir(HOMES_DIR) else "/tmp"
+    found = virtual_clock.run(measure_memory(args), virtual=args.clock == "virtual")
     posts: list[Post] = found["posts"]
     m = len(posts)
     print(
-        f"{n} nodes started in {found['start_s']:.1f} s; the mesh settled in "
-        f"{found['settle_s']:.1f} s more; {found['isolated']} node(s) without a peer"
+        f"{n} nodes started in {found['start_s']:.1f} s of wall clock, {found['start_cpu']:.1f} s "
+        f"of CPU, {found['start_sim']:.1f} s on the loop's clock; the mesh settled in "
+        f"{found['settle_s']:.1f} s more (loop's clock); {found['isolated']} node(s) without a peer"
     )
     marks = found["start_marks"]
     chunk_rows = []
@@ -913,19 +978,31 @@ def run_memory(args: argparse.Namespace) -> dict[str, Any]:
             ],
             ["nodes missed per post at the end (mean / max)", f"{_mean(missed)} / {max(missed)}"],
             ["peers cut off (banned), counted before shutdown", found["cut_off"]],
-            ["this process CPU %, idle window", 100 * found["idle_cpu"] / found["window"]],
-            ["this process CPU %, posting window", 100 * found["busy_cpu"] / found["window"]],
+            [
+                "this process CPU s per loop-clock s, idle window",
+                found["idle_cpu"] / found["window"],
+            ],
+            [
+                "this process CPU s per loop-clock s, posting window",
+                found["busy_cpu"] / found["window"],
+            ],
             [
                 "CPU ms per message, whole mesh (minus idle)",
                 1000 * (found["busy_cpu"] - found["idle_cpu"]) / m,
             ],
-            ["loop lag ms idle p50 / p99 / max", _ms3(lag_idle)],
-            ["loop lag ms posting p50 / p99 / max", _ms3(lag_busy)],
+            ["loop lag ms idle p50 / p99 / max (loop's clock)", _ms3(lag_idle)],
+            ["loop lag ms posting p50 / p99 / max (loop's clock)", _ms3(lag_busy)],
+            ["wall s per loop-clock s, idle window", found["idle_wall"] / found["window"]],
+            ["wall s per loop-clock s, posting window", found["busy_wall"] / found["window"]],
             [
                 "garbage collections, whole run: count, s, longest ms",
                 f"{found['gc'][0]}, {found['gc'][1]:.1f}, {1000 * found['gc'][2]:.0f}",
             ],
-            ["this process: run s, peak RSS MiB", f"{found['run_s']:.0f}, {found['rss_mib']:.0f}"],
+            [
+                "this process: run wall s, CPU s, loop-clock s, peak RSS MiB",
+                f"{found['run_s']:.0f}, {found['run_cpu']:.0f}, {found['run_sim']:.0f}, "
+                f"{found['rss_mib']:.0f}",
+            ],
         ],
     )
     s = spread(to_all)
@@ -947,6 +1024,12 @@ def run_memory(args: argparse.Namespace) -> dict[str, Any]:
         "loop_lag_idle_p99_ms": round(1000 * lag_idle["p99"], 1),
         "gc_s": round(found["gc"][1], 1),
         "run_s": round(found["run_s"]),
+        "run_cpu_s": round(found["run_cpu"]),
+        "run_sim_s": round(found["run_sim"]),
+        "start_s": round(found["start_s"], 1),
+        "start_cpu_s": round(found["start_cpu"], 1),
+        "clock": args.clock,
+        "wall_per_sim_posting": round(found["busy_wall"] / found["window"], 2),
         "start_marks": found["start_marks"],
         "relays": args.relays,
         "relay_load": found["relay_summary"],
@@ -992,9 +1075,23 @@ def main() -> None:
     parser.add_argument(
         "--profile", type=int, default=0, help="real: sample this many nodes with py-spy"
     )
+    parser.add_argument(
+        "--clock",
+        choices=("virtual", "wall"),
+        default="virtual",
+        help="memory: simulated time (benchmarks/virtual_clock.py) or the wall clock",
+    )
+    parser.add_argument(
+        "--start-every",
+        type=float,
+        default=None,
+        help=f"memory: seconds between node starts (virtual: {START_EVERY_VIRTUAL}, wall: 0)",
+    )
     parser.add_argument("--progress", action="store_true", help="print start-up progress")
     parser.add_argument("--json", action="store_true", help="last line: one JSON object")
     args = parser.parse_args()
+    if args.start_every is None:
+        args.start_every = START_EVERY_VIRTUAL if args.clock == "virtual" else 0.0
     if args.real is None and args.memory is None:
         args.real, args.memory = 10, 1000
     print_machine()

@@ -3,9 +3,12 @@ the timers that move it on its own (a hole punch tried a while after a relayed c
 comes up, the relayed connection closed a while after the punch; stig.net.hole_punch).
 
 ``WallClock`` follows real time and fires timers on the running asyncio loop: the twin then
-behaves as libp2p does, in real seconds. ``SteppedClock`` moves only when a test calls
-``advance``: every timer due by then fires, in order of time, with *now* set to its due
-time — deterministic, and no real waiting.
+behaves as libp2p does, in real seconds. ``LoopClock`` reads a given asyncio loop's clock as
+unix seconds and fires timers on it: on asyncio's own loop that is the wall clock again, on a
+loop whose time is simulated (benchmarks/virtual_clock.py, the large simulations) the twin's
+*now* and timers are the simulated time its links and nodes already run on, not real seconds
+beside it. ``SteppedClock`` moves only when a test calls ``advance``: every timer due by then
+fires, in order of time, with *now* set to its due time — deterministic, and no real waiting.
 """
 
 from __future__ import annotations
@@ -33,6 +36,18 @@ class WallClock:
 
     def call_later(self, delay: float, timer: Timer) -> None:
         asyncio.get_running_loop().call_later(delay, timer)
+
+
+class LoopClock:
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._loop = loop
+        self._epoch = time.time() - loop.time()  # unix seconds at the loop's time 0
+
+    def now(self) -> float:
+        return self._epoch + self._loop.time()
+
+    def call_later(self, delay: float, timer: Timer) -> None:
+        self._loop.call_later(delay, timer)
 
 
 class SteppedClock:

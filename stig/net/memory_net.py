@@ -209,7 +209,7 @@ class MemoryNetwork:
         self._validators: dict[str, Validator] = {}
         self._handlers: dict[str, StreamHandler] = {}
         self._events: asyncio.Queue[NetEvent] = asyncio.Queue()
-        self._meshes: dict[str, set[PeerId]] = {}
+        self._meshes: dict[str, set[PeerId]] = {}  # topic → mesh peers, always connected ones
         self._seen: set[bytes] = set()
         self._seen_order: deque[bytes] = deque()
         self._running = False
@@ -336,17 +336,27 @@ class MemoryNetwork:
     async def hang_up(self, peer: PeerId) -> None:
         if peer in self._peers:
             self._peers.discard(peer)
+            for mesh in self._meshes.values():
+                mesh.discard(peer)
             self._routes.pop(peer, None)
             self._events.put_nowait(PeerDown(peer))
             other = self._hub.nodes.get(peer)
             if other is not None and self._peer_id in other._peers:
                 other._peers.discard(self._peer_id)
+                for mesh in other._meshes.values():
+                    mesh.discard(self._peer_id)
                 other._routes.pop(self._peer_id, None)
                 other._events.put_nowait(PeerDown(self._peer_id))
             circuit = self._circuits.get(peer)
             if circuit is not None:
                 self._close_circuit(circuit)  # the relayed connection goes with the rest
             await self._end_circuits(peer)
+            # GossipSub prunes a gone peer from the mesh and its heartbeat grafts another. Without
+            # this a node whose mesh peers all hung up (full peers turning it away) kept a dead
+            # mesh while connected to others, and got no push until its next new connection.
+            self._heartbeat()
+            if other is not None:
+                other._heartbeat()
 
     async def _end_circuits(self, peer: PeerId) -> None:
         """Leaving a relay ends this node's reservation there and every circuit through it that
@@ -447,13 +457,16 @@ class MemoryNetwork:
         return [p for p in sorted(mesh) if p != exclude]
 
     def _graft(self, topic: str) -> set[PeerId]:
-        """This node's mesh for ``topic``: dead or unsubscribed peers dropped, then random
-        connected peers grafted (mutually) until it has mesh_degree, as a heartbeat would."""
+        """This node's mesh for ``topic``: random connected peers grafted (mutually) until it
+        has mesh_degree, as a heartbeat would (gone peers left it at their hang-up)."""
+        # A mesh peer leaves only by a hang-up, which drops it from both sides' meshes (a
+        # stopping node hangs up on every peer), and a topic is never left: there is nothing to
+        # prune here. A relay's mesh is every light node that reaches it, and looking at all of
+        # them on each graft made its cost per new connection grow with its peers.
         mesh = self._meshes.setdefault(topic, set())
-        live = {p for p in self._peers if self._subscribed(p, topic)}
-        mesh &= live
         if len(mesh) >= self._hub.mesh_degree:
-            return mesh
+            return mesh  # (without a look at every peer: this runs for every push forwarded)
+        live = {p for p in self._peers if self._subscribed(p, topic)}
 
         def fullness(peer: PeerId) -> int:
             return len(self._hub.nodes[peer]._meshes.setdefault(topic, set()))

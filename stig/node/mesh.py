@@ -441,10 +441,16 @@ class MeshNode:
         often while it fails: stig.node.dialing), while this node has fewer than MAX_PEERS
         peers. A node with that many found its way in: a bootstrap peer that is full turns it
         away (after a sync and a peer exchange), and dialing it every REDIAL_INTERVAL anyway
-        costs both sides that work forever, for every newcomer that started from it."""
+        costs both sides that work forever, for every newcomer that started from it.
+
+        A node with no peer at all dials them even if they turned it away: a full peer still
+        answers its peer exchange before hanging up, the only way such a node learns new
+        addresses. Without it a node whose bootstrap peers and every peer they named were full
+        stayed alone for TURNED_AWAY_FOR (1 node of 10,000 in a simulation got no post)."""
         while True:
             connected = set(self.network.peers())
             enough = len(connected) >= MAX_PEERS
+            alone = not connected
             for address in [*self.config.network.bootstrap, *self.added]:
                 if not self._may_dial(address):
                     continue
@@ -452,7 +458,9 @@ class MeshNode:
                 state = self.dialing.setdefault(address, Dialing(address))
                 if peer in connected:
                     state.reached()
-                elif (enough and address not in self.added) or self._turned_us_away(peer):
+                elif (enough and address not in self.added) or (
+                    self._turned_us_away(peer) and not alone
+                ):
                     continue  # a peer the user added (stig connect) is dialed whatever the count
                 elif state.due(self.clock()) and not self.ledger.is_banned(peer, self.clock()):
                     await self.dial(address)
@@ -568,13 +576,14 @@ class MeshNode:
             await self.network.hang_up(peer)
 
     async def _serve_peers(self, peer: PeerId, stream: Stream) -> None:
+        onion_only = self._onion_only_for(peer)
         connected = set(self.network.peers())
-        shared = self.advertised()
+        shared = [a for a in self.advertised() if not onion_only or is_onion(a)]
         for other, addresses in self._known.items():
+            if len(shared) >= MAX_SHARED_ADDRESSES:
+                break  # a relay knows thousands of peers: it shares the first, and reads no more
             if other in connected and other != peer:
-                shared.extend(addresses)
-        if self._onion_only_for(peer):
-            shared = [a for a in shared if is_onion(a)]
+                shared.extend(a for a in addresses if not onion_only or is_onion(a))
         packed = msgpack.packb(shared[:MAX_SHARED_ADDRESSES], use_bin_type=True)
         await stream.send(packed)
         await stream.close()

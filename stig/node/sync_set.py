@@ -30,6 +30,11 @@ from collections.abc import Sequence
 from stig.crdt.reconcile import Item, ReconcileSet, Snapshot
 from stig.store.port import ItemChange, Store
 
+BUILD_INLINE_BELOW = 4096
+"""A set of fewer items than this is built on the loop's thread: the hand-off to a worker
+costs more than the sort (a wake-up of the worker, then up to the interpreter's switch interval,
+5 ms, before either thread has the GIL back), and a new node's first read is of an empty store."""
+
 
 class SyncSet:
     """The node's reconciliation set. Call ``snapshot(now)`` for each session."""
@@ -90,7 +95,10 @@ class SyncSet:
             # Sorting a million items takes seconds: off the event loop (nothing else holds
             # the new set yet; ``touched`` is only read there, and what it gains meanwhile is
             # applied below).
-            fresh = await asyncio.to_thread(_built, rows, touched)
+            if len(rows) < BUILD_INLINE_BELOW:
+                fresh = _built(rows, touched)
+            else:
+                fresh = await asyncio.to_thread(_built, rows, touched)
         except BaseException:  # (a session's timeout, a store error): read it next time
             self._stale = True
             raise

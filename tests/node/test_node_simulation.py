@@ -155,11 +155,14 @@ async def test_a_node_turned_away_does_not_dial_that_peer_again_soon(
     simulation: Simulation,
 ) -> None:
     full = await simulation.start((), max_connections=1)
-    await simulation.start((full.network.addresses()[0],), DEFAULT_MAX_CONNECTIONS)
+    roomy = await simulation.start((full.network.addresses()[0],), DEFAULT_MAX_CONNECTIONS)
     home = Home(simulation.root / "late")
     home.root.mkdir()
     late = CountingNetwork(simulation.hub, "late")
-    config = Config(NetworkConfig(bootstrap=(full.network.addresses()[0],), sync_interval=QUIET))
+    # It starts from both: once turned away it still has a peer (a node with none dials even
+    # a peer that turned it away: the next test).
+    bootstrap = (full.network.addresses()[0], roomy.network.addresses()[0])
+    config = Config(NetworkConfig(bootstrap=bootstrap, sync_interval=QUIET))
     # A clock that stands still: how fast this loop runs (a loaded machine) cannot stretch the
     # few seconds between the connection and the hang-up past TURNED_AWAY_WITHIN.
     frozen = time.time()
@@ -172,11 +175,43 @@ async def test_a_node_turned_away_does_not_dial_that_peer_again_soon(
         return late.dials[full_id] >= 1 and full_id not in late.peers()
 
     await until(turned_away, "the full node hangs up on the newcomer", 10)
-    # The newcomer has fewer than MAX_PEERS peers (at most the one peer exchange named), so it
-    # would redial its bootstrap peer at its next round (REDIAL_INTERVAL); it remembers that
-    # this one turned it away.
+    # The newcomer has fewer than MAX_PEERS peers, so it would redial its bootstrap peer at its
+    # next round (REDIAL_INTERVAL); it remembers that this one turned it away.
     await asyncio.sleep(REDIAL_INTERVAL + 1)
+    assert late.peers() == [roomy.network.peer_id]
     assert late.dials[full_id] == 1
+
+
+async def test_a_node_every_peer_turned_away_dials_its_bootstrap_peer_again(
+    simulation: Simulation,
+) -> None:
+    """Its bootstrap peer is full and turns the newcomer away; the one peer that one knows is
+    full too: the newcomer has no peer left. Once the bootstrap peer has room, the newcomer
+    gets in at a next round of redials, though that peer turned it away less than
+    TURNED_AWAY_FOR ago (it waited that long before)."""
+    full = await simulation.start((), max_connections=1)
+    other = await simulation.start((full.network.addresses()[0],), max_connections=1)
+    home = Home(simulation.root / "late")
+    home.root.mkdir()
+    late = CountingNetwork(simulation.hub, "late")
+    config = Config(NetworkConfig(bootstrap=(full.network.addresses()[0],), sync_interval=QUIET))
+    frozen = time.time()  # as above: the hang-ups are read as turning away, whatever the load
+    node = MeshNode(home, MemoryStore(), late, config, clock=lambda: frozen)
+    simulation.tasks.append(asyncio.get_running_loop().create_task(node.run(simulation.stop)))
+    full_id, other_id = full.network.peer_id, other.network.peer_id
+
+    async def alone() -> bool:
+        return late.dials[full_id] >= 1 and not late.peers() and full.network.peers() == [other_id]
+
+    await until(alone, "both full nodes turn the newcomer away", 15)
+    full.mesh.config = Config(NetworkConfig(sync_interval=QUIET, max_connections=2))
+
+    async def let_in() -> bool:
+        return full_id in late.peers()
+
+    await until(let_in, "the newcomer dials its bootstrap peer again", 3 * REDIAL_INTERVAL)
+    await asyncio.sleep(TURN_AWAY_GRACE + 0.5)  # and it stays: there is room now
+    assert full_id in late.peers()
 
 
 async def test_mutes_followed_by_a_reloaded_policy_apply(simulation: Simulation) -> None:
