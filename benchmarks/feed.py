@@ -14,7 +14,8 @@
    inside sqlite3 timed apart; count the standings computed and the traces that had to be
    ranked on the exact neighbourhood path (``_ranked``; expected: none). Then the same with
    every kept standing forgotten before each call, and with another connection storing one
-   new trace before each call (what a `stig post` beside a running node does).
+   new trace before each call (what a `stig post` beside a running node does): timed, then
+   instrumented.
 
 With --json the last line is ``{"n": ..., "p50_ms": ..., "p99_ms": ...}`` (unfiltered top 50).
 """
@@ -153,17 +154,29 @@ class Split:
 
 
 async def breakdown(
-    store: SqliteStore, now: int, where: FeedFilter, calls: int, *, cold: bool = False
+    store: SqliteStore,
+    now: int,
+    where: FeedFilter,
+    calls: int,
+    *,
+    cold: bool = False,
+    before_each: Callable[[int], Awaitable[Any]] | None = None,
 ) -> list[tuple[str, float, float]]:
     """(part, ms per call, of which inside sqlite3 ms per call). ``cold``: forget every kept
-    standing before each call, as a write by another process does."""
-    with Split(store) as split, SqlClock() as clock:
-        start = time.perf_counter()
-        for i in range(calls):
-            if cold:
-                store._forget_all()
+    standing before each call, as a write by another process did before schema 4.
+    ``before_each(i)``: run (untimed, uninstrumented) before call i: another connection's
+    write."""
+    split, clock = Split(store), SqlClock()
+    total = 0.0
+    for i in range(calls):
+        if cold:
+            store._forget_all()
+        if before_each is not None:
+            await before_each(i)
+        with split, clock:
+            start = time.perf_counter()
             await store.feed(now + i, where, 50)
-        total = time.perf_counter() - start
+            total += time.perf_counter() - start
     refresh_sql = sum(
         t.inside
         for t in clock.stats.values()
@@ -315,17 +328,33 @@ async def run(args: argparse.Namespace, path: Path) -> dict[str, Any]:
         writer = await SqliteStore.open(path)
         try:
             fresh = TraceGenerator(
-                total=calls, now=now, authors=args.authors, seed=args.seed + 10**9
+                total=2 * calls, now=now, authors=args.authors, seed=args.seed + 10**9
             )
             written_ms = []
+            written_cpu_ms = []  # this process's CPU during the call: the writer is idle then
             for i in range(calls):
                 await writer.add(fresh.batch(1), now + i)
-                start = time.perf_counter()
+                start, cpu = time.perf_counter(), time.process_time()
                 await store.feed(now + i, FeedFilter(), 50)
                 written_ms.append((time.perf_counter() - start) * 1e3)
+                written_cpu_ms.append((time.process_time() - cpu) * 1e3)
+            # The same, instrumented: where the time of a call after a write goes.
+            parts = await breakdown(
+                store,
+                now + calls,
+                FeedFilter(),
+                calls,
+                before_each=lambda i: writer.add(fresh.batch(1), now + calls + i),
+            )
+            print_table(
+                f"where a feed call goes (top 50, no filter; mean of {calls} calls, each right "
+                "after another connection stored one trace)",
+                ["part", "wall ms/call", "inside sqlite3 ms/call"],
+                parts,
+            )
         finally:
             await writer.close()
-        now += calls
+        now += 2 * calls
         after_write = {
             "after_write_p50_ms": statistics.median(written_ms),
             "after_write_p99_ms": percentile(written_ms, 0.99),
@@ -333,7 +362,9 @@ async def run(args: argparse.Namespace, path: Path) -> dict[str, Any]:
         print(
             "\ntop 50 right after another connection stored one trace (each call): "
             f"p50 {statistics.median(written_ms):.3f} ms, "
-            f"p99 {percentile(written_ms, 0.99):.3f} ms, max {max(written_ms):.3f} ms"
+            f"p99 {percentile(written_ms, 0.99):.3f} ms, max {max(written_ms):.3f} ms; "
+            f"CPU of this process per call: mean {statistics.fmean(written_cpu_ms):.3f} ms, "
+            f"p50 {statistics.median(written_cpu_ms):.3f} ms"
         )
 
         same_now = []

@@ -20,7 +20,7 @@ import sqlean  # type: ignore[import-untyped]
 from stig.crdt import kinds
 from stig.crdt.bounds import DAY, HOUR, MINUTE
 from stig.crdt.trace import Trace
-from stig.crdt.views import FeedFilter, TraceSet
+from stig.crdt.views import FeedFilter, Mutes, TraceSet
 from stig.errors import StoreError
 from stig.store import Added, Collected, ExportFilter, Hidden, MemoryStore, SqliteStore, Thread
 from stig.store.packed import MAGIC, pack, unpack
@@ -385,6 +385,48 @@ async def test_a_place_filter_gives_what_the_views_give_rare_or_common(
         assert await store.feed(now, where, 8) == full.feed(now, where, 8), place
         where = FeedFilter(place=place, kinds=frozenset({kinds.ECHO, kinds.CALLOUT}))
         assert await store.feed(now, where, 50) == full.feed(now, where, 50), place
+
+
+@pytest.mark.parametrize("rare", [True, False])
+async def test_tag_place_and_mute_filters_give_what_the_views_give_rare_or_common(
+    store: SqliteStore, rare: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The feed statement joins the cut with traces to find the cut's neighbours, so every
+    filter clause there names ``traces.rowid``: a rare tag (rows from tags), a common one
+    (checked per trace), a place, and muted authors and tags give the views' page."""
+    if not rare:
+        monkeypatch.setattr("stig.store.sqlite._RARE_TAG", 1)  # every tag and place is common
+    tagsets = (("food",), ("food", "rent"), ("rent",), (), ("j20", "food"))
+    places = ("u09t", "u09", "", "gcpv", "u0d")
+    traces = [
+        post(
+            (ANA, BEN, CY)[i % 3],
+            kinds.CALLOUT,
+            i,
+            body=f"at {i}",
+            tags=tagsets[i % 5],
+            place=places[i % 5],
+        )
+        for i in range(40)
+    ]
+    # Echoes at equal times give equal heats near any cut.
+    traces += [post(DEE, kinds.ECHO, 50, refs=(t,)) for t in traces[::3]]
+    await store.add(traces, T0)
+    full = TraceSet(traces)
+    now = T0 + HOUR
+    mutes = (Mutes(), Mutes(authors=frozenset({BEN.public_key})), Mutes(tags=frozenset({"rent"})))
+    for where in (
+        FeedFilter(tags=frozenset({"food"})),
+        FeedFilter(tags=frozenset({"food", "rent"})),
+        FeedFilter(tags=frozenset({"nosuchtag"})),
+        FeedFilter(tags=frozenset({"food"}), place="u0"),
+        FeedFilter(place="u09"),
+    ):
+        for muted in mutes:
+            for limit in (3, 7, 50):
+                got = await store.feed(now, where, limit, muted)
+                assert got == full.feed(now, where, limit, muted), (where, muted, limit)
+    assert len(await store.feed(now, FeedFilter(tags=frozenset({"food"})), 50)) > 10
 
 
 async def _all(store: SqliteStore) -> list[Trace]:
