@@ -74,13 +74,16 @@ class Connection:
             return fn(*args)
         return await self._trip(fn, *args)
 
-    async def _trip(self, fn: Callable[..., T], *args: Any) -> T:
+    def _trip(self, fn: Callable[..., T], *args: Any) -> asyncio.Future[T]:
+        """Hand ``fn(*args)`` to the connection's thread now; the future is its result."""
         self.trips += 1
-        return await asyncio.get_running_loop().run_in_executor(self._executor, fn, *args)
+        return asyncio.get_running_loop().run_in_executor(self._executor, fn, *args)
 
-    async def run(self, coroutine: Coroutine[Any, Any, T]) -> T:
-        """Run ``coroutine`` to its end on the connection's thread, in one trip (module doc)."""
-        return await self._call(_drive, coroutine)
+    def run(self, coroutine: Coroutine[Any, Any, T]) -> asyncio.Future[T]:
+        """Run ``coroutine`` to its end on the connection's thread, in one trip (module doc).
+        The hand-off is made at once: what comes back is a future, not a coroutine, so the
+        caller needs no task of its own to wait for it (a task costs a loop iteration)."""
+        return self._trip(_drive, coroutine)
 
     @property
     def in_transaction(self) -> bool:

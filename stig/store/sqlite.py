@@ -329,7 +329,7 @@ class SqliteStore:
         for the trip to end — committed or rolled back, never left open — and then takes its
         cancellation (what it stored stays stored)."""
         async with self._writing:
-            trip = asyncio.ensure_future(self._db.run(self._atomically(body, durable)))
+            trip = self._db.run(self._atomically(body, durable))
             try:
                 result = await asyncio.shield(trip)
             except asyncio.CancelledError:

@@ -182,3 +182,18 @@ async def test_reads_on_the_loop_while_writes_run_on_the_thread_agree_with_the_v
     assert await store.feed(T0 + HOUR, FeedFilter(), 40) == TraceSet(added).feed(
         T0 + HOUR, FeedFilter(), 40
     )
+
+
+async def test_a_store_closed_while_a_write_is_under_way_keeps_that_write(path: Path) -> None:
+    store = await SqliteStore.open(path)
+    batch = traces(30)
+    writing = asyncio.ensure_future(store.add(batch, T0))
+    await asyncio.sleep(0)  # the write has been handed to the connection's thread
+    await store.close()  # queued behind it on that thread: the write commits first
+    assert len((await writing).accepted) == len(batch)
+    assert stored_ids(path) == {t.id for t in batch}
+    reopened = await SqliteStore.open(path)
+    try:
+        assert await reopened.count() == len(batch)
+    finally:
+        await reopened.close()
