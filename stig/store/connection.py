@@ -83,7 +83,11 @@ class Connection:
         """Run ``coroutine`` to its end on the connection's thread, in one trip (module doc).
         The hand-off is made at once: what comes back is a future, not a coroutine, so the
         caller needs no task of its own to wait for it (a task costs a loop iteration)."""
-        return self._trip(_drive, coroutine)
+        try:
+            return self._trip(_drive, coroutine)
+        except BaseException:  # not handed off (the connection is closed): never to run
+            coroutine.close()
+            raise
 
     @property
     def in_transaction(self) -> bool:

@@ -334,13 +334,18 @@ class SqliteStore:
                 result = await asyncio.shield(trip)
             except asyncio.CancelledError:
                 await asyncio.wait({trip})
+                self._tell_watcher()  # what it committed (none if it rolled back)
                 raise
-            changes, self._item_changes = self._item_changes, []
-            if changes and self._watcher is not None:
-                self._watcher.changed(changes)
+            self._tell_watcher()
         if self._scrub_due:
             await self._scrub_wal()
         return result
+
+    def _tell_watcher(self) -> None:
+        """Tell the watcher what the transaction that just ended committed."""
+        changes, self._item_changes = self._item_changes, []
+        if changes and self._watcher is not None:
+            self._watcher.changed(changes)
 
     async def _atomically(self, body: Callable[[], Coroutine[Any, Any, _T]], durable: bool) -> _T:
         """_write's transaction, on the connection's thread: rolled back if anything fails."""
@@ -386,9 +391,7 @@ class SqliteStore:
                 await self._surely("ROLLBACK")
                 raise
             await self._surely("COMMIT")
-            changes, self._item_changes = self._item_changes, []
-            if changes and self._watcher is not None:
-                self._watcher.changed(changes)
+            self._tell_watcher()
         if self._scrub_due:
             await self._scrub_wal()
 

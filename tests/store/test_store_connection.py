@@ -7,7 +7,7 @@ the loop while writes run on the thread answer what the pure views say.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 
 import pytest
@@ -20,6 +20,7 @@ from stig.crdt.views import FeedFilter, TraceSet
 from stig.errors import StoreError
 from stig.store import SqliteStore
 from stig.store.connection import Connection
+from stig.store.port import ItemChange
 from tests.crdt.strategies import ANA, BEN, CY, DEE, T0, post
 
 
@@ -143,9 +144,24 @@ async def test_a_failed_add_rolls_back_all_of_its_batch(
     assert stored_ids(path) == kept | {t.id for t in later}
 
 
+class Watcher:
+    """An ItemWatcher that keeps the ids it was told of."""
+
+    def __init__(self) -> None:
+        self.told: set[bytes] = set()
+
+    def changed(self, changes: Sequence[ItemChange]) -> None:
+        self.told.update(change[1] for change in changes)
+
+    def lost_track(self) -> None:
+        raise AssertionError("no other process writes here")
+
+
 async def test_a_cancelled_add_leaves_its_batch_whole_and_no_transaction_open(
     store: SqliteStore, path: Path
 ) -> None:
+    watcher = Watcher()
+    store.watch_items(watcher)
     batches = [traces(20, start=20 * k) for k in range(6)]
     for batch in batches:
         task = asyncio.ensure_future(store.add(batch, T0))
@@ -154,9 +170,11 @@ async def test_a_cancelled_add_leaves_its_batch_whole_and_no_transaction_open(
         with pytest.raises(asyncio.CancelledError):
             await task
         assert not store._db.in_transaction
-        # All of the batch or none of it: a write is one transaction, never abandoned midway.
+        # All of the batch or none of it: a write is one transaction, never abandoned midway;
+        # and what it committed is told to the watcher all the same.
         ids = stored_ids(path)
         assert {t.id for t in batch} <= ids or not {t.id for t in batch} & ids
+        assert watcher.told == ids
     everything = [t for batch in batches for t in batch]
     await store.add(everything, T0)
     assert stored_ids(path) == {t.id for t in everything}
