@@ -337,8 +337,8 @@ class SqliteStore:
                 self._tell_watcher()  # what it committed (none if it rolled back)
                 raise
             self._tell_watcher()
-        if self._scrub_due:
-            await self._scrub_wal()
+            if self._scrub_due:
+                await self._scrub_wal()
         return result
 
     def _tell_watcher(self) -> None:
@@ -392,8 +392,8 @@ class SqliteStore:
                 raise
             await self._surely("COMMIT")
             self._tell_watcher()
-        if self._scrub_due:
-            await self._scrub_wal()
+            if self._scrub_due:
+                await self._scrub_wal()
 
     async def _surely(self, sql: str) -> None:
         """Run a statement that must not be abandoned half-way: a task cancelled while awaiting
