@@ -5,8 +5,9 @@ Two sources, because neither is enough alone on a shared machine:
 * **per-thread CPU from the kernel** (``/proc/<pid>/task/<tid>/stat``, utime + stime): exact,
   but it knows only threads. A ``stig node`` process runs the node's asyncio loop on its main
   thread (stig), py-libp2p in a trio thread (``trio-libp2p-…``, with stig's libp2p adapter and
-  the gossip validator running inside it), one aiosqlite thread per store connection (stig's
-  store), the signature threads (``stig-verify…``) and a few library threads;
+  the gossip validator running inside it), one thread per store connection (``stig-store…``,
+  stig.store.connection; aiosqlite's in trees before it), the signature threads
+  (``stig-verify…``) and a few library threads;
 * **py-spy samples** (``pip install py-spy``; not a dependency of stig) of every thread, at
   SAMPLE_RATE, taken from outside with no change to the process. They say which code a thread
   was in, but py-spy counts a thread as busy whenever the kernel does not report it asleep, so
@@ -81,6 +82,7 @@ WAITING = (
     "EpollIOManager.get_events (",
     "Condition.wait (",
     "_connection_worker_thread (aiosqlite/core.py:59)",  # aiosqlite 0.22.1: its queue's get()
+    "_worker (concurrent/futures/thread.py:81)",  # Python 3.11: an idle pool thread's get()
 )
 """A thread whose innermost frame is one of these is waiting, not working. py-spy counts it
 busy when the kernel has just woken it (on a loaded machine, for as long as it waits for a
@@ -168,8 +170,8 @@ def thread_group(name: str, owners: Counter[str]) -> str:
         return "trio thread (py-libp2p)"
     if name.startswith("stig-verify"):
         return "signature threads (ingest)"
-    if "_connection_worker_thread" in name:
-        return "aiosqlite threads (store)"
+    if name.startswith("stig-store") or "_connection_worker_thread" in name:
+        return "store threads (SQLite)"  # stig.store.connection; aiosqlite's before it
     return "other threads"
 
 

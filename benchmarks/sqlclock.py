@@ -1,13 +1,17 @@
-"""Per-statement timing of the SQL that SqliteStore sends through aiosqlite (benchmarks only).
+"""Per-statement timing of the SQL that SqliteStore sends to its connection's thread (benchmarks
+only).
 
-``SqlClock`` patches ``aiosqlite.Connection._execute`` for the duration of a ``with`` block and
-records, per statement shape, two times:
+``SqlClock`` patches the trip to that thread for the duration of a ``with`` block —
+``stig.store.connection.Connection._trip``, or ``aiosqlite.Connection._execute`` in a tree from
+before stig.store.connection — and records, per trip's statement shape, two times:
 
 * ``inside`` — time spent in sqlite3 itself, measured in aiosqlite's worker thread;
 * ``wall`` — from the moment the coroutine queues the call to the moment it has the result,
   i.e. ``inside`` plus the hop to the worker thread and back through the event loop.
 
-Nothing in stig/ is changed; the patch is undone on exit.
+A write that runs its whole transaction in one trip (``Connection.run``) is one entry,
+``_drive``: its statements run on the thread at once and are not seen one by one. Nothing in
+stig/ is changed; the patch is undone on exit.
 """
 
 from __future__ import annotations
@@ -20,6 +24,11 @@ from types import TracebackType
 from typing import Any
 
 import aiosqlite
+
+try:
+    from stig.store.connection import Connection
+except ImportError:  # a tree from before it (aiosqlite only)
+    Connection = None  # type: ignore[assignment,misc]
 
 _MARKS = re.compile(r"\?(?:\s*,\s*\?)+")
 _SPACE = re.compile(r"\s+")
@@ -43,10 +52,14 @@ class SqlClock:
     def __init__(self) -> None:
         self.stats: dict[str, Tally] = {}
         self._original: Callable[..., Any] | None = None
+        self._target: tuple[Any, str] = (None, "")
 
     def __enter__(self) -> SqlClock:
-        original = aiosqlite.Connection._execute
+        target: Any = Connection if Connection is not None else aiosqlite.Connection
+        name = "_trip" if Connection is not None else "_execute"
+        original = getattr(target, name)
         self._original = original
+        self._target = (target, name)
         stats = self.stats
 
         async def timed(conn: Any, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
@@ -69,7 +82,7 @@ class SqlClock:
                 tally.wall += time.perf_counter() - start
                 tally.inside += box[0]
 
-        aiosqlite.Connection._execute = timed  # type: ignore[method-assign]
+        setattr(target, name, timed)
         return self
 
     def __exit__(
@@ -78,7 +91,13 @@ class SqlClock:
         error: BaseException | None,
         trace: TracebackType | None,
     ) -> None:
-        aiosqlite.Connection._execute = self._original  # type: ignore[method-assign]
+        target, name = self._target
+        setattr(target, name, self._original)
+
+    @property
+    def calls(self) -> int:
+        """Trips to the connection's thread."""
+        return sum(t.calls for t in self.stats.values())
 
     @property
     def wall(self) -> float:

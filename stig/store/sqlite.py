@@ -1,4 +1,4 @@
-"""The SQLite adapter of the store port (aiosqlite, WAL, FTS5).
+"""The SQLite adapter of the store port (WAL, FTS5, a connection on its own thread).
 
 Each row keeps a trace's canonical bytes (compressed when that is shorter, schema 5:
 stig/store/packed.py; every read gives back the canonical bytes) and indexed columns; the
@@ -23,8 +23,16 @@ costs what it purges, not what the index holds (docs/performance.md, "Purging").
 
 SQLite is not the one linked into Python's ``sqlite3`` (3.40 on Debian 12, without FTS5
 secure-delete, which needs 3.42) but the one of the ``sqlean.py`` package (module ``sqlean``,
-the sqlite3 API over its own SQLite), given to aiosqlite as its connector
-(docs/architecture.md, "Why sqlean"). Its errors are ``sqlean``'s classes, not ``sqlite3``'s.
+the sqlite3 API over its own SQLite), opened on the connection's own thread
+(stig/store/connection.py; docs/architecture.md, "Why sqlean"). Its errors are ``sqlean``'s
+classes, not ``sqlite3``'s.
+
+A write of traces (``add``) is one trip to that thread: the whole transaction — begin, what is
+there, the inserts, the derived columns, commit — runs there at once (``Connection.run``), while
+the loop goes on with other work (docs/performance.md, "One trip per store batch"). What this
+object keeps in memory is then written from that thread too, while the loop may read it: the
+burns are replaced, never changed in place; the kept standings and their generation change under
+``_memory``; the rest is written only inside write transactions, one at a time (``_writing``).
 
 sqlean errors never leave this module: they become StoreError with a message that says what to
 do.
@@ -35,12 +43,20 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-from collections.abc import AsyncIterator, Collection, Iterable, Iterator, Sequence
+import threading
+from collections.abc import (
+    AsyncIterator,
+    Callable,
+    Collection,
+    Coroutine,
+    Iterable,
+    Iterator,
+    Sequence,
+)
 from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
-import aiosqlite
 import msgpack
 import sqlean  # type: ignore[import-untyped]  # SQLite 3.50 with the sqlite3 API
 
@@ -63,6 +79,7 @@ from stig.crdt.views import (
     standing,
 )
 from stig.errors import InvalidTrace, StoreError
+from stig.store.connection import Connection
 from stig.store.packed import pack, unpack
 from stig.store.port import (
     Added,
@@ -83,6 +100,8 @@ from stig.store.schema import (
 
 log = logging.getLogger(__name__)
 
+_T = TypeVar("_T")
+
 _CHUNK = 500  # ids per IN (...) list: far below SQLite's parameter limit
 _HEAT_SLACK = 1e-6  # far above the rounding error of heat (~1e-11) and of intensity
 _INDEX_STEP = 20_000  # rows per transaction when indexing for full-text search
@@ -92,7 +111,7 @@ _PAGE_BYTES = 16384  # page size of a new store (SQLite's default is 4096)
 # one is checked per trace while scanning the feed index (docs/performance.md §2).
 _RARE_TAG = 2000
 _STANDINGS = 4096  # traces whose standing (views.Standing) a store keeps in memory at most
-_ITER_CHUNK = 64  # rows per fetch when iterating a cursor (aiosqlite.connect's default)
+_ITER_CHUNK = 64  # rows per trip when iterating a query (export)
 _FILE_MODE = 0o600  # the store holds what reached this device: for this user only
 _CHECKPOINT_TRIES = 20  # a TRUNCATE checkpoint waits for readers (busy_timeout) this many times
 _SQLITE_AT_LEAST = (3, 42, 0)  # FTS5 secure-delete (schema 3)
@@ -137,7 +156,7 @@ _FOR_RANKING: tuple[frozenset[str] | None, ...] = (None, None, frozenset({kinds.
 class SqliteStore:
     """The store, in one SQLite file. Open with ``await SqliteStore.open(path)``."""
 
-    def __init__(self, db: aiosqlite.Connection, path: Path) -> None:
+    def __init__(self, db: Connection, path: Path) -> None:
         self._db = db
         self.path = path
         self._burns: dict[bytes, Trace] = {}
@@ -157,6 +176,10 @@ class SqliteStore:
         # counts forgettings: a standing read while one happened is not kept.
         self._standings: dict[bytes, tuple[Standing, tuple[int, int]]] = {}
         self._generation = 0
+        # Both are changed by writes on the connection's thread (module doc) while a read on
+        # the loop may be about to keep a standing: the generation's check and the keeping are
+        # one step under this lock, and so is a forgetting.
+        self._memory = threading.Lock()
         # Set by a transaction that removed text (_purge, _delete): after its commit, the WAL
         # is checkpointed and truncated (_scrub_wal).
         self._scrub_due = False
@@ -173,11 +196,7 @@ class SqliteStore:
                     f"this SQLite ({sqlean.sqlite_version}) has no FTS5 secure-delete; "
                     "install the sqlean.py version that pyproject.toml asks for"
                 )
-            # aiosqlite.connect would open the stdlib's sqlite3; its Connection takes any
-            # connector (run in its worker thread) that returns a sqlite3-API connection.
-            db = await aiosqlite.Connection(
-                lambda: sqlean.connect(str(path), isolation_level=None), _ITER_CHUNK
-            )
+            db = await Connection.open(lambda: sqlean.connect(str(path), isolation_level=None))
             try:
                 # SQLite creates -wal and -shm with the mode of the database file: set it
                 # before any of them exists, whatever the umask.
@@ -276,13 +295,15 @@ class SqliteStore:
         return None if end is None else int(end)
 
     def _forget(self, ids: Iterable[bytes]) -> None:
-        self._generation += 1
-        for tid in ids:
-            self._standings.pop(tid, None)
+        with self._memory:
+            self._generation += 1
+            for tid in ids:
+                self._standings.pop(tid, None)
 
     def _forget_all(self) -> None:
-        self._generation += 1
-        self._standings.clear()
+        with self._memory:
+            self._generation += 1
+            self._standings.clear()
 
     async def close(self) -> None:
         with _mapped(self.path, "close"):
@@ -292,49 +313,85 @@ class SqliteStore:
 
     async def add(self, traces: Sequence[Trace], now: int) -> Added:
         with _mapped(self.path, "store traces"):
-            async with self._transaction(catch_up=False):  # _insert catches up
-                return await self._insert(traces, now)
+            return await self._write(lambda: self._insert(traces, now))
 
     async def add_durable(self, trace: Trace, now: int) -> Added:
         with _mapped(self.path, "store a trace"):
-            async with self._transaction(durable=True, catch_up=False):
-                return await self._insert([trace], now)
+            return await self._write(lambda: self._insert([trace], now), durable=True)
+
+    async def _write(
+        self, body: Callable[[], Coroutine[Any, Any, _T]], *, durable: bool = False
+    ) -> _T:
+        """A whole write transaction — BEGIN, ``body()``, COMMIT — in one trip to the
+        connection's thread (``Connection.run``: ``body`` awaits nothing but statements, and
+        catches up with other processes itself, as _insert does in its first statement). What
+        it changed is told to the watcher once it committed. A task cancelled meanwhile waits
+        for the trip to end — committed or rolled back, never left open — and then takes its
+        cancellation (what it stored stays stored)."""
+        async with self._writing:
+            trip = self._db.run(self._atomically(body, durable))
+            try:
+                result = await asyncio.shield(trip)
+            except asyncio.CancelledError:
+                await asyncio.wait({trip})
+                self._tell_watcher()  # what it committed (none if it rolled back)
+                raise
+            self._tell_watcher()
+            if self._scrub_due:
+                await self._scrub_wal()
+        return result
+
+    def _tell_watcher(self) -> None:
+        """Tell the watcher what the transaction that just ended committed."""
+        changes, self._item_changes = self._item_changes, []
+        if changes and self._watcher is not None:
+            self._watcher.changed(changes)
+
+    async def _atomically(self, body: Callable[[], Coroutine[Any, Any, _T]], durable: bool) -> _T:
+        """_write's transaction, on the connection's thread: rolled back if anything fails."""
+        db = self._db
+        if durable:
+            # synchronous=FULL makes this commit survive power loss, not just a crash.
+            await db.execute("PRAGMA synchronous = FULL")
+        try:
+            await db.execute("BEGIN IMMEDIATE")
+            try:
+                result = await body()
+                await db.execute("COMMIT")
+            except BaseException:
+                self._forget_all()  # standings may have been read from rolled-back rows
+                self._item_changes = []
+                if db.in_transaction:
+                    await db.execute("ROLLBACK")
+                raise
+        finally:
+            if durable:
+                await db.execute("PRAGMA synchronous = NORMAL")
+        return result
 
     @asynccontextmanager
-    async def _transaction(
-        self, *, durable: bool = False, catch_up: bool = True
-    ) -> AsyncIterator[None]:
-        """One write transaction at a time on the connection. It starts by catching up with
-        other processes' writes (_catch_up), unless the body does that itself (``catch_up``
-        False: _insert reads what it needs in its own first statement)."""
+    async def _transaction(self) -> AsyncIterator[None]:
+        """One write transaction at a time on the connection, a statement per trip (collection,
+        eviction, refresh: rarer than ``add``, whose transaction is one trip, _write). It starts
+        by catching up with other processes' writes (_catch_up)."""
         async with self._writing:
-            if durable:
-                # synchronous=FULL makes this commit survive power loss, not just a crash.
-                await self._db.execute("PRAGMA synchronous = FULL")
             try:
-                try:
-                    await self._surely("BEGIN IMMEDIATE")
-                except asyncio.CancelledError:
-                    # The BEGIN ran on the connection's thread all the same: a transaction left
-                    # open would make the next write fail ("within a transaction").
-                    await self._surely("ROLLBACK")
-                    raise
-                try:
-                    if catch_up:
-                        await self._catch_up()
-                    yield
-                except BaseException:
-                    self._forget_all()  # standings may have been read from rolled-back rows
-                    self._item_changes = []
-                    await self._surely("ROLLBACK")
-                    raise
-                await self._surely("COMMIT")
-                changes, self._item_changes = self._item_changes, []
-                if changes and self._watcher is not None:
-                    self._watcher.changed(changes)
-            finally:
-                if durable:
-                    await self._surely("PRAGMA synchronous = NORMAL")
+                await self._surely("BEGIN IMMEDIATE")
+            except asyncio.CancelledError:
+                # The BEGIN ran on the connection's thread all the same: a transaction left
+                # open would make the next write fail ("within a transaction").
+                await self._surely("ROLLBACK")
+                raise
+            try:
+                await self._catch_up()
+                yield
+            except BaseException:
+                self._forget_all()  # standings may have been read from rolled-back rows
+                self._item_changes = []
+                await self._surely("ROLLBACK")
+                raise
+            await self._surely("COMMIT")
+            self._tell_watcher()
             if self._scrub_due:
                 await self._scrub_wal()
 
@@ -441,7 +498,7 @@ class SqliteStore:
                 dirty.update(t.refs)
             if t.kind == kinds.BURN:
                 self._forget_all()
-                self._burns[t.id] = t
+                self._burns = {**self._burns, t.id: t}  # replaced: the loop may be reading it
                 burned = await self._rows(
                     "SELECT id FROM traces WHERE author = ? AND created <= ? AND hidden = 0",
                     (t.author, t.created),
@@ -677,9 +734,9 @@ class SqliteStore:
                 removed = await self._delete(
                     "SELECT rowid FROM traces WHERE eff_expires <= ?", (now,)
                 )
-            for bid, burn in list(self._burns.items()):
-                if burn.expires <= now:
-                    del self._burns[bid]
+                # Inside the transaction: no write on the connection's thread replaces the
+                # burns meanwhile.
+                self._burns = {b: burn for b, burn in self._burns.items() if burn.expires > now}
             return Collected(expired=removed)
 
     async def _indexed_until(self) -> int:
@@ -1017,12 +1074,13 @@ class SqliteStore:
                 standings[tid] = settled
             # Kept for the next call while nothing was written meanwhile (and only standings
             # of everyone's support: muted ones are this call's alone).
-            if self._generation == generation and not muted:
-                if len(self._standings) > _STANDINGS:
-                    self._standings.clear()
-                self._standings.update(
-                    (t, (k, missing[t][2])) for t in missing if (k := standings[t]) is not None
-                )
+            with self._memory:
+                if self._generation == generation and not muted:
+                    if len(self._standings) > _STANDINGS:
+                        self._standings.clear()
+                    self._standings.update(
+                        (t, (k, missing[t][2])) for t in missing if (k := standings[t]) is not None
+                    )
         ranked: dict[bytes, Ranked] = {}
         for tid, kept_or_new in standings.items():
             if kept_or_new is not None:
@@ -1145,12 +1203,12 @@ class SqliteStore:
             clauses.append("rowid IN (SELECT trace FROM tags WHERE tag = ?)")
             params.append(tag)
         with _mapped(self.path, "export"):
-            async with self._db.execute(
+            async for (raw,) in self._db.rows(
                 f"SELECT raw FROM traces WHERE {' AND '.join(clauses)} ORDER BY created, id",
                 params,
-            ) as cursor:
-                async for (raw,) in cursor:
-                    yield _canonical(raw)
+                _ITER_CHUNK,
+            ):
+                yield _canonical(raw)
 
     async def count(self) -> int:
         with _mapped(self.path, "count traces"):
@@ -1256,7 +1314,7 @@ class SqliteStore:
             return int(count)
 
     async def _rows(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
-        return list(await self._db.execute_fetchall(sql, params))
+        return await self._db.fetchall(sql, params)
 
     async def _one(self, sql: str, params: Sequence[Any] = ()) -> Any:
         rows = await self._rows(sql, params)
