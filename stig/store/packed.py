@@ -21,7 +21,7 @@ Why Zstandard at level 2, measured on those traces in one run (benchmarks/packed
 about what decoding the trace costs); levels 1 and 3 kept 1,022 and 995 B.
 
 A compressor and a decompressor are kept per thread (the zstandard objects are not thread-safe;
-the store packs on the event loop's thread, and on aiosqlite's while migrating).
+the store packs and unpacks on its connection thread; a read may unpack on the event loop's).
 """
 
 from __future__ import annotations

@@ -1,8 +1,8 @@
 """The store port: what the node needs from local storage (STYLE.md: ports with in-memory twins).
 
-Two adapters implement it: ``SqliteStore`` (the real one, aiosqlite) and ``MemoryStore`` (a
-twin over the pure ``TraceSet``, for fast tests). Both answer every read with the views of
-``stig.crdt.views``, so they agree by construction; tests/store checks that they do.
+Two adapters implement it: ``SqliteStore`` (the real one, on its own connection thread) and
+``MemoryStore`` (a twin over the pure ``TraceSet``, for fast tests). Both answer every read with
+the views of ``stig.crdt.views``, so they agree by construction; tests/store checks that they do.
 """
 
 from __future__ import annotations
