@@ -133,6 +133,7 @@ class MeshNode:
         self.addresses: list[str] = []
         self._skipped: set[str] = set()  # clearnet addresses a tor-only node does not dial
         self._known: dict[PeerId, list[str]] = {}  # addresses peers told us, for peer exchange
+        self._asked: dict[PeerId, float] = {}  # when peer exchange last asked each peer
         self._came_up: dict[PeerId, float] = {}  # connected peers: since when
         self._turned_away: dict[PeerId, float] = {}  # peers that turned this node away: when
         self._policy_changed = asyncio.Event()
@@ -223,8 +224,9 @@ class MeshNode:
         tmp.replace(path)
 
     async def _follow_reach(self) -> None:
-        """Say when this node becomes reachable through a relay, or stops being so, and keep
-        the addresses file (``stig addr``, invites) to what others can dial."""
+        """Say when this node becomes reachable through a relay, or stops being so, keep the
+        addresses file (``stig addr``, invites) to what others can dial, and ask its peers
+        again whom they know when it gains a relay."""
         shown = Reach(PUBLIC, "", (), tuple(self.addresses))  # what _write_addresses wrote
         while True:
             reach = self.network.reach()
@@ -233,6 +235,15 @@ class MeshNode:
                 lost = sorted(set(shown.relays) - set(reach.relays))
                 for relay in gained:
                     log.info("reachable through relay %s", relay)
+                if gained:
+                    # A new circuit address: ask every peer again whom it knows, now and
+                    # ASK_AGAIN_AFTER later; asked, they ask back and so learn the new address.
+                    # Two nodes behind NAT that know only a relay reserve there once they learn
+                    # they are behind NAT (AutoNAT, ~10 s): this is how they find each other's
+                    # circuit addresses (docs/protocol.md §8.5).
+                    for peer in self.network.peers():
+                        self._spawn(self._exchange_peers(peer))
+                        self._spawn(self._exchange_again(peer))
                 for relay in lost:
                     log.warning("no longer reachable through relay %s", relay)
                 if not reach.reachable and reach.state != UNKNOWN:
@@ -317,6 +328,7 @@ class MeshNode:
             elif isinstance(event, PeerDown):
                 self.ledger.record(event.peer).connected = False
                 self._known.pop(event.peer, None)  # only connected peers' addresses are shared
+                self._asked.pop(event.peer, None)
                 came = self._came_up.pop(event.peer, None)
                 if came is not None and self.clock() - came < TURNED_AWAY_WITHIN:
                     self._note_turned_away(event.peer)
@@ -515,6 +527,7 @@ class MeshNode:
 
     async def _exchange_peers(self, peer: PeerId) -> None:
         """Ask a new peer whom it knows; dial some of them while we have few peers."""
+        self._asked[peer] = self.clock()
         try:
             stream = await self.network.open_stream(peer, PEERS_PROTOCOL, self._stream_within())
             try:
@@ -587,6 +600,11 @@ class MeshNode:
         packed = msgpack.packb(shared[:MAX_SHARED_ADDRESSES], use_bin_type=True)
         await stream.send(packed)
         await stream.close()
+        # Asked, ask back (at most once per ASK_AGAIN_AFTER per peer): a peer asks when its own
+        # addresses changed, and only the asked side's question teaches them (§8.5).
+        asked = self._asked.get(peer)
+        if asked is None or self.clock() - asked >= ASK_AGAIN_AFTER:
+            self._spawn(self._exchange_peers(peer))
 
     # -- housekeeping ----------------------------------------------------------------------------
 
