@@ -7,7 +7,7 @@ It listens on nothing but ``/onion3/<address of the seed>:PORT`` (``stig.net.tor
 no TCP transport), publishes that onion through the tor whose control port it is given, and
 dials only through that tor's SOCKS port. Noise (with stig's negotiation guard under it) and
 Yamux, as stig builds its hosts. It serves an echo protocol and GossipSub on one topic: a
-message it receives that is not an acknowledgement is answered by ``ack:<message>``.
+message it receives that is not an acknowledgement is answered by ``ack:<message> by <say>``.
 
 With ``--clearnet`` it is the same host on TCP at 127.0.0.1 instead (no tor at all): the
 baseline that benchmarks/onion.py measures beside the onion path. With ``--also-tcp`` it is
@@ -15,8 +15,10 @@ both (a relay that bridges the onion and clearnet meshes). ``--say`` is the text
 gossip messages.
 
 With ``--dial``: connects to that peer, opens an echo stream, makes ``--rounds`` round trips of
-64 bytes, then publishes a message every PUBLISH_EVERY seconds until the other side's ack comes
-back. ``--reconnects`` hangs up and dials again that many times, timing each.
+64 bytes, then publishes a message every PUBLISH_EVERY seconds until an ack comes back — with
+``--ack-from SAY``, an ack from the peer whose ``--say`` is SAY (one a relay forwards: the
+relay's own ack comes first, maybe before its mesh holds that peer, and one message would then
+not reach it). ``--reconnects`` hangs up and dials again that many times, timing each.
 
 Every event is one JSON line on stdout (``{"event": ...}``); the test and benchmarks/onion.py
 read them. It runs until SIGINT.
@@ -178,7 +180,7 @@ async def run(args: argparse.Namespace) -> None:
         try:
             async with trio.open_nursery() as nursery:
                 nursery.start_soon(stop_on_signal, nursery.cancel_scope)
-                nursery.start_soon(gossip, pubsub, subscription, acked)
+                nursery.start_soon(gossip, pubsub, subscription, acked, args)
                 if args.dial:
                     await dial(host, pubsub, args, acked)
                 await trio.sleep_forever()
@@ -197,17 +199,20 @@ async def stop_on_signal(scope: trio.CancelScope) -> None:
             return
 
 
-async def gossip(pubsub: Pubsub, subscription: Any, acked: trio.Event) -> None:
+async def gossip(
+    pubsub: Pubsub, subscription: Any, acked: trio.Event, args: argparse.Namespace
+) -> None:
     while True:
         message = await subscription.get()
         text = message.data.decode()
         if text.startswith("ack:"):
-            if not acked.is_set():
+            wanted = args.ack_from is None or text.endswith(f" by {args.ack_from}")
+            if wanted and not acked.is_set():
                 emit("gossip_ack", data=text)
                 acked.set()
         else:
             emit("gossip", data=text)
-            await pubsub.publish(TOPIC, f"ack:{text}".encode())
+            await pubsub.publish(TOPIC, f"ack:{text} by {args.say}".encode())
 
 
 async def dial(host: Any, pubsub: Pubsub, args: argparse.Namespace, acked: trio.Event) -> None:
@@ -264,6 +269,7 @@ def main() -> None:
     parser.add_argument("--dial")
     parser.add_argument("--rounds", type=int, default=10)
     parser.add_argument("--reconnects", type=int, default=0)
+    parser.add_argument("--ack-from")
     args = parser.parse_args()
     trio.run(run, args)
 
