@@ -7,7 +7,7 @@ the loop while writes run on the thread answer what the pure views say.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
@@ -22,20 +22,6 @@ from stig.store import SqliteStore
 from stig.store.connection import Connection
 from stig.store.port import ItemChange
 from tests.crdt.strategies import ANA, BEN, CY, DEE, T0, post
-
-
-@pytest.fixture
-def path(tmp_path: Path) -> Path:
-    return tmp_path / "stig.db"
-
-
-@pytest.fixture
-async def store(path: Path) -> AsyncIterator[SqliteStore]:
-    opened = await SqliteStore.open(path)
-    try:
-        yield opened
-    finally:
-        await opened.close()
 
 
 def traces(n: int, start: int = 0) -> list[Trace]:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from contextlib import closing, contextmanager
 from pathlib import Path
 
@@ -43,20 +43,6 @@ UNDO_SCHEMA_4 = """
     ALTER TABLE traces DROP COLUMN referred;
 """
 """Schema 4 back to schema 3 (before the migrations that go further back)."""
-
-
-@pytest.fixture
-def path(tmp_path: Path) -> Path:
-    return tmp_path / "stig.db"
-
-
-@pytest.fixture
-async def store(path: Path) -> AsyncIterator[SqliteStore]:
-    opened = await SqliteStore.open(path)
-    try:
-        yield opened
-    finally:
-        await opened.close()
 
 
 @contextmanager
