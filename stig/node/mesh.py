@@ -242,8 +242,7 @@ class MeshNode:
                     # they are behind NAT (AutoNAT, ~10 s): this is how they find each other's
                     # circuit addresses (docs/protocol.md §8.5).
                     for peer in self.network.peers():
-                        self._spawn(self._exchange_peers(peer))
-                        self._spawn(self._exchange_again(peer))
+                        self._ask_now_and_again(peer)
                 for relay in lost:
                     log.warning("no longer reachable through relay %s", relay)
                 if not reach.reachable and reach.state != UNKNOWN:
@@ -321,8 +320,7 @@ class MeshNode:
                 if len(self.network.peers()) > self.config.network.max_connections:
                     self._spawn(self._turn_away(event.peer))
                     continue
-                self._spawn(self._exchange_peers(event.peer))
-                self._spawn(self._exchange_again(event.peer))
+                self._ask_now_and_again(event.peer)
                 if self.network.peer_id < event.peer:
                     self._spawn(self.sync_with(event.peer))
             elif isinstance(event, PeerDown):
@@ -518,8 +516,14 @@ class MeshNode:
             return {"error": state.error, "next_try": state.report().get("next_try")}
         return {"peer": peer}
 
+    def _ask_now_and_again(self, peer: PeerId) -> None:
+        """Ask ``peer`` whom it knows now, and once more ASK_AGAIN_AFTER later (both at once:
+        the first ask's dials do not delay the second)."""
+        self._spawn(self._exchange_peers(peer))
+        self._spawn(self._exchange_again(peer))
+
     async def _exchange_again(self, peer: PeerId) -> None:
-        """Ask a new peer whom it knows once more, ASK_AGAIN_AFTER later: by then a peer behind
+        """Ask a peer whom it knows once more, ASK_AGAIN_AFTER later: by then a peer behind
         NAT (this one, or that one) holds its reservations, and its circuit address is known."""
         await asyncio.sleep(ASK_AGAIN_AFTER)
         if peer in self.network.peers():
