@@ -228,8 +228,9 @@ def test_walkthrough_two_laptops_behind_nat_join_by_invite(tmp_path: Path, bed: 
     with cluster() as nodes:
         # 1. The relay, started as docs/relay.md starts it: on every address of its machine.
         # Its periodic peer exchange is made rare, so that the laptops can only meet by the
-        # exchange that follows a new connection (stig.node.mesh.ASK_AGAIN_AFTER): with the
-        # relay's first answers alone, taken before either laptop had reserved, they never do.
+        # exchanges that follow a new connection or a relay gained, and the question back
+        # (docs/protocol.md §8.5): with the relay's first answers alone, taken before either
+        # laptop had reserved, they never do.
         relay_home = new_home(tmp_path / "r")
         (relay_home / "config.toml").write_text("[network]\nsync_interval = 3600\n")
         relay = Node(
