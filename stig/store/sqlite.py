@@ -10,8 +10,10 @@ index scan, and what it shows is what the pure views say (tests/store/test_store
 Reads rank what they return from those columns: one query fetches the referrers' kind, author,
 times and derived columns (copied into refs), and the views rank from them (``views.standing``:
 the store restates no rule), so a feed page decodes only its own traces. What the referrers say
-of a trace is kept in memory until a write touches them or one of them expires. Full-text
-indexing is not part of ingest: rows are indexed before the next search or collection.
+of a trace is kept in memory until a write touches them or one of them expires; the feed index
+holds what checks that (``referred``, schema 6), so a page whose standings all hold reads no
+table row. Full-text indexing is not part of ingest: rows are indexed before the next search or
+collection.
 
 Deleted means gone from the files, not only from answers (docs/threat-model.md): every connection
 runs with ``secure_delete`` (SQLite overwrites what it deletes with zeros), the full-text index
