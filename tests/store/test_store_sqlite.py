@@ -411,6 +411,27 @@ async def test_a_feed_right_after_another_connection_s_write_is_a_fresh_store_s_
     assert not any("raw" in s.split("UNION ALL SELECT 2")[0] for s in statements), statements
 
 
+async def test_a_page_entry_whose_row_is_gone_before_its_bytes_are_read_is_left_out(
+    store: SqliteStore, path: Path
+) -> None:
+    """The feed statement reads the index alone; the bytes of a trace ranked anew are read by
+    the next query. If another connection deleted the row in between, the trace is left out
+    (as if the statement had come after the delete), and the others are ranked as usual."""
+    gone, kept = post(ANA, kinds.NOTE, 0, body="gone"), post(BEN, kinds.NOTE, 1, body="kept")
+    await store.add([gone, kept], T0)
+    with raw_db(path) as con:
+        rows = con.execute(
+            "SELECT 0, id, NULL, eff_expires, rowid, referred FROM traces ORDER BY rowid"
+        ).fetchall()
+    writer = await SqliteStore.open(path)
+    try:
+        assert await writer.evict(1, T0) == 1  # the oldest: gone
+    finally:
+        await writer.close()
+    now = T0 + HOUR
+    assert await store._rank_rows(rows, now) == TraceSet([kept]).feed(now, FeedFilter(), 5)
+
+
 async def test_a_store_of_schema_5_is_migrated_to_a_feed_index_with_referred(path: Path) -> None:
     """Migration 5 -> 6 rebuilds traces_feed with ``referred``: the feed gives what it gave
     before, and follows later writes as the views do."""
