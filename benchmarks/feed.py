@@ -10,8 +10,8 @@
 2. Time ``feed(now, filter, 50)`` --repeat times per filter, the clock advancing one second per
    call as a refreshing screen would (so ``_refresh`` does its real work), and report p50/p99.
 3. Break one more pass down: ``_refresh``, the feed statement, and ``_rank_rows`` (the
-   referrers' rows of traces whose standing is not kept + ranking in Python), with the SQL
-   inside sqlite3 timed apart; count the standings computed and the traces that had to be
+   referrers' rows and bytes of traces whose standing is not kept + ranking in Python), with
+   the SQL inside sqlite3 timed apart; count the standings computed and the traces that had to be
    ranked on the exact neighbourhood path (``_ranked``; expected: none). Then the same with
    every kept standing forgotten before each call, and with another connection storing one
    new trace before each call (what a `stig post` beside a running node does): timed, then
@@ -203,7 +203,11 @@ async def breakdown(
             select_wall * per,
             select_sql * per,
         ),
-        ("_rank_rows: referrers' rows if not kept + ranking", split.ranked * per, ranked_sql * per),
+        (
+            "_rank_rows: referrers' rows and bytes if not kept + ranking",
+            split.ranked * per,
+            ranked_sql * per,
+        ),
         ("total", total * per, clock.inside * per),
         (f"standings computed from referrers' rows: {split.computed / calls:.1f}/call", 0.0, 0.0),
         (f"traces ranked on the exact path (_ranked): {split.exact}", 0.0, 0.0),

@@ -186,6 +186,23 @@ MIGRATIONS: tuple[str, ...] = (
         ON traces (heat, created, id DESC, eff_expires, kind, place, hidden, listed)
         WHERE hidden = 0 AND listed = 1;
     """,
+    # 5 -> 6: the feed reads no table row for a trace whose standing it keeps.
+    """
+    -- The feed index also holds `referred`. The feed's page, the cut's neighbours and each
+    -- one's (id, eff_expires, rowid, referred) then come from the index alone, and a standing
+    -- kept by (rowid, referred) (3 -> 4) needs nothing else: a row's bytes are read only for a
+    -- trace ranked anew. After another connection commits, SQLite drops this connection's page
+    -- cache, and reading the page's rows again (their leaves and the pages above them) was a
+    -- third to a half of the feed statement's time in SQLite at a million traces
+    -- (docs/performance.md, "Schema 6: the feed index covers `referred`"). The price: every
+    -- change to a trace's referrers (the refs_* triggers bump `referred`) also rewrites its
+    -- entry here, not only a change of heat. Same condition, order and other columns as in
+    -- 4 -> 5, so that every filter the scan tests is still covered.
+    DROP INDEX traces_feed;
+    CREATE INDEX traces_feed
+        ON traces (heat, created, id DESC, eff_expires, kind, place, hidden, listed, referred)
+        WHERE hidden = 0 AND listed = 1;
+    """,
 )
 
 PACKED_SINCE = 5

@@ -10,8 +10,10 @@ index scan, and what it shows is what the pure views say (tests/store/test_store
 Reads rank what they return from those columns: one query fetches the referrers' kind, author,
 times and derived columns (copied into refs), and the views rank from them (``views.standing``:
 the store restates no rule), so a feed page decodes only its own traces. What the referrers say
-of a trace is kept in memory until a write touches them or one of them expires. Full-text
-indexing is not part of ingest: rows are indexed before the next search or collection.
+of a trace is kept in memory until a write touches them or one of them expires; the feed index
+holds what checks that (``referred``, schema 6), so a page whose standings all hold reads no
+table row. Full-text indexing is not part of ingest: rows are indexed before the next search or
+collection.
 
 Deleted means gone from the files, not only from answers (docs/threat-model.md): every connection
 runs with ``secure_delete`` (SQLite overwrites what it deletes with zeros), the full-text index
@@ -898,13 +900,20 @@ class SqliteStore:
             # found by a join with it rather than through two scalar subqueries, and the page's
             # size comes with the cut: ~30 µs less inside SQLite per call at 1M for the same
             # rows (docs/performance.md "The feed right after a write: one account").
+            # Since schema 6 the feed index holds all that rows 0 give (no `raw`: NULL, which
+            # tells _rank_rows to read the bytes of the traces it ranks anew), so the statement
+            # reads no table row: after another connection's commit it does not read the
+            # page's rows again. A neighbour of the cut that is also on the page comes twice;
+            # _rank_rows keys its rows by id.
             sql = (
-                f"WITH page AS MATERIALIZED (SELECT rowid AS chosen, heat FROM traces "
-                f"WHERE {condition} ORDER BY heat DESC, created DESC, id LIMIT ?), "
+                "WITH page AS MATERIALIZED (SELECT id, eff_expires, rowid AS chosen, referred, "
+                f"heat FROM traces WHERE {condition} ORDER BY heat DESC, created DESC, id "
+                "LIMIT ?), "
                 "cut AS MATERIALIZED (SELECT min(heat) AS heat, count(*) AS size FROM page) "
-                "SELECT 0, id, raw, eff_expires, rowid, referred FROM traces WHERE rowid IN "
-                "(SELECT chosen FROM page UNION ALL SELECT traces.rowid FROM cut, traces "
-                f"WHERE {condition} AND traces.heat BETWEEN cut.heat - ? AND cut.heat) "
+                "SELECT 0, id, NULL, eff_expires, chosen, referred FROM page "
+                "UNION ALL SELECT 0, traces.id, NULL, traces.eff_expires, traces.rowid, "
+                f"traces.referred FROM cut, traces WHERE {condition} "
+                "AND traces.heat BETWEEN cut.heat - ? AND cut.heat "
                 "UNION ALL SELECT 1, heat, size, NULL, NULL, NULL FROM cut "
                 f"UNION ALL SELECT 2, *, NULL FROM ({_CATCH_UP})"
             )
@@ -1027,17 +1036,22 @@ class SqliteStore:
         self, rows: Sequence[Any], now: int, muted: frozenset[bytes] = frozenset()
     ) -> list[Ranked]:
         """Ranked forms of visible traces given as rows (0, id, raw, eff_expires, rowid,
-        referred), in the same order: views.standing of their referrers' columns in refs (one
-        query), decoding only the traces themselves. What those columns say of a trace is kept
-        for the next call while it holds: until the time it ends, while the row's (rowid,
-        referred) is the same — whichever connection wrote meanwhile (schema 4) — and no write
-        of this one forgot it. Where they do not settle a trace's ranking exactly, it is ranked
-        from its decoded neighbourhood instead (_ranked)."""
+        referred), in the order of their first rows (a trace may come twice): views.standing
+        of their referrers' columns in refs, decoding only the traces themselves. What those
+        columns say of a trace is kept for the next call while it holds: until the time it
+        ends, while the row's (rowid, referred) is the same — whichever connection wrote
+        meanwhile (schema 4) — and no write of this one forgot it. Where they do not settle a
+        trace's ranking exactly, it is ranked from its decoded neighbourhood instead (_ranked).
+
+        A row's raw may be None (the feed reads its rows from the feed index alone, schema 6):
+        the bytes of those ranked anew are read with their referrers, in the same query, and
+        with them the row's eff_expires, rowid and referred again (one snapshot with the
+        referrers read); a trace whose row no longer holds bytes then is left out."""
         generation = self._generation
         standings: dict[bytes, Standing | None] = {}
-        missing: dict[bytes, tuple[bytes, int, tuple[int, int]]] = {}
+        missing: dict[bytes, tuple[bytes | None, int, tuple[int, int]]] = {}
         for row in rows:
-            if row[0] != 0 or row[2] is None:
+            if row[0] != 0 or row[1] in standings:
                 continue
             stamp = (row[4], row[5])
             kept, kept_stamp = (None, None) if muted else self._standings.get(row[1], (None, None))
@@ -1054,15 +1068,27 @@ class SqliteStore:
         if missing:
             referrers: dict[bytes, list[Referrer]] = {tid: [] for tid in missing}
             for chunk in _chunks(missing):
-                for row in await self._rows(
-                    f"SELECT target, {_REFERRER} FROM refs WHERE target IN ({_marks(chunk)})",
-                    chunk,
-                ):
-                    referrers[row[0]].append(Referrer(*row[1:]))
+                sql = f"SELECT 0, target, {_REFERRER} FROM refs WHERE target IN ({_marks(chunk)})"
+                params: list[Any] = list(chunk)
+                unread = [missing[tid][2][0] for tid in chunk if missing[tid][0] is None]
+                if unread:
+                    sql += (
+                        " UNION ALL SELECT 1, id, raw, eff_expires, rowid, referred, NULL, NULL "
+                        f"FROM traces WHERE rowid IN ({_marks(unread)})"
+                    )
+                    params += unread
+                for row in await self._rows(sql, params):
+                    if row[0] == 0:
+                        referrers[row[1]].append(Referrer(*row[2:]))
+                    elif row[2] is not None:
+                        missing[row[1]] = (row[2], row[3], (row[4], row[5]))
+            read = {t: (raw, e, s) for t, (raw, e, s) in missing.items() if raw is not None}
+            for tid in missing.keys() - read.keys():
+                del standings[tid]  # its row is gone, or purged, since the feed statement
             burned_until: dict[bytes, int] = {}
             for burn in self._burns.values():
                 burned_until[burn.author] = max(burned_until.get(burn.author, -1), burn.created)
-            for tid, (raw, eff_expires, _) in missing.items():
+            for tid, (raw, eff_expires, _) in read.items():
                 trace = _trusted(raw, tid)
                 settled = standing(
                     trace, referrers[tid], now, burned_until.get(trace.author, -1), muted
@@ -1079,7 +1105,7 @@ class SqliteStore:
                     if len(self._standings) > _STANDINGS:
                         self._standings.clear()
                     self._standings.update(
-                        (t, (k, missing[t][2])) for t in missing if (k := standings[t]) is not None
+                        (t, (k, read[t][2])) for t in read if (k := standings[t]) is not None
                     )
         ranked: dict[bytes, Ranked] = {}
         for tid, kept_or_new in standings.items():

@@ -111,6 +111,14 @@ def test_eviction_keeps_the_copied_columns_right(traces: list[Trace], data: st.D
     run(body)
 
 
+UNDO_SCHEMA_6 = """
+    DROP INDEX traces_feed;
+    CREATE INDEX traces_feed
+        ON traces (heat, created, id DESC, eff_expires, kind, place, hidden, listed)
+        WHERE hidden = 0 AND listed = 1;
+"""
+"""Schema 6 back to schema 5: the feed index without ``referred``."""
+
 UNDO_SCHEMA_5 = """
     UPDATE traces SET raw = stig_unpack(raw) WHERE raw IS NOT NULL;
 """
@@ -128,7 +136,8 @@ UNDO_SCHEMA_4 = """
 
 
 DOWNGRADE = (
-    UNDO_SCHEMA_5
+    UNDO_SCHEMA_6
+    + UNDO_SCHEMA_5
     + UNDO_SCHEMA_4
     + """
     DROP TRIGGER tags_follow_trace;
@@ -163,7 +172,7 @@ def test_a_store_from_before_the_contour_is_migrated(
         migrated = await SqliteStore.open(path)
         try:
             (version,) = await migrated._one("PRAGMA user_version")
-            assert version == SCHEMA_VERSION == 5
+            assert version == SCHEMA_VERSION == 6
             expected = contour(TraceSet(traces[:cut]), now, 120, ALL, ALL)
             assert ordered(await migrated.contour(now, 120, ALL, ALL)) == ordered(expected)
             # Later traces (retracts, echoes) change the migrated rows through the trigger.

@@ -29,6 +29,14 @@ from tests.crdt.strategies import ANA, BEN, CY, DEE, T0, forge, post
 
 # -- helpers -------------------------------------------------------------------------------
 
+UNDO_SCHEMA_6 = """
+    DROP INDEX traces_feed;
+    CREATE INDEX traces_feed
+        ON traces (heat, created, id DESC, eff_expires, kind, place, hidden, listed)
+        WHERE hidden = 0 AND listed = 1;
+"""
+"""Schema 6 back to schema 5: the feed index without ``referred``."""
+
 UNDO_SCHEMA_5 = """
     UPDATE traces SET raw = stig_unpack(raw) WHERE raw IS NOT NULL;
 """
@@ -213,6 +221,14 @@ async def test_the_feed_is_a_scan_of_the_feed_index(store: SqliteStore, path: Pa
             assert "TEMP B-TREE" not in plan, (sql, plan)
             if "ORDER BY heat DESC" in sql:  # the scan itself never reads a row
                 assert "SCAN traces USING COVERING INDEX traces_feed" in plan, (sql, plan)
+                # Nor does the rest of the feed statement (schema 6): the page and the cut's
+                # neighbours come from the index alone, no row is read by rowid.
+                assert all(
+                    "USING COVERING INDEX traces_feed" in step
+                    or step == "SCAN traces USING INDEX traces_burns"
+                    for step in reads
+                ), (sql, plan)
+                assert "raw" not in sql.split("UNION ALL SELECT 2")[0], sql
 
 
 async def test_equal_intensities_at_the_cut_are_ordered_as_the_pure_views_order_them(
@@ -347,6 +363,109 @@ async def test_another_connection_s_unrelated_write_keeps_what_the_reader_ranked
     for root in roots[1:]:
         assert store._standings[root.id] is kept[root.id]  # not ranked again
     assert store._standings[roots[0].id] is not kept[roots[0].id]  # its echo came
+
+
+async def test_a_feed_right_after_another_connection_s_write_is_a_fresh_store_s_feed(
+    store: SqliteStore, path: Path
+) -> None:
+    """The feed statement reads the feed index alone (schema 6): a trace's bytes are read only
+    when it is ranked anew, with its referrers. Right after another connection (another
+    process) stores an echo of a trace on the page, and then a trace that touches nothing on
+    it, the reader's page is what a store opened afresh on the file gives, and what the views
+    give; after the unrelated write it reads neither refs nor any trace's bytes."""
+    roots = [post((ANA, BEN)[i % 2], kinds.CALLOUT, i, body=f"root {i}") for i in range(12)]
+    echoes = [post(CY, kinds.ECHO, 20 + i, refs=(root,)) for i, root in enumerate(roots[::2])]
+    await store.add([*roots, *echoes], T0)
+    now = T0 + HOUR
+    await store.feed(now, FeedFilter(), 8)
+
+    async def read_after(write: Trace) -> list[str]:
+        writer = await SqliteStore.open(path)
+        try:
+            await writer.add([write], now)
+        finally:
+            await writer.close()
+        statements: list[str] = []
+        await store._db.set_trace_callback(statements.append)
+        try:
+            got = await store.feed(now, FeedFilter(), 8)
+        finally:
+            await store._db.set_trace_callback(None)  # type: ignore[arg-type]
+        fresh = await SqliteStore.open(path)
+        try:
+            assert got == await fresh.feed(now, FeedFilter(), 8)
+        finally:
+            await fresh.close()
+        assert got == TraceSet(await _all(store)).feed(now, FeedFilter(), 8)
+        return statements
+
+    page = await store.feed(now, FeedFilter(), 8)
+    echoed = page[-1].trace  # the echo lifts it: it is ranked anew, its bytes read again
+    statements = await read_after(post(DEE, kinds.ECHO, 100, refs=(echoed,)))
+    assert any("FROM refs WHERE target" in s and "raw" in s for s in statements), statements
+    assert (await store.feed(now, FeedFilter(), 8))[0].trace == echoed
+    # An older note: below the page and far from its cut (a new one would top the page).
+    statements = await read_after(post(DEE, kinds.NOTE, -2 * HOUR, body="unrelated"))
+    assert not any("FROM refs WHERE target" in s for s in statements), statements
+    # (The catch-up the feed statement ends with counts the burns' rows that hold bytes.)
+    assert not any("raw" in s.split("UNION ALL SELECT 2")[0] for s in statements), statements
+
+
+async def test_a_page_entry_whose_row_is_gone_before_its_bytes_are_read_is_left_out(
+    store: SqliteStore, path: Path
+) -> None:
+    """The feed statement reads the index alone; the bytes of a trace ranked anew are read by
+    the next query. If another connection deleted the row in between, the trace is left out
+    (as if the statement had come after the delete), and the others are ranked as usual."""
+    gone, kept = post(ANA, kinds.NOTE, 0, body="gone"), post(BEN, kinds.NOTE, 1, body="kept")
+    await store.add([gone, kept], T0)
+    with raw_db(path) as con:
+        rows = con.execute(
+            "SELECT 0, id, NULL, eff_expires, rowid, referred FROM traces ORDER BY rowid"
+        ).fetchall()
+    writer = await SqliteStore.open(path)
+    try:
+        assert await writer.evict(1, T0) == 1  # the oldest: gone
+    finally:
+        await writer.close()
+    now = T0 + HOUR
+    assert await store._rank_rows(rows, now) == TraceSet([kept]).feed(now, FeedFilter(), 5)
+
+
+async def test_a_store_of_schema_5_is_migrated_to_a_feed_index_with_referred(path: Path) -> None:
+    """Migration 5 -> 6 rebuilds traces_feed with ``referred``: the feed gives what it gave
+    before, and follows later writes as the views do."""
+    roots = [post((ANA, BEN, CY)[i % 3], kinds.CALLOUT, i, body=f"root {i}") for i in range(30)]
+    later = [post(DEE, kinds.ECHO, 50 + i, refs=(r,)) for i, r in enumerate(roots[::4])]
+    traces = [*roots, *(post(BEN, kinds.ECHO, 40, refs=(r,)) for r in roots[::3])]
+    traces.append(post(CY, kinds.CONFIRM, 41, refs=(roots[1],)))
+    now = T0 + HOUR
+    wheres = (FeedFilter(), FeedFilter(kinds=frozenset(kinds.KNOWN_KINDS)))
+    opened = await SqliteStore.open(path)
+    try:
+        await opened.add(traces, T0)
+        before = [await opened.feed(now, where, limit) for where in wheres for limit in (5, 50)]
+    finally:
+        await opened.close()
+    feed_index = "SELECT sql FROM sqlite_schema WHERE name = 'traces_feed'"
+    with raw_db(path) as con:
+        downgrade(con, UNDO_SCHEMA_6 + "PRAGMA user_version = 5;")
+        assert "referred" not in str(one(con, feed_index))
+
+    migrated = await SqliteStore.open(path)
+    try:
+        assert await migrated._one("PRAGMA user_version") == (SCHEMA_VERSION,) == (6,)
+        after = [await migrated.feed(now, where, limit) for where in wheres for limit in (5, 50)]
+        assert after == before
+        assert before[0] == TraceSet(traces).feed(now, FeedFilter(), 5)
+        await migrated.add(later, T0)
+        full = TraceSet([*traces, *later])
+        for where in wheres:
+            assert await migrated.feed(now, where, 50) == full.feed(now, where, 50)
+    finally:
+        await migrated.close()
+    with raw_db(path) as con:
+        assert "referred" in str(one(con, feed_index))
 
 
 @pytest.mark.parametrize("rare", [True, False])
@@ -595,7 +714,7 @@ async def test_a_store_of_schema_4_is_migrated_to_compressed_bytes_and_shrinks(p
     finally:
         await opened.close()
     with raw_db(path) as con:
-        downgrade(con, UNDO_SCHEMA_5 + "PRAGMA user_version = 4;")
+        downgrade(con, UNDO_SCHEMA_6 + UNDO_SCHEMA_5 + "PRAGMA user_version = 4;")
         con.execute("PRAGMA auto_vacuum = 0")  # as in a store made before schema 5
         con.execute("VACUUM")
         assert one(con, "PRAGMA auto_vacuum") == 0
@@ -636,7 +755,7 @@ async def test_a_store_of_schema_2_is_migrated_to_secure_delete(path: Path) -> N
             ("pterodactyl sightings downtown",),
         )
         con.execute("DELETE FROM traces WHERE rowid = 1")
-        downgrade(con, UNDO_SCHEMA_5 + UNDO_SCHEMA_4)
+        downgrade(con, UNDO_SCHEMA_6 + UNDO_SCHEMA_5 + UNDO_SCHEMA_4)
         con.execute("PRAGMA user_version = 2")
         con.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     assert b"pterodactyl" in search_files(path)
