@@ -86,3 +86,23 @@ async def test_a_stream_closed_at_both_ends_is_freed_without_the_cyclic_collecto
         assert [end() for end in ends] == [None, None]
     finally:
         gc.enable()
+
+
+async def test_peers_follow_each_connection_and_hang_up_and_are_the_caller_s_own_list() -> None:
+    """MemoryNetwork keeps its sorted peer list between changes: it must still change with
+    every connection and hang-up, on both sides, and a caller's list is its own."""
+    hub = MemoryHub()
+    a, b, c = await started(hub, "a"), await started(hub, "b"), await started(hub, "c")
+    assert a.peers() == []
+    await a.dial(b.addresses()[0], 1.0)
+    await c.dial(a.addresses()[0], 1.0)
+    assert a.peers() == sorted([b.peer_id, c.peer_id])
+    assert b.peers() == [a.peer_id]
+    mine = a.peers()
+    mine.clear()
+    assert a.peers() == sorted([b.peer_id, c.peer_id])
+    await b.hang_up(a.peer_id)
+    assert a.peers() == [c.peer_id]
+    assert b.peers() == []
+    await a.hang_up(c.peer_id)
+    assert a.peers() == [] and c.peers() == []
