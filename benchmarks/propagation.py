@@ -44,10 +44,13 @@ than PUSH_CUTOFF seconds after it was posted are counted as reached by pull, not
 event loop's lateness (a ticker asleep for 50 ms), the time spent in garbage collection and
 this process's CPU are reported, because with thousands of nodes in one process the simulation
 itself may be what is slow: read time-to-all beside the loop lag. Start-up is timed per tenth
-of the nodes (wall and CPU ms per node), which shows whether it stays linear. The simulator's
-own costs are kept down without changing what a node does: a store that wakes its node's
-publisher instead of being polled (TimedStore), objects of started nodes frozen out of the
-garbage collector switched off (GC_OFF).
+of the nodes (wall and CPU ms per node), which shows whether it stays linear; beside it, the
+loop's steps per node (a count of the work, the same whatever the load), the CPU per step, and
+the work the nodes already running do while each new node starts (their timers fire meanwhile:
+estimated from the idle window), so that more work per node can be told from dearer work.
+The simulator's own costs are kept down without changing what a node does: a store that wakes
+its node's publisher instead of being polled (TimedStore), and the cyclic garbage collector
+switched off (GC_OFF; so a reference cycle left by a node is kept to the end of the run).
 
 **Clock** (``--clock virtual``, the default for ``--memory``): the simulation runs on a
 simulated clock (benchmarks/virtual_clock.py): time moves only when no simulated node has work
