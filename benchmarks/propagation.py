@@ -44,10 +44,13 @@ than PUSH_CUTOFF seconds after it was posted are counted as reached by pull, not
 event loop's lateness (a ticker asleep for 50 ms), the time spent in garbage collection and
 this process's CPU are reported, because with thousands of nodes in one process the simulation
 itself may be what is slow: read time-to-all beside the loop lag. Start-up is timed per tenth
-of the nodes (wall and CPU ms per node), which shows whether it stays linear. The simulator's
-own costs are kept down without changing what a node does: a store that wakes its node's
-publisher instead of being polled (TimedStore), objects of started nodes frozen out of the
-garbage collector switched off (GC_OFF).
+of the nodes (wall and CPU ms per node), which shows whether it stays linear; beside it, the
+loop's steps per node (a count of the work, the same whatever the load), the CPU per step, and
+the work the nodes already running do while each new node starts (their timers fire meanwhile:
+estimated from the idle window), so that more work per node can be told from dearer work.
+The simulator's own costs are kept down without changing what a node does: a store that wakes
+its node's publisher instead of being polled (TimedStore), and the cyclic garbage collector
+switched off (GC_OFF; so a reference cycle left by a node is kept to the end of the run).
 
 **Clock** (``--clock virtual``, the default for ``--memory``): the simulation runs on a
 simulated clock (benchmarks/virtual_clock.py): time moves only when no simulated node has work
@@ -697,13 +700,18 @@ async def measure_memory(args: argparse.Namespace) -> dict[str, Any]:
     nodes: list[MeshNode] = []
     stores: list[TimedStore] = []
     runs: list[asyncio.Task[None]] = []
-    marks: list[tuple[int, float, float]] = []  # nodes started, wall s, CPU s
+    # nodes started, wall s, CPU s, loop-clock s, loop steps (0 on the wall clock)
+    marks: list[tuple[int, float, float, float, int]] = []
+
+    def steps() -> int:
+        return loop.steps if isinstance(loop, virtual_clock.VirtualClockLoop) else 0
+
     gc_time = GcTime()
     gc.callbacks.append(gc_time.callback)
     if GC_OFF:
         gc.disable()
     try:
-        started, cpu0, sim0 = time.perf_counter(), time.process_time(), loop.time()
+        started, cpu0, sim0, steps0 = time.perf_counter(), time.process_time(), loop.time(), steps()
         addresses: list[str] = []
         relay_ids: set[PeerId] = set()
         for i in range(n):
@@ -745,7 +753,15 @@ async def measure_memory(args: argparse.Namespace) -> dict[str, Any]:
             nets.append(net)
             stores.append(store)
             if (i + 1) % max(1, n // START_CHUNKS) == 0 or i + 1 == n:
-                marks.append((i + 1, time.perf_counter() - started, time.process_time() - cpu0))
+                marks.append(
+                    (
+                        i + 1,
+                        time.perf_counter() - started,
+                        time.process_time() - cpu0,
+                        loop.time() - sim0,
+                        steps() - steps0,
+                    )
+                )
                 if args.progress:
                     print(f"  {i + 1} nodes started, {marks[-1][1]:.1f} s", flush=True)
         start_s = time.perf_counter() - started
@@ -903,17 +919,31 @@ def run_memory(args: argparse.Namespace) -> dict[str, Any]:
         f"of CPU, {found['start_sim']:.1f} s on the loop's clock; the mesh settled in "
         f"{found['settle_s']:.1f} s more (loop's clock); {found['isolated']} node(s) without a peer"
     )
-    marks = found["start_marks"]
-    chunk_rows = []
-    for (n0, t0, c0), (n1, t1, c1) in zip([(0, 0.0, 0.0), *marks], marks, strict=False):
-        chunk_rows.append(
-            [f"{n0 + 1}-{n1}", 1000 * (t1 - t0) / (n1 - n0), 1000 * (c1 - c0) / (n1 - n0)]
-        )
+    chunk_rows = start_up_rows(
+        found["start_marks"], found["idle_cpu"] / found["window"] / n, args.clock == "virtual"
+    )
     print_table(
-        "Start-up by chunk of nodes (linear if the figures stay flat)",
-        ["nodes", "wall ms per node", "CPU ms per node"],
+        "Start-up by chunk of nodes (linear if the figures stay flat). Idle work: the nodes "
+        "already running, at the CPU per node per loop-clock s of the idle window below, for "
+        "the loop-clock time each new node's start took (an estimate)",
+        [
+            "nodes",
+            "wall ms per node",
+            "CPU ms per node",
+            "loop steps per node",
+            "CPU µs per step",
+            "idle work ms per node",
+            "CPU ms per node less idle work",
+        ],
         chunk_rows,
     )
+    cpu = [row[2] for row in chunk_rows]
+    if len(cpu) > 2:
+        print(
+            f"start-up CPU per node, last chunk / first: {cpu[-1] / cpu[0]:.2f}; "
+            f"last / second: {cpu[-1] / cpu[1]:.2f}; less idle work, last / second: "
+            f"{chunk_rows[-1][6] / chunk_rows[1][6]:.2f}"
+        )
     print_table(
         "Connected peers per node (memory)",
         DEGREE_HEADERS,
@@ -1034,6 +1064,36 @@ def run_memory(args: argparse.Namespace) -> dict[str, Any]:
         "relays": args.relays,
         "relay_load": found["relay_summary"],
     }
+
+
+def start_up_rows(
+    marks: Sequence[tuple[int, float, float, float, int]], idle_per_node: float, stepped: bool
+) -> list[list[Any]]:
+    """One row per chunk of started nodes. A node starts ``--start-every`` of loop-clock time
+    after the last, and in that time every node already running does its periodic work (a
+    reachability check each second, a redial each 5 s ...): CPU per new node that grows with the
+    nodes running, by construction of a one-after-another start. ``idle_per_node`` (CPU s per
+    node per loop-clock s, from the idle window) estimates it, to be read apart."""
+    rows: list[list[Any]] = []
+    before = (0, 0.0, 0.0, 0.0, 0)
+    for mark in marks:
+        (n0, t0, c0, s0, k0), (n1, t1, c1, s1, k1) = before, mark
+        nodes = n1 - n0
+        cpu_ms = 1000 * (c1 - c0) / nodes
+        idle_ms = 1000 * idle_per_node * (n0 + n1) / 2 * (s1 - s0) / nodes
+        rows.append(
+            [
+                f"{n0 + 1}-{n1}",
+                1000 * (t1 - t0) / nodes,
+                cpu_ms,
+                round((k1 - k0) / nodes) if stepped else "-",
+                round(1e6 * (c1 - c0) / (k1 - k0), 1) if stepped and k1 > k0 else "-",
+                idle_ms,
+                cpu_ms - idle_ms,
+            ]
+        )
+        before = mark
+    return rows
 
 
 def _rss_mib() -> float:

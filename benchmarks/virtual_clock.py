@@ -54,6 +54,7 @@ class _Clock:
         self.now = time.monotonic()  # start where a wall-clock loop would
         self.threads = 0  # executor jobs out: simulated time waits for them
         self.jumped = 0.0  # simulated seconds skipped (no work was ready)
+        self.steps = 0  # turns of the loop (each runs the callbacks that were ready)
 
 
 class _SimulatedWaitSelector(selectors.DefaultSelector):
@@ -62,6 +63,7 @@ class _SimulatedWaitSelector(selectors.DefaultSelector):
         self._clock = clock
 
     def select(self, timeout: float | None = None) -> list[tuple[selectors.SelectorKey, int]]:
+        self._clock.steps += 1
         ready: list[tuple[selectors.SelectorKey, int]] = super().select(0)
         if ready or (timeout is not None and timeout <= 0):
             return ready
@@ -89,6 +91,11 @@ class VirtualClockLoop(asyncio.SelectorEventLoop):
     def skipped(self) -> float:
         """Simulated seconds in which nothing was ready to run (the clock jumped over them)."""
         return self._clock.jumped
+
+    @property
+    def steps(self) -> int:
+        """Turns of the loop so far: a count of the work done, whatever each piece cost."""
+        return self._clock.steps
 
     def run_in_executor(  # type: ignore[override]
         self, executor: Executor | None, func: Callable[..., T], *args: Any

@@ -170,6 +170,10 @@ class MemoryStream:
             self._closed = True
             loop = asyncio.get_running_loop()
             loop.call_later(self._latency, self.other._inbox.put_nowait, None)
+            # A closed end sends nothing more: letting go of the other end breaks the pair's
+            # cycle, so the two are freed as soon as nothing holds them, not by the cyclic
+            # collector (which the 10,000-node simulation turns off).
+            self.other = None
 
     async def reset(self) -> None:
         await self.close()
@@ -205,6 +209,7 @@ class MemoryNetwork:
         self._name = name
         self._peer_id: PeerId = "mem" + hashlib.blake2b(name.encode(), digest_size=8).hexdigest()
         self._peers: set[PeerId] = set()
+        self._peers_sorted: list[PeerId] | None = None  # peers(), kept until _peers changes
         self._topics: set[str] = set()
         self._validators: dict[str, Validator] = {}
         self._handlers: dict[str, StreamHandler] = {}
@@ -251,7 +256,11 @@ class MemoryNetwork:
         return [f"/memory/{self._name}/p2p/{self._peer_id}"]
 
     def peers(self) -> list[PeerId]:
-        return sorted(self._peers)
+        # A relay of the simulated tier has a thousand peers and is asked for them a few times
+        # on every new connection: sorted once per change, copied for each caller.
+        if self._peers_sorted is None:
+            self._peers_sorted = sorted(self._peers)
+        return list(self._peers_sorted)
 
     def reach(self) -> Reach:
         own = tuple(self.addresses())
@@ -322,6 +331,7 @@ class MemoryNetwork:
             return False
         self._peers.add(peer)
         other._peers.add(self._peer_id)
+        self._peers_sorted = other._peers_sorted = None
         self._routes[peer] = route
         other._routes[self._peer_id] = route
         self._events.put_nowait(PeerUp(peer))
@@ -336,6 +346,7 @@ class MemoryNetwork:
     async def hang_up(self, peer: PeerId) -> None:
         if peer in self._peers:
             self._peers.discard(peer)
+            self._peers_sorted = None
             for mesh in self._meshes.values():
                 mesh.discard(peer)
             self._routes.pop(peer, None)
@@ -343,6 +354,7 @@ class MemoryNetwork:
             other = self._hub.nodes.get(peer)
             if other is not None and self._peer_id in other._peers:
                 other._peers.discard(self._peer_id)
+                other._peers_sorted = None
                 for mesh in other._meshes.values():
                     mesh.discard(self._peer_id)
                 other._routes.pop(self._peer_id, None)

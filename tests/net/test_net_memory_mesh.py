@@ -5,9 +5,11 @@ adapter."""
 from __future__ import annotations
 
 import asyncio
+import gc
+import weakref
 
 from stig.net.memory_net import MESH_DEGREE_HIGH, MemoryHub, MemoryNetwork
-from stig.net.network import Pushed
+from stig.net.network import PeerId, Pushed, Stream
 
 TOPIC = "t"
 
@@ -49,3 +51,58 @@ async def test_a_node_whose_mesh_peers_hang_up_grafts_a_peer_still_connected() -
         if isinstance(event, Pushed):
             break
     assert event.data == b"a push from R"
+
+
+async def test_a_stream_closed_at_both_ends_is_freed_without_the_cyclic_collector() -> None:
+    """The two ends of an in-memory stream refer to each other until each is closed: the
+    10,000-node simulation runs with the cyclic collector off, and each stream pair it left
+    behind was garbage it kept."""
+    hub = MemoryHub()
+    a, b = await started(hub, "a"), await started(hub, "b")
+    done = asyncio.Event()
+    ends: list[weakref.ref[object]] = []
+
+    async def echo(_: PeerId, stream: Stream) -> None:
+        ends.append(weakref.ref(stream))
+        frame = await stream.receive()
+        assert frame is not None
+        await stream.send(frame)
+        await stream.close()
+        done.set()
+
+    b.set_stream_handler("/echo", echo)
+    await a.dial(b.addresses()[0], 1.0)
+    stream = await a.open_stream(b.peer_id, "/echo", 1.0)
+    await stream.send(b"ping")
+    assert await asyncio.wait_for(stream.receive(), 5.0) == b"ping"
+    await asyncio.wait_for(done.wait(), 5.0)
+    assert await asyncio.wait_for(stream.receive(), 5.0) is None  # b closed its end
+    await stream.close()
+    await asyncio.sleep(0.1)  # the handler's task is done with its end
+    ends.append(weakref.ref(stream))
+    gc.disable()
+    try:
+        del stream
+        assert [end() for end in ends] == [None, None]
+    finally:
+        gc.enable()
+
+
+async def test_peers_follow_each_connection_and_hang_up_and_are_the_caller_s_own_list() -> None:
+    """MemoryNetwork keeps its sorted peer list between changes: it must still change with
+    every connection and hang-up, on both sides, and a caller's list is its own."""
+    hub = MemoryHub()
+    a, b, c = await started(hub, "a"), await started(hub, "b"), await started(hub, "c")
+    assert a.peers() == []
+    await a.dial(b.addresses()[0], 1.0)
+    await c.dial(a.addresses()[0], 1.0)
+    assert a.peers() == sorted([b.peer_id, c.peer_id])
+    assert b.peers() == [a.peer_id]
+    mine = a.peers()
+    mine.clear()
+    assert a.peers() == sorted([b.peer_id, c.peer_id])
+    await b.hang_up(a.peer_id)
+    assert a.peers() == [c.peer_id]
+    assert b.peers() == []
+    await a.hang_up(c.peer_id)
+    assert a.peers() == [] and c.peers() == []
