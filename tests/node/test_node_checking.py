@@ -187,7 +187,7 @@ def test_ctrl_c_during_an_import_leaves_no_process_behind(tmp_path: Path, big_bu
                     command = Path(f"/proc/{pid}/cmdline").read_bytes()
                 except OSError:
                     continue
-                if b"spawn_main" in command:
+                if b"stig.node.checking" in command:
                     worker.add(pid)
             return bool(worker)
 
