@@ -14,6 +14,10 @@ Several batches at once (``add_all``: a bundle) are a pipeline: batch k+1 is dec
 signatures checked while batch k is being stored (the store's SQL runs on its own thread), so
 the checks and the store no longer take turns on one core. A batch's policies and clock checks
 still wait until the batch before it is stored: a policy may count what is stored (a quota).
+
+Given a ``RecordChecker`` (a bundle's import), the checks of a batch of CHECK_APART_AT_LEAST
+records or more run in its worker process instead (stig.node.checking), once that has started:
+they and the store then share no interpreter lock. The verdicts are the same.
 """
 
 from __future__ import annotations
@@ -31,6 +35,7 @@ from stig.crdt.codec import decode
 from stig.crdt.trace import Trace
 from stig.crdt.validate import check_fields, check_signature, check_times
 from stig.errors import InvalidTrace, Reason
+from stig.node.checking import RecordChecker, trace_of
 from stig.store.port import Store
 
 VERIFY_THREADS = 2
@@ -39,6 +44,10 @@ VERIFY_THREADS = 2
 VERIFY_INLINE_BELOW = 32
 """Smaller batches (a pushed trace, a short sync reply) are verified on the loop's thread: the
 hand-off to the pool would cost more than it saves."""
+
+CHECK_APART_AT_LEAST = 256
+"""Batches this large go to the ``RecordChecker``'s worker process, if there is one; smaller
+ones (a bundle's last, a session's) are checked here as before."""
 
 
 @dataclass(frozen=True)
@@ -130,6 +139,7 @@ class Ingest:
         on_reject: OnReject | None = None,
         storing: Storing | None = None,
         vouched: Vouched | None = None,
+        checker: RecordChecker | None = None,
     ) -> None:
         self._store = store
         self._now = now
@@ -137,6 +147,7 @@ class Ingest:
         self._on_reject = on_reject
         self._storing = storing
         self._vouched = vouched
+        self._checker = checker
         self._held: list[tuple[str, Trace, InvalidTrace]] = []
         self.report = IngestReport()
 
@@ -184,6 +195,17 @@ class Ingest:
     ) -> list[tuple[str, Trace | InvalidTrace]]:
         """Decode, bounds and signature of each record, in order: the trace, or why not.
         A record with a verdict (``vouched``) was checked so already, and is not again."""
+        checker = self._checker
+        if checker is not None and self._vouched is None:
+            records = list(records)
+            if len(records) >= CHECK_APART_AT_LEAST:
+                checker.start()
+                if checker.ready:  # until then, here (its start takes a few tenths of a second)
+                    found = await checker.check([raw for _, raw in records])
+                    return [
+                        (at, trace_of(raw, verdict))
+                        for (at, raw), verdict in zip(records, found, strict=True)
+                    ]
         vouched = self._vouched
         checked: list[tuple[str, Trace | InvalidTrace]] = []
         due: list[tuple[int, Trace]] = []  # traces whose signature is to check, and where

@@ -28,6 +28,7 @@ from stig.crypto.persona import Persona
 from stig.errors import PersonaError, StigError, UsageError
 from stig.node import control, mute_list, outbox, petnames, watch_list
 from stig.node.authors import Authors
+from stig.node.checking import RecordChecker
 from stig.node.clock import wall_clock
 from stig.node.groups import Groups
 from stig.node.home import Home
@@ -401,7 +402,8 @@ class LocalNode:
         self, path: Path, progress: Callable[[int], None] = lambda _: None
     ) -> IngestReport:
         """Validate every record as if it came from the network; store the valid ones."""
-        ingest = Ingest(self.store, self.clock())
+        checker = RecordChecker()  # a worker process, started by the first large batch
+        ingest = Ingest(self.store, self.clock(), checker=checker)
 
         def batches(stream: BinaryIO) -> Iterator[list[tuple[str, bytes]]]:
             batch: list[tuple[str, bytes]] = []
@@ -418,7 +420,7 @@ class LocalNode:
             yield batch
 
         try:
-            with path.open("rb") as stream:
+            with checker, path.open("rb") as stream:
                 # Checks of each batch overlap the store of the one before (Ingest.add_all).
                 await ingest.add_all(batches(stream))
         except OSError as exc:
