@@ -19,6 +19,7 @@ says an empty frame first, once it has imported what it checks with (``ready``).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import struct
 import subprocess
 import sys
@@ -109,39 +110,62 @@ class RecordChecker:
         # I/O, which releases the interpreter lock while it waits.
         self._talk: ThreadPoolExecutor | None = None
         self._started: Future[None] | None = None
+        self._failed: WorkerGone | None = None
 
     def start(self) -> None:
-        """Start the worker, if not yet; ``ready`` says when it has."""
-        if self._worker is not None:
+        """Start the worker, if not yet; ``ready`` says when it has, ``failed`` if it could not."""
+        if self._worker is not None or self._failed is not None:
             return
-        self._worker = subprocess.Popen(
-            [
-                sys.executable,
-                "-P",
-                "-m",
-                "stig.node.checking",
-            ],  # -P: the working directory not on sys.path
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            start_new_session=True,
-        )
+        try:
+            self._worker = subprocess.Popen(
+                [
+                    sys.executable,
+                    "-P",
+                    "-m",
+                    "stig.node.checking",
+                ],  # -P: the working directory not on sys.path
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                start_new_session=True,
+            )
+        except OSError as exc:
+            self._failed = WorkerGone(f"the worker could not start ({exc})")
+            return
         self._talk = ThreadPoolExecutor(max_workers=1, thread_name_prefix="stig-checker")
         self._started = self._talk.submit(self._hello)
 
     def _hello(self) -> None:
         assert self._worker is not None and self._worker.stdout is not None
-        if _receive(self._worker.stdout) != b"":
-            raise WorkerGone("the worker did not start")
+        try:
+            said = _receive(self._worker.stdout)
+        except (OSError, ValueError) as exc:
+            raise WorkerGone(f"the worker did not start ({exc})") from exc
+        if said != b"":
+            raise WorkerGone(f"the worker did not start (exit status {self._worker.poll()})")
 
     @property
     def ready(self) -> bool:
         """The worker is up (its interpreter started and imported what it checks with)."""
-        return self._started is not None and self._started.done()
+        started = self._started
+        return started is not None and started.done() and started.exception() is None
+
+    @property
+    def failed(self) -> WorkerGone | None:
+        """Why the worker could not start (then the checks are to be made elsewhere), or None."""
+        started = self._started
+        if self._failed is None and started is not None and started.done():
+            error = started.exception()
+            if error is not None:
+                self._failed = (
+                    error if isinstance(error, WorkerGone) else WorkerGone(f"the worker: {error}")
+                )
+        return self._failed
 
     async def check(self, raws: Sequence[bytes]) -> list[Verdict]:
         """``verdicts`` of ``raws``, computed in the worker."""
         self.start()
-        assert self._talk is not None
+        if self._talk is None:
+            raise self.failed or WorkerGone("the worker was closed")
         return await asyncio.wrap_future(self._talk.submit(self._exchange, list(raws)))
 
     def _exchange(self, raws: list[bytes]) -> list[Verdict]:
@@ -153,12 +177,19 @@ class RecordChecker:
             _send(worker.stdin, msgpack.packb(raws))
         except OSError as exc:
             raise WorkerGone(f"the worker stopped reading ({exc})") from exc
-        payload = _receive(worker.stdout)
-        if payload is None:
-            raise WorkerGone(f"the worker ended (exit status {worker.poll()})")
-        return [
-            v if isinstance(v, bytes) else (Reason(v[0]), v[1]) for v in msgpack.unpackb(payload)
-        ]
+        try:
+            payload = _receive(worker.stdout)
+            if payload is None:
+                raise WorkerGone(f"the worker ended (exit status {worker.poll()})")
+            found = [
+                v if isinstance(v, bytes) else (Reason(v[0]), v[1])
+                for v in msgpack.unpackb(payload)
+            ]
+        except (OSError, ValueError, TypeError, IndexError) as exc:  # a frame we cannot read
+            raise WorkerGone(f"the worker's answer could not be read ({exc})") from exc
+        if len(found) != len(raws):
+            raise WorkerGone(f"the worker answered {len(found)} verdicts for {len(raws)} records")
+        return found
 
     def close(self) -> None:
         """End the worker: no more input; it exits once it has read that (killed if it has
@@ -168,7 +199,8 @@ class RecordChecker:
         if worker is None or talk is None:
             return
         assert worker.stdin is not None and worker.stdout is not None
-        worker.stdin.close()
+        with contextlib.suppress(OSError):  # (a worker that died left a broken pipe)
+            worker.stdin.close()
         try:
             worker.wait(CLOSE_WAIT)
         except subprocess.TimeoutExpired:

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from collections import Counter
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -35,8 +36,10 @@ from stig.crdt.codec import decode
 from stig.crdt.trace import Trace
 from stig.crdt.validate import check_fields, check_signature, check_times
 from stig.errors import InvalidTrace, Reason
-from stig.node.checking import RecordChecker, trace_of
+from stig.node.checking import RecordChecker, WorkerGone, trace_of
 from stig.store.port import Store
+
+log = logging.getLogger(__name__)
 
 VERIFY_THREADS = 2
 """Signature checks of a batch run in this many chunks, one per thread."""
@@ -201,11 +204,20 @@ class Ingest:
             if len(records) >= CHECK_APART_AT_LEAST:
                 checker.start()
                 if checker.ready:  # until then, here (its start takes a few tenths of a second)
-                    found = await checker.check([raw for _, raw in records])
-                    return [
-                        (at, trace_of(raw, verdict))
-                        for (at, raw), verdict in zip(records, found, strict=True)
-                    ]
+                    try:
+                        found = await checker.check([raw for _, raw in records])
+                    except WorkerGone as gone:
+                        # The checks are the same here: the import goes on without the worker.
+                        log.warning("record checks go on in this process: %s", gone)
+                        self._checker = None
+                    else:
+                        return [
+                            (at, trace_of(raw, verdict))
+                            for (at, raw), verdict in zip(records, found, strict=True)
+                        ]
+                elif checker.failed is not None:
+                    log.warning("record checks stay in this process: %s", checker.failed)
+                    self._checker = None
         vouched = self._vouched
         checked: list[tuple[str, Trace | InvalidTrace]] = []
         due: list[tuple[int, Trace]] = []  # traces whose signature is to check, and where

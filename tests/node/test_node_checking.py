@@ -115,6 +115,47 @@ async def test_the_worker_gives_the_verdicts_of_the_checks_here(tmp_path: Path) 
     assert rows(tmp_path / "apart.db") == rows(tmp_path / "here.db")
 
 
+@pytest.mark.parametrize("executable", ["/nonexistent/python3", "/bin/false"])
+async def test_a_worker_that_cannot_start_leaves_the_checks_here(
+    tmp_path: Path, executable: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(sys, "executable", executable)
+    with RecordChecker() as checker:
+        apart = await ingest_into(tmp_path / "apart.db", checker)
+        assert checker.failed is not None and not checker.ready
+    monkeypatch.undo()
+    here = await ingest_into(tmp_path / "here.db", None)
+
+    assert apart == here
+    assert rows(tmp_path / "apart.db") == rows(tmp_path / "here.db")
+
+
+def workers_of(pid: int) -> set[int]:
+    """The record checkers among a process's children."""
+    found: set[int] = set()
+    for child in children(pid):
+        with contextlib.suppress(OSError):
+            if b"stig.node.checking" in Path(f"/proc/{child}/cmdline").read_bytes():
+                found.add(child)
+    return found
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+async def test_a_worker_that_dies_leaves_the_rest_of_the_import_to_the_checks_here(
+    tmp_path: Path,
+) -> None:
+    with RecordChecker() as checker:
+        assert await checker.check([]) == []  # started and waited for
+        (worker,) = workers_of(os.getpid())
+        os.kill(worker, signal.SIGKILL)
+        wait_until(lambda: not alive(worker), "end of the worker")
+        apart = await ingest_into(tmp_path / "apart.db", checker)
+    here = await ingest_into(tmp_path / "here.db", None)
+
+    assert apart == here
+    assert rows(tmp_path / "apart.db") == rows(tmp_path / "here.db")
+
+
 def test_verdicts_name_the_reasons_and_details_of_the_checks_here() -> None:
     found = verdicts(bad_records())
     assert [v for v in found if isinstance(v, bytes)] == [
