@@ -30,9 +30,9 @@ from typing import IO
 
 import msgpack
 
-from stig.crdt.codec import decode, decode_trusted
+from stig.crdt.codec import decode_trusted
 from stig.crdt.trace import Trace
-from stig.crdt.validate import check_fields, check_signature
+from stig.crdt.validate import check_record
 from stig.errors import InvalidTrace, Reason
 
 Verdict = bytes | tuple[Reason, str]
@@ -45,13 +45,11 @@ _LENGTH = struct.Struct(">I")
 
 
 def verdicts(raws: Sequence[bytes]) -> list[Verdict]:
-    """Decode, bounds and signature of each record, in order (the worker's whole job)."""
+    """``check_record`` of each record, in order (the worker's whole job)."""
     out: list[Verdict] = []
     for raw in raws:
         try:
-            trace = decode(raw)
-            check_fields(trace)
-            check_signature(trace)
+            trace = check_record(raw)
         except InvalidTrace as error:
             out.append((error.reason, error.detail))
             continue
