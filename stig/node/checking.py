@@ -108,7 +108,7 @@ class RecordChecker:
         # I/O, which releases the interpreter lock while it waits.
         self._talk: ThreadPoolExecutor | None = None
         self._started: Future[None] | None = None
-        self._failed: WorkerGone | None = None
+        self._failed: WorkerGone | None = None  # the worker's process could not be started
 
     def start(self) -> None:
         """Start the worker, if not yet; ``ready`` says when it has, ``failed`` if it could not."""
@@ -151,13 +151,12 @@ class RecordChecker:
     def failed(self) -> WorkerGone | None:
         """Why the worker could not start (then the checks are to be made elsewhere), or None."""
         started = self._started
-        if self._failed is None and started is not None and started.done():
-            error = started.exception()
-            if error is not None:
-                self._failed = (
-                    error if isinstance(error, WorkerGone) else WorkerGone(f"the worker: {error}")
-                )
-        return self._failed
+        if self._failed is not None or started is None or not started.done():
+            return self._failed
+        error = started.exception()
+        if error is None or isinstance(error, WorkerGone):
+            return error
+        return WorkerGone(f"the worker: {error}")
 
     async def check(self, raws: Sequence[bytes]) -> list[Verdict]:
         """``verdicts`` of ``raws``, computed in the worker."""
