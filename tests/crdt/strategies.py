@@ -107,6 +107,20 @@ def post(
     )
 
 
+def callouts_with_echoes(n: int, start: int = 0) -> list[Trace]:
+    """Callouts ``start`` .. ``start + n - 1``, a minute apart, each third one echoed: supports
+    make a store recompute derived columns."""
+    made: list[Trace] = []
+    for i in range(start, start + n):
+        persona = (ANA, BEN, CY, DEE)[i % 4]
+        target = post(persona, kinds.CALLOUT, i * MINUTE, body=f"callout {i}", tags=("food",))
+        made.append(target)
+        if i % 3 == 0:
+            echoer = (BEN, CY, DEE, ANA)[i % 4]
+            made.append(post(echoer, kinds.ECHO, i * MINUTE + 1, refs=(target,)))
+    return made
+
+
 # -- single traces -------------------------------------------------------------------------
 
 valid_tags = st.from_regex(r"[a-z0-9][a-z0-9_-]{0,31}", fullmatch=True)

@@ -21,20 +21,7 @@ from stig.errors import StoreError
 from stig.store import SqliteStore
 from stig.store.connection import Connection
 from stig.store.port import ItemChange
-from tests.crdt.strategies import ANA, BEN, CY, DEE, T0, post
-
-
-def traces(n: int, start: int = 0) -> list[Trace]:
-    """Callouts, each third one echoed: supports make add recompute derived columns."""
-    made: list[Trace] = []
-    for i in range(start, start + n):
-        persona = (ANA, BEN, CY, DEE)[i % 4]
-        target = post(persona, kinds.CALLOUT, i * MINUTE, body=f"callout {i}", tags=("food",))
-        made.append(target)
-        if i % 3 == 0:
-            echoer = (BEN, CY, DEE, ANA)[i % 4]
-            made.append(post(echoer, kinds.ECHO, i * MINUTE + 1, refs=(target,)))
-    return made
+from tests.crdt.strategies import ANA, T0, callouts_with_echoes, post
 
 
 def stored_ids(path: Path) -> set[bytes]:
@@ -93,7 +80,7 @@ async def test_a_coroutine_that_waits_for_anything_else_is_refused(path: Path) -
 async def test_an_add_is_one_trip_and_stores_what_the_views_say(
     store: SqliteStore, path: Path
 ) -> None:
-    batch = traces(30)
+    batch = callouts_with_echoes(30)
     before = store._db.trips
     added = await store.add(batch, T0)
     assert store._db.trips == before + 1
@@ -113,7 +100,7 @@ async def test_an_add_is_one_trip_and_stores_what_the_views_say(
 async def test_a_failed_add_rolls_back_all_of_its_batch(
     store: SqliteStore, path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    await store.add(traces(3), T0)
+    await store.add(callouts_with_echoes(3), T0)
     kept = stored_ids(path)
 
     async def broken(dirty: set[bytes], now: int) -> None:
@@ -121,11 +108,11 @@ async def test_a_failed_add_rolls_back_all_of_its_batch(
 
     monkeypatch.setattr(store, "_recompute", broken)
     with pytest.raises(StoreError, match="injected"):
-        await store.add(traces(6, start=3), T0)
+        await store.add(callouts_with_echoes(6, start=3), T0)
     assert stored_ids(path) == kept
     assert not store._db.in_transaction
     monkeypatch.undo()
-    later = traces(6, start=3)
+    later = callouts_with_echoes(6, start=3)
     assert len((await store.add(later, T0)).accepted) == len(later)
     assert stored_ids(path) == kept | {t.id for t in later}
 
@@ -148,7 +135,7 @@ async def test_a_cancelled_add_leaves_its_batch_whole_and_no_transaction_open(
 ) -> None:
     watcher = Watcher()
     store.watch_items(watcher)
-    batches = [traces(20, start=20 * k) for k in range(6)]
+    batches = [callouts_with_echoes(20, start=20 * k) for k in range(6)]
     for batch in batches:
         task = asyncio.ensure_future(store.add(batch, T0))
         await asyncio.sleep(0)  # the trip has been handed to the thread
@@ -169,7 +156,7 @@ async def test_a_cancelled_add_leaves_its_batch_whole_and_no_transaction_open(
 async def test_reads_on_the_loop_while_writes_run_on_the_thread_agree_with_the_views(
     store: SqliteStore,
 ) -> None:
-    batches = [traces(10, start=10 * k) for k in range(8)]
+    batches = [callouts_with_echoes(10, start=10 * k) for k in range(8)]
     added: list[Trace] = []
 
     async def write() -> None:
@@ -190,7 +177,7 @@ async def test_reads_on_the_loop_while_writes_run_on_the_thread_agree_with_the_v
 
 async def test_a_store_closed_while_a_write_is_under_way_keeps_that_write(path: Path) -> None:
     store = await SqliteStore.open(path)
-    batch = traces(30)
+    batch = callouts_with_echoes(30)
     writing = asyncio.ensure_future(store.add(batch, T0))
     await asyncio.sleep(0)  # the write has been handed to the connection's thread
     await store.close()  # queued behind it on that thread: the write commits first

@@ -25,7 +25,7 @@ from stig.errors import StoreError
 from stig.store import Added, Collected, ExportFilter, Hidden, MemoryStore, SqliteStore, Thread
 from stig.store.packed import MAGIC, pack, unpack
 from stig.store.schema import SCHEMA_VERSION
-from tests.crdt.strategies import ANA, BEN, CY, DEE, T0, forge, post
+from tests.crdt.strategies import ANA, BEN, CY, DEE, T0, callouts_with_echoes, forge, post
 
 # -- helpers -------------------------------------------------------------------------------
 
@@ -181,14 +181,7 @@ async def test_a_file_that_is_not_a_store_is_a_store_error(path: Path, garbage: 
 
 
 async def test_the_feed_is_a_scan_of_the_feed_index(store: SqliteStore, path: Path) -> None:
-    traces: list[Trace] = []
-    for i in range(40):
-        persona = (ANA, BEN, CY, DEE)[i % 4]
-        target = post(persona, kinds.CALLOUT, i * MINUTE, body=f"callout {i}", tags=("food",))
-        traces.append(target)
-        if i % 3 == 0:
-            echoer = (BEN, CY, DEE, ANA)[i % 4]
-            traces.append(post(echoer, kinds.ECHO, i * MINUTE + 1, refs=(target,)))
+    traces = callouts_with_echoes(40)
     await store.add(traces, T0)
 
     statements: list[str] = []
