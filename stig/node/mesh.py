@@ -594,13 +594,17 @@ class MeshNode:
 
     async def _serve_peers(self, peer: PeerId, stream: Stream) -> None:
         onion_only = self._onion_only_for(peer)
+
+        def shareable(address: str) -> bool:
+            return not onion_only or is_onion(address)
+
         connected = set(self.network.peers())
-        shared = [a for a in self.advertised() if not onion_only or is_onion(a)]
+        shared = [a for a in self.advertised() if shareable(a)]
         for other, addresses in self._known.items():
             if len(shared) >= MAX_SHARED_ADDRESSES:
                 break  # a relay knows thousands of peers: it shares the first, and reads no more
             if other in connected and other != peer:
-                shared.extend(a for a in addresses if not onion_only or is_onion(a))
+                shared.extend(a for a in addresses if shareable(a))
         packed = msgpack.packb(shared[:MAX_SHARED_ADDRESSES], use_bin_type=True)
         await stream.send(packed)
         await stream.close()
