@@ -343,6 +343,12 @@ class SqliteStore:
                 await self._scrub_wal()
         return result
 
+    def _rolled_back(self) -> None:
+        """Forget what a transaction that is being rolled back made this object keep: standings
+        may have been read from its rows, and its item changes never happened."""
+        self._forget_all()
+        self._item_changes = []
+
     def _tell_watcher(self) -> None:
         """Tell the watcher what the transaction that just ended committed."""
         changes, self._item_changes = self._item_changes, []
@@ -361,8 +367,7 @@ class SqliteStore:
                 result = await body()
                 await db.execute("COMMIT")
             except BaseException:
-                self._forget_all()  # standings may have been read from rolled-back rows
-                self._item_changes = []
+                self._rolled_back()
                 if db.in_transaction:
                     await db.execute("ROLLBACK")
                 raise
@@ -388,8 +393,7 @@ class SqliteStore:
                 await self._catch_up()
                 yield
             except BaseException:
-                self._forget_all()  # standings may have been read from rolled-back rows
-                self._item_changes = []
+                self._rolled_back()
                 await self._surely("ROLLBACK")
                 raise
             await self._surely("COMMIT")
